@@ -1,0 +1,32 @@
+"""``resource:action`` permission constants and the built-in roles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Permission:
+    """An action on a resource (field class and purpose are checked alongside)."""
+
+    resource: str
+    action: str
+
+    def __str__(self) -> str:
+        return f"{self.resource}:{self.action}"
+
+
+CUSTOMERS_CREATE = Permission("customers", "create")
+CUSTOMERS_READ = Permission("customers", "read")
+CUSTOMERS_READ_MASKED = Permission("customers", "read_masked")
+CUSTOMERS_UPDATE = Permission("customers", "update")
+CUSTOMERS_DELETE = Permission("customers", "delete")
+CONTACTS_READ = Permission("contacts", "read")
+PRINCIPALS_READ = Permission("principals", "read")
+PRINCIPALS_CREATE = Permission("principals", "create")
+PRINCIPALS_UPDATE = Permission("principals", "update")
+AUDIT_READ = Permission("audit", "read")
+KEYS_MANAGE = Permission("keys", "manage")
+EXTRACTS_CREATE = Permission("extracts", "create")
+
+ROLES = ("application", "analyst", "marketing", "sales", "crm_agent", "compliance_officer", "admin")

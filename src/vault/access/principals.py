@@ -1,0 +1,219 @@
+"""Principals, API keys and console passwords."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from vault.access.errors import (
+    AccountLockedError,
+    DuplicatePrincipalError,
+    InvalidCredentialsError,
+    PrincipalNotFoundError,
+    UnknownRoleError,
+)
+from vault.access.models import ApiKeyRow, PrincipalRow
+from vault.audit.entry import Actor, AuditEvent, Outcome
+from vault.errors import InvalidInputError
+from vault.lib.clock import as_utc, utcnow
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from vault.audit.log import AuditLog
+
+KEY_PREFIX = "cvk_"
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
+_hasher = PasswordHasher()
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated caller."""
+
+    id: uuid.UUID
+    name: str
+    kind: str
+    role: str
+
+    @property
+    def actor(self) -> Actor:
+        """This principal as an audit actor."""
+        return Actor(self.id, self.name, self.role)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedKey:
+    """A freshly issued API key; ``secret`` is shown once and never stored."""
+
+    id: uuid.UUID
+    prefix: str
+    secret: str
+
+
+def _split_key(secret: str) -> tuple[str, bytes] | None:
+    if not secret.startswith(KEY_PREFIX) or secret.count("_") < 2:
+        return None
+    prefix = secret[: secret.index("_", len(KEY_PREFIX))]
+    return prefix, hashlib.sha256(secret.encode()).digest()
+
+
+class PrincipalService:
+    """Manage principals and keys; authenticate API keys and console logins."""
+
+    def __init__(self, session: AsyncSession, audit: AuditLog, roles: Collection[str]) -> None:
+        self._session = session
+        self._audit = audit
+        self._roles = roles
+
+    async def create(
+        self, name: str, role: str, actor: Actor, *, kind: str = "service", password: str | None = None,
+        with_key: bool = True,
+    ) -> tuple[Principal, IssuedKey | None]:
+        """Create a principal (and an API key for services).
+
+        Raises:
+            UnknownRoleError, DuplicatePrincipalError, InvalidInputError.
+        """
+        name = name.strip()
+        if not name or len(name) > 100:
+            raise InvalidInputError("principal name must be 1-100 characters")
+        if role not in self._roles:
+            raise UnknownRoleError(f"unknown role {role!r}; roles: {', '.join(sorted(self._roles))}")
+        if kind not in ("service", "person"):
+            raise InvalidInputError("principal kind must be 'service' or 'person'")
+        if password is not None and len(password) < 12:
+            raise InvalidInputError("password must be at least 12 characters")
+        row = PrincipalRow(
+            id=uuid.uuid4(), name=name, kind=kind, role=role, created_at=utcnow(), failed_logins=0,
+            password_hash=_hasher.hash(password) if password else None,
+        )
+        self._session.add(row)
+        try:
+            await self._session.flush()
+        except IntegrityError as exc:
+            raise DuplicatePrincipalError(f"a principal named {name!r} already exists") from exc
+        principal = Principal(row.id, row.name, row.kind, row.role)
+        await self._audit.record(self._session, AuditEvent(
+            "principal.create", Outcome.ALLOWED, actor, detail=f"principal={row.id} role={role} kind={kind}"))
+        key = await self.issue_key(principal.id, actor) if with_key else None
+        return principal, key
+
+    async def issue_key(self, principal_id: uuid.UUID, actor: Actor) -> IssuedKey:
+        """Issue a new API key for a principal; the secret is returned once."""
+        await self._get_row(principal_id)
+        prefix = KEY_PREFIX + secrets.token_hex(4)
+        secret = f"{prefix}_{secrets.token_urlsafe(32)}"
+        row = ApiKeyRow(id=uuid.uuid4(), principal_id=principal_id, prefix=prefix,
+                        secret_hash=hashlib.sha256(secret.encode()).digest(), created_at=utcnow())
+        self._session.add(row)
+        await self._session.flush()
+        await self._audit.record(self._session, AuditEvent(
+            "key.issue", Outcome.ALLOWED, actor, detail=f"principal={principal_id} key={prefix}"))
+        return IssuedKey(row.id, prefix, secret)
+
+    async def revoke_key(self, prefix: str, actor: Actor) -> None:
+        """Revoke an API key by its visible prefix."""
+        res = await self._session.execute(
+            update(ApiKeyRow).where(ApiKeyRow.prefix == prefix, ApiKeyRow.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+        if not getattr(res, "rowcount", 0):
+            raise PrincipalNotFoundError(f"no active API key with prefix {prefix!r}")
+        await self._audit.record(self._session, AuditEvent("key.revoke", Outcome.ALLOWED, actor,
+                                                           detail=f"key={prefix}"))
+
+    async def disable(self, principal_id: uuid.UUID, actor: Actor) -> None:
+        """Disable a principal: its keys and logins stop working."""
+        row = await self._get_row(principal_id)
+        row.disabled_at = utcnow()
+        await self._session.flush()
+        await self._audit.record(self._session, AuditEvent("principal.disable", Outcome.ALLOWED, actor,
+                                                           detail=f"principal={principal_id}"))
+
+    async def list(self) -> list[PrincipalRow]:
+        """Every principal, by name."""
+        return list((await self._session.scalars(select(PrincipalRow).order_by(PrincipalRow.name))).all())
+
+    async def get(self, principal_id: uuid.UUID) -> PrincipalRow:
+        """One principal."""
+        return await self._get_row(principal_id)
+
+    async def keys(self, principal_id: uuid.UUID) -> list[ApiKeyRow]:
+        """A principal's keys (prefix and state, never secrets)."""
+        q = select(ApiKeyRow).where(ApiKeyRow.principal_id == principal_id).order_by(ApiKeyRow.created_at)
+        return list((await self._session.scalars(q)).all())
+
+    async def _get_row(self, principal_id: uuid.UUID) -> PrincipalRow:
+        row = await self._session.get(PrincipalRow, principal_id)
+        if row is None:
+            raise PrincipalNotFoundError(f"principal {principal_id} not found")
+        return row
+
+    async def authenticate_key(self, secret: str) -> Principal:
+        """Resolve an API key to its principal.
+
+        Raises:
+            InvalidCredentialsError: unknown, malformed, revoked, or principal disabled.
+        """
+        split = _split_key(secret)
+        if split is None:
+            raise InvalidCredentialsError("malformed API key")
+        prefix, digest = split
+        row = (await self._session.execute(
+            select(ApiKeyRow.secret_hash, ApiKeyRow.revoked_at, PrincipalRow.id, PrincipalRow.name,
+                   PrincipalRow.kind, PrincipalRow.role, PrincipalRow.disabled_at)
+            .join(PrincipalRow, PrincipalRow.id == ApiKeyRow.principal_id)
+            .where(ApiKeyRow.prefix == prefix)
+        )).first()
+        if row is None or not hmac.compare_digest(row[0], digest) or row[1] is not None or row[6] is not None:
+            raise InvalidCredentialsError("unknown, revoked or disabled API key")
+        return Principal(row[2], row[3], row[4], row[5])
+
+    async def login(self, name: str, password: str, *, client_ip: str | None = None) -> Principal:
+        """Check a console password; locks the account after repeated failures.
+
+        Raises:
+            InvalidCredentialsError, AccountLockedError.
+        """
+        row = (await self._session.scalars(select(PrincipalRow).where(PrincipalRow.name == name))).first()
+        now = utcnow()
+        anon = Actor(None, name[:100], "unknown")
+        if row is None or row.password_hash is None or row.disabled_at is not None:
+            await self._audit.record(self._session, AuditEvent("auth.login", Outcome.DENIED, anon,
+                                                               client_ip=client_ip, detail="unknown principal"))
+            raise InvalidCredentialsError("invalid name or password")
+        actor = Actor(row.id, row.name, row.role)
+        if row.locked_until is not None and as_utc(row.locked_until) > now:
+            await self._audit.record(self._session, AuditEvent("auth.login", Outcome.DENIED, actor,
+                                                               client_ip=client_ip, detail="locked"))
+            raise AccountLockedError("account is locked after repeated failed logins; try again later")
+        try:
+            _hasher.verify(row.password_hash, password)
+        except (VerificationError, InvalidHashError) as exc:
+            row.failed_logins += 1
+            if row.failed_logins >= MAX_FAILED_LOGINS:
+                row.locked_until = now + LOCKOUT
+                row.failed_logins = 0
+            await self._session.flush()
+            await self._audit.record(self._session, AuditEvent("auth.login", Outcome.DENIED, actor,
+                                                               client_ip=client_ip, detail="bad password"))
+            raise InvalidCredentialsError("invalid name or password") from exc
+        row.failed_logins = 0
+        row.locked_until = None
+        await self._session.flush()
+        await self._audit.record(self._session, AuditEvent("auth.login", Outcome.ALLOWED, actor, client_ip=client_ip))
+        return Principal(row.id, row.name, row.kind, row.role)

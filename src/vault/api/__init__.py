@@ -1,0 +1,1 @@
+"""HTTP API (Litestar): thin controllers over domain services."""

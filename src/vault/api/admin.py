@@ -1,0 +1,138 @@
+"""/v1/principals, /v1/audit, /v1/purposes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from litestar import Controller, get, post
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vault.access import permissions as perms
+from vault.access.caller import Caller
+from vault.access.permissions import Permission
+from vault.api.deps import provide_read_session, provide_write_session, vault_of
+from vault.api.schemas import AuditEntryRead, AuditPage, KeyIssued, PrincipalCreate, PrincipalRead
+from vault.audit.entry import AuditEvent, Outcome
+from vault.audit.query import AuditFilter, search
+from vault.errors import AccessDeniedError, BadRequestError
+
+
+async def _require(state: State, caller: Caller, perm: Permission, action: str) -> None:
+    vault = vault_of(state)
+    assert caller.principal is not None
+    try:
+        vault.policies.access.require(caller.principal, perm)
+    except AccessDeniedError as exc:
+        await vault.audit.record_durable(AuditEvent(
+            action, Outcome.DENIED, caller.actor, request_id=caller.request_id, client_ip=caller.client_ip,
+            detail=f"{exc.code}: {exc.detail}"))
+        raise
+
+
+class PrincipalController(Controller):
+    """Principals and API keys (admin manages; compliance officers may list)."""
+
+    path = "/v1/principals"
+    tags = ["principals"]
+
+    @get("/", operation_id="ListPrincipals", dependencies={"session": Provide(provide_read_session)})
+    async def list_principals(self, caller: Caller, session: AsyncSession, state: State) -> list[PrincipalRead]:
+        """List principals and their key prefixes."""
+        await _require(state, caller, perms.PRINCIPALS_READ, "principal.list")
+        svc = vault_of(state).principals(session)
+        return [PrincipalRead.from_row(p, await svc.keys(p.id)) for p in await svc.list()]
+
+    @post("/", operation_id="CreatePrincipal", dependencies={"session": Provide(provide_write_session)})
+    async def create_principal(self, data: PrincipalCreate, caller: Caller, session: AsyncSession,
+                               state: State) -> PrincipalRead:
+        """Create a principal; a service gets an API key, shown only in this response."""
+        await _require(state, caller, perms.PRINCIPALS_CREATE, "principal.create")
+        svc = vault_of(state).principals(session)
+        principal, key = await svc.create(data.name, data.role, caller.actor, kind=data.kind,
+                                          password=data.password, with_key=data.kind == "service")
+        return PrincipalRead.from_row(await svc.get(principal.id), None, key)
+
+    @post("/{principal_id:uuid}/keys", operation_id="IssueKey",
+          dependencies={"session": Provide(provide_write_session)})
+    async def issue_key(self, principal_id: uuid.UUID, caller: Caller, session: AsyncSession,
+                        state: State) -> KeyIssued:
+        """Issue another API key for a principal (key rotation)."""
+        await _require(state, caller, perms.PRINCIPALS_UPDATE, "key.issue")
+        return KeyIssued.from_issued(await vault_of(state).principals(session).issue_key(principal_id, caller.actor))
+
+    @post("/keys/{prefix:str}/revoke", operation_id="RevokeKey", status_code=204,
+          dependencies={"session": Provide(provide_write_session)})
+    async def revoke_key(self, prefix: str, caller: Caller, session: AsyncSession, state: State) -> None:
+        """Revoke an API key by prefix."""
+        await _require(state, caller, perms.PRINCIPALS_UPDATE, "key.revoke")
+        await vault_of(state).principals(session).revoke_key(prefix, caller.actor)
+        state.key_cache.clear()
+
+    @post("/{principal_id:uuid}/disable", operation_id="DisablePrincipal", status_code=204,
+          dependencies={"session": Provide(provide_write_session)})
+    async def disable_principal(self, principal_id: uuid.UUID, caller: Caller, session: AsyncSession,
+                                state: State) -> None:
+        """Disable a principal: its keys stop working."""
+        await _require(state, caller, perms.PRINCIPALS_UPDATE, "principal.disable")
+        await vault_of(state).principals(session).disable(principal_id, caller.actor)
+        state.key_cache.clear()
+
+
+class AuditController(Controller):
+    """The audit log, for compliance officers."""
+
+    path = "/v1/audit"
+    tags = ["audit"]
+
+    @get("/", operation_id="SearchAudit", dependencies={"session": Provide(provide_read_session)})
+    async def search_audit(
+        self, caller: Caller, session: AsyncSession, state: State,
+        principal_id: uuid.UUID | None = None, customer_id: uuid.UUID | None = None,
+        action: str | None = Parameter(default=None, max_length=60),
+        outcome: str | None = Parameter(default=None, max_length=16),
+        since: datetime | None = None, until: datetime | None = None,
+        cursor: str | None = Parameter(default=None, max_length=20),
+        limit: int = Parameter(default=100, ge=1, le=1000),
+    ) -> AuditPage:
+        """Filter by principal, customer, action, outcome and time range; oldest first, cursor-paginated."""
+        await _require(state, caller, perms.AUDIT_READ, "audit.read")
+        try:
+            after = int(cursor) if cursor else 0
+        except ValueError:
+            raise BadRequestError("cursor must be the next_cursor of a previous page") from None
+        flt = AuditFilter(principal_id, customer_id, action, outcome, since, until)
+        rows = await search(session, flt, after_seq=after, limit=limit)
+        await vault_of(state).audit.record_durable(AuditEvent(
+            "audit.read", Outcome.ALLOWED, caller.actor, customer_id=customer_id, request_id=caller.request_id,
+            client_ip=caller.client_ip, detail=f"{len(rows)} entries"))
+        return AuditPage(items=[AuditEntryRead.from_row(r) for r in rows],
+                         next_cursor=str(rows[-1].seq) if len(rows) == limit else None)
+
+
+class PurposeController(Controller):
+    """The purpose catalogue (public to every authenticated caller)."""
+
+    path = "/v1/purposes"
+    tags = ["purposes"]
+
+    @get("/", operation_id="ListPurposes")
+    async def list_purposes(self, caller: Caller, state: State) -> list[dict[str, Any]]:
+        """Every purpose with its lawful basis, channels, fields, retention and current notice."""
+        del caller
+        return [
+            {
+                "id": p.id, "title": p.title.model_dump(), "lawful_basis": str(p.lawful_basis),
+                "required": p.required, "channels": [str(c) for c in p.channels], "fields": list(p.fields),
+                "retention_days": p.retention_days, "reconfirm_days": p.reconfirm_days,
+                "night_opt_in_required": p.night_opt_in_required, "statute_ref": p.statute_ref,
+                "recipient": p.recipient,
+                "notice": {"version": p.current_notice.version, "sha256": p.current_notice.text_hash,
+                           "text": p.current_notice.text.model_dump()},
+            }
+            for p in vault_of(state).policies.purposes
+        ]

@@ -1,0 +1,100 @@
+"""/v1/customers: create, read, look up, update, soft-delete."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Controller, Response, delete, get, patch, post
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vault.access.caller import Caller
+from vault.api.deps import provide_read_session, provide_write_session, vault_of
+from vault.api.schemas import CustomerList, CustomerRead
+from vault.errors import BadRequestError, InvalidInputError
+
+LOOKUP_FIELDS = ("customer_ref", "email", "phone", "rrn")
+
+
+def _if_match(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value.strip().strip('"').removeprefix("W/").strip('"'))
+    except ValueError:
+        raise BadRequestError("If-Match must be the customer's row_version") from None
+
+
+class CustomerController(Controller):
+    """Customers. Every operation needs ``purpose`` (query parameter or X-Purpose header)."""
+
+    path = "/v1/customers"
+    tags = ["customers"]
+
+    @post("/", operation_id="CreateCustomer", dependencies={"session": Provide(provide_write_session)},
+          status_code=201)
+    async def create_customer(
+        self, data: dict[str, Any], caller: Caller, session: AsyncSession, state: State,
+        idempotency_key: str | None = Parameter(header="Idempotency-Key", default=None, max_length=200),
+        purpose: str | None = Parameter(query="purpose", default=None),
+    ) -> Response[CustomerRead]:
+        """Create a customer from catalogue fields; replays with the same Idempotency-Key return the first result."""
+        del purpose
+        view, created = await vault_of(state).customers(session).create(data, caller, idempotency_key=idempotency_key)
+        return Response(CustomerRead.from_view(view), status_code=201 if created else 200,
+                        headers={"ETag": f'"{view.row_version}"', "Location": f"/v1/customers/{view.id}"})
+
+    @get("/{customer_id:uuid}", operation_id="GetCustomer", dependencies={"session": Provide(provide_read_session)})
+    async def get_customer(
+        self, customer_id: uuid.UUID, caller: Caller, session: AsyncSession, state: State,
+        purpose: str | None = Parameter(query="purpose", default=None),
+    ) -> Response[CustomerRead]:
+        """Return one customer with the fields the caller's role may see for the purpose (masked where required)."""
+        del purpose
+        view = await vault_of(state).customers(session).get(customer_id, caller)
+        return Response(CustomerRead.from_view(view), headers={"ETag": f'"{view.row_version}"'})
+
+    @get("/", operation_id="LookupCustomers", dependencies={"session": Provide(provide_read_session)})
+    async def lookup_customers(
+        self, caller: Caller, session: AsyncSession, state: State,
+        purpose: str | None = Parameter(query="purpose", default=None),
+        customer_ref: str | None = Parameter(query="customer_ref", default=None),
+        email: str | None = Parameter(query="email", default=None),
+        phone: str | None = Parameter(query="phone", default=None),
+        rrn: str | None = Parameter(query="rrn", default=None),
+    ) -> CustomerList:
+        """Exact lookup by exactly one of customer_ref, email, phone or rrn (through blind indexes)."""
+        del purpose
+        given = {k: v for k, v in {"customer_ref": customer_ref, "email": email, "phone": phone, "rrn": rrn}.items()
+                 if v is not None}
+        if len(given) != 1:
+            raise InvalidInputError(f"give exactly one of {', '.join(LOOKUP_FIELDS)}", valid=list(LOOKUP_FIELDS))
+        (by, value), = given.items()
+        views = await vault_of(state).customers(session).lookup(by, value, caller)
+        return CustomerList(items=[CustomerRead.from_view(v) for v in views], count=len(views))
+
+    @patch("/{customer_id:uuid}", operation_id="UpdateCustomer",
+           dependencies={"session": Provide(provide_write_session)})
+    async def update_customer(
+        self, customer_id: uuid.UUID, data: dict[str, Any], caller: Caller, session: AsyncSession, state: State,
+        if_match: str | None = Parameter(header="If-Match", default=None),
+        purpose: str | None = Parameter(query="purpose", default=None),
+    ) -> Response[CustomerRead]:
+        """Change fields; null or "" removes an optional field. If-Match guards against lost updates."""
+        del purpose
+        view = await vault_of(state).customers(session).update(customer_id, data, caller,
+                                                               expected_version=_if_match(if_match))
+        return Response(CustomerRead.from_view(view), headers={"ETag": f'"{view.row_version}"'})
+
+    @delete("/{customer_id:uuid}", operation_id="DeleteCustomer",
+            dependencies={"session": Provide(provide_write_session)}, status_code=204)
+    async def delete_customer(
+        self, customer_id: uuid.UUID, caller: Caller, session: AsyncSession, state: State,
+        purpose: str | None = Parameter(query="purpose", default=None),
+    ) -> None:
+        """Soft-delete a customer (kept for retention, then erased)."""
+        del purpose
+        await vault_of(state).customers(session).soft_delete(customer_id, caller)

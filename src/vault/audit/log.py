@@ -1,0 +1,131 @@
+"""The append-only, hash-chained audit log.
+
+Appends are serialized so the chain stays linear across processes: on
+PostgreSQL with a transaction-scoped advisory lock, on SQLite by the write
+lock ``BEGIN IMMEDIATE`` takes. The chain head is read inside that transaction,
+never from process memory. Reads are made durable through group commit: many
+concurrent requests hand entries to one flush that chains and commits them in
+one transaction, and each request waits for its batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import insert, select, text
+
+from vault.audit.entry import GENESIS, AuditEvent, entry_hash, subjects_digest
+from vault.audit.errors import AuditWriteError
+from vault.audit.models import AuditEntryRow, AuditSubjectRow
+from vault.lib.clock import utcnow
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from vault.db.engine import Database
+
+# Arbitrary constant naming the audit chain's advisory lock on PostgreSQL.
+AUDIT_LOCK_KEY = 0x5641554C54  # "VAULT"
+
+
+async def append(session: AsyncSession, events: Sequence[AuditEvent]) -> list[int]:
+    """Chain and insert ``events`` inside the caller's write transaction; returns their seqs."""
+    if not events:
+        return []
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
+    head = (
+        await session.execute(select(AuditEntryRow.seq, AuditEntryRow.hash).order_by(AuditEntryRow.seq.desc()).limit(1))
+    ).first()
+    seq, prev = (head[0], head[1]) if head else (0, GENESIS)
+    rows: list[dict[str, Any]] = []
+    subject_rows: list[dict[str, Any]] = []
+    now = utcnow()
+    for event in events:
+        seq += 1
+        subjects = tuple(dict.fromkeys(event.subjects))
+        count = event.subject_count if event.subject_count is not None else (
+            len(subjects) if subjects else (1 if event.customer_id else 0))
+        row: dict[str, Any] = {
+            "seq": seq,
+            "ts": now,
+            "principal_id": event.actor.principal_id,
+            "principal_name": event.actor.name,
+            "role": event.actor.role,
+            "action": event.action,
+            "purpose": event.purpose,
+            "outcome": str(event.outcome),
+            "customer_id": event.customer_id,
+            "subject_count": count,
+            "subjects_digest": subjects_digest(subjects) if subjects else None,
+            "fields": ",".join(event.fields) if event.fields else None,
+            "request_id": event.request_id,
+            "client_ip": event.client_ip,
+            "detail": event.detail,
+        }
+        row["prev_hash"] = prev
+        row["hash"] = prev = entry_hash(row, prev)
+        rows.append(row)
+        subject_rows.extend({"seq": seq, "customer_id": c} for c in subjects)
+    await session.execute(insert(AuditEntryRow), rows)
+    if subject_rows:
+        await session.execute(insert(AuditSubjectRow), subject_rows)
+    return [r["seq"] for r in rows]
+
+
+class AuditLog:
+    """Records audit events; the one way any package writes to the log."""
+
+    def __init__(self, db: Database, *, max_batch: int = 512) -> None:
+        self._db = db
+        self._max_batch = max_batch
+        self._pending: list[tuple[AuditEvent, asyncio.Future[int]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def record(self, session: AsyncSession, event: AuditEvent) -> int:
+        """Append ``event`` in the caller's write transaction (commits with the change)."""
+        return (await append(session, [event]))[0]
+
+    async def record_many(self, session: AsyncSession, events: Sequence[AuditEvent]) -> list[int]:
+        """Append several events in the caller's write transaction."""
+        return await append(session, events)
+
+    async def record_durable(self, event: AuditEvent) -> int:
+        """Append ``event`` in its own committed transaction via group commit; returns its seq.
+
+        Returns only once the entry is committed, so the caller may then release data.
+
+        Raises:
+            AuditWriteError: if the batch could not be committed.
+        """
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._pending.append((event, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_loop(), name=f"audit-flush-{uuid.uuid4().hex[:6]}")
+        return await future
+
+    async def _flush_loop(self) -> None:
+        while self._pending:
+            batch = self._pending[: self._max_batch]
+            del self._pending[: self._max_batch]
+            try:
+                async with self._db.write() as session:
+                    seqs = await append(session, [event for event, _ in batch])
+            except Exception as exc:  # every waiter must learn that its entry is not durable
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(AuditWriteError("audit entry could not be committed"))
+                del exc
+                continue
+            for (_, fut), seq in zip(batch, seqs, strict=True):
+                if not fut.done():
+                    fut.set_result(seq)
+
+    async def drain(self) -> None:
+        """Wait for pending entries (on shutdown)."""
+        if self._flusher is not None:
+            await asyncio.shield(self._flusher)

@@ -1,0 +1,109 @@
+"""Composition root: builds the vault's collaborators from settings, once per process.
+
+The API app factory and the CLI call :func:`open_vault`; nothing else reads
+settings or builds engines, key providers or policies.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from vault.access.lawful_basis import LawfulBasisCheck, NoConsentLedger
+from vault.access.permissions import ROLES
+from vault.access.policy import AccessPolicy
+from vault.access.principals import PrincipalService
+from vault.audit.log import AuditLog
+from vault.consent.purposes import load_purposes
+from vault.crypto.keyring import load_keyring
+from vault.crypto.keys import load_env_keys, load_key_file
+from vault.customers.catalogue import load_catalogue
+from vault.customers.service import CustomerDeps, CustomerService
+from vault.db.engine import Database
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from vault.config import Settings
+    from vault.consent.purposes import PurposeCatalogue
+    from vault.crypto.keyring import Keyring
+    from vault.crypto.keys import KeyProvider
+    from vault.customers.catalogue import FieldCatalogue
+
+
+@dataclass(frozen=True)
+class Policies:
+    """The validated policy files."""
+
+    purposes: PurposeCatalogue
+    catalogue: FieldCatalogue
+    access: AccessPolicy
+
+
+def load_policies(settings: Settings) -> Policies:
+    """Load and cross-validate purposes.yaml, pii.yaml and the casbin files (stops start-up on error)."""
+    d = settings.policy.directory
+    purposes = load_purposes(d / "purposes.yaml")
+    catalogue = load_catalogue(d / "pii.yaml", purposes)
+    access = AccessPolicy(d / "model.conf", d / "policy.csv", purposes, catalogue)
+    return Policies(purposes, catalogue, access)
+
+
+def key_provider(settings: Settings) -> KeyProvider:
+    """The configured KEK provider."""
+    if settings.crypto.kek_provider == "env":
+        var = settings.crypto.kek_env_var
+        return load_env_keys(os.environ.get(var), var=var)
+    return load_key_file(settings.crypto.kek_file)
+
+
+@dataclass
+class Vault:
+    """Everything a request or command needs."""
+
+    settings: Settings
+    db: Database
+    policies: Policies
+    keyring: Keyring
+    audit: AuditLog
+    lawful: LawfulBasisCheck
+
+    @property
+    def customer_deps(self) -> CustomerDeps:
+        """Collaborators for :class:`CustomerService`."""
+        p = self.policies
+        return CustomerDeps(self.keyring, p.catalogue, p.purposes, p.access, self.lawful, self.audit)
+
+    def customers(self, session: AsyncSession) -> CustomerService:
+        """A customer service on ``session``."""
+        return CustomerService(session, self.customer_deps)
+
+    def principals(self, session: AsyncSession) -> PrincipalService:
+        """A principal service on ``session``."""
+        return PrincipalService(session, self.audit, self.roles)
+
+    @property
+    def roles(self) -> frozenset[str]:
+        """Roles known to the policy (plus built-in roles with no grants yet)."""
+        return self.policies.access.roles | frozenset(ROLES)
+
+    async def close(self) -> None:
+        """Flush pending audit entries and close the database pool."""
+        await self.audit.drain()
+        await self.db.dispose()
+
+
+async def open_vault(settings: Settings) -> Vault:
+    """Build the vault: policies, KEK provider, database, system keys, audit log."""
+    policies = load_policies(settings)
+    provider = key_provider(settings)
+    db = Database(settings.database_url)
+    try:
+        async with db.read() as session:
+            keyring = await load_keyring(session, provider)
+    except Exception:
+        await db.dispose()
+        raise
+    audit = AuditLog(db, max_batch=settings.audit.group_commit_max)
+    return Vault(settings, db, policies, keyring, audit, LawfulBasisCheck(NoConsentLedger()))

@@ -1,0 +1,1 @@
+"""The ``vault`` command line (typer): thin wrappers over domain services."""

@@ -1,0 +1,103 @@
+"""`vault init`, `vault demo`, `vault serve`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from vault.access.caller import Caller
+from vault.audit.entry import Actor
+from vault.bootstrap import Vault, key_provider, load_policies
+from vault.cli.common import err, fail, out, run, settings, with_vault
+from vault.crypto.errors import KeyFileError
+from vault.crypto.keyring import ensure_system_keys
+from vault.crypto.keys import generate_key_file
+from vault.customers.demo import write_demo_csv
+from vault.customers.importer import CustomerImporter
+from vault.db.engine import Database
+from vault.db.migrate import upgrade_head
+
+DEMO_ROLES = ("application", "analyst", "marketing", "sales", "crm_agent", "compliance_officer", "admin")
+
+
+def init() -> None:
+    """Create var/, a key file (mode 0600, never overwritten), the database at head and the system keys."""
+    s = settings()
+    load_policies(s)  # refuse to initialize against invalid policy files
+    s.var_dir.mkdir(parents=True, exist_ok=True)
+    if s.crypto.kek_provider == "file":
+        if s.crypto.kek_file.exists():
+            out.print(f"key file {s.crypto.kek_file} exists; keeping it (keys are never overwritten)")
+        else:
+            try:
+                generate_key_file(s.crypto.kek_file)
+            except KeyFileError as exc:
+                raise fail(exc.detail) from exc
+            out.print(f"created key file {s.crypto.kek_file} (mode 0600) - back it up separately from the database")
+    upgrade_head(s.database_url)
+    provider = key_provider(s)
+
+    async def keys() -> list[str]:
+        db = Database(s.database_url)
+        try:
+            async with db.write() as session:
+                return await ensure_system_keys(session, provider)
+        finally:
+            await db.dispose()
+
+    created = run(keys())
+    out.print(f"database at head; system keys {'created: ' + ', '.join(created) if created else 'present'}")
+
+
+def demo(
+    count: int = typer.Option(1000, help="Number of synthetic customers"),
+    credentials: Path = typer.Option(Path("var/demo-credentials.txt"), help="Where demo API keys are written"),
+) -> None:
+    """Load synthetic Korean and English customers and create one demo principal per role."""
+    s = settings()
+    csv_path = s.var_dir / "demo-customers.csv"
+
+    async def go(vault: Vault) -> None:
+        write_demo_csv(csv_path, count)
+        caller = Caller(None, purpose="service_delivery", operator="demo")
+        report = await CustomerImporter(vault.db, vault.keyring, vault.policies.catalogue, vault.audit).run(
+            csv_path, caller)
+        csv_path.unlink()
+        out.print(f"demo customers: {report.created} created, {report.unchanged} already present, "
+                  f"{report.rejected} rejected")
+        lines = []
+        async with vault.db.write() as session:
+            svc = vault.principals(session)
+            existing = {p.name for p in await svc.list()}
+            for role in DEMO_ROLES:
+                name = f"demo-{role}"
+                if name in existing:
+                    continue
+                _, key = await svc.create(name, role, Actor.cli("demo"))
+                assert key is not None
+                lines.append(f"{role}\t{name}\t{key.secret}")
+        if lines:
+            credentials.parent.mkdir(parents=True, exist_ok=True)
+            with credentials.open("a") as fh:
+                fh.write("".join(line + "\n" for line in lines))
+            credentials.chmod(0o600)
+            out.print(f"demo API keys written to {credentials}")
+
+    run(with_vault(go))
+
+
+def serve(
+    host: str = typer.Option(None, help="Bind address (default from VAULT_API__HOST)"),
+    port: int = typer.Option(None, help="Port (default from VAULT_API__PORT)"),
+    workers: int = typer.Option(None, help="Worker processes"),
+) -> None:
+    """Serve the HTTP API on host:port."""
+    import uvicorn
+
+    s = settings()
+    err.print(f"serving Customer Vault on http://{host or s.api.host}:{port or s.api.port}")
+    uvicorn.run(
+        "vault.api.app:create_app", factory=True, host=host or s.api.host, port=port or s.api.port,
+        workers=workers or s.api.workers, access_log=False, log_level="warning", lifespan="on",
+    )

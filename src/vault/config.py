@@ -1,0 +1,64 @@
+"""Settings from the environment (``VAULT_*``) with embedded defaults.
+
+Only the app factory and the CLI entry call :func:`get_settings`; everything
+else receives just the slice it needs.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CryptoSettings(BaseModel):
+    """Where the key-encryption key comes from."""
+
+    kek_provider: Literal["file", "env"] = Field(
+        "file", description="KEK provider: a local key file, or a base64 key in VAULT_KEK"
+    )
+    kek_file: Path = Field(Path("var/keys/kek.json"), description="Key file (mode 0600) for the file provider")
+    kek_env_var: str = Field("VAULT_KEK", description="Env var holding 'version:base64key[,version:base64key]'")
+
+
+class PolicySettings(BaseModel):
+    """Where the policy files live."""
+
+    directory: Path = Field(Path("policies"), description="Folder with pii.yaml, purposes.yaml, casbin files")
+
+
+class ApiSettings(BaseModel):
+    """HTTP server settings."""
+
+    host: str = Field("127.0.0.1", description="Bind address")
+    port: int = Field(8000, description="Bind port")
+    max_body_bytes: int = Field(1_048_576, description="Largest accepted request body")
+    workers: int = Field(1, description="Uvicorn worker processes for `vault serve`")
+
+
+class AuditSettings(BaseModel):
+    """Audit log settings."""
+
+    group_commit_max: int = Field(512, description="Most entries one group commit writes")
+
+
+class Settings(BaseSettings):
+    """All settings; nested areas use ``VAULT_<AREA>__<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="VAULT_", env_nested_delimiter="__", extra="ignore")
+
+    database_url: str = Field("sqlite+aiosqlite:///var/vault.db", description="SQLAlchemy async URL")
+    var_dir: Path = Field(Path("var"), description="Folder for the embedded database and generated files")
+    crypto: CryptoSettings = Field(default_factory=CryptoSettings)  # type: ignore[arg-type]
+    policy: PolicySettings = Field(default_factory=PolicySettings)  # type: ignore[arg-type]
+    api: ApiSettings = Field(default_factory=ApiSettings)  # type: ignore[arg-type]
+    audit: AuditSettings = Field(default_factory=AuditSettings)  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process settings (read once from the environment)."""
+    return Settings()

@@ -1,0 +1,95 @@
+"""Envelope encryption of customer fields under per-customer data keys (DEKs).
+
+Each field is sealed with AES-256-GCM under the customer's DEK. The associated
+data binds the ciphertext to (customer id, field name, key version), so a
+ciphertext copied to another customer or field fails to decrypt.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from vault.crypto.errors import DecryptionError
+
+if TYPE_CHECKING:
+    from uuid import UUID
+
+    from vault.crypto.keys import KeyProvider, WrappedKey
+
+_NONCE = 12
+_FORMAT = b"\x01"
+
+
+def field_aad(customer_id: UUID, field: str, key_version: int) -> bytes:
+    """Associated data binding a field ciphertext to its place."""
+    return f"{customer_id.hex}|{field}|{key_version}".encode()
+
+
+def dek_label(customer_id: UUID) -> str:
+    """Label bound into a wrapped DEK, so a DEK cannot be moved to another customer."""
+    return f"dek:{customer_id.hex}"
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerKey:
+    """An unwrapped DEK ready to seal and open one customer's fields."""
+
+    customer_id: UUID
+    version: int
+    aead: AESGCM
+
+    def seal(self, field: str, plaintext: str) -> bytes:
+        """Encrypt one field value; returns format || nonce || ciphertext || tag."""
+        nonce = os.urandom(_NONCE)
+        aad = field_aad(self.customer_id, field, self.version)
+        return _FORMAT + nonce + self.aead.encrypt(nonce, plaintext.encode(), aad)
+
+    def open(self, field: str, blob: bytes) -> str:
+        """Decrypt one field value.
+
+        Raises:
+            DecryptionError: if the blob was tampered with, or belongs to another field or customer.
+        """
+        if len(blob) < 1 + _NONCE + 16 or blob[:1] != _FORMAT:
+            raise DecryptionError(f"field {field!r} of customer {self.customer_id} has a malformed ciphertext")
+        aad = field_aad(self.customer_id, field, self.version)
+        try:
+            return self.aead.decrypt(blob[1 : 1 + _NONCE], blob[1 + _NONCE :], aad).decode()
+        except InvalidTag as exc:
+            raise DecryptionError(
+                f"field {field!r} of customer {self.customer_id} failed authentication "
+                "(tampered, moved from another field/customer, or wrong key)"
+            ) from exc
+
+
+class FieldCipher:
+    """Creates, wraps and unwraps per-customer DEKs through a :class:`KeyProvider`."""
+
+    def __init__(self, keys: KeyProvider) -> None:
+        self._keys = keys
+
+    @property
+    def keys(self) -> KeyProvider:
+        """The KEK provider in use."""
+        return self._keys
+
+    def new_customer_key(self, customer_id: UUID, version: int = 1) -> tuple[CustomerKey, WrappedKey]:
+        """Generate a fresh DEK for a customer and wrap it under the current KEK."""
+        dek = AESGCM.generate_key(bit_length=256)
+        wrapped = self._keys.wrap(dek, label=dek_label(customer_id))
+        return CustomerKey(customer_id, version, AESGCM(dek)), wrapped
+
+    def customer_key(self, customer_id: UUID, wrapped: WrappedKey, version: int) -> CustomerKey:
+        """Unwrap a stored DEK."""
+        dek = self._keys.unwrap(wrapped, label=dek_label(customer_id))
+        return CustomerKey(customer_id, version, AESGCM(dek))
+
+    def rewrap(self, customer_id: UUID, wrapped: WrappedKey) -> WrappedKey:
+        """Re-wrap a DEK under the current KEK version (key rotation)."""
+        label = dek_label(customer_id)
+        return self._keys.wrap(self._keys.unwrap(wrapped, label=label), label=label)

@@ -1,0 +1,56 @@
+"""Customer tables: one row per customer with its sealed fields, plus blind indexes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, LargeBinary, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from vault.db.base import Base
+
+
+class CustomerRow(Base):
+    """A customer: PII only as ciphertexts in ``sealed`` (field -> blob), under a wrapped DEK."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    ref_digest: Mapped[bytes | None] = mapped_column(LargeBinary(32), unique=True)
+    kek_version: Mapped[str | None] = mapped_column(String(40))
+    wrapped_dek: Mapped[bytes | None] = mapped_column(LargeBinary)
+    dek_version: Mapped[int] = mapped_column(Integer, default=1)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    field_meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    row_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class CustomerIndexRow(Base):
+    """Blind index entry: HMAC of a normalized searchable value -> customer."""
+
+    __tablename__ = "customer_index"
+
+    field: Mapped[str] = mapped_column(String(40), primary_key=True)
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class IdempotencyRow(Base):
+    """Replay record of a POST carrying an Idempotency-Key (no PII: ids and a digest)."""
+
+    __tablename__ = "idempotency_keys"
+
+    principal_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

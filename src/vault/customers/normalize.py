@@ -1,0 +1,111 @@
+"""Normalization and validation of customer field values.
+
+Each function takes a raw string and returns the canonical form, or raises
+:class:`InvalidFieldError` with a reason that never repeats the value.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date
+
+import phonenumbers
+
+from vault.customers.errors import InvalidFieldError
+
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+_RRN = re.compile(r"^(\d{6})-?(\d)(\d{6})$")
+_RRN_WEIGHTS = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
+# Century from the 7th digit: 1/2/5/6 -> 1900s, 3/4/7/8 -> 2000s, 9/0 -> 1800s.
+_CENTURY = {"1": 1900, "2": 1900, "5": 1900, "6": 1900, "3": 2000, "4": 2000, "7": 2000, "8": 2000,
+            "9": 1800, "0": 1800}
+# Numbers issued from October 2020 end in random digits: no checksum for people born since 2020.
+RRN_CHECKSUM_UNTIL_YEAR = 2020
+
+
+def strip(field: str, value: str) -> str:
+    """Trim and NFC-normalize; empty is an error."""
+    out = unicodedata.normalize("NFC", value).strip()
+    if not out:
+        raise InvalidFieldError(field, "must not be empty")
+    if any(unicodedata.category(ch) == "Cc" for ch in out):
+        raise InvalidFieldError(field, "must not contain control characters")
+    return out
+
+
+def name(field: str, value: str) -> str:
+    """A person's name: NFC, collapsed inner whitespace."""
+    return " ".join(strip(field, value).split())
+
+
+def upper(field: str, value: str) -> str:
+    """Upper-cased token (enums)."""
+    return strip(field, value).upper()
+
+
+def email(field: str, value: str) -> str:
+    """Lower-cased, syntactically valid address."""
+    out = strip(field, value).lower()
+    if len(out) > 254 or not _EMAIL.match(out) or len(out.split("@", 1)[0]) > 64:
+        raise InvalidFieldError(field, "is not a valid email address")
+    return out
+
+
+def e164(field: str, value: str, region: str = "KR") -> str:
+    """A phone number in E.164 (Korea is the default region)."""
+    raw = strip(field, value)
+    try:
+        num = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidFieldError(field, "is not a phone number") from exc
+    if not (phonenumbers.is_valid_number(num) or _korean_mobile(num)):
+        raise InvalidFieldError(field, "is not a valid phone number")
+    return str(phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164))
+
+
+def _korean_mobile(num: phonenumbers.PhoneNumber) -> bool:
+    # libphonenumber's metadata lags the 010 ranges actually issued (e.g. 010-5xxx); any 010 + 8 digits is a mobile.
+    return num.country_code == 82 and re.fullmatch(r"10[2-9]\d{7}", str(num.national_number)) is not None
+
+
+def iso_date(field: str, value: str) -> str:
+    """A past calendar date as YYYY-MM-DD."""
+    raw = strip(field, value)
+    try:
+        parsed = date.fromisoformat(raw)
+    except ValueError as exc:
+        raise InvalidFieldError(field, "must be a date YYYY-MM-DD") from exc
+    if len(raw) != 10:
+        raise InvalidFieldError(field, "must be a date YYYY-MM-DD")
+    if parsed > date.today() or parsed.year < 1900:
+        raise InvalidFieldError(field, "must be a plausible past date")
+    return parsed.isoformat()
+
+
+def rrn(field: str, value: str) -> str:
+    """A Korean resident (or foreigner) registration number as YYMMDD-GNNNNNN.
+
+    The date part must be a real date; numbers of people born before 2020 must
+    carry a valid check digit (numbers issued since October 2020 have none).
+    """
+    m = _RRN.match(strip(field, value).replace(" ", ""))
+    if not m:
+        raise InvalidFieldError(field, "must look like YYMMDD-NNNNNNN")
+    front, gender, rest = m.groups()
+    year = _CENTURY[gender] + int(front[:2])
+    try:
+        date(year, int(front[2:4]), int(front[4:6]))
+    except ValueError as exc:
+        raise InvalidFieldError(field, "has an impossible birth date part") from exc
+    digits = front + gender + rest
+    if year < RRN_CHECKSUM_UNTIL_YEAR and not rrn_checksum_ok(digits):
+        raise InvalidFieldError(field, "check digit does not match")
+    return f"{front}-{gender}{rest}"
+
+
+def rrn_checksum_ok(digits: str) -> bool:
+    """Pre-2020 RRN check digit: (11 - sum(d_i * w_i) mod 11) mod 10."""
+    total = sum(int(d) * w for d, w in zip(digits[:12], _RRN_WEIGHTS, strict=True))
+    return (11 - total % 11) % 10 == int(digits[12])

@@ -1,0 +1,374 @@
+"""Customer use cases: create, read, look up, update, soft-delete.
+
+Every read names a purpose; the role must be allowed it, the customer must have
+a lawful basis for it, and the access is audited (denials too) before any data
+leaves. Writes are audited in the same transaction as the change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from vault.access import permissions as perms
+from vault.access.errors import PermissionDeniedError
+from vault.audit.entry import AuditEvent, Outcome
+from vault.customers import records
+from vault.customers.errors import (
+    CustomerNotFoundError,
+    DuplicateCustomerError,
+    IdempotencyConflictError,
+    InvalidFieldError,
+    StaleWriteError,
+)
+from vault.customers.masks import mask
+from vault.customers.models import CustomerIndexRow, CustomerRow, IdempotencyRow
+from vault.errors import AccessDeniedError, InvalidInputError
+from vault.lib.clock import as_utc, utcnow
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from vault.access.caller import Caller
+    from vault.access.lawful_basis import LawfulBasisCheck
+    from vault.access.policy import AccessPolicy, Visibility
+    from vault.audit.log import AuditLog
+    from vault.consent.purposes import Purpose, PurposeCatalogue
+    from vault.crypto.keyring import Keyring
+    from vault.customers.catalogue import FieldCatalogue
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerView:
+    """A customer as one caller may see it: only visible fields, masked where required."""
+
+    id: uuid.UUID
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    row_version: int
+    fields: dict[str, str]
+    masked: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+    verified_at: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CustomerDeps:
+    """Collaborators of :class:`CustomerService`, built once per process."""
+
+    keyring: Keyring
+    catalogue: FieldCatalogue
+    purposes: PurposeCatalogue
+    policy: AccessPolicy
+    lawful: LawfulBasisCheck
+    audit: AuditLog
+
+
+class CustomerService:
+    """Customer use cases for one session (the caller commits)."""
+
+    def __init__(self, session: AsyncSession, deps: CustomerDeps) -> None:
+        self._session = session
+        self._d = deps
+
+    # -- validation -----------------------------------------------------------------------------
+
+    def clean(self, values: Mapping[str, object], *, partial: bool = False) -> dict[str, str | None]:
+        """Normalize and validate input values against the catalogue.
+
+        Raises:
+            InvalidInputError: unknown fields (listing the accepted ones).
+            InvalidFieldError: a value fails its field's rules (naming only the field).
+        """
+        unknown = sorted(k for k in values if k not in self._d.catalogue)
+        if unknown:
+            raise InvalidInputError(
+                f"unknown fields {unknown}; accepted fields: {', '.join(self._d.catalogue.names)}",
+                fields=unknown,
+            )
+        out: dict[str, str | None] = {}
+        for name, raw in values.items():
+            if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+                if name == "customer_ref":
+                    raise InvalidFieldError("customer_ref", "is required")
+                if partial:
+                    out[name] = None
+                continue
+            if not isinstance(raw, str):
+                raise InvalidFieldError(name, "must be a string")
+            out[name] = self._d.catalogue[name].clean(raw)
+        if not partial and "customer_ref" not in out:
+            raise InvalidFieldError("customer_ref", "is required")
+        return out
+
+    # -- access helpers -------------------------------------------------------------------------
+
+    def _purpose(self, caller: Caller) -> Purpose:
+        pid = self._d.policy.check_purpose(caller.purpose)
+        purpose = self._d.purposes.get(pid)
+        assert purpose is not None
+        return purpose
+
+    async def _deny(self, caller: Caller, action: str, exc: AccessDeniedError,
+                    customer_id: uuid.UUID | None = None) -> None:
+        await self._d.audit.record_durable(AuditEvent(
+            action, Outcome.DENIED, caller.actor, purpose=caller.purpose, customer_id=customer_id,
+            request_id=caller.request_id, client_ip=caller.client_ip, detail=f"{exc.code}: {exc.detail}"[:500],
+        ))
+
+    async def _require(self, caller: Caller, perm: perms.Permission, action: str) -> Purpose:
+        purpose = self._purpose(caller)
+        if caller.principal is None:
+            return purpose
+        try:
+            self._d.policy.require(caller.principal, perm, purpose.id)
+        except AccessDeniedError as exc:
+            await self._deny(caller, action, exc)
+            raise
+        return purpose
+
+    async def _visibility(self, caller: Caller, action: str) -> tuple[Purpose, dict[str, Visibility]]:
+        purpose = self._purpose(caller)
+        if caller.principal is None:
+            return purpose, {n: "clear" for n in purpose.fields}
+        try:
+            return purpose, self._d.policy.require_customer_read(caller.principal, purpose.id)
+        except AccessDeniedError as exc:
+            await self._deny(caller, action, exc)
+            raise
+
+    async def _require_basis(self, caller: Caller, customer_id: uuid.UUID, purpose: Purpose, action: str) -> None:
+        try:
+            await self._d.lawful.require(self._session, customer_id, purpose)
+        except AccessDeniedError as exc:
+            await self._deny(caller, action, exc, customer_id)
+            raise
+
+    # -- use cases ------------------------------------------------------------------------------
+
+    async def create(
+        self, values: Mapping[str, object], caller: Caller, *, idempotency_key: str | None = None
+    ) -> tuple[CustomerView, bool]:
+        """Create a customer; returns (view, created). A replayed Idempotency-Key returns created=False.
+
+        Raises:
+            DuplicateCustomerError, IdempotencyConflictError, InvalidInputError, AccessDeniedError.
+        """
+        purpose = await self._require(caller, perms.CUSTOMERS_CREATE, "customer.create")
+        clean = {k: v for k, v in self.clean(values).items() if v is not None}
+        digest = hashlib.sha256(json.dumps(clean, sort_keys=True).encode()).digest()
+        principal_id = caller.principal.id if caller.principal else uuid.UUID(int=0)
+        if idempotency_key is not None:
+            prior = await self._session.get(IdempotencyRow, (principal_id, idempotency_key))
+            if prior is not None:
+                if prior.request_digest != digest:
+                    raise IdempotencyConflictError(
+                        "Idempotency-Key was already used with a different request body")
+                return await self._view_for(prior.customer_id, caller, purpose, "customer.create.replay"), False
+        sealed = records.seal_new(self._d.keyring, self._d.catalogue, clean)
+        cid = sealed.row["id"]
+        try:
+            async with self._session.begin_nested():
+                await self._session.execute(insert(CustomerRow), [sealed.row])
+                if sealed.index_rows:
+                    await self._session.execute(insert(CustomerIndexRow), sealed.index_rows)
+        except IntegrityError as exc:
+            raise DuplicateCustomerError("a customer with this customer_ref already exists") from exc
+        if idempotency_key is not None:
+            self._session.add(IdempotencyRow(principal_id=principal_id, key=idempotency_key,
+                                             request_digest=digest, customer_id=cid, created_at=utcnow()))
+        await self._d.audit.record(self._session, AuditEvent(
+            "customer.create", Outcome.ALLOWED, caller.actor, purpose=purpose.id, customer_id=cid,
+            fields=tuple(sorted(clean)), request_id=caller.request_id, client_ip=caller.client_ip,
+        ))
+        row = await self._session.get(CustomerRow, cid)
+        assert row is not None
+        visible = self._visible_for(caller, purpose)
+        return self._to_view(row, visible, self._open(row, visible)), True
+
+    def _visible_for(self, caller: Caller, purpose: Purpose) -> dict[str, Visibility]:
+        if caller.principal is None:
+            return {n: "clear" for n in purpose.fields}
+        return self._d.policy.field_visibility(caller.principal.role, purpose.id)
+
+    async def _view_for(self, cid: uuid.UUID, caller: Caller, purpose: Purpose, action: str) -> CustomerView:
+        row = await self._load(cid)
+        visible = self._visible_for(caller, purpose)
+        view = self._to_view(row, visible, self._open(row, visible))
+        await self._d.audit.record(self._session, AuditEvent(
+            action, Outcome.ALLOWED, caller.actor, purpose=purpose.id, customer_id=cid,
+            fields=tuple(sorted(view.fields)), request_id=caller.request_id, client_ip=caller.client_ip))
+        return view
+
+    async def get(self, customer_id: uuid.UUID, caller: Caller) -> CustomerView:
+        """Read one customer for the caller's purpose, audited before it is returned.
+
+        Raises:
+            CustomerNotFoundError, AccessDeniedError (purpose, permission or lawful basis).
+        """
+        purpose, visible = await self._visibility(caller, "customer.read")
+        row = await self._session.get(CustomerRow, customer_id)
+        if row is None or not self._readable(row, purpose):
+            await self._d.audit.record_durable(AuditEvent(
+                "customer.read", Outcome.FAILED, caller.actor, purpose=purpose.id, customer_id=customer_id,
+                request_id=caller.request_id, client_ip=caller.client_ip, detail="not found"))
+            raise CustomerNotFoundError(f"customer {customer_id} not found")
+        await self._require_basis(caller, customer_id, purpose, "customer.read")
+        view = self._to_view(row, visible, self._open(row, visible))
+        await self._d.audit.record_durable(AuditEvent(
+            "customer.read", Outcome.ALLOWED, caller.actor, purpose=purpose.id, customer_id=customer_id,
+            fields=tuple(sorted(view.fields)), request_id=caller.request_id, client_ip=caller.client_ip))
+        return view
+
+    async def lookup(self, by: str, value: str, caller: Caller) -> list[CustomerView]:
+        """Exact lookup through a blind index (email, phone, customer_ref, rrn).
+
+        The caller must be allowed to see the searched field for the purpose.
+        """
+        if by not in self._d.catalogue or not self._d.catalogue[by].searchable:
+            raise InvalidInputError(
+                f"cannot look up by {by!r}; searchable fields: {', '.join(self._d.catalogue.searchable)}")
+        purpose, visible = await self._visibility(caller, "customer.lookup")
+        if by not in visible:
+            exc = PermissionDeniedError(
+                f"role {caller.role!r} may not search by {by!r} for purpose {purpose.id!r}",
+                permission=str(perms.CUSTOMERS_READ), purpose=purpose.id)
+            await self._deny(caller, "customer.lookup", exc)
+            raise exc
+        normalized = self._d.catalogue[by].clean(value)
+        digest = self._d.keyring.index.digest(by, normalized)
+        if by == "customer_ref":
+            q = select(CustomerRow).where(CustomerRow.ref_digest == digest)
+        else:
+            q = select(CustomerRow).join(CustomerIndexRow, CustomerIndexRow.customer_id == CustomerRow.id).where(
+                CustomerIndexRow.field == by, CustomerIndexRow.digest == digest)
+        rows = [r for r in (await self._session.scalars(q.limit(100))).all() if self._readable(r, purpose)]
+        allowed = await self._d.lawful.with_basis(self._session, [r.id for r in rows], purpose)
+        views = [self._to_view(r, visible, self._open(r, visible)) for r in rows if r.id in allowed]
+        ids = tuple(v.id for v in views)
+        await self._d.audit.record_durable(AuditEvent(
+            "customer.lookup", Outcome.ALLOWED, caller.actor, purpose=purpose.id,
+            customer_id=ids[0] if len(ids) == 1 else None, subjects=ids if len(ids) > 1 else (),
+            subject_count=len(ids), fields=(by,), request_id=caller.request_id, client_ip=caller.client_ip,
+            detail=f"lookup by {by}; {len(rows) - len(views)} withheld: no lawful basis"
+            if len(rows) > len(views) else f"lookup by {by}"))
+        return views
+
+    async def update(
+        self, customer_id: uuid.UUID, values: Mapping[str, object], caller: Caller, *,
+        expected_version: int | None = None,
+    ) -> CustomerView:
+        """Change fields (None / empty removes an optional field); audited with the changed field names.
+
+        Raises:
+            CustomerNotFoundError, StaleWriteError, DuplicateCustomerError, InvalidInputError, AccessDeniedError.
+        """
+        purpose = await self._require(caller, perms.CUSTOMERS_UPDATE, "customer.update")
+        if not values:
+            raise InvalidInputError("no fields to update")
+        changes = self.clean(values, partial=True)
+        row = await self._load(customer_id)
+        if expected_version is not None and expected_version != row.row_version:
+            raise StaleWriteError(f"customer {customer_id} is at version {row.row_version}, not {expected_version}")
+        key = records.customer_key(self._d.keyring, row)
+        current = records.open_fields(key, row.sealed, set(changes))
+        changed = {n: v for n, v in changes.items() if current.get(n) != v}
+        if changed:
+            now = utcnow()
+            row.sealed = records.reseal(key, row.sealed, changed)
+            meta = dict(row.field_meta or {})
+            for name, value in changed.items():
+                if value is None:
+                    meta.pop(name, None)
+                else:
+                    meta[name] = {"verified_at": now.isoformat()}
+            row.field_meta = meta
+            row.updated_at = now
+            row.row_version += 1
+            idx = self._d.keyring.index
+            if "customer_ref" in changed and changed["customer_ref"] is not None:
+                row.ref_digest = idx.digest("customer_ref", changed["customer_ref"])
+            for name in changed:
+                if name == "customer_ref" or not self._d.catalogue[name].searchable:
+                    continue
+                await self._session.execute(delete(CustomerIndexRow).where(
+                    CustomerIndexRow.customer_id == customer_id, CustomerIndexRow.field == name))
+                value = changed[name]
+                if value is not None:
+                    self._session.add(CustomerIndexRow(field=name, digest=idx.digest(name, value),
+                                                       customer_id=customer_id))
+            try:
+                async with self._session.begin_nested():
+                    await self._session.flush()
+            except IntegrityError as exc:
+                raise DuplicateCustomerError("another customer already has this customer_ref") from exc
+        await self._d.audit.record(self._session, AuditEvent(
+            "customer.update", Outcome.ALLOWED, caller.actor, purpose=purpose.id, customer_id=customer_id,
+            fields=tuple(sorted(changed)), request_id=caller.request_id, client_ip=caller.client_ip,
+            detail=None if changed else "no change"))
+        visible = self._visible_for(caller, purpose)
+        return self._to_view(row, visible, self._open(row, visible))
+
+    async def soft_delete(self, customer_id: uuid.UUID, caller: Caller) -> None:
+        """Mark a customer deleted: no longer readable or searchable; data kept until retention erases it."""
+        purpose = await self._require(caller, perms.CUSTOMERS_DELETE, "customer.delete")
+        row = await self._load(customer_id)
+        row.status = "deleted"
+        row.deleted_at = row.updated_at = utcnow()
+        row.row_version += 1
+        await self._session.flush()
+        await self._d.audit.record(self._session, AuditEvent(
+            "customer.delete", Outcome.ALLOWED, caller.actor, purpose=purpose.id, customer_id=customer_id,
+            request_id=caller.request_id, client_ip=caller.client_ip))
+
+    # -- internals ------------------------------------------------------------------------------
+
+    async def _load(self, customer_id: uuid.UUID) -> CustomerRow:
+        row = await self._session.get(CustomerRow, customer_id)
+        if row is None or row.status != "active":
+            raise CustomerNotFoundError(f"customer {customer_id} not found")
+        return row
+
+    @staticmethod
+    def _readable(row: CustomerRow, purpose: Purpose) -> bool:
+        if row.status == "active":
+            return True
+        # Soft-deleted records stay readable only to handle legal claims until retention erases them.
+        return row.status == "deleted" and purpose.id == "legal_claims"
+
+    def _open(self, row: CustomerRow, visible: Mapping[str, Visibility]) -> dict[str, str]:
+        if not visible or row.wrapped_dek is None:
+            return {}
+        return records.open_fields(records.customer_key(self._d.keyring, row), row.sealed, set(visible))
+
+    def _to_view(self, row: CustomerRow, visible: Mapping[str, Visibility], plain: dict[str, str]) -> CustomerView:
+        out: dict[str, str] = {}
+        masked: list[str] = []
+        for name in self._d.catalogue.names:
+            if name not in plain:
+                continue
+            if visible.get(name) == "masked":
+                out[name] = mask(self._d.catalogue[name].mask, plain[name])
+                masked.append(name)
+            else:
+                out[name] = plain[name]
+        meta: dict[str, Any] = row.field_meta or {}
+        now = utcnow()
+        verified = {n: str(m.get("verified_at")) for n, m in meta.items() if n in out and isinstance(m, dict)}
+        stale = []
+        for name, stamp in verified.items():
+            days = self._d.catalogue[name].stale_after_days
+            if days is not None and as_utc(datetime.fromisoformat(stamp)) + timedelta(days=days) < now:
+                stale.append(name)
+        return CustomerView(row.id, row.status, as_utc(row.created_at), as_utc(row.updated_at), row.row_version,
+                            out, masked, stale, verified)

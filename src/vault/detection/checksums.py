@@ -1,0 +1,99 @@
+"""Check digits and date rules that separate real identifiers from look-alikes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import string
+
+_RRN_WEIGHTS = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
+_BRN_WEIGHTS = (1, 3, 7, 1, 3, 7, 1, 3, 5)
+#: Registration-number gender digit -> century of birth.
+_CENTURY = {"1": 1900, "2": 1900, "3": 2000, "4": 2000, "5": 1900, "6": 1900, "7": 2000, "8": 2000,
+            "9": 1800, "0": 1800}
+
+#: IBAN length per country (ISO 13616 registry, the countries customers actually use).
+IBAN_LENGTHS: dict[str, int] = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29,
+    "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28, "EE": 20, "EG": 29, "ES": 24,
+    "FI": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28, "HR": 21,
+    "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28,
+    "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MR": 27,
+    "MT": 31, "MU": 30, "NL": 18, "NO": 15, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24,
+    "RS": 22, "SA": 24, "SC": 31, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "ST": 25, "SV": 28, "TL": 23,
+    "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
+}  # fmt: skip
+
+
+def digits_only(value: str) -> str:
+    """The decimal digits of ``value``, separators dropped."""
+    return "".join(ch for ch in value if ch.isdigit())
+
+
+def luhn_ok(number: str) -> bool:
+    """Luhn (mod 10) check used by payment cards."""
+    if not number.isdigit():
+        return False
+    total = 0
+    for i, ch in enumerate(reversed(number)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _weighted(digits: str) -> int:
+    return sum(int(d) * w for d, w in zip(digits, _RRN_WEIGHTS, strict=False))
+
+
+def rrn_checksum_ok(digits: str) -> bool:
+    """Check digit of a resident registration number issued before October 2020."""
+    return len(digits) == 13 and digits.isdigit() and (11 - _weighted(digits) % 11) % 10 == int(digits[12])
+
+
+def frn_checksum_ok(digits: str) -> bool:
+    """Check digit of a foreigner registration number issued before October 2020.
+
+    Foreigner numbers use the RRN weights with ``13 - sum % 11``; some older
+    numbers were issued with the RRN rule, so both are accepted.
+    """
+    if len(digits) != 13 or not digits.isdigit():
+        return False
+    s = _weighted(digits)
+    return (13 - s % 11) % 10 == int(digits[12]) or rrn_checksum_ok(digits)
+
+
+def birth_date(digits: str, *, today: dt.date | None = None) -> dt.date | None:
+    """Birth date encoded in the first seven digits of an RRN or FRN, if it is a real past date."""
+    if len(digits) < 7 or not digits[:7].isdigit():
+        return None
+    century = _CENTURY[digits[6]]
+    try:
+        born = dt.date(century + int(digits[:2]), int(digits[2:4]), int(digits[4:6]))
+    except ValueError:
+        return None
+    if born > (today or dt.date.today()):
+        return None
+    return born
+
+
+def brn_checksum_ok(digits: str) -> bool:
+    """Check digit of a Korean business registration number (사업자등록번호)."""
+    if len(digits) != 10 or not digits.isdigit():
+        return False
+    nums = [int(d) for d in digits]
+    total = sum(n * w for n, w in zip(nums[:9], _BRN_WEIGHTS, strict=True))
+    total += nums[8] * 5 // 10
+    return (10 - total % 10) % 10 == nums[9]
+
+
+def iban_ok(compact: str) -> bool:
+    """ISO 13616 mod-97 check plus the country's registered length."""
+    compact = compact.upper()
+    if len(compact) < 15 or not compact.isalnum() or IBAN_LENGTHS.get(compact[:2]) != len(compact):
+        return False
+    if not compact[2:4].isdigit():
+        return False
+    rearranged = compact[4:] + compact[:4]
+    numeric = "".join(str(string.ascii_uppercase.index(c) + 10) if c.isalpha() else c for c in rearranged)
+    return int(numeric) % 97 == 1

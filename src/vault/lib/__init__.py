@@ -1,0 +1,1 @@
+"""Small shared helpers with named modules (no utils dumping ground)."""

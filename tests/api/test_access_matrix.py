@@ -1,0 +1,130 @@
+"""Every role x endpoint x purpose: only the allowed combinations succeed, and every denial is audited.
+
+The expected table is written out by hand from the access model in docs/access.md, not
+computed from the policy file, so a policy change that widens access fails this test.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from litestar.testing import AsyncTestClient
+from sqlalchemy import select
+
+from tests.conftest import ROLES, Creds
+from vault.audit.models import AuditEntryRow
+from vault.bootstrap import Vault
+
+PURPOSES = ["service_delivery", "customer_support", "marketing_email", "marketing_sms", "night_advertising",
+            "analytics", "third_party_delivery", "cross_border_transfer", "tax_reporting", "legal_claims",
+            "fraud_prevention"]
+CONSENT = {"marketing_email", "marketing_sms", "night_advertising", "analytics", "third_party_delivery",
+           "cross_border_transfer"}
+
+# role -> purposes for which the role may read some customer fields (which ones is tested elsewhere)
+READ = {
+    "application": {"service_delivery", "fraud_prevention", "marketing_email", "marketing_sms", "night_advertising"},
+    "crm_agent": {"customer_support"},
+    "marketing": {"marketing_email", "marketing_sms"},
+    "sales": {"service_delivery"},
+    "compliance_officer": {"legal_claims", "tax_reporting"},
+    "analyst": set(),
+    "admin": set(),
+}
+CREATE = {("application", "service_delivery")}
+UPDATE = {("application", "service_delivery"), ("crm_agent", "customer_support")}
+DELETE = {("application", "service_delivery")}
+PRINCIPALS_LIST = {"admin", "compliance_officer"}
+PRINCIPALS_CREATE = {"admin"}
+AUDIT_READ = {"compliance_officer"}
+
+
+def _customer(ref: str) -> dict[str, str]:
+    return {"customer_ref": ref, "name": "Jane Roe", "email": f"{ref}@example.org", "phone": "010-3333-4444"}
+
+
+async def test_matrix(client: AsyncTestClient, principals: dict[str, Creds], vault: Vault) -> None:  # type: ignore[type-arg]
+    app = principals["application"].headers
+    r = await client.post("/v1/customers?purpose=service_delivery", json=_customer(f"m-{uuid.uuid4().hex[:8]}"),
+                          headers=app)
+    assert r.status_code == 201
+    target = r.json()["id"]
+    ref = r.json()["fields"]["customer_ref"]
+    denied_ids: list[str] = []
+    failures: list[str] = []
+
+    async def check(role: str, label: str, method: str, url: str, want: int, **kw: object) -> None:
+        rid = uuid.uuid4().hex
+        headers = {**principals[role].headers, "X-Request-ID": rid}
+        resp = await client.request(method, url, headers=headers, **kw)  # type: ignore[arg-type]
+        if resp.status_code != want:
+            failures.append(f"{role} {label}: got {resp.status_code}, want {want}: {resp.text[:160]}")
+        if resp.status_code >= 400:
+            assert resp.headers["content-type"].startswith("application/problem+json"), label
+        if resp.status_code == 403:
+            denied_ids.append(rid)
+            if "purpose" in url:
+                assert "purpose" in resp.json()["detail"] or "permission" in resp.json()["detail"]
+
+    for role in ROLES:
+        for purpose in [*PURPOSES, None]:
+            q = f"?purpose={purpose}" if purpose else ""
+            if purpose is None:
+                want_read = want_create = want_update = want_delete = 422
+            else:
+                reads = purpose in READ[role]
+                want_read = (403 if purpose in CONSENT else 200) if reads else 403
+                want_create = 201 if (role, purpose) in CREATE else 403
+                want_update = 200 if (role, purpose) in UPDATE else 403
+                want_delete = 204 if (role, purpose) in DELETE else 403
+            await check(role, f"GET customer {purpose}", "GET", f"/v1/customers/{target}{q}", want_read)
+            lookup = 200 if purpose in READ[role] else (422 if purpose is None else 403)
+            await check(role, f"lookup {purpose}", "GET", f"/v1/customers{q}", lookup,
+                        params={"customer_ref": ref, **({"purpose": purpose} if purpose else {})})
+            await check(role, f"POST {purpose}", "POST", f"/v1/customers{q}", want_create,
+                        json=_customer(f"m-{uuid.uuid4().hex[:8]}"))
+            await check(role, f"PATCH {purpose}", "PATCH", f"/v1/customers/{target}{q}", want_update,
+                        json={"phone": f"010-{4000 + len(denied_ids) % 5000}-1234"})
+            victim = target
+            if want_delete == 204:
+                r = await client.post("/v1/customers?purpose=service_delivery",
+                                      json=_customer(f"m-{uuid.uuid4().hex[:8]}"), headers=app)
+                victim = r.json()["id"]
+            await check(role, f"DELETE {purpose}", "DELETE", f"/v1/customers/{victim}{q}", want_delete)
+        await check(role, "list principals", "GET", "/v1/principals", 200 if role in PRINCIPALS_LIST else 403)
+        await check(role, "create principal", "POST", "/v1/principals",
+                    201 if role in PRINCIPALS_CREATE else 403,
+                    json={"name": f"m-{role}-{uuid.uuid4().hex[:6]}", "role": "analyst"})
+        await check(role, "audit", "GET", "/v1/audit", 200 if role in AUDIT_READ else 403)
+
+    assert not failures, "\n".join(failures)
+    async with vault.db.read() as session:
+        rows = (await session.execute(
+            select(AuditEntryRow.request_id, AuditEntryRow.outcome).where(AuditEntryRow.request_id.in_(denied_ids))
+        )).all()
+    audited = {rid for rid, outcome in rows if outcome == "denied"}
+    missing = [rid for rid in denied_ids if rid not in audited]
+    assert not missing, f"{len(missing)} of {len(denied_ids)} denials were not audited"
+    assert len(denied_ids) > 300
+
+
+async def test_no_credentials(client: AsyncTestClient) -> None:  # type: ignore[type-arg]
+    for headers in ({}, {"Authorization": "Bearer cvk_deadbeef_nope"}, {"Authorization": "Basic abc"},
+                    {"Authorization": "Bearer "}):
+        r = await client.get(f"/v1/customers/{uuid.uuid4()}?purpose=service_delivery", headers=headers)
+        assert r.status_code == 401
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert r.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_revoked_key_stops_working(client: AsyncTestClient, principals: dict[str, Creds]) -> None:  # type: ignore[type-arg]
+    admin = principals["admin"].headers
+    r = await client.post("/v1/principals", json={"name": f"tmp-{uuid.uuid4().hex[:6]}", "role": "application"},
+                          headers=admin)
+    assert r.status_code == 201, r.text
+    key = r.json()["api_key"]
+    h = {"Authorization": f"Bearer {key['api_key']}"}
+    assert (await client.get("/v1/purposes", headers=h)).status_code == 200
+    r = await client.post(f"/v1/principals/keys/{key['prefix']}/revoke", headers=admin)
+    assert r.status_code == 204
+    assert (await client.get("/v1/purposes", headers=h)).status_code == 401
