@@ -52,10 +52,10 @@ class Settings(BaseSettings):
 
     database_url: str = Field("sqlite+aiosqlite:///var/vault.db", description="SQLAlchemy async URL")
     var_dir: Path = Field(Path("var"), description="Folder for the embedded database and generated files")
-    crypto: CryptoSettings = Field(default_factory=CryptoSettings)  # type: ignore[arg-type]
-    policy: PolicySettings = Field(default_factory=PolicySettings)  # type: ignore[arg-type]
-    api: ApiSettings = Field(default_factory=ApiSettings)  # type: ignore[arg-type]
-    audit: AuditSettings = Field(default_factory=AuditSettings)  # type: ignore[arg-type]
+    crypto: CryptoSettings = Field(default_factory=CryptoSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
 
 
 @lru_cache(maxsize=1)

@@ -14,6 +14,10 @@ from vault.config import Settings
 
 @pytest.fixture(scope="module")
 async def client(vault: Vault, settings: Settings) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
-    app = create_app(settings, vault=vault)
+    # The app builds its own vault in its lifespan: the test client may run it on another event loop,
+    # and asyncpg connections are bound to the loop that made them. ``vault`` (the test's own) only
+    # guarantees the database and its system keys exist first.
+    del vault
+    app = create_app(settings)
     async with AsyncTestClient(app=app) as c:
         yield c

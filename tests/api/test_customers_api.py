@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 from litestar.testing import AsyncTestClient
-
 from tests.conftest import Creds
 
 APP = "application"
@@ -36,7 +35,8 @@ async def test_create_read_lookup_update_delete(client: AsyncTestClient, princip
     assert r.json()["fields"]["name"] == "홍길동"
     assert "rrn" not in r.json()["fields"]
 
-    for by, value in (("email", b["email"].upper()), ("phone", "+82 10 2345 6789"), ("customer_ref", b["customer_ref"])):
+    lookups = (("email", b["email"].upper()), ("phone", "+82 10 2345 6789"), ("customer_ref", b["customer_ref"]))
+    for by, value in lookups:
         r = await client.get("/v1/customers", params={"purpose": "service_delivery", by: value}, headers=app)
         assert r.status_code == 200, r.text
         assert [c["id"] for c in r.json()["items"]] == [cid], by

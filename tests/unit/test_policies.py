@@ -49,14 +49,14 @@ def test_unused_field_is_rejected(tmp_path: Path) -> None:
     d = _copy(tmp_path)
     _edit(d / "pii.yaml", lambda doc: doc["fields"].update(
         shoe_size={"type": "string", "class": "demographic", "category": "quasi_identifier", "retention_days": 1}))
-    with pytest.raises(ConfigurationError, match="shoe_size.*used by no purpose"):
+    with pytest.raises(ConfigurationError, match=r"shoe_size.*used by no purpose"):
         load_policies(_settings(d))
 
 
 def test_rrn_needs_statute(tmp_path: Path) -> None:
     d = _copy(tmp_path)
     _edit(d / "purposes.yaml", lambda doc: doc["purposes"]["marketing_email"]["fields"].append("rrn"))
-    with pytest.raises(ConfigurationError, match="rrn.*statute_ref.*marketing_email"):
+    with pytest.raises(ConfigurationError, match=r"rrn.*statute_ref.*marketing_email"):
         load_policies(_settings(d))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+
 from vault.access.principals import Principal  # runtime import: the API resolves these annotations
 from vault.audit.entry import Actor
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import hmac
 import secrets
@@ -144,7 +145,7 @@ class PrincipalService:
         await self._audit.record(self._session, AuditEvent("principal.disable", Outcome.ALLOWED, actor,
                                                            detail=f"principal={principal_id}"))
 
-    async def list(self) -> list[PrincipalRow]:
+    async def list(self) -> builtins.list[PrincipalRow]:
         """Every principal, by name."""
         return list((await self._session.scalars(select(PrincipalRow).order_by(PrincipalRow.name))).all())
 
@@ -152,7 +153,7 @@ class PrincipalService:
         """One principal."""
         return await self._get_row(principal_id)
 
-    async def keys(self, principal_id: uuid.UUID) -> list[ApiKeyRow]:
+    async def keys(self, principal_id: uuid.UUID) -> builtins.list[ApiKeyRow]:
         """A principal's keys (prefix and state, never secrets)."""
         q = select(ApiKeyRow).where(ApiKeyRow.principal_id == principal_id).order_by(ApiKeyRow.created_at)
         return list((await self._session.scalars(q)).all())

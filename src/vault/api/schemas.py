@@ -84,7 +84,8 @@ class PrincipalRead(msgspec.Struct, kw_only=True):
             id=r.id, name=r.name, kind=r.kind, role=r.role, created_at=as_utc(r.created_at),
             disabled=r.disabled_at is not None,
             keys=None if keys is None else [
-                {"prefix": k.prefix, "created_at": as_utc(k.created_at).isoformat(), "revoked": k.revoked_at is not None}
+                {"prefix": k.prefix, "created_at": as_utc(k.created_at).isoformat(),
+                 "revoked": k.revoked_at is not None}
                 for k in keys],
             api_key=KeyIssued.from_issued(issued) if issued else None,
         )
@@ -113,7 +114,8 @@ class AuditEntryRead(msgspec.Struct, kw_only=True):
 
     @classmethod
     def from_row(cls, r: AuditEntryRow) -> AuditEntryRead:
-        return cls(seq=r.seq, ts=as_utc(r.ts), principal_id=r.principal_id, principal_name=r.principal_name, role=r.role,
+        return cls(seq=r.seq, ts=as_utc(r.ts), principal_id=r.principal_id, principal_name=r.principal_name,
+                   role=r.role,
                    action=r.action, purpose=r.purpose, outcome=r.outcome, customer_id=r.customer_id,
                    subject_count=r.subject_count, subjects_digest=r.subjects_digest,
                    fields=r.fields.split(",") if r.fields else [], request_id=r.request_id,

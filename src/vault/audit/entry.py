@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -82,10 +83,10 @@ def entry_hash(row: Mapping[str, Any], prev_hash: str) -> str:
     doc: dict[str, Any] = {}
     for col in HASHED_COLUMNS:
         value = row.get(col)
-        if col == "ts":
+        if isinstance(value, datetime):
             value = canonical_ts(value)
-        elif hasattr(value, "hex") and not isinstance(value, (int, str, bytes)):
-            value = value.hex  # UUID
+        elif isinstance(value, uuid.UUID):
+            value = value.hex
         doc[col] = value
     doc["prev_hash"] = prev_hash
     payload = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

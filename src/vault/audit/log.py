@@ -36,7 +36,7 @@ async def append(session: AsyncSession, events: Sequence[AuditEvent]) -> list[in
     """Chain and insert ``events`` inside the caller's write transaction; returns their seqs."""
     if not events:
         return []
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
     head = (
         await session.execute(select(AuditEntryRow.seq, AuditEntryRow.hash).order_by(AuditEntryRow.seq.desc()).limit(1))

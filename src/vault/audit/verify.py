@@ -73,7 +73,7 @@ async def verify_chain(session: AsyncSession, *, trusted_public_key: bytes | Non
                 return _broken(count, seq, prev, f"sequence gap: expected {last_seq + 1}, found {seq}")
             if row["prev_hash"] != prev:
                 return _broken(count, seq, prev, "prev_hash does not match the previous entry's hash")
-            if entry_hash(row, prev) != row["hash"]:
+            if entry_hash(dict(row), prev) != row["hash"]:
                 return _broken(count, seq, prev, "entry content does not match its hash")
             if row["subjects_digest"] is not None and subjects_digest(subjects.get(seq, [])) != row["subjects_digest"]:
                 return _broken(count, seq, prev, "bulk subject list does not match its digest")

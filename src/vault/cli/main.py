@@ -18,7 +18,7 @@ app.add_typer(principals.app, name="principals")
 app.add_typer(audit.app, name="audit")
 
 try:  # the PII scanner is built in parallel; mount it when present
-    from vault.cli.pii import pii_app
+    from vault.cli.pii import pii_app  # type: ignore[import-not-found,unused-ignore]
 except ImportError:  # pragma: no cover
     pass
 else:

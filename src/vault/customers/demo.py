@@ -36,6 +36,10 @@ def _us_phone(rng: random.Random) -> str:
             return candidate
 
 
+def _yn(rng: random.Random, p: float) -> str:
+    return "y" if rng.random() < p else "n"
+
+
 def demo_rows(count: int, seed: int = 20261123) -> list[dict[str, str]]:
     """``count`` synthetic customers, about 70% Korean and 30% English-speaking."""
     rng = random.Random(seed)
@@ -47,7 +51,6 @@ def demo_rows(count: int, seed: int = 20261123) -> list[dict[str, str]]:
         korean = rng.random() < 0.7
         gender = rng.choice("FFMMX" if not korean else "FFMM")
         born = date(rng.randint(1950, 2006), rng.randint(1, 12), rng.randint(1, 28))
-        yn = lambda p: "y" if rng.random() < p else "n"
         if korean:
             city, districts = rng.choice(_KR_CITIES)
             name = ko.name()
@@ -61,14 +64,15 @@ def demo_rows(count: int, seed: int = 20261123) -> list[dict[str, str]]:
         else:
             row = {
                 "name": en.name(), "email": f"{en.user_name()}{i}@{en.free_email_domain()}",
-                "phone": _us_phone(rng) if rng.random() < 0.3 else f"010-{rng.randint(2000, 9999)}-{rng.randint(1000, 9999)}",
+                "phone": _us_phone(rng) if rng.random() < 0.3
+                else f"010-{rng.randint(2000, 9999)}-{rng.randint(1000, 9999)}",
                 "postal_code": f"{rng.randint(1000, 63999):05d}", "city": "서울특별시", "district": "용산구",
                 "address_line": en.street_address(), "rrn": "",
             }
         row.update({
             "customer_ref": f"C{seed % 1000:03d}-{i:07d}", "birth_date": born.isoformat(), "gender": gender,
-            "marketing_email": yn(0.55), "marketing_sms": yn(0.4), "marketing_sms_night": yn(0.1),
-            "analytics": yn(0.6),
+            "marketing_email": _yn(rng, 0.55), "marketing_sms": _yn(rng, 0.4), "marketing_sms_night": _yn(rng, 0.1),
+            "analytics": _yn(rng, 0.6),
         })
         rows.append(row)
     return rows

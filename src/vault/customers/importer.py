@@ -185,8 +185,9 @@ class CustomerImporter:
             existing: set[bytes] = set()
             keys = list(digests)
             for i in range(0, len(keys), 500):
-                existing.update((await session.scalars(
-                    select(CustomerRow.ref_digest).where(CustomerRow.ref_digest.in_(keys[i:i + 500])))).all())
+                found = await session.scalars(
+                    select(CustomerRow.ref_digest).where(CustomerRow.ref_digest.in_(keys[i:i + 500])))
+                existing.update(d for d in found.all() if d is not None)
             fresh = [r for d, r in digests.items() if d not in existing]
             report.unchanged += len(rows) - len(fresh)
             customers, index_rows = [], []

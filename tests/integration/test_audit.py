@@ -1,0 +1,108 @@
+"""The audit log: chain, group commit, append-only enforcement, tampering, checkpoints, CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
+
+from tests.conftest import DbTarget
+from vault.audit import Actor, AuditEvent, Outcome, create_checkpoint, export_checkpoint, verify_chain
+from vault.audit.verify import verify_exported
+from vault.bootstrap import Vault
+from vault.config import Settings
+from vault.db.engine import sync_url
+
+ACTOR = Actor(uuid.uuid4(), "auditor-test", "application")
+
+
+def _event(i: int, **kw: object) -> AuditEvent:
+    return AuditEvent("customer.read", Outcome.ALLOWED, ACTOR, purpose="service_delivery",
+                      customer_id=uuid.uuid4(), fields=("email", "name"), request_id=f"r{i}", **kw)  # type: ignore[arg-type]
+
+
+def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "VAULT_DATABASE_URL": settings.database_url,
+           "VAULT_CRYPTO__KEK_FILE": str(settings.crypto.kek_file),
+           "VAULT_POLICY__DIRECTORY": str(settings.policy.directory)}
+    return subprocess.run([sys.executable, "-m", "vault.cli.main", *args], env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+async def test_group_commit_keeps_one_linear_chain(vault: Vault) -> None:
+    seqs = await asyncio.gather(*(vault.audit.record_durable(_event(i)) for i in range(300)))
+    assert len(set(seqs)) == 300
+    bulk = tuple(uuid.uuid4() for _ in range(50))
+    await vault.audit.record_durable(AuditEvent("contacts.resolve", Outcome.ALLOWED, ACTOR, purpose="marketing_email",
+                                                subjects=bulk))
+    async with vault.db.read() as session:
+        result = await verify_chain(session)
+    assert result.ok, result.reason
+    assert result.entries >= 301
+    assert result.head_seq == result.entries
+
+
+async def test_update_and_delete_are_refused_by_the_database(db_target: DbTarget, vault: Vault) -> None:
+    await vault.audit.record_durable(_event(1, subjects=(uuid.uuid4(), uuid.uuid4())))
+    async with vault.db.write() as session:
+        assert await create_checkpoint(session, vault.keyring.audit_signer) is not None
+    engine = create_engine(sync_url(db_target.url))
+    statements = ["UPDATE audit_log SET detail = 'x'", "DELETE FROM audit_log", "DELETE FROM audit_subjects",
+                  "UPDATE audit_checkpoints SET hash = 'x'", "DELETE FROM audit_checkpoints"]
+    if db_target.backend == "postgres":
+        statements.append("TRUNCATE audit_log CASCADE")
+    for stmt in statements:
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+            conn.execute(text(stmt))
+    engine.dispose()
+
+
+async def test_checkpoint_export_and_verify(vault: Vault, tmp_path: Path) -> None:
+    await vault.audit.record_durable(_event(2))
+    async with vault.db.write() as session:
+        row = await create_checkpoint(session, vault.keyring.audit_signer)
+    assert row is not None
+    path = tmp_path / "cp.json"
+    export_checkpoint(row, vault.keyring.audit_signer.public_pem(), path)
+    await vault.audit.record_durable(_event(3))
+    async with vault.db.read() as session:
+        result = await verify_exported(session, path)
+    assert result.ok, result.reason
+    assert result.checkpoints >= 1
+
+
+async def test_tampering_is_detected_and_named(db_target: DbTarget, vault: Vault, settings: Settings) -> None:
+    for i in range(5):
+        await vault.audit.record_durable(_event(100 + i))
+    ok = _cli(settings, "audit", "verify")
+    assert ok.returncode == 0, ok.stderr
+    assert "intact" in ok.stdout
+
+    async with vault.db.read() as session:
+        head = (await verify_chain(session)).head_seq
+    victim = head - 2
+    engine = create_engine(sync_url(db_target.url))
+    with engine.begin() as conn:
+        if db_target.backend == "postgres":
+            conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
+            conn.execute(text("UPDATE audit_log SET purpose = 'marketing_email' WHERE seq = :s"), {"s": victim})
+            conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
+        else:
+            conn.execute(text("DROP TRIGGER audit_log_no_update"))
+            conn.execute(text("UPDATE audit_log SET purpose = 'marketing_email' WHERE seq = :s"), {"s": victim})
+    engine.dispose()
+
+    async with vault.db.read() as session:
+        result = await verify_chain(session)
+    assert not result.ok
+    assert result.broken_seq == victim
+    broken = _cli(settings, "audit", "verify")
+    assert broken.returncode == 1
+    assert f"entry {victim}" in broken.stderr
