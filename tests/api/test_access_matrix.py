@@ -10,8 +10,8 @@ import uuid
 
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
-from tests.conftest import ROLES, Creds
 
+from tests.conftest import ROLES, Creds
 from vault.audit.models import AuditEntryRow
 from vault.bootstrap import Vault
 

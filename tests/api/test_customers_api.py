@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from litestar.testing import AsyncTestClient
+
 from tests.conftest import Creds
 
 APP = "application"
