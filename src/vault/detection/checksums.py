@@ -8,8 +8,18 @@ import string
 _RRN_WEIGHTS = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
 _BRN_WEIGHTS = (1, 3, 7, 1, 3, 7, 1, 3, 5)
 #: Registration-number gender digit -> century of birth.
-_CENTURY = {"1": 1900, "2": 1900, "3": 2000, "4": 2000, "5": 1900, "6": 1900, "7": 2000, "8": 2000,
-            "9": 1800, "0": 1800}
+_CENTURY = {
+    "1": 1900,
+    "2": 1900,
+    "3": 2000,
+    "4": 2000,
+    "5": 1900,
+    "6": 1900,
+    "7": 2000,
+    "8": 2000,
+    "9": 1800,
+    "0": 1800,
+}
 
 #: IBAN length per country (ISO 13616 registry, the countries customers actually use).
 IBAN_LENGTHS: dict[str, int] = {

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from presidio_analyzer.nlp_engine import NlpArtifacts
 
 
-class SubstringContextEnhancer(ContextAwareEnhancer):  # type: ignore[misc]
+class SubstringContextEnhancer(ContextAwareEnhancer):
     """Raise scores when a recognizer's context word sits near its value; lower them for negative words.
 
     Args:

@@ -46,7 +46,7 @@ def pattern(name: str, regex: str, score: float, flags: int = 0) -> RegexPattern
     return RegexPattern(name, re.compile(regex, flags), score)
 
 
-class RegexRecognizer(LocalRecognizer):  # type: ignore[misc]
+class RegexRecognizer(LocalRecognizer):
     """Pattern recognizer with Hangul-safe boundaries and group-aware scoring.
 
     Subclasses set ``ENTITY``, ``PATTERNS`` and optionally ``CONTEXT`` (words that
@@ -110,7 +110,7 @@ class RegexRecognizer(LocalRecognizer):  # type: ignore[misc]
             end=end,
             score=min(score, 1.0),
             recognition_metadata={
-                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                RecognizerResult.RECOGNIZER_NAME_KEY: type(self).__name__,
                 RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
             },
         )

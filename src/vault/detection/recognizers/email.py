@@ -53,5 +53,3 @@ class EmailRecognizer(RegexRecognizer):
             return False
         parts = self._extract(domain)
         return bool(parts.suffix and parts.domain)
-
-

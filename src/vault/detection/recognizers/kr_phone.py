@@ -28,16 +28,17 @@ class KrPhoneRecognizer(RegexRecognizer):
                 + RIGHT, 0.75),
         pattern("kr_mobile_compact", LEFT + r"(?P<value>01[016789]\d{7,8})" + RIGHT, 0.65),
         pattern("kr_landline", LEFT + r"(?P<value>(?:\(" + _AREA + r"\)[ ]?|" + _AREA + r"\)[ ]?|" + _AREA
-                + r"(?:[ ]?[-.][ ]?|[ ]))[2-9]\d{2,3}(?:[ ]?[-.][ ]?|[ ])\d{4})" + RIGHT, 0.65),
-        pattern("kr_landline_compact", LEFT + r"(?P<value>" + _AREA + r"[2-9]\d{6,7})" + RIGHT, 0.4),
+                + r"(?:[ ]?[-.][ ]?|[ ]))\d{3,4}(?:[ ]?[-.][ ]?|[ ])\d{4})" + RIGHT, 0.65),
+        pattern("kr_landline_compact", LEFT + r"(?P<value>" + _AREA + r"\d{7,8})" + RIGHT, 0.4),
         pattern("kr_representative", LEFT + r"(?P<value>1(?:5[4-9]\d|6[0-9]\d|8\d\d)[-. ]\d{4})" + RIGHT
                 + r"(?![년원개명건%])", 0.55),
     )  # fmt: skip
     CONTEXT = (
         "전화", "연락", "휴대폰", "핸드폰", "휴대전화", "문자", "통화", "콜백", "팩스", "폰", "hp", "tel",
-        "phone", "mobile", "cell", "call", "contact", "fax", "text me", "reach",
+        "phone", "mobile", "cell", "call", "contact", "fax", "text me", "reach", "number is", "whatsapp",
     )  # fmt: skip
     NEGATIVE_CONTEXT = (
-        "주문번호", "송장", "운송장", "주문", "모델", "품번", "상품코드", "일련번호", "시리얼", "order", "tracking",
-        "invoice", "sku", "serial", "model", "계좌", "account",
+        "주문번호", "송장", "운송장", "주문", "모델", "품번", "상품코드", "일련번호", "시리얼", "order no", "order #",
+        "order number", "order id", "tracking", "invoice", "sku", "serial", "model", "계좌",
+        "account no", "account number", "acct",
     )  # fmt: skip
