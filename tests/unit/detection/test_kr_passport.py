@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+import pytest
+
+from vault.detection import PiiDetector
+
+from .helpers import found
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("여권번호 M12345678", ["M12345678"]),
+        ("여권번호는M12345678입니다", ["M12345678"]),
+        ("passport no. S98765432", ["S98765432"]),
+        ("신여권 M123A4567 제출", ["M123A4567"]),
+        # same shape without passport context: model numbers and codes
+        ("모델 M12345678 재고 없음", []),
+        ("M12345678", []),
+        ("SKU-M12345678", []),
+    ],
+)
+def test_kr_passport(detector: PiiDetector, text: str, expected: list[str]) -> None:
+    assert found(detector, text, "KR_PASSPORT", "ko") == expected
