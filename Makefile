@@ -9,7 +9,7 @@ export VAULT_DATABASE_URL ?= sqlite+aiosqlite:///var/vault.db
 
 $(BIN)/vault: pyproject.toml uv.lock
 	test -x $(UV) || ($(PY) -m venv $(VENV) && $(VENV)/bin/pip install --quiet uv)
-	$(UV) sync --frozen
+	UV_COMPILE_BYTECODE=1 $(UV) sync --frozen
 	touch $(BIN)/vault
 
 setup: $(BIN)/vault
