@@ -88,7 +88,9 @@ class SubstringContextEnhancer(ContextAwareEnhancer):
                 _distance(before, after, [*(w.lower() for w in positive)]),
                 0 if positive and any(p.lower() in w for w in extra for p in positive) else _FAR,
             )
-            near_negative = _distance(before, after, [w.lower() for w in negative])
+            # A label after a value usually belongs to the next value ("010-..., 운송장 6012-..."),
+            # so negative words only count before it.
+            near_negative = _distance(before, "", [w.lower() for w in negative])
             if near_positive < near_negative:
                 result.score = min(
                     max(result.score + self.context_similarity_factor, self.min_score_with_context_similarity),

@@ -14,22 +14,22 @@ from presidio_analyzer.nlp_engine import NoOpNlpEngine
 
 from vault.detection.context import SubstringContextEnhancer
 from vault.detection.recognizers import (
-    CreditCardRecognizer,
-    EmailRecognizer,
+    EmailAddressRecognizer,
     EnglishAddressRecognizer,
     EnglishNameRecognizer,
     HangulNameRecognizer,
-    IbanRecognizer,
+    IbanCodeRecognizer,
     IntlPhoneRecognizer,
     IpAddressRecognizer,
     KoreanAddressRecognizer,
-    KrBankAccountRecognizer,
-    KrBrnRecognizer,
-    KrDriverLicenseRecognizer,
-    KrFrnRecognizer,
-    KrPassportRecognizer,
-    KrPhoneRecognizer,
-    KrRrnRecognizer,
+    KoreanBankAccountRecognizer,
+    KoreanBrnRecognizer,
+    KoreanDriverLicenseRecognizer,
+    KoreanFrnRecognizer,
+    KoreanPassportRecognizer,
+    KoreanPhoneRecognizer,
+    KoreanRrnRecognizer,
+    PaymentCardRecognizer,
 )
 from vault.detection.recognizers.email import offline_extractor
 
@@ -57,16 +57,16 @@ def default_recognizers() -> tuple[RecognizerSpec, ...]:
     """The recognizers of the vault's Korean + English configuration."""
     extractor = offline_extractor()
     bilingual: list[type[EntityRecognizer]] = [
-        KrRrnRecognizer,
-        KrFrnRecognizer,
-        KrPhoneRecognizer,
+        KoreanRrnRecognizer,
+        KoreanFrnRecognizer,
+        KoreanPhoneRecognizer,
         IntlPhoneRecognizer,
-        KrDriverLicenseRecognizer,
-        KrPassportRecognizer,
-        KrBrnRecognizer,
-        KrBankAccountRecognizer,
-        CreditCardRecognizer,
-        IbanRecognizer,
+        KoreanDriverLicenseRecognizer,
+        KoreanPassportRecognizer,
+        KoreanBrnRecognizer,
+        KoreanBankAccountRecognizer,
+        PaymentCardRecognizer,
+        IbanCodeRecognizer,
         IpAddressRecognizer,
         HangulNameRecognizer,
         KoreanAddressRecognizer,
@@ -74,7 +74,7 @@ def default_recognizers() -> tuple[RecognizerSpec, ...]:
         EnglishAddressRecognizer,
     ]
     specs = [RecognizerSpec(cls.__name__, cls) for cls in bilingual]
-    specs.append(RecognizerSpec("EmailRecognizer", lambda lang: EmailRecognizer(lang, extractor)))
+    specs.append(RecognizerSpec("EmailAddressRecognizer", lambda lang: EmailAddressRecognizer(lang, extractor)))
     return tuple(specs)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from vault.detection import ANY_LANGUAGE, LANGUAGES, PiiDetector, RecognizerSpec, build_analyzer
-from vault.detection.recognizers import KrRrnRecognizer
+from vault.detection.recognizers import KoreanRrnRecognizer
 
 
 class NetworkAccessError(AssertionError):
@@ -61,7 +61,7 @@ def test_every_language_and_the_fallback_have_recognizers() -> None:
 
 
 def test_a_recognizer_can_be_limited_to_one_language() -> None:
-    analyzer = build_analyzer([RecognizerSpec("KrRrnRecognizer", KrRrnRecognizer, ("ko",))])
+    analyzer = build_analyzer([RecognizerSpec("KoreanRrnRecognizer", KoreanRrnRecognizer, ("ko",))])
     detector = PiiDetector(analyzer)
     text = "주민번호 900101-1234568"
     assert detector.analyze(text, "ko")

@@ -9,7 +9,7 @@ from vault.detection.entities import CREDIT_CARD
 from vault.detection.recognizers._base import LEFT, RIGHT, RegexPattern, RegexRecognizer, pattern
 
 
-class CreditCardRecognizer(RegexRecognizer):
+class PaymentCardRecognizer(RegexRecognizer):
     """Detect card numbers in 4-4-4-4, Amex 4-6-5 and Diners 4-6-4 groupings or unbroken; Luhn decides."""
 
     ENTITY = CREDIT_CARD

@@ -20,7 +20,7 @@ def offline_extractor() -> tldextract.TLDExtract:
     return tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
 
 
-class EmailRecognizer(RegexRecognizer):
+class EmailAddressRecognizer(RegexRecognizer):
     """Detect addresses such as ``gildong@naver.com``, also with a particle attached (``...com으로``).
 
     The domain's suffix must be on the public suffix list (bundled snapshot),

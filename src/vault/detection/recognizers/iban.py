@@ -10,7 +10,7 @@ from vault.detection.entities import IBAN_CODE
 from vault.detection.recognizers._base import RegexPattern, RegexRecognizer, pattern
 
 
-class IbanRecognizer(RegexRecognizer):
+class IbanCodeRecognizer(RegexRecognizer):
     """Detect IBANs, compact or printed in groups of four (``DE89 3704 0044 0532 0130 00``).
 
     The match may run into a following upper-case word; it is cut at the

@@ -26,7 +26,7 @@ class IpAddressRecognizer(RegexRecognizer):
                 r"(?:\.\d{1,3}){0,3})(?![0-9A-Za-z:])", 0.6),
     )  # fmt: skip
     CONTEXT = ("ip", "아이피", "접속", "로그인", "login", "address", "주소", "host", "server", "서버", "from")
-    NEGATIVE_CONTEXT = ("버전", "version", "ver.", "ver ", "펌웨어", "firmware", "build", "빌드", "release", "릴리스")
+    NEGATIVE_CONTEXT = ("버전", "version", "펌웨어", "firmware", "build", "빌드", "release", "릴리스")
 
     def validate_result(self, pattern_text: str) -> bool | None:
         """Parse with :mod:`ipaddress`; a parse failure drops the match."""

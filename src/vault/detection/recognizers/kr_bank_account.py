@@ -9,7 +9,7 @@ from vault.detection.entities import KR_BANK_ACCOUNT
 from vault.detection.recognizers._base import LEFT, RIGHT, RegexPattern, RegexRecognizer, pattern
 
 
-class KrBankAccountRecognizer(RegexRecognizer):
+class KoreanBankAccountRecognizer(RegexRecognizer):
     """Detect account numbers next to a bank name or 계좌/입금 wording.
 
     Korean banks use 10-14 digits in bank-specific groupings (국민 6-2-6,

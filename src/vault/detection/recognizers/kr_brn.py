@@ -10,7 +10,7 @@ from vault.detection.entities import KR_BRN
 from vault.detection.recognizers._base import LEFT, RIGHT, RegexPattern, RegexRecognizer, pattern
 
 
-class KrBrnRecognizer(RegexRecognizer):
+class KoreanBrnRecognizer(RegexRecognizer):
     """Detect ``123-45-67890`` business numbers; the check digit drops look-alikes.
 
     Even a valid checksum leaves one random ten-digit number in ten, so the

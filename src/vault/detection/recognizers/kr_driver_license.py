@@ -11,7 +11,7 @@ from vault.detection.recognizers._base import LEFT, RIGHT, RegexPattern, RegexRe
 _REGIONS = "서울|부산|경기|강원|충북|충남|전북|전남|경북|경남|제주|대구|인천|광주|대전|울산|세종"
 
 
-class KrDriverLicenseRecognizer(RegexRecognizer):
+class KoreanDriverLicenseRecognizer(RegexRecognizer):
     """Detect licence numbers ``RR-YY-NNNNNN-CC``.
 
     RR is a region code (11-28) or, on older cards, the region's name

@@ -10,7 +10,7 @@ from vault.detection.entities import KR_FRN
 from vault.detection.recognizers._base import LEFT, RIGHT, RegexPattern, RegexRecognizer, pattern
 
 
-class KrFrnRecognizer(RegexRecognizer):
+class KoreanFrnRecognizer(RegexRecognizer):
     """Detect foreigner registration numbers: RRN layout with gender digit 5-8."""
 
     ENTITY = KR_FRN

@@ -8,7 +8,7 @@ from vault.detection.entities import KR_PASSPORT
 from vault.detection.recognizers._base import LEFT, RIGHT, RegexPattern, RegexRecognizer, pattern
 
 
-class KrPassportRecognizer(RegexRecognizer):
+class KoreanPassportRecognizer(RegexRecognizer):
     """Detect passport numbers: ``M12345678`` (type letter + 8 digits) or the 2021 ``M123A4567`` form.
 
     The shape is shared with model numbers and product codes, so a match alone

@@ -29,6 +29,10 @@ _CUE_TAIL = re.compile(
     r"(?:" + "|".join(sorted(map(re.escape, NAME_CUES), key=len, reverse=True)) + r")(?:은|는|이|가|의)?[\s:：\-=]*$",
     re.IGNORECASE,
 )
+#: Cues strong enough to accept a two-syllable name (``예금주 손길``, ``성명: 구준``).
+_STRONG_CUE_TAIL = re.compile(
+    r"(?:성함|성명|이름|고객명|예금주|수령인|수취인|받는\s?분|name)(?:은|는|이|:|\s)*\s*$", re.IGNORECASE
+)
 _NEXT_WORD = re.compile(r"[ ]{0,2}([가-힣]+)")
 _LINKED_TYPES = frozenset({PHONE_NUMBER, EMAIL_ADDRESS, KR_RRN, KR_FRN})
 _LINK_GAP = re.compile(r"^[\s(\[,/:·\-]{0,4}$")
@@ -62,7 +66,7 @@ class HangulNameRecognizer(RegexRecognizer):
     (``김민수님``, ``김민수 고객님께``, ``박지훈 과장``); a cue word right before
     (``성함은 김민수입니다``, ``수령인: 김민수``); a phone number, e-mail or RRN
     right next to it (``김민수(010-...)``); the whole text being the name (a
-    spreadsheet cell). Two-syllable names need 님/씨. Without evidence a
+    spreadsheet cell). Two-syllable names need 님/씨 or a strong cue (성명, 예금주). Without evidence a
     three-syllable candidate scores 0.3, below any useful threshold.
     """
 
@@ -100,7 +104,7 @@ class HangulNameRecognizer(RegexRecognizer):
         if honorific is not None and (not short or honorific in _SHORT_NAME_HONORIFICS):
             return 0.8 if not short else 0.65
         if short:
-            return None
+            return 0.6 if _STRONG_CUE_TAIL.search(text, max(0, start - 12), start) else None
         if _CUE_TAIL.search(text, max(0, start - 16), start):
             return 0.7
         if not text[:start].strip() and not text[end:].strip():

@@ -11,7 +11,7 @@ _AREA = r"(?:02|0[3-6][1-5]|0[78]0|050[2-8])"
 _INTL = r"(?:\+[ ]?82|0082|\+82)[ ]?[-.]?[ ]?(?:\(0\)[ ]?|0)?"
 
 
-class KrPhoneRecognizer(RegexRecognizer):
+class KoreanPhoneRecognizer(RegexRecognizer):
     """Detect Korean numbers in the ways people write them.
 
     ``010-1234-5678``, ``01012345678``, ``010 1234 5678``, ``010.1234.5678``,

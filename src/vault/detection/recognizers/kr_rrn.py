@@ -10,7 +10,7 @@ from vault.detection.entities import KR_RRN
 from vault.detection.recognizers._base import LEFT, RIGHT, RegexPattern, RegexRecognizer, pattern
 
 
-class KrRrnRecognizer(RegexRecognizer):
+class KoreanRrnRecognizer(RegexRecognizer):
     """Detect RRNs: ``YYMMDD-GNNNNNN`` where G (1-4) gives sex and century.
 
     Numbers issued before October 2020 end in a check digit; later ones are
