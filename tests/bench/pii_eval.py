@@ -27,7 +27,8 @@ from vault.detection import PiiDetector, build_analyzer
 from vault.detection.entities import ALL_TYPES, NAME_ADDRESS_TYPES, STRUCTURED_TYPES
 from vault.detection.recognizers.email import offline_extractor
 
-CORPUS = Path(__file__).resolve().parents[1] / "data" / "pii" / "corpus.jsonl"
+REPO = Path(__file__).resolve().parents[2]
+CORPUS = REPO / "tests" / "data" / "pii" / "corpus.jsonl"
 START, END = "<!-- pii:start -->", "<!-- pii:end -->"
 
 
@@ -204,7 +205,9 @@ def timed(fn: Callable[[], object]) -> float:
 def cold_start_seconds(code: str) -> float:
     """Seconds from interpreter start to ``code`` done, measured inside a fresh process (imports included)."""
     script = f"import time\n_t = time.perf_counter()\n{code}\nprint(time.perf_counter() - _t)"
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=300, cwd=REPO
+    )
     return float(out.stdout.strip().splitlines()[-1])
 
 

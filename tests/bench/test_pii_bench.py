@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.bench.pii_eval import END, START, run
 from vault.detection.entities import NAME_ADDRESS_TYPES, STRUCTURED_TYPES
-
-from .pii_eval import END, START, run
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
 

@@ -30,3 +30,16 @@ from .helpers import found
 )
 def test_hangul_name(detector: PiiDetector, text: str, expected: list[str]) -> None:
     assert found(detector, text, "PERSON", "ko") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("안녕하세요, 저는 김민수입니다.", ["김민수"]),
+        ("제 이름은 박서준이고 전화번호는 010 5555 1234 입니다", ["박서준"]),
+        ("예금주 손길", ["손길"]),
+        ("저는 배송중입니다", []),
+    ],
+)
+def test_self_introduction_and_strong_cues(detector: PiiDetector, text: str, expected: list[str]) -> None:
+    assert found(detector, text, "PERSON", "ko") == expected
