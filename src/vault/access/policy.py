@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
@@ -34,6 +35,7 @@ class AccessPolicy:
         for path in (model, policy):
             if not path.is_file():
                 raise ConfigurationError(f"{path}: access policy file not found")
+        logging.getLogger("casbin").setLevel(logging.WARNING)  # casbin logs the whole policy at INFO
         try:
             self._enforcer = casbin.Enforcer(str(model), str(policy))
         except Exception as exc:  # casbin raises assorted errors for a bad model/policy

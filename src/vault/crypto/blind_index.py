@@ -12,9 +12,11 @@ class BlindIndexer:
     def __init__(self, key: bytes, version: int = 1) -> None:
         if len(key) < 32:
             raise ValueError("blind index key must be at least 32 bytes")
-        self._key = key
+        self._base = hmac.new(key, digestmod=hashlib.sha256)  # keyed state, copied per digest (saves the key setup)
         self.version = version
 
     def digest(self, field: str, normalized: str) -> bytes:
         """Digest of an already-normalized value; the field name is part of the MAC input."""
-        return hmac.digest(self._key, field.encode() + b"\x00" + normalized.encode(), hashlib.sha256)
+        mac = self._base.copy()
+        mac.update(field.encode() + b"\x00" + normalized.encode())
+        return mac.digest()

@@ -19,7 +19,7 @@ from sqlalchemy import insert, select
 from vault.audit.entry import AuditEvent, Outcome
 from vault.customers import records
 from vault.customers.errors import InvalidFieldError
-from vault.customers.models import CustomerIndexRow, CustomerRow
+from vault.customers.models import CustomerRow, customer_index_table, customers_table
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -196,9 +196,9 @@ class CustomerImporter:
                 customers.append(sealed.row)
                 index_rows.extend(sealed.index_rows)
             if customers:
-                await session.execute(insert(CustomerRow), customers)
+                await session.execute(insert(customers_table), customers)
             if index_rows:
-                await session.execute(insert(CustomerIndexRow), index_rows)
+                await session.execute(insert(customer_index_table), index_rows)
             ids = tuple(c["id"] for c in customers)
             if ids:
                 await self._audit.record(session, AuditEvent(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, LargeBinary, String, Uuid
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, LargeBinary, String, Table, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vault.db.base import Base
@@ -54,3 +54,8 @@ class IdempotencyRow(Base):
     request_digest: Mapped[bytes] = mapped_column(LargeBinary(32))
     customer_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+#: Core tables, for bulk statements that skip the ORM unit of work.
+customers_table = cast(Table, CustomerRow.__table__)
+customer_index_table = cast(Table, CustomerIndexRow.__table__)

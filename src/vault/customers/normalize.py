@@ -53,9 +53,18 @@ def email(field: str, value: str) -> str:
     return out
 
 
+_KR_MOBILE = re.compile(r"(?:\+82[ -]?|0)(1[016789])[ -]?(\d{3,4})[ -]?(\d{4})")
+
+
 def e164(field: str, value: str, region: str = "KR") -> str:
     """A phone number in E.164 (Korea is the default region)."""
     raw = strip(field, value)
+    m = _KR_MOBILE.fullmatch(raw) if region == "KR" else None
+    if m is not None and (m.group(1) != "10" or len(m.group(2)) == 4):
+        # Fast path for the common Korean mobile writings; everything else goes through libphonenumber.
+        candidate = "+82" + "".join(m.groups())
+        if m.group(1) == "10" or phonenumbers.is_valid_number(phonenumbers.parse(candidate)):
+            return candidate
     try:
         num = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException as exc:

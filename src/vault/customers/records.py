@@ -10,6 +10,7 @@ import msgspec
 
 from vault.crypto.keys import WrappedKey
 from vault.lib.clock import utcnow
+from vault.lib.ids import new_id
 
 if TYPE_CHECKING:
     from vault.crypto.envelope import CustomerKey
@@ -33,10 +34,9 @@ def seal_new(
     keyring: Keyring, catalogue: FieldCatalogue, values: dict[str, str], *, customer_id: uuid.UUID | None = None
 ) -> SealedCustomer:
     """Seal normalized ``values`` of a new customer under a fresh DEK, with blind indexes."""
-    cid = customer_id or uuid.uuid4()
+    cid = customer_id or new_id()
     key, wrapped = keyring.cipher.new_customer_key(cid)
     now = utcnow()
-    stamp = now.isoformat()
     sealed = {name: key.seal(name, value) for name, value in values.items()}
     row = {
         "id": cid,
@@ -45,7 +45,7 @@ def seal_new(
         "wrapped_dek": wrapped.blob,
         "dek_version": key.version,
         "sealed": _encode(sealed),
-        "field_meta": {name: {"verified_at": stamp} for name in values},
+        "field_meta": {},  # per-field verification stamps; absent = verified at created_at
         "status": "active",
         "row_version": 1,
         "created_at": now,

@@ -364,7 +364,9 @@ class CustomerService:
                 out[name] = plain[name]
         meta: dict[str, Any] = row.field_meta or {}
         now = utcnow()
-        verified = {n: str(m.get("verified_at")) for n, m in meta.items() if n in out and isinstance(m, dict)}
+        created = as_utc(row.created_at).isoformat()
+        verified = {n: created for n in out}
+        verified.update({n: str(m.get("verified_at")) for n, m in meta.items() if n in out and isinstance(m, dict)})
         stale = []
         for name, stamp in verified.items():
             days = self._d.catalogue[name].stale_after_days
