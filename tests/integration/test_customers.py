@@ -9,6 +9,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from tests.conftest import DbTarget
@@ -42,7 +43,8 @@ def _row(ref: str, **over: str) -> list[str]:
     return [base[c] for c in HEADER]
 
 
-async def test_import_reports_bad_rows_and_keeps_good_ones(vault: Vault, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [0, 2])
+async def test_import_reports_bad_rows_and_keeps_good_ones(vault: Vault, tmp_path: Path, workers: int) -> None:
     p = uuid.uuid4().hex[:6]
     rows = [
         _row(f"{p}-1"),
@@ -59,12 +61,12 @@ async def test_import_reports_bad_rows_and_keeps_good_ones(vault: Vault, tmp_pat
     _write(path, rows)
     with path.open("a", encoding="utf-8") as fh:
         fh.write("only,three,cells\n")  # line 11
-    report = await _importer(vault).run(path, OPERATOR, batch_size=2)
+    report = await _importer(vault).run(path, OPERATOR, batch_size=2, workers=workers)
     assert report.created == 3
     assert {(e.line, e.field) for e in report.errors} == {
         (3, "phone"), (5, "rrn"), (6, "birth_date"), (7, "customer_ref"), (8, "marketing_email"), (9, "gender"),
         (11, "(row)")}
-    again = await _importer(vault).run(path, OPERATOR, batch_size=2)
+    again = await _importer(vault).run(path, OPERATOR, batch_size=2, workers=workers)
     assert again.created == 0
     assert again.unchanged == 3
 

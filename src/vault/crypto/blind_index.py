@@ -12,8 +12,13 @@ class BlindIndexer:
     def __init__(self, key: bytes, version: int = 1) -> None:
         if len(key) < 32:
             raise ValueError("blind index key must be at least 32 bytes")
+        self._key = key
         self._base = hmac.new(key, digestmod=hashlib.sha256)  # keyed state, copied per digest (saves the key setup)
         self.version = version
+
+    def __reduce__(self) -> tuple[type[BlindIndexer], tuple[bytes, int]]:
+        # Picklable for the bulk importer's local sealing worker processes (never written anywhere).
+        return (BlindIndexer, (self._key, self.version))
 
     def digest(self, field: str, normalized: str) -> bytes:
         """Digest of an already-normalized value; the field name is part of the MAC input."""

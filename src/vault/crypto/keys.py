@@ -69,8 +69,13 @@ class LocalKeyProvider(KeyProvider):
         for version, key in keys.items():
             if len(key) != 32:
                 raise KeyFileError(f"KEK version {version!r} must be 32 bytes, got {len(key)}")
+        self._keys = dict(keys)
         self._aead = {version: AESGCM(key) for version, key in keys.items()}
         self._current = current
+
+    def __reduce__(self) -> tuple[type[LocalKeyProvider], tuple[dict[str, bytes], str]]:
+        # Picklable for the bulk importer's local sealing worker processes (never written anywhere).
+        return (LocalKeyProvider, (self._keys, self._current))
 
     @property
     def current_version(self) -> str:

@@ -1,22 +1,37 @@
 """Bulk import of customers from CSV.
 
 Bad rows are reported by line number (never by value) and every valid row is
-kept, unless ``all_or_nothing`` asks to refuse the whole file. Rows are written
-in batches, each batch one transaction holding its customers, their blind
-indexes and one bulk audit entry, so a crash leaves no half-written customer.
-Re-running a file is idempotent: customer_ref is the key.
+kept, unless ``all_or_nothing`` asks to refuse the whole file (then the whole
+import is one transaction, rolled back if any row is bad). Rows are written in
+batches, each batch one transaction holding its customers, their blind indexes,
+their consent events and one bulk audit entry, so a crash leaves no
+half-written customer. Re-running a file is idempotent: customer_ref is the key.
+
+Validation and sealing (normalization, one AES-GCM per field, DEK wrap, blind
+indexes) run in worker processes for large files while this process inserts
+the previous batch, so crypto and index maintenance overlap (DESIGN.md, bulk
+import). Small files, and key providers that cannot be handed to a local
+worker process (an HSM session), are sealed in-process.
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
-from collections.abc import Callable, Iterator
+import multiprocessing
+import os
+import pickle
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select
 
 from vault.audit.entry import AuditEvent, Outcome
+from vault.crypto.envelope import FieldCipher
 from vault.customers import records
 from vault.customers.errors import InvalidFieldError
 from vault.customers.models import CustomerRow, customer_index_table, customers_table
@@ -24,9 +39,14 @@ from vault.customers.models import CustomerRow, customer_index_table, customers_
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from vault.access.caller import Caller
+    from vault.audit.entry import Actor
     from vault.audit.log import AuditLog
+    from vault.crypto.blind_index import BlindIndexer
     from vault.crypto.keyring import Keyring
+    from vault.crypto.keys import KeyProvider
     from vault.customers.catalogue import FieldCatalogue
     from vault.db.engine import Database
 
@@ -37,6 +57,10 @@ CUSTOMER_COLUMNS = (
 CONSENT_COLUMNS = ("marketing_email", "marketing_sms", "marketing_sms_night", "analytics")
 HEADER = CUSTOMER_COLUMNS + CONSENT_COLUMNS
 FLAG_VALUES = {"y": True, "n": False, "": None}
+PARALLEL_MIN_ROWS = 20_000  # below this, worker start-up costs more than it saves
+
+#: Called inside each batch's transaction with the new customers' (id, consent flags) pairs.
+CreatedHook = Callable[["AsyncSession", Sequence[tuple[uuid.UUID, dict[str, bool]]], "Actor"], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +82,18 @@ class ImportRow:
 
 
 @dataclass(slots=True)
+class SealedRow:
+    """A validated row sealed for insertion (no plaintext)."""
+
+    line: int
+    ref_digest: bytes
+    row: dict[str, Any]
+    index_rows: list[dict[str, Any]]
+    consents: dict[str, bool]
+    fields: tuple[str, ...]
+
+
+@dataclass(slots=True)
 class ImportReport:
     """What an import did."""
 
@@ -66,7 +102,7 @@ class ImportReport:
     unchanged: int = 0
     errors: list[RowError] = field(default_factory=list)
     refused: bool = False
-    created_ids: list[object] = field(default_factory=list)
+    created_ids: list[uuid.UUID] = field(default_factory=list)
 
     @property
     def rejected(self) -> int:
@@ -74,8 +110,51 @@ class ImportReport:
         return len({e.line for e in self.errors})
 
 
-def read_rows(path: Path, catalogue: FieldCatalogue) -> Iterator[ImportRow | RowError]:
-    """Parse and validate the CSV, yielding valid rows and row errors in file order."""
+def check_header(header: list[str]) -> RowError | None:
+    """Refuse files with missing or undeclared columns (line 1)."""
+    missing = [c for c in ("customer_ref",) if c not in header]
+    unknown = [c for c in header if c not in HEADER]
+    dupes = sorted({c for c in header if header.count(c) > 1})
+    if not (missing or unknown or dupes):
+        return None
+    parts = []
+    if missing:
+        parts.append(f"missing columns {missing}")
+    if unknown:
+        parts.append(f"unknown columns {unknown} (not in the field catalogue; refusing undeclared data)")
+    if dupes:
+        parts.append(f"repeated columns {dupes}")
+    return RowError(1, "(header)", "; ".join(parts) + f"; expected header: {','.join(HEADER)}")
+
+
+def parse_row(line: int, header: list[str], cells: list[str], catalogue: FieldCatalogue) -> ImportRow | RowError:
+    """Validate one data row (duplicates across rows are checked by the caller)."""
+    if len(cells) != len(header):
+        return RowError(line, "(row)", f"has {len(cells)} columns, header has {len(header)}")
+    values: dict[str, str] = {}
+    consents: dict[str, bool] = {}
+    for col, raw in zip(header, cells, strict=True):
+        cell = raw.strip()
+        if col in CONSENT_COLUMNS:
+            flag = FLAG_VALUES.get(cell.lower(), "bad")
+            if flag == "bad":
+                return RowError(line, col, "consent flag must be y, n or empty")
+            if flag is not None:
+                consents[col] = bool(flag)
+            continue
+        if not cell:
+            continue
+        try:
+            values[col] = catalogue[col].clean(cell)
+        except InvalidFieldError as exc:
+            return RowError(line, exc.field, exc.reason)
+    if "customer_ref" not in values:
+        return RowError(line, "customer_ref", "is required")
+    return ImportRow(line, values, consents)
+
+
+def _lines(path: Path) -> Iterator[tuple[int, list[str]] | RowError]:
+    """The header check, then (line number, cells) of every non-blank data row."""
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh)
         try:
@@ -83,131 +162,229 @@ def read_rows(path: Path, catalogue: FieldCatalogue) -> Iterator[ImportRow | Row
         except StopIteration:
             yield RowError(1, "(header)", "file is empty")
             return
-        missing = [c for c in ("customer_ref",) if c not in header]
-        unknown = [c for c in header if c not in HEADER]
-        if missing or unknown:
-            reason = (f"missing columns {missing}; " if missing else "") + (
-                f"unknown columns {unknown} (not in the field catalogue; refusing undeclared data)" if unknown else "")
-            yield RowError(1, "(header)", reason.strip("; ") + f"; expected header: {','.join(HEADER)}")
+        except csv.Error as exc:
+            yield RowError(1, "(header)", f"not a CSV file: {exc}")
             return
-        seen: set[str] = set()
-        for cells in reader:
-            line = reader.line_num
-            if not any(c.strip() for c in cells):
+        bad = check_header(header)
+        if bad is not None:
+            yield bad
+            return
+        yield 1, header
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield RowError(reader.line_num, "(row)", f"malformed CSV: {exc}")
                 continue
-            if len(cells) != len(header):
-                yield RowError(line, "(row)", f"has {len(cells)} columns, header has {len(header)}")
+            if any(c.strip() for c in cells):
+                yield reader.line_num, cells
+
+
+def read_rows(path: Path, catalogue: FieldCatalogue) -> Iterator[ImportRow | RowError]:
+    """Parse and validate the CSV, yielding valid rows and row errors in file order."""
+    header: list[str] = []
+    seen: set[str] = set()
+    for item in _lines(path):
+        if isinstance(item, RowError):
+            yield item
+            continue
+        line, cells = item
+        if line == 1 and not header:
+            header = cells
+            continue
+        parsed = parse_row(line, header, cells, catalogue)
+        if isinstance(parsed, ImportRow):
+            ref = parsed.values["customer_ref"]
+            if ref in seen:
+                yield RowError(line, "customer_ref", "appears more than once in this file")
                 continue
-            raw = dict(zip(header, cells, strict=True))
-            values: dict[str, str] = {}
-            consents: dict[str, bool] = {}
-            error: RowError | None = None
-            for col in header:
-                cell = raw[col].strip()
-                if col in CONSENT_COLUMNS:
-                    if cell.lower() not in FLAG_VALUES:
-                        error = RowError(line, col, "consent flag must be y, n or empty")
-                        break
-                    flag = FLAG_VALUES[cell.lower()]
-                    if flag is not None:
-                        consents[col] = flag
-                    continue
-                if not cell:
-                    continue
-                try:
-                    values[col] = catalogue[col].clean(cell)
-                except InvalidFieldError as exc:
-                    error = RowError(line, exc.field, exc.reason)
-                    break
-            if error is None and "customer_ref" not in values:
-                error = RowError(line, "customer_ref", "is required")
-            if error is None and values["customer_ref"] in seen:
-                error = RowError(line, "customer_ref", "appears more than once in this file")
-            if error is not None:
-                yield error
+            seen.add(ref)
+        yield parsed
+
+
+class _Sealer:
+    """Validates and seals chunks of raw rows; lives in a worker process or in-process."""
+
+    def __init__(self, provider: KeyProvider, index: BlindIndexer, catalogue: FieldCatalogue) -> None:
+        self._cipher = FieldCipher(provider)
+        self._index = index
+        self._catalogue = catalogue
+
+    def seal(self, header: list[str], chunk: list[tuple[int, list[str]]]) -> list[SealedRow | RowError]:
+        out: list[SealedRow | RowError] = []
+        for line, cells in chunk:
+            parsed = parse_row(line, header, cells, self._catalogue)
+            if isinstance(parsed, RowError):
+                out.append(parsed)
                 continue
-            seen.add(values["customer_ref"])
-            yield ImportRow(line, values, consents)
+            sealed = records.seal_values(self._cipher, self._index, self._catalogue, parsed.values)
+            out.append(SealedRow(line, sealed.row["ref_digest"], sealed.row, sealed.index_rows, parsed.consents,
+                                 tuple(sorted(parsed.values))))
+        return out
+
+
+_WORKER: _Sealer | None = None
+
+
+def _init_worker(provider: KeyProvider, index: BlindIndexer, catalogue: FieldCatalogue) -> None:
+    global _WORKER
+    _WORKER = _Sealer(provider, index, catalogue)
+
+
+def _seal_in_worker(header: list[str], chunk: list[tuple[int, list[str]]]) -> list[SealedRow | RowError]:
+    assert _WORKER is not None
+    return _WORKER.seal(header, chunk)
+
+
+def _picklable(*objs: object) -> bool:
+    try:
+        pickle.dumps(objs)
+    except (TypeError, AttributeError, pickle.PicklingError):
+        return False
+    return True
 
 
 class CustomerImporter:
     """Writes validated rows in batches, skipping customer_refs already stored."""
 
-    def __init__(self, db: Database, keyring: Keyring, catalogue: FieldCatalogue, audit: AuditLog) -> None:
+    def __init__(self, db: Database, keyring: Keyring, catalogue: FieldCatalogue, audit: AuditLog, *,
+                 on_created: CreatedHook | None = None) -> None:
         self._db = db
         self._keyring = keyring
         self._catalogue = catalogue
         self._audit = audit
+        self._on_created = on_created
 
     async def run(
-        self, path: Path, caller: Caller, *, batch_size: int = 2000, all_or_nothing: bool = False,
-        progress: Callable[[int], None] | None = None, keep_ids: bool = False,
+        self, path: Path, caller: Caller, *, batch_size: int = 5000, all_or_nothing: bool = False,
+        progress: Callable[[int], None] | None = None, keep_ids: bool = False, workers: int | None = None,
     ) -> ImportReport:
-        """Import ``path``; see the module docstring for the guarantees."""
+        """Import ``path``; see the module docstring for the guarantees.
+
+        Args:
+            workers: sealing processes; None picks one per core for files over
+                PARALLEL_MIN_ROWS rows, 0 seals in-process.
+        """
         report = ImportReport()
-        if all_or_nothing:
-            items = list(read_rows(path, self._catalogue))
-            report.errors = [i for i in items if isinstance(i, RowError)]
-            report.rows = len(items)
-            if report.errors:
-                report.refused = True
-                return report
-            await self._write([i for i in items if isinstance(i, ImportRow)], caller, report, keep_ids)
-            if progress:
-                progress(len(items))
-            return report
-        batch: list[ImportRow] = []
-        for item in read_rows(path, self._catalogue):
-            report.rows += 1
-            if isinstance(item, RowError):
-                report.errors.append(item)
-                if progress:
-                    progress(1)
-                continue
-            batch.append(item)
-            if len(batch) >= batch_size:
-                await self._write(batch, caller, report, keep_ids)
-                if progress:
-                    progress(len(batch))
-                batch = []
-        if batch:
-            await self._write(batch, caller, report, keep_ids)
-            if progress:
-                progress(len(batch))
+        if workers is None:
+            workers = (os.cpu_count() or 1) if path.stat().st_size > PARALLEL_MIN_ROWS * 150 else 0
+        provider, index = self._keyring.provider, self._keyring.index
+        if workers and not _picklable(provider, index, self._catalogue):
+            workers = 0
+        pool: Executor | None = None
+        if workers:
+            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=_init_worker, initargs=(provider, index, self._catalogue))
+        local = _Sealer(provider, index, self._catalogue)
+        try:
+            if all_or_nothing:
+                async with self._db.write() as session:
+                    await self._pipeline(path, caller, report, batch_size, pool, local, progress, keep_ids, session)
+                    if report.errors:
+                        report.refused = True
+                        report.created = 0
+                        report.created_ids.clear()
+                        await session.rollback()
+            else:
+                await self._pipeline(path, caller, report, batch_size, pool, local, progress, keep_ids, None)
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
         return report
 
-    async def _write(self, rows: list[ImportRow], caller: Caller, report: ImportReport, keep_ids: bool) -> None:
-        if not rows:
+    async def _pipeline(
+        self, path: Path, caller: Caller, report: ImportReport, batch_size: int, pool: Executor | None,
+        local: _Sealer, progress: Callable[[int], None] | None, keep_ids: bool, session: AsyncSession | None,
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        header: list[str] = []
+        pending: deque[Future[list[SealedRow | RowError]] | list[SealedRow | RowError]] = deque()
+        seen: set[bytes] = set()
+        max_in_flight = 1 + (getattr(pool, "_max_workers", 0) or 0)
+
+        async def drain_one() -> None:
+            item = pending.popleft()
+            results = await asyncio.wrap_future(item) if isinstance(item, Future) else item
+            batch: list[SealedRow] = []
+            for r in results:
+                report.rows += 1
+                if isinstance(r, RowError):
+                    report.errors.append(r)
+                elif r.ref_digest in seen:
+                    report.errors.append(RowError(r.line, "customer_ref", "appears more than once in this file"))
+                else:
+                    seen.add(r.ref_digest)
+                    batch.append(r)
+            if batch and not (session is not None and report.errors):
+                await self._write(batch, caller, report, keep_ids, session)
+            if progress:
+                progress(len(results))
+
+        chunk: list[tuple[int, list[str]]] = []
+
+        async def submit() -> None:
+            nonlocal chunk
+            if pool is not None:
+                pending.append(pool.submit(_seal_in_worker, header, chunk))
+            else:
+                pending.append(await loop.run_in_executor(None, local.seal, header, chunk)
+                               if len(chunk) > 1000 else local.seal(header, chunk))
+            chunk = []
+            while len(pending) >= max_in_flight:
+                await drain_one()
+
+        for item in _lines(path):
+            if isinstance(item, RowError):
+                report.errors.append(item)
+                continue
+            if not header:
+                header = item[1]
+                continue
+            chunk.append(item)
+            if len(chunk) >= batch_size:
+                await submit()
+        if chunk:
+            await submit()
+        while pending:
+            await drain_one()
+        report.errors.sort(key=lambda e: e.line)
+
+    async def _write(self, rows: list[SealedRow], caller: Caller, report: ImportReport, keep_ids: bool,
+                     session: AsyncSession | None) -> None:
+        if session is None:
+            async with self._db.write() as own:
+                await self._insert(own, rows, caller, report, keep_ids)
+        else:
+            await self._insert(session, rows, caller, report, keep_ids)
+
+    async def _insert(self, session: AsyncSession, rows: list[SealedRow], caller: Caller, report: ImportReport,
+                      keep_ids: bool) -> None:
+        existing: set[bytes] = set()
+        keys = [r.ref_digest for r in rows]
+        for i in range(0, len(keys), 500):
+            found = await session.scalars(
+                select(CustomerRow.ref_digest).where(CustomerRow.ref_digest.in_(keys[i:i + 500])))
+            existing.update(d for d in found.all() if d is not None)
+        fresh = [r for r in rows if r.ref_digest not in existing]
+        report.unchanged += len(rows) - len(fresh)
+        if not fresh:
             return
-        idx = self._keyring.index
-        digests = {idx.digest("customer_ref", r.values["customer_ref"]): r for r in rows}
-        async with self._db.write() as session:
-            existing: set[bytes] = set()
-            keys = list(digests)
-            for i in range(0, len(keys), 500):
-                found = await session.scalars(
-                    select(CustomerRow.ref_digest).where(CustomerRow.ref_digest.in_(keys[i:i + 500])))
-                existing.update(d for d in found.all() if d is not None)
-            fresh = [r for d, r in digests.items() if d not in existing]
-            report.unchanged += len(rows) - len(fresh)
-            customers, index_rows = [], []
-            for r in fresh:
-                sealed = records.seal_new(self._keyring, self._catalogue, r.values)
-                customers.append(sealed.row)
-                index_rows.extend(sealed.index_rows)
-            if customers:
-                await session.execute(insert(customers_table), customers)
-            if index_rows:
-                await session.execute(insert(customer_index_table), index_rows)
-            ids = tuple(c["id"] for c in customers)
-            if ids:
-                await self._audit.record(session, AuditEvent(
-                    "customer.import", Outcome.ALLOWED, caller.actor, purpose=caller.purpose,
-                    subjects=ids, fields=tuple(sorted({f for r in fresh for f in r.values})),
-                    request_id=caller.request_id, detail=f"import batch of {len(ids)} new customers"))
+        await session.execute(insert(customers_table), [r.row for r in fresh])
+        index_rows = [i for r in fresh for i in r.index_rows]
+        if index_rows:
+            await session.execute(insert(customer_index_table), index_rows)
+        ids = tuple(r.row["id"] for r in fresh)
+        if self._on_created is not None:
+            await self._on_created(session, [(r.row["id"], r.consents) for r in fresh], caller.actor)
+        await self._audit.record(session, AuditEvent(
+            "customer.import", Outcome.ALLOWED, caller.actor, purpose=caller.purpose, subjects=ids,
+            fields=tuple(sorted({f for r in fresh for f in r.fields})), request_id=caller.request_id,
+            detail=f"import batch of {len(ids)} new customers"))
         report.created += len(fresh)
         if keep_ids:
-            report.created_ids.extend(c["id"] for c in customers)
+            report.created_ids.extend(ids)
 
 
 def write_report(report: ImportReport, path: Path) -> None:

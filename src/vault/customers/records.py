@@ -13,7 +13,8 @@ from vault.lib.clock import utcnow
 from vault.lib.ids import new_id
 
 if TYPE_CHECKING:
-    from vault.crypto.envelope import CustomerKey
+    from vault.crypto.blind_index import BlindIndexer
+    from vault.crypto.envelope import CustomerKey, FieldCipher
     from vault.crypto.keyring import Keyring
     from vault.customers.catalogue import FieldCatalogue
     from vault.customers.models import CustomerRow
@@ -34,13 +35,21 @@ def seal_new(
     keyring: Keyring, catalogue: FieldCatalogue, values: dict[str, str], *, customer_id: uuid.UUID | None = None
 ) -> SealedCustomer:
     """Seal normalized ``values`` of a new customer under a fresh DEK, with blind indexes."""
+    return seal_values(keyring.cipher, keyring.index, catalogue, values, customer_id=customer_id)
+
+
+def seal_values(
+    cipher: FieldCipher, index: BlindIndexer, catalogue: FieldCatalogue, values: dict[str, str], *,
+    customer_id: uuid.UUID | None = None,
+) -> SealedCustomer:
+    """Seal with explicit collaborators (what the bulk importer's worker processes hold)."""
     cid = customer_id or new_id()
-    key, wrapped = keyring.cipher.new_customer_key(cid)
+    key, wrapped = cipher.new_customer_key(cid)
     now = utcnow()
     sealed = {name: key.seal(name, value) for name, value in values.items()}
     row = {
         "id": cid,
-        "ref_digest": keyring.index.digest("customer_ref", values["customer_ref"]),
+        "ref_digest": index.digest("customer_ref", values["customer_ref"]),
         "kek_version": wrapped.kek_version,
         "wrapped_dek": wrapped.blob,
         "dek_version": key.version,
@@ -52,7 +61,7 @@ def seal_new(
         "updated_at": now,
     }
     index_rows = [
-        {"field": name, "digest": keyring.index.digest(name, values[name]), "customer_id": cid}
+        {"field": name, "digest": index.digest(name, values[name]), "customer_id": cid}
         for name in catalogue.searchable
         if name != "customer_ref" and name in values
     ]
