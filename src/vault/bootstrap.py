@@ -10,12 +10,16 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from vault.access.lawful_basis import LawfulBasisCheck, NoConsentLedger
+from vault.access.lawful_basis import LawfulBasisCheck
 from vault.access.permissions import ROLES
 from vault.access.policy import AccessPolicy
 from vault.access.principals import PrincipalService
 from vault.audit.log import AuditLog
+from vault.consent.contacts import ContactDeps, ContactResolver
+from vault.consent.imports import check_import_columns
+from vault.consent.ledger import SqlConsentLedger
 from vault.consent.purposes import load_purposes
+from vault.consent.service import ConsentDeps, ConsentService
 from vault.crypto.keyring import load_keyring
 from vault.crypto.keys import load_env_keys, load_key_file
 from vault.customers.catalogue import load_catalogue
@@ -47,6 +51,7 @@ def load_policies(settings: Settings) -> Policies:
     purposes = load_purposes(d / "purposes.yaml")
     catalogue = load_catalogue(d / "pii.yaml", purposes)
     access = AccessPolicy(d / "model.conf", d / "policy.csv", purposes, catalogue)
+    check_import_columns(purposes)
     return Policies(purposes, catalogue, access)
 
 
@@ -79,6 +84,21 @@ class Vault:
         """A customer service on ``session``."""
         return CustomerService(session, self.customer_deps)
 
+    @property
+    def consent_deps(self) -> ConsentDeps:
+        """Collaborators for :class:`ConsentService`."""
+        p = self.policies
+        return ConsentDeps(self.keyring, p.purposes, p.access, self.audit)
+
+    def consents(self, session: AsyncSession) -> ConsentService:
+        """A consent service on ``session``."""
+        return ConsentService(session, self.consent_deps)
+
+    def contacts(self) -> ContactResolver:
+        """The consented-contact resolver (opens its own read transactions)."""
+        p = self.policies
+        return ContactResolver(ContactDeps(self.db, self.keyring, p.purposes, p.access, self.audit))
+
     def principals(self, session: AsyncSession) -> PrincipalService:
         """A principal service on ``session``."""
         return PrincipalService(session, self.audit, self.roles)
@@ -106,4 +126,4 @@ async def open_vault(settings: Settings) -> Vault:
         await db.dispose()
         raise
     audit = AuditLog(db, max_batch=settings.audit.group_commit_max)
-    return Vault(settings, db, policies, keyring, audit, LawfulBasisCheck(NoConsentLedger()))
+    return Vault(settings, db, policies, keyring, audit, LawfulBasisCheck(SqlConsentLedger()))

@@ -15,17 +15,18 @@ from tests.conftest import ROLES, Creds
 from vault.audit.models import AuditEntryRow
 from vault.bootstrap import Vault
 
-PURPOSES = ["service_delivery", "customer_support", "marketing_email", "marketing_sms", "night_advertising",
-            "analytics", "third_party_delivery", "cross_border_transfer", "tax_reporting", "legal_claims",
-            "fraud_prevention"]
-CONSENT = {"marketing_email", "marketing_sms", "night_advertising", "analytics", "third_party_delivery",
-           "cross_border_transfer"}
+PURPOSES = ["service_delivery", "customer_support", "marketing_email", "marketing_sms", "marketing_push",
+            "night_advertising", "analytics", "third_party_delivery", "cross_border_transfer", "tax_reporting",
+            "legal_claims", "fraud_prevention"]
+CONSENT = {"marketing_email", "marketing_sms", "marketing_push", "night_advertising", "analytics",
+           "third_party_delivery", "cross_border_transfer"}
 
 # role -> purposes for which the role may read some customer fields (which ones is tested elsewhere)
 READ = {
-    "application": {"service_delivery", "fraud_prevention", "marketing_email", "marketing_sms", "night_advertising"},
+    "application": {"service_delivery", "fraud_prevention", "marketing_email", "marketing_sms", "marketing_push",
+                    "night_advertising"},
     "crm_agent": {"customer_support"},
-    "marketing": {"marketing_email", "marketing_sms"},
+    "marketing": {"marketing_email", "marketing_sms", "marketing_push"},
     "sales": {"service_delivery"},
     "compliance_officer": {"legal_claims", "tax_reporting"},
     "analyst": set(),
@@ -37,6 +38,14 @@ DELETE = {("application", "service_delivery")}
 PRINCIPALS_LIST = {"admin", "compliance_officer"}
 PRINCIPALS_CREATE = {"admin"}
 AUDIT_READ = {"compliance_officer"}
+# consents: (role, purpose named in the request) that may record / read a customer's consents
+CONSENT_WRITE = {("application", "service_delivery"), ("crm_agent", "customer_support")}
+CONSENT_READ = CONSENT_WRITE | {("compliance_officer", "legal_claims")}
+# contacts: (role, purpose) that may resolve contacts; the channel used is the purpose's first one
+CONTACTS = {("application", p) for p in ("service_delivery", "marketing_email", "marketing_sms", "marketing_push")} | {
+    ("marketing", p) for p in ("marketing_email", "marketing_sms", "marketing_push")}
+CHANNEL = {"service_delivery": "email", "customer_support": "email", "marketing_email": "email",
+           "marketing_sms": "sms", "marketing_push": "push", "legal_claims": "email"}
 
 
 def _customer(ref: str) -> dict[str, str]:
@@ -50,6 +59,9 @@ async def test_matrix(client: AsyncTestClient, principals: dict[str, Creds], vau
     assert r.status_code == 201
     target = r.json()["id"]
     ref = r.json()["fields"]["customer_ref"]
+    r = await client.post("/v1/customers?purpose=service_delivery", json=_customer(f"m-{uuid.uuid4().hex[:8]}"),
+                          headers=app)
+    consent_target = r.json()["id"]  # consents are recorded on another customer, so reads of `target` stay stable
     denied_ids: list[str] = []
     failures: list[str] = []
 
@@ -91,6 +103,20 @@ async def test_matrix(client: AsyncTestClient, principals: dict[str, Creds], vau
                                       json=_customer(f"m-{uuid.uuid4().hex[:8]}"), headers=app)
                 victim = r.json()["id"]
             await check(role, f"DELETE {purpose}", "DELETE", f"/v1/customers/{victim}{q}", want_delete)
+            if purpose is None:
+                want_cw = want_cr = want_contacts = 422
+            else:
+                want_cw = 201 if (role, purpose) in CONSENT_WRITE else 403
+                want_cr = 200 if (role, purpose) in CONSENT_READ else 403
+                # purposes without a contact channel, and the night opt-in, are refused as input (422)
+                want_contacts = 422 if purpose not in CHANNEL else (200 if (role, purpose) in CONTACTS else 403)
+            await check(role, f"POST consents {purpose}", "POST", f"/v1/customers/{consent_target}/consents{q}",
+                        want_cw, json={"consents": [{"purpose": "analytics", "action": "refuse"}], "source": "app"})
+            await check(role, f"GET consents {purpose}", "GET", f"/v1/customers/{consent_target}/consents{q}",
+                        want_cr)
+            await check(role, f"GET contacts {purpose}", "GET", "/v1/contacts", want_contacts,
+                        params={"channel": CHANNEL.get(purpose or "", "email"),
+                                **({"purpose": purpose} if purpose else {})})
         await check(role, "list principals", "GET", "/v1/principals", 200 if role in PRINCIPALS_LIST else 403)
         await check(role, "create principal", "POST", "/v1/principals",
                     201 if role in PRINCIPALS_CREATE else 403,

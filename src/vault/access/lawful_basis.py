@@ -25,11 +25,23 @@ if TYPE_CHECKING:
     from vault.consent.purposes import Purpose
 
 
+_REASONS = {
+    "never_granted": "consent was never granted",
+    "refused": "consent was refused",
+    "withdrawn": "consent was withdrawn",
+    "expired": "consent expired (not reconfirmed within the reconfirmation interval)",
+}
+
+
 class ConsentLedger(Protocol):
     """Answers which customers currently consent to a purpose."""
 
     async def consenting(self, session: AsyncSession, customer_ids: Sequence[UUID], purpose: Purpose) -> set[UUID]:
         """The subset of ``customer_ids`` with a current consent for ``purpose``."""
+        ...
+
+    async def explain(self, session: AsyncSession, customer_id: UUID, purpose: Purpose) -> str:
+        """Why ``customer_id`` has no current consent: never_granted, refused, withdrawn or expired."""
         ...
 
 
@@ -40,6 +52,11 @@ class NoConsentLedger:
         """Nobody has consented."""
         del session, customer_ids, purpose
         return set()
+
+    async def explain(self, session: AsyncSession, customer_id: UUID, purpose: Purpose) -> str:
+        """Nobody has ever granted anything."""
+        del session, customer_id, purpose
+        return "never_granted"
 
 
 class LawfulBasisCheck:
@@ -61,7 +78,9 @@ class LawfulBasisCheck:
             NoLawfulBasisError: saying which basis is missing.
         """
         if customer_id not in await self.with_basis(session, [customer_id], purpose):
+            reason = await self._ledger.explain(session, customer_id, purpose)
             raise NoLawfulBasisError(
-                f"customer {customer_id} has no current consent for purpose {purpose.id!r}",
-                purpose=purpose.id, customer_id=str(customer_id),
+                f"customer {customer_id} has no current consent for purpose {purpose.id!r}: "
+                f"{_REASONS.get(reason, reason)}",
+                purpose=purpose.id, customer_id=str(customer_id), reason=reason,
             )

@@ -129,10 +129,11 @@ class PurposeController(Controller):
                 "id": p.id, "title": p.title.model_dump(), "lawful_basis": str(p.lawful_basis),
                 "required": p.required, "channels": [str(c) for c in p.channels], "fields": list(p.fields),
                 "retention_days": p.retention_days, "reconfirm_days": p.reconfirm_days,
-                "night_opt_in_required": p.night_opt_in_required, "statute_ref": p.statute_ref,
-                "recipient": p.recipient,
+                "night_opt_in_required": p.night_opt_in_required, "night_opt_in_purpose": p.night_opt_in_purpose,
+                "statute_ref": p.statute_ref, "recipient": p.recipient, "country": p.country,
                 "notice": {"version": p.current_notice.version, "sha256": p.current_notice.text_hash,
                            "text": p.current_notice.text.model_dump()},
+                "notices": [{"version": n.version, "sha256": n.text_hash} for n in p.notices],
             }
             for p in vault_of(state).policies.purposes
         ]

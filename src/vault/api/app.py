@@ -11,6 +11,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from vault.api.admin import AuditController, PrincipalController, PurposeController
+from vault.api.consents import ConsentController, ContactController, CustomerConsentController
 from vault.api.customers import CustomerController
 from vault.api.deps import KeyCache, provide_caller, provide_principal
 from vault.api.errors import EXCEPTION_HANDLERS
@@ -47,7 +48,8 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
 
     logging.getLogger("vault").setLevel(logging.INFO)
     return Litestar(
-        route_handlers=[health, CustomerController, PrincipalController, AuditController, PurposeController],
+        route_handlers=[health, CustomerController, PrincipalController, AuditController, PurposeController,
+                        CustomerConsentController, ConsentController, ContactController],
         dependencies={"principal": Provide(provide_principal), "caller": Provide(provide_caller)},
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[startup],

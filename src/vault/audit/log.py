@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select, text
@@ -19,10 +20,12 @@ from sqlalchemy import insert, select, text
 from vault.audit.entry import GENESIS, AuditEvent, entry_hash, subjects_digest
 from vault.audit.errors import AuditWriteError
 from vault.audit.models import AuditEntryRow, AuditSubjectRow
+from vault.audit.subjects import SubjectList
 from vault.lib.clock import utcnow
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from datetime import datetime
 
     from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +33,9 @@ if TYPE_CHECKING:
 
 # Arbitrary constant naming the audit chain's advisory lock on PostgreSQL.
 AUDIT_LOCK_KEY = 0x5641554C54  # "VAULT"
+# Bulk entries up to this many subjects ride along in group commit; larger ones commit on their own.
+GROUP_SUBJECTS_MAX = 2000
+_SUBJECT_CHUNK = 5000
 
 
 async def append(session: AsyncSession, events: Sequence[AuditEvent]) -> list[int]:
@@ -50,31 +56,56 @@ async def append(session: AsyncSession, events: Sequence[AuditEvent]) -> list[in
         subjects = tuple(dict.fromkeys(event.subjects))
         count = event.subject_count if event.subject_count is not None else (
             len(subjects) if subjects else (1 if event.customer_id else 0))
-        row: dict[str, Any] = {
-            "seq": seq,
-            "ts": now,
-            "principal_id": event.actor.principal_id,
-            "principal_name": event.actor.name,
-            "role": event.actor.role,
-            "action": event.action,
-            "purpose": event.purpose,
-            "outcome": str(event.outcome),
-            "customer_id": event.customer_id,
-            "subject_count": count,
-            "subjects_digest": subjects_digest(subjects) if subjects else None,
-            "fields": ",".join(event.fields) if event.fields else None,
-            "request_id": event.request_id,
-            "client_ip": event.client_ip,
-            "detail": event.detail,
-        }
-        row["prev_hash"] = prev
-        row["hash"] = prev = entry_hash(row, prev)
+        row = _entry_row(event, seq, now, count, subjects_digest(subjects) if subjects else None, prev)
+        prev = row["hash"]
         rows.append(row)
         subject_rows.extend({"seq": seq, "customer_id": c} for c in subjects)
     await session.execute(insert(AuditEntryRow), rows)
     if subject_rows:
         await session.execute(insert(AuditSubjectRow), subject_rows)
     return [r["seq"] for r in rows]
+
+
+def _entry_row(event: AuditEvent, seq: int, now: datetime, count: int, digest: str | None,
+               prev: str) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "seq": seq,
+        "ts": now,
+        "principal_id": event.actor.principal_id,
+        "principal_name": event.actor.name,
+        "role": event.actor.role,
+        "action": event.action,
+        "purpose": event.purpose,
+        "outcome": str(event.outcome),
+        "customer_id": event.customer_id,
+        "subject_count": count,
+        "subjects_digest": digest,
+        "fields": ",".join(event.fields) if event.fields else None,
+        "request_id": event.request_id,
+        "client_ip": event.client_ip,
+        "detail": event.detail,
+    }
+    row["prev_hash"] = prev
+    row["hash"] = entry_hash(row, prev)
+    return row
+
+
+async def append_bulk(session: AsyncSession, event: AuditEvent, subjects: SubjectList) -> int:
+    """Chain one bulk entry whose subjects are a packed :class:`SubjectList` (any size); returns its seq.
+
+    The subject rows are inserted in chunks, so memory stays at 16 bytes per id.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
+    head = (
+        await session.execute(select(AuditEntryRow.seq, AuditEntryRow.hash).order_by(AuditEntryRow.seq.desc()).limit(1))
+    ).first()
+    seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
+    row = _entry_row(event, seq, utcnow(), len(subjects), subjects.digest() if len(subjects) else None, prev)
+    await session.execute(insert(AuditEntryRow), [row])
+    for chunk in subjects.chunks(_SUBJECT_CHUNK):
+        await session.execute(insert(AuditSubjectRow), [{"seq": seq, "customer_id": c} for c in chunk])
+    return seq
 
 
 class AuditLog:
@@ -108,12 +139,30 @@ class AuditLog:
             self._flusher = asyncio.create_task(self._flush_loop(), name=f"audit-flush-{uuid.uuid4().hex[:6]}")
         return await future
 
+    async def record_bulk_durable(self, event: AuditEvent, subjects: SubjectList) -> int:
+        """Durably append one bulk entry covering ``subjects`` (any number) before data leaves; returns its seq.
+
+        Small lists go through group commit; large ones commit in their own write transaction
+        (chained under the same lock), so a million subjects never delay other requests' entries
+        nor sit in memory as objects.
+
+        Raises:
+            AuditWriteError: if the entry could not be committed.
+        """
+        if len(subjects) <= GROUP_SUBJECTS_MAX:
+            return await self.record_durable(replace(event, subjects=tuple(subjects), subject_count=len(subjects)))
+        try:
+            async with self._db.audit_write() as session:
+                return await append_bulk(session, event, subjects)
+        except Exception as exc:
+            raise AuditWriteError("audit entry could not be committed") from exc
+
     async def _flush_loop(self) -> None:
         while self._pending:
             batch = self._pending[: self._max_batch]
             del self._pending[: self._max_batch]
             try:
-                async with self._db.write() as session:
+                async with self._db.audit_write() as session:
                     seqs = await append(session, [event for event, _ in batch])
             except Exception as exc:  # every waiter must learn that its entry is not durable
                 for _, fut in batch:

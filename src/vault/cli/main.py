@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from vault.cli import audit, customers, principals, setup
+from vault.cli import audit, consent, customers, principals, setup
 from vault.cli.common import err
 from vault.errors import VaultError
 
@@ -16,6 +16,7 @@ app.command("serve")(setup.serve)
 app.add_typer(customers.app, name="customers")
 app.add_typer(principals.app, name="principals")
 app.add_typer(audit.app, name="audit")
+app.add_typer(consent.app, name="consent")
 
 try:  # the PII scanner is built in parallel; mount it when present
     from vault.cli.pii import pii_app  # type: ignore[import-not-found,unused-ignore]

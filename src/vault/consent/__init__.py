@@ -1,5 +1,20 @@
-"""Purposes of processing and (later) consent events and contact resolution."""
+"""Purposes of processing, consent events and receipts, consented contact resolution.
 
-from vault.consent.purposes import Channel, LawfulBasis, Notice, Purpose, PurposeCatalogue, load_purposes
+Only the purpose catalogue is re-exported here: ``vault.access`` imports it, so the
+package root must not pull in the services (which import ``vault.access``). Use
+``vault.consent.service``, ``.ledger``, ``.contacts`` and ``.imports`` directly.
+"""
 
-__all__ = ["Channel", "LawfulBasis", "Notice", "Purpose", "PurposeCatalogue", "load_purposes"]
+from vault.consent.purposes import (
+    CHANNEL_FIELDS,
+    Channel,
+    Controller,
+    LawfulBasis,
+    Notice,
+    Purpose,
+    PurposeCatalogue,
+    load_purposes,
+)
+
+__all__ = ["CHANNEL_FIELDS", "Channel", "Controller", "LawfulBasis", "Notice", "Purpose", "PurposeCatalogue",
+           "load_purposes"]

@@ -34,6 +34,22 @@ class Channel(StrEnum):
     PHONE = "phone"
 
 
+# Which customer fields a contact on each channel consists of (the first ones are required).
+CHANNEL_FIELDS: dict[Channel, tuple[str, ...]] = {
+    Channel.EMAIL: ("email",),
+    Channel.SMS: ("phone",),
+    Channel.PHONE: ("phone",),
+    Channel.PUSH: ("customer_ref",),  # the app maps its own customer_ref to device tokens
+    Channel.POST: ("address_line", "postal_code", "name", "city", "district"),
+}
+CHANNEL_REQUIRED: dict[Channel, tuple[str, ...]] = {
+    Channel.EMAIL: ("email",), Channel.SMS: ("phone",), Channel.PHONE: ("phone",),
+    Channel.PUSH: ("customer_ref",), Channel.POST: ("address_line", "postal_code"),
+}
+# Channels on which advertising at night (21:00-08:00 KST) needs a separate opt-in.
+NIGHT_CHANNELS = frozenset({Channel.SMS, Channel.PUSH})
+
+
 class Localized(BaseModel):
     """A Korean and an English text."""
 
@@ -68,6 +84,7 @@ class Purpose(BaseModel):
     retention_days: int = Field(gt=0)
     reconfirm_days: int | None = Field(default=None, gt=0)
     night_opt_in_required: bool = False
+    night_opt_in_purpose: str | None = None
     statute_ref: str | None = None
     recipient: str | None = None
     country: str | None = None
@@ -77,7 +94,29 @@ class Purpose(BaseModel):
     def _basis_needs(self) -> Purpose:
         if self.lawful_basis is LawfulBasis.LEGAL_OBLIGATION and not self.statute_ref:
             raise ValueError("a legal_obligation purpose must record its statute_ref")
+        if self.night_opt_in_required != (self.night_opt_in_purpose is not None):
+            raise ValueError("night_opt_in_required and night_opt_in_purpose go together")
+        if self.reconfirm_days is not None and self.lawful_basis is not LawfulBasis.CONSENT:
+            raise ValueError("reconfirm_days applies to consent-based purposes only")
+        if len(set(self.channels)) != len(self.channels):
+            raise ValueError("channels are listed more than once")
+        if len({n.version for n in self.notices}) != len(self.notices):
+            raise ValueError("notice versions must be unique")
+        for channel in self.channels:
+            missing = [f for f in CHANNEL_REQUIRED[channel] if f not in self.fields]
+            if missing:
+                raise ValueError(f"channel {channel} needs fields {missing} in `fields`")
         return self
+
+    @property
+    def is_consent(self) -> bool:
+        """Whether the purpose rests on consent (and so can be granted, refused and withdrawn)."""
+        return self.lawful_basis is LawfulBasis.CONSENT
+
+    @property
+    def consent_channels(self) -> tuple[str, ...]:
+        """Channels consent is recorded for; ``("",)`` for a purpose with no contact channel."""
+        return tuple(str(c) for c in self.channels) or ("",)
 
     @property
     def current_notice(self) -> Notice:
@@ -89,11 +128,21 @@ class Purpose(BaseModel):
         return next((n for n in self.notices if n.version == version), None)
 
 
+class Controller(BaseModel):
+    """The controller named in consent receipts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(min_length=1)
+    contact: str = Field(min_length=1)
+
+
 class PurposeCatalogue:
     """All purposes, by id."""
 
-    def __init__(self, purposes: dict[str, Purpose]) -> None:
+    def __init__(self, purposes: dict[str, Purpose], controller: Controller | None = None) -> None:
         self._purposes = purposes
+        self.controller = controller or Controller(name="(controller not configured)", contact="-")
+        self.supplements = frozenset(p.night_opt_in_purpose for p in purposes.values() if p.night_opt_in_purpose)
 
     def __contains__(self, purpose_id: object) -> bool:
         return purpose_id in self._purposes
@@ -123,6 +172,15 @@ def load_purposes(path: Path) -> PurposeCatalogue:
         raise ConfigurationError(f"{path}: cannot read purposes catalogue: {exc}") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("purposes"), dict) or not doc["purposes"]:
         raise ConfigurationError(f"{path}: expected a mapping 'purposes' with at least one purpose")
+    unknown = sorted(set(doc) - {"version", "controller", "purposes"})
+    if unknown:
+        raise ConfigurationError(f"{path}: unknown top-level keys {unknown}; expected version, controller, purposes")
+    try:
+        controller = Controller.model_validate(doc.get("controller"))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "(controller)"
+        raise ConfigurationError(f"{path}: controller, field {where}: {err['msg']}") from exc
     purposes: dict[str, Purpose] = {}
     for pid, body in doc["purposes"].items():
         if not isinstance(body, dict):
@@ -133,4 +191,16 @@ def load_purposes(path: Path) -> PurposeCatalogue:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"]) or "(purpose)"
             raise ConfigurationError(f"{path}: purpose {pid!r}, field {where}: {err['msg']}") from exc
-    return PurposeCatalogue(purposes)
+    for purpose in purposes.values():
+        night = purpose.night_opt_in_purpose
+        if night is None:
+            continue
+        target = purposes.get(night)
+        if target is None or not target.is_consent:
+            raise ConfigurationError(
+                f"{path}: purpose {purpose.id!r}, field night_opt_in_purpose: {night!r} is not a consent purpose")
+        needed = sorted(str(c) for c in set(purpose.channels) & NIGHT_CHANNELS if c not in target.channels)
+        if needed:
+            raise ConfigurationError(
+                f"{path}: purpose {purpose.id!r}, field night_opt_in_purpose: {night!r} lacks channels {needed}")
+    return PurposeCatalogue(purposes, controller)

@@ -65,16 +65,23 @@ class Database:
         else:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        # Durable audit appends get their own small pool: requests hold a pooled connection while they
+        # wait for their audit batch, so the batch writer must never queue behind them for one.
+        audit_kwargs = {**kwargs, "pool_size": 2, "max_overflow": 0}
+        self.audit_engine: AsyncEngine = create_async_engine(self.url, **audit_kwargs)
         if not self.is_postgres:
-            event.listen(self.engine.sync_engine, "connect", sqlite_pragmas)
-            # aiosqlite: let SQLAlchemy emit BEGIN itself so write transactions can be IMMEDIATE.
-            event.listen(self.engine.sync_engine, "connect", _disable_pysqlite_begin)
-            event.listen(self.engine.sync_engine, "begin", _begin_immediate)
+            for eng in (self.engine, self.audit_engine):
+                event.listen(eng.sync_engine, "connect", sqlite_pragmas)
+                # aiosqlite: let SQLAlchemy emit BEGIN itself so write transactions can be IMMEDIATE.
+                event.listen(eng.sync_engine, "connect", _disable_pysqlite_begin)
+                event.listen(eng.sync_engine, "begin", _begin_immediate)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # Write sessions begin lazily, at their first statement: a request denied before touching the
         # database holds no write lock while its denial is audited through group commit.
         self.write_sessions = async_sessionmaker(
             self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False)
+        self.audit_sessions = async_sessionmaker(
+            self.audit_engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False)
 
     def session(self) -> AsyncSession:
         """Open a new session (caller commits)."""
@@ -92,6 +99,12 @@ class Database:
             yield session
 
     @asynccontextmanager
+    async def audit_write(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction on the audit writer's own pool (see ``audit_engine``)."""
+        async with self.audit_sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A read-only transaction (rolled back at the end)."""
         async with self.sessions() as session, session.begin():
@@ -100,6 +113,7 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+        await self.audit_engine.dispose()
 
 
 def _disable_pysqlite_begin(dbapi_conn: Any, _record: Any) -> None:

@@ -1,0 +1,66 @@
+"""The consent ledger the access layer asks: who has a current consent for a purpose, and if not, why."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import ColumnElement, and_, select
+
+from vault.consent.models import ConsentStateRow
+from vault.consent.rules import Kind, Reason, State, grant_cutoff, why_not
+from vault.lib.clock import utcnow
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from uuid import UUID
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from vault.consent.purposes import Purpose
+
+Clock = Callable[[], datetime]
+_IN_CHUNK = 500
+
+
+def effective_clause(purpose: Purpose, at: datetime, state: Any = ConsentStateRow) -> ColumnElement[bool]:
+    """SQL: ``state`` (ConsentStateRow or an alias of it) is a current grant of ``purpose`` at ``at``."""
+    clause = and_(state.purpose == purpose.id, state.status == Kind.GRANTED.value)
+    cutoff = grant_cutoff(purpose, at)
+    if cutoff is not None:
+        clause = and_(clause, state.granted_at > cutoff)
+    return clause
+
+
+class SqlConsentLedger:
+    """Answers from ``consent_state``; ``clock`` gives "now" (injectable for tests)."""
+
+    def __init__(self, clock: Clock = utcnow) -> None:
+        self._clock = clock
+
+    async def consenting(self, session: AsyncSession, customer_ids: Sequence[UUID], purpose: Purpose) -> set[UUID]:
+        """The subset of ``customer_ids`` with a current consent (on any channel) for ``purpose``."""
+        out: set[UUID] = set()
+        ids = list(dict.fromkeys(customer_ids))
+        at = self._clock()
+        for i in range(0, len(ids), _IN_CHUNK):
+            found = await session.scalars(
+                select(ConsentStateRow.customer_id).where(
+                    effective_clause(purpose, at), ConsentStateRow.customer_id.in_(ids[i:i + _IN_CHUNK])))
+            out.update(found.all())
+        return out
+
+    async def explain(self, session: AsyncSession, customer_id: UUID, purpose: Purpose) -> str:
+        """Why ``customer_id`` has no current consent for ``purpose``: a :class:`Reason` value."""
+        at = self._clock()
+        rows = (await session.scalars(select(ConsentStateRow).where(
+            ConsentStateRow.customer_id == customer_id, ConsentStateRow.purpose == purpose.id))).all()
+        reasons = [why_not(purpose, State(r.status, r.granted_at, r.updated_at), at) for r in rows]
+        if not reasons:
+            return Reason.NEVER_GRANTED.value
+        # Several channels: report the most telling one (withdrawn before expired before refused).
+        for reason in (Reason.WITHDRAWN, Reason.EXPIRED, Reason.REFUSED, Reason.NEVER_GRANTED):
+            if reason in reasons:
+                return reason.value
+        return Reason.NEVER_GRANTED.value

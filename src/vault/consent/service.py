@@ -1,0 +1,606 @@
+"""Consent use cases: record decisions (with signed receipts), read state and history, expire, list due.
+
+Every decision is an append-only event; the current state per customer x purpose x
+channel is updated in the same transaction (so a withdrawal denies the very next
+read). The service flushes, never commits: whoever opened the session commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, insert, or_, select, tuple_, update
+
+from vault.access import permissions as perms
+from vault.audit.entry import AuditEvent, Outcome
+from vault.consent.errors import (
+    ConsentEventNotFoundError,
+    ConsentNotApplicableError,
+    ConsentOrderError,
+    InvalidConsentError,
+    NothingToReconfirmError,
+    ReceiptNotFoundError,
+    UnknownChannelError,
+    UnknownConsentPurposeError,
+    UnknownNoticeError,
+)
+from vault.consent.models import ConsentEventRow, ConsentReceiptRow, ConsentStateRow
+from vault.consent.purposes import Channel, LawfulBasis
+from vault.consent.rules import (
+    COLLECTION_SOURCES,
+    Action,
+    Kind,
+    Source,
+    State,
+    apply,
+    event_kind,
+    expires_at,
+    grant_cutoff,
+    utc,
+    why_not,
+)
+from vault.crypto.jws import public_jwk, sign_compact
+from vault.customers.errors import CustomerNotFoundError
+from vault.customers.models import CustomerRow
+from vault.customers.records import customer_key
+from vault.errors import AccessDeniedError
+from vault.lib.clock import as_utc, utcnow
+from vault.lib.ids import new_id
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from vault.access.caller import Caller
+    from vault.access.policy import AccessPolicy
+    from vault.audit.log import AuditLog
+    from vault.consent.purposes import Purpose, PurposeCatalogue
+    from vault.crypto.keyring import Keyring
+
+Clock = Callable[[], datetime]
+CLOCK_SKEW = timedelta(minutes=5)  # how far in the future a collection time may be (client clocks drift)
+DUE_WITHIN_DAYS = 30
+MAX_CHOICES = 50
+RECEIPT_TYPE = "consent-receipt+jwt"
+EVIDENCE_IP = "consent.evidence.ip"
+EVIDENCE_UA = "consent.evidence.user_agent"
+
+
+def evidence_field(name: str, event_id: uuid.UUID) -> str:
+    """The sealed field name of one event's evidence: binds the ciphertext to the event as well."""
+    return f"{name}/{event_id.hex}"
+
+
+_NOT_CONSENT = {
+    LawfulBasis.CONTRACT: (
+        "rests on the contract with the customer (GDPR Art. 6(1)(b), PIPA Art. 15(1)(4)), not on consent; it cannot "
+        "be granted, refused or withdrawn while the contract runs. To stop this processing, end the contract "
+        "(close the customer account); retention then limits what is kept."),
+    LawfulBasis.LEGAL_OBLIGATION: (
+        "rests on a legal obligation (GDPR Art. 6(1)(c), PIPA Art. 15(1)(2)), not on consent; the statute requires "
+        "it whatever the customer chooses."),
+    LawfulBasis.LEGITIMATE_INTEREST: (
+        "rests on legitimate interest (GDPR Art. 6(1)(f)), not on consent; the customer may object to it "
+        "(GDPR Art. 21) instead of withdrawing a consent."),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentChoice:
+    """One decision in a request: an action on a purpose, for some or all of its channels."""
+
+    purpose: str
+    action: str
+    channels: tuple[str, ...] | None = None  # None: every channel of the purpose
+    notice_version: str | None = None  # None: the current notice
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """How the decision was captured (personal data: sealed under the customer's key)."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentEvent:
+    """One recorded decision."""
+
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    purpose: str
+    channel: str | None
+    kind: str
+    notice_version: str | None
+    notice_hash: str | None
+    source: str
+    collected_by: str
+    collected_by_role: str
+    occurred_at: datetime
+    recorded_at: datetime
+    receipt_id: uuid.UUID | None
+    evidence: dict[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentStatus:
+    """The current state of one purpose x channel for a customer."""
+
+    purpose: str
+    channel: str | None
+    status: str  # granted | refused | withdrawn | expired | never_granted
+    current: bool
+    reason: str | None
+    granted_at: datetime | None
+    expires_at: datetime | None
+    notice_version: str | None
+    notice_hash: str | None
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """A signed consent receipt."""
+
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    issued_at: datetime
+    key_id: str
+    jws: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordResult:
+    """What recording a request did."""
+
+    events: list[ConsentEvent]
+    receipt: Receipt | None
+    state: list[ConsentStatus] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class DueConsent:
+    """A grant that lapses soon (ids and dates only)."""
+
+    customer_id: uuid.UUID
+    purpose: str
+    channel: str | None
+    granted_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class ConsentDeps:
+    """Collaborators of :class:`ConsentService`, built once per process."""
+
+    keyring: Keyring
+    purposes: PurposeCatalogue
+    policy: AccessPolicy
+    audit: AuditLog
+    clock: Clock = utcnow
+
+
+def _state_of(row: ConsentStateRow) -> State:
+    return State(row.status, as_utc(row.granted_at) if row.granted_at else None, as_utc(row.updated_at),
+                 row.notice_version, row.notice_hash)
+
+
+def _channel_out(channel: str) -> str | None:
+    return channel or None
+
+
+class ConsentService:
+    """Consent use cases for one session (the caller commits)."""
+
+    def __init__(self, session: AsyncSession, deps: ConsentDeps) -> None:
+        self._session = session
+        self._d = deps
+
+    @property
+    def consent_purposes(self) -> list[str]:
+        """Ids of the purposes that rest on consent."""
+        return [p.id for p in self._d.purposes if p.is_consent]
+
+    # -- access -------------------------------------------------------------------------------------
+
+    async def _require(self, caller: Caller, perm: perms.Permission, action: str,
+                       customer_id: uuid.UUID | None = None) -> str:
+        purpose = self._d.policy.check_purpose(caller.purpose)
+        if caller.principal is None:
+            return purpose
+        try:
+            self._d.policy.require(caller.principal, perm, purpose)
+        except AccessDeniedError as exc:
+            await self._d.audit.record_durable(AuditEvent(
+                action, Outcome.DENIED, caller.actor, purpose=purpose, customer_id=customer_id,
+                request_id=caller.request_id, client_ip=caller.client_ip, detail=f"{exc.code}: {exc.detail}"[:500]))
+            raise
+        return purpose
+
+    def _may(self, caller: Caller, perm: perms.Permission, purpose: str) -> bool:
+        return caller.principal is None or self._d.policy.allows(
+            caller.principal.role, perm.resource, "*", perm.action, purpose)
+
+    async def _customer(self, customer_id: uuid.UUID, *, lock: bool = False) -> CustomerRow:
+        q = select(CustomerRow).where(CustomerRow.id == customer_id)
+        if lock and self._session.get_bind().dialect.name == "postgresql":
+            q = q.with_for_update()  # serializes decisions per customer (SQLite: BEGIN IMMEDIATE does)
+        row = (await self._session.scalars(q)).first()
+        if row is None or row.status != "active" or row.erased_at is not None:
+            raise CustomerNotFoundError(f"customer {customer_id} not found")
+        return row
+
+    # -- validation ---------------------------------------------------------------------------------
+
+    def purpose(self, purpose_id: str) -> Purpose:
+        """A catalogue purpose.
+
+        Raises:
+            UnknownConsentPurposeError: listing the consent purposes.
+        """
+        p = self._d.purposes.get(purpose_id)
+        if p is None:
+            raise UnknownConsentPurposeError(
+                f"unknown purpose {purpose_id!r}; purposes that rest on consent: {', '.join(self.consent_purposes)}",
+                purpose=purpose_id, valid=self.consent_purposes)
+        return p
+
+    def _validate(self, choice: ConsentChoice) -> tuple[Purpose, Action, tuple[str, ...], str | None, str | None]:
+        purpose = self.purpose(choice.purpose)
+        try:
+            action = Action(choice.action)
+        except ValueError:
+            raise InvalidConsentError(
+                f"unknown action {choice.action!r}; valid actions: {', '.join(a.value for a in Action)}",
+                field="action", valid=[a.value for a in Action]) from None
+        if not purpose.is_consent:
+            raise ConsentNotApplicableError(
+                f"purpose {purpose.id!r} {_NOT_CONSENT[purpose.lawful_basis]}", purpose=purpose.id)
+        valid_channels = [c for c in purpose.consent_channels if c]
+        if choice.channels is None:
+            channels = purpose.consent_channels
+        else:
+            bad = [c for c in choice.channels if c not in valid_channels]
+            if bad or not choice.channels:
+                known = [c.value for c in Channel]
+                what = "unknown channels" if any(c not in known for c in bad) else "channels not used by this purpose"
+                raise UnknownChannelError(
+                    f"{what} {bad} for purpose {purpose.id!r}; valid channels: "
+                    f"{', '.join(valid_channels) or '(none: omit channels)'}",
+                    purpose=purpose.id, valid=valid_channels)
+            channels = tuple(dict.fromkeys(choice.channels))
+        version = choice.notice_version or purpose.current_notice.version
+        notice = purpose.notice(version)
+        if notice is None:
+            raise UnknownNoticeError(
+                f"purpose {purpose.id!r} has no notice version {version!r}; versions: "
+                f"{', '.join(n.version for n in purpose.notices)}",
+                purpose=purpose.id, valid=[n.version for n in purpose.notices])
+        return purpose, action, channels, notice.version, notice.text_hash
+
+    def _collected_at(self, value: datetime | None, now: datetime) -> datetime:
+        if value is None:
+            return now
+        at = utc(value)
+        if at > now + CLOCK_SKEW:
+            raise InvalidConsentError("collected_at lies in the future", field="collected_at")
+        return at
+
+    # -- use cases ----------------------------------------------------------------------------------
+
+    async def record(
+        self, customer_id: uuid.UUID, choices: Sequence[ConsentChoice], caller: Caller, *,
+        source: str, collected_at: datetime | None = None, evidence: Evidence | None = None,
+    ) -> RecordResult:
+        """Record grants, refusals, withdrawals and reconfirmations, with one signed receipt.
+
+        Raises:
+            UnknownConsentPurposeError, UnknownChannelError, UnknownNoticeError, InvalidConsentError (422);
+            ConsentNotApplicableError, NothingToReconfirmError, ConsentOrderError (409);
+            CustomerNotFoundError (404); AccessDeniedError (403, audited).
+        """
+        request_purpose = await self._require(caller, perms.CONSENTS_WRITE, "consent.record", customer_id)
+        if not choices:
+            raise InvalidConsentError("give at least one consent decision", field="consents")
+        if len(choices) > MAX_CHOICES:
+            raise InvalidConsentError(f"at most {MAX_CHOICES} decisions per request", field="consents")
+        if source not in COLLECTION_SOURCES:
+            raise InvalidConsentError(
+                f"unknown source {source!r}; valid sources: {', '.join(COLLECTION_SOURCES)}",
+                field="source", valid=list(COLLECTION_SOURCES))
+        now = utc(self._d.clock())
+        at = self._collected_at(collected_at, now)
+        planned: list[tuple[Purpose, Action, str, str | None, str | None]] = []
+        seen: set[tuple[str, str]] = set()
+        for choice in choices:
+            purpose, action, channels, version, digest = self._validate(choice)
+            for channel in channels:
+                if (purpose.id, channel) in seen:
+                    raise InvalidConsentError(
+                        f"purpose {purpose.id!r} channel {channel or '(none)'!r} appears twice in one request",
+                        field="consents", purpose=purpose.id)
+                seen.add((purpose.id, channel))
+                planned.append((purpose, action, channel, version, digest))
+        customer = await self._customer(customer_id, lock=True)
+        current = await self._states(customer_id, {p.id for p, *_ in planned})
+        events: list[dict[str, Any]] = []
+        new_states: list[tuple[bool, dict[str, Any]]] = []
+        for purpose, action, channel, version, digest in planned:
+            before = current.get((purpose.id, channel))
+            kind = event_kind(purpose, action, before, at)
+            if kind is None:
+                raise NothingToReconfirmError(
+                    f"purpose {purpose.id!r} channel {channel or '(none)'!r}: there is no current consent to "
+                    f"reconfirm ({why_not(purpose, before, at)}); ask the customer to grant it instead",
+                    purpose=purpose.id)
+            if before is not None and at < before.updated_at:
+                raise ConsentOrderError(
+                    f"purpose {purpose.id!r} channel {channel or '(none)'!r}: a decision dated "
+                    f"{before.updated_at.isoformat()} is already recorded; an earlier collected_at cannot override it",
+                    purpose=purpose.id)
+            after = apply(before, kind, at, version, digest)
+            event_id = new_id()
+            events.append({
+                "id": event_id, "customer_id": customer_id, "purpose": purpose.id, "channel": channel,
+                "kind": kind.value, "notice_version": version, "notice_hash": digest, "source": source,
+                "actor_id": caller.principal.id if caller.principal else None, "actor_name": caller.actor.name,
+                "actor_role": caller.actor.role, "occurred_at": at, "recorded_at": now,
+                "evidence_ip": None, "evidence_user_agent": None, "evidence_key_version": None,
+                "receipt_id": None, "request_id": caller.request_id,
+            })
+            new_states.append((before is not None, {
+                "customer_id": customer_id, "purpose": purpose.id, "channel": channel, "status": after.status,
+                "granted_at": after.granted_at, "notice_version": after.notice_version,
+                "notice_hash": after.notice_hash, "event_id": event_id, "updated_at": after.updated_at,
+            }))
+        if evidence is not None and (evidence.ip or evidence.user_agent):
+            key = customer_key(self._d.keyring, customer)
+            for ev in events:
+                if evidence.ip:
+                    ev["evidence_ip"] = key.seal(evidence_field(EVIDENCE_IP, ev["id"]), evidence.ip[:100])
+                if evidence.user_agent:
+                    ev["evidence_user_agent"] = key.seal(evidence_field(EVIDENCE_UA, ev["id"]),
+                                                         evidence.user_agent[:512])
+                ev["evidence_key_version"] = key.version
+        receipt = self._sign_receipt(customer_id, events, now)
+        await self._session.execute(insert(ConsentReceiptRow), [{
+            "id": receipt.id, "customer_id": customer_id, "issued_at": receipt.issued_at,
+            "key_id": receipt.key_id, "jws": receipt.jws}])
+        for ev in events:
+            ev["receipt_id"] = receipt.id
+        await self._session.execute(insert(ConsentEventRow), events)
+        await self._write_states(new_states)
+        await self._d.audit.record(self._session, AuditEvent(
+            "consent.record", Outcome.ALLOWED, caller.actor, purpose=request_purpose, customer_id=customer_id,
+            request_id=caller.request_id, client_ip=caller.client_ip,
+            detail="; ".join(f"{e['kind']} {e['purpose']}/{e['channel'] or '-'}" for e in events)[:1000]))
+        return RecordResult([self._event(e, None) for e in events], receipt, await self._current(customer_id, now))
+
+    async def _write_states(self, new_states: list[tuple[bool, dict[str, Any]]]) -> None:
+        inserts = [s for exists, s in new_states if not exists]
+        if inserts:
+            await self._session.execute(insert(ConsentStateRow), inserts)
+        for exists, s in new_states:
+            if not exists:
+                continue
+            await self._session.execute(
+                update(ConsentStateRow).where(
+                    ConsentStateRow.customer_id == s["customer_id"], ConsentStateRow.purpose == s["purpose"],
+                    ConsentStateRow.channel == s["channel"])
+                .values({k: v for k, v in s.items() if k not in ("customer_id", "purpose", "channel")}))
+
+    def _sign_receipt(self, customer_id: uuid.UUID, events: list[dict[str, Any]], now: datetime) -> Receipt:
+        signer = self._d.keyring.receipt_signer
+        receipt_id = new_id()
+        controller = self._d.purposes.controller
+        payload = {
+            "iss": controller.name,
+            "sub": str(customer_id),
+            "jti": str(receipt_id),
+            "iat": int(now.timestamp()),
+            "controller": {"name": controller.name, "contact": controller.contact},
+            "consents": [
+                {"event_id": str(e["id"]), "purpose": e["purpose"], "channel": e["channel"] or None,
+                 "decision": e["kind"], "notice_version": e["notice_version"], "notice_sha256": e["notice_hash"],
+                 "collected_at": e["occurred_at"].isoformat(), "source": e["source"]}
+                for e in events
+            ],
+        }
+        jws = sign_compact(signer, payload, typ=RECEIPT_TYPE)
+        return Receipt(receipt_id, customer_id, now, signer.key_id, jws)
+
+    async def _states(self, customer_id: uuid.UUID, purposes: set[str] | None = None,
+                      ) -> dict[tuple[str, str], State]:
+        q = select(ConsentStateRow).where(ConsentStateRow.customer_id == customer_id)
+        if purposes is not None:
+            q = q.where(ConsentStateRow.purpose.in_(sorted(purposes)))
+        return {(r.purpose, r.channel): _state_of(r) for r in (await self._session.scalars(q)).all()}
+
+    def _status(self, purpose: Purpose, channel: str, state: State | None, at: datetime) -> ConsentStatus:
+        reason = why_not(purpose, state, at)
+        status = "never_granted" if state is None else (
+            "expired" if state.status == Kind.GRANTED and reason is not None else state.status)
+        return ConsentStatus(
+            purpose.id, _channel_out(channel), status, reason is None, reason.value if reason else None,
+            state.granted_at if state else None,
+            expires_at(purpose, state.granted_at) if state and state.status == Kind.GRANTED else None,
+            state.notice_version if state else None, state.notice_hash if state else None,
+            state.updated_at if state else None)
+
+    async def _current(self, customer_id: uuid.UUID, at: datetime) -> list[ConsentStatus]:
+        states = await self._states(customer_id)
+        return [self._status(p, ch, states.get((p.id, ch)), at)
+                for p in self._d.purposes if p.is_consent for ch in p.consent_channels]
+
+    @staticmethod
+    def _event(e: dict[str, Any], evidence: dict[str, str] | None) -> ConsentEvent:
+        return ConsentEvent(
+            e["id"], e["customer_id"], e["purpose"], _channel_out(e["channel"]), e["kind"], e["notice_version"],
+            e["notice_hash"], e["source"], e["actor_name"], e["actor_role"], as_utc(e["occurred_at"]),
+            as_utc(e["recorded_at"]), e["receipt_id"], evidence)
+
+    async def state(self, customer_id: uuid.UUID, caller: Caller, *, at: datetime | None = None,
+                    ) -> list[ConsentStatus]:
+        """Current state of every consent purpose x channel for a customer (audited before it is returned)."""
+        purpose = await self._require(caller, perms.CONSENTS_READ, "consent.read", customer_id)
+        await self._customer(customer_id)
+        out = await self._current(customer_id, utc(at) if at else utc(self._d.clock()))
+        await self._d.audit.record_durable(AuditEvent(
+            "consent.read", Outcome.ALLOWED, caller.actor, purpose=purpose, customer_id=customer_id,
+            request_id=caller.request_id, client_ip=caller.client_ip))
+        return out
+
+    async def history(self, customer_id: uuid.UUID, caller: Caller, *, with_evidence: bool = False,
+                      ) -> list[ConsentEvent]:
+        """Every decision ever recorded for a customer, oldest first; evidence only for roles allowed it.
+
+        Raises:
+            CustomerNotFoundError, AccessDeniedError (audited).
+        """
+        purpose = await self._require(caller, perms.CONSENTS_READ, "consent.history", customer_id)
+        if with_evidence and not self._may(caller, perms.CONSENT_EVIDENCE_READ, purpose):
+            await self._require(caller, perms.CONSENT_EVIDENCE_READ, "consent.history", customer_id)
+        customer = await self._customer(customer_id)
+        rows = (await self._session.execute(
+            select(ConsentEventRow.__table__).where(ConsentEventRow.customer_id == customer_id)
+            .order_by(ConsentEventRow.recorded_at, ConsentEventRow.id))).mappings().all()
+        key = customer_key(self._d.keyring, customer) if with_evidence and customer.wrapped_dek else None
+        out = []
+        for r in rows:
+            evidence = None
+            if key is not None:
+                evidence = {}
+                if r["evidence_ip"] is not None:
+                    evidence["ip"] = key.open(evidence_field(EVIDENCE_IP, r["id"]), r["evidence_ip"])
+                if r["evidence_user_agent"] is not None:
+                    evidence["user_agent"] = key.open(evidence_field(EVIDENCE_UA, r["id"]), r["evidence_user_agent"])
+            out.append(self._event(dict(r), evidence))
+        await self._d.audit.record_durable(AuditEvent(
+            "consent.history", Outcome.ALLOWED, caller.actor, purpose=purpose, customer_id=customer_id,
+            fields=("consent.evidence",) if with_evidence else (), request_id=caller.request_id,
+            client_ip=caller.client_ip, detail=f"{len(out)} events"))
+        return out
+
+    async def receipt(self, event_id: uuid.UUID, caller: Caller) -> Receipt:
+        """The signed receipt of the request that recorded ``event_id``.
+
+        Raises:
+            ConsentEventNotFoundError, ReceiptNotFoundError, AccessDeniedError (audited).
+        """
+        purpose = await self._require(caller, perms.CONSENTS_READ, "consent.receipt")
+        row = (await self._session.execute(
+            select(ConsentEventRow.customer_id, ConsentEventRow.receipt_id).where(ConsentEventRow.id == event_id)
+        )).first()
+        if row is None:
+            raise ConsentEventNotFoundError(f"consent event {event_id} not found")
+        if row.receipt_id is None:
+            raise ReceiptNotFoundError(
+                f"consent event {event_id} has no receipt (imported or expiry events carry none)")
+        rec = await self._session.get(ConsentReceiptRow, row.receipt_id)
+        assert rec is not None
+        await self._d.audit.record_durable(AuditEvent(
+            "consent.receipt", Outcome.ALLOWED, caller.actor, purpose=purpose, customer_id=row.customer_id,
+            request_id=caller.request_id, client_ip=caller.client_ip, detail=f"receipt {rec.id}"))
+        return Receipt(rec.id, rec.customer_id, as_utc(rec.issued_at), rec.key_id, rec.jws)
+
+    def receipt_key(self) -> dict[str, Any]:
+        """The receipt-signing public key (PEM and JWK): receipts verify offline against it."""
+        signer = self._d.keyring.receipt_signer
+        return {"kid": signer.key_id, "alg": "EdDSA", "public_key_pem": signer.public_pem(),
+                "jwk": public_jwk(signer.public_key, signer.key_id)}
+
+    async def expire_due(self, caller: Caller, *, at: datetime | None = None, limit: int = 5000) -> int:
+        """Record ``expired`` events for up to ``limit`` grants past their reconfirmation interval.
+
+        Call repeatedly (one transaction each) until it returns 0. Returns how many expired.
+        """
+        when = utc(at) if at else utc(self._d.clock())
+        now = utc(self._d.clock())
+        total = 0
+        for purpose in self._d.purposes:
+            cutoff = grant_cutoff(purpose, when)
+            if cutoff is None or total >= limit:
+                continue
+            rows = (await self._session.execute(
+                select(ConsentStateRow.__table__).where(
+                    ConsentStateRow.purpose == purpose.id, ConsentStateRow.status == Kind.GRANTED.value,
+                    ConsentStateRow.granted_at <= cutoff)
+                .order_by(ConsentStateRow.granted_at).limit(limit - total))).mappings().all()
+            if not rows:
+                continue
+            events, ids = [], []
+            for r in rows:
+                event_id = new_id()
+                lapsed = expires_at(purpose, r["granted_at"])
+                assert lapsed is not None
+                events.append({
+                    "id": event_id, "customer_id": r["customer_id"], "purpose": purpose.id, "channel": r["channel"],
+                    "kind": Kind.EXPIRED.value, "notice_version": r["notice_version"],
+                    "notice_hash": r["notice_hash"], "source": Source.SYSTEM.value, "actor_id": None,
+                    "actor_name": caller.actor.name, "actor_role": caller.actor.role, "occurred_at": lapsed,
+                    "recorded_at": now, "evidence_ip": None, "evidence_user_agent": None,
+                    "evidence_key_version": None, "receipt_id": None, "request_id": caller.request_id})
+                ids.append(r["customer_id"])
+                await self._session.execute(
+                    update(ConsentStateRow).where(
+                        ConsentStateRow.customer_id == r["customer_id"], ConsentStateRow.purpose == purpose.id,
+                        ConsentStateRow.channel == r["channel"])
+                    .values(status=Kind.EXPIRED.value, event_id=event_id, updated_at=lapsed))
+            await self._session.execute(insert(ConsentEventRow), events)
+            await self._d.audit.record(self._session, AuditEvent(
+                "consent.expire", Outcome.ALLOWED, caller.actor, purpose=purpose.id,
+                subjects=tuple(dict.fromkeys(ids)), request_id=caller.request_id,
+                detail=f"{len(events)} grants of {purpose.id} not reconfirmed within {purpose.reconfirm_days} days"))
+            total += len(events)
+        return total
+
+    async def due(
+        self, caller: Caller, *, within_days: int = DUE_WITHIN_DAYS, purpose_id: str | None = None,
+        after: tuple[datetime, uuid.UUID, str, str] | None = None, limit: int = 500,
+    ) -> list[DueConsent]:
+        """Grants lapsing in the next ``within_days`` days (soonest first, keyset-paginated), so
+        applications can ask the customers to reconfirm. Ids and dates only."""
+        purpose = await self._require(caller, perms.CONSENTS_READ, "consent.due")
+        if not 1 <= within_days <= 365:
+            raise InvalidConsentError("within_days must be between 1 and 365", field="within_days")
+        now = utc(self._d.clock())
+        targets = [self.purpose(purpose_id)] if purpose_id else list(self._d.purposes)
+        clauses = []
+        for p in targets:
+            lo, hi = grant_cutoff(p, now), grant_cutoff(p, now + timedelta(days=within_days))
+            if lo is None or hi is None:
+                continue
+            clauses.append(and_(ConsentStateRow.purpose == p.id, ConsentStateRow.granted_at > lo,
+                                ConsentStateRow.granted_at <= hi))
+        if not clauses:
+            return []
+        q = (select(ConsentStateRow.customer_id, ConsentStateRow.purpose, ConsentStateRow.channel,
+                    ConsentStateRow.granted_at)
+             .join(CustomerRow, CustomerRow.id == ConsentStateRow.customer_id)
+             .where(ConsentStateRow.status == Kind.GRANTED.value, or_(*clauses), CustomerRow.status == "active",
+                    CustomerRow.erased_at.is_(None))
+             .order_by(ConsentStateRow.granted_at, ConsentStateRow.customer_id, ConsentStateRow.purpose,
+                       ConsentStateRow.channel)
+             .limit(limit))
+        if after is not None:
+            q = q.where(tuple_(ConsentStateRow.granted_at, ConsentStateRow.customer_id, ConsentStateRow.purpose,
+                               ConsentStateRow.channel) > tuple_(*after))
+        rows = (await self._session.execute(q)).all()
+        out = []
+        for cid, pid, channel, granted in rows:
+            p = self._d.purposes.get(pid)
+            assert p is not None and granted is not None
+            lapse = expires_at(p, as_utc(granted))
+            assert lapse is not None
+            out.append(DueConsent(cid, pid, _channel_out(channel), as_utc(granted), lapse))
+        await self._d.audit.record_durable(AuditEvent(
+            "consent.due", Outcome.ALLOWED, caller.actor, purpose=purpose,
+            subjects=tuple(dict.fromkeys(d.customer_id for d in out)), request_id=caller.request_id,
+            client_ip=caller.client_ip, detail=f"{len(out)} grants due within {within_days} days"))
+        return out
