@@ -16,13 +16,14 @@ from vault.access.policy import AccessPolicy
 from vault.access.principals import PrincipalService
 from vault.audit.log import AuditLog
 from vault.consent.contacts import ContactDeps, ContactResolver
-from vault.consent.imports import check_import_columns
+from vault.consent.imports import check_import_columns, record_imported_consents
 from vault.consent.ledger import SqlConsentLedger
 from vault.consent.purposes import load_purposes
 from vault.consent.service import ConsentDeps, ConsentService
 from vault.crypto.keyring import load_keyring
 from vault.crypto.keys import load_env_keys, load_key_file
 from vault.customers.catalogue import load_catalogue
+from vault.customers.importer import CustomerImporter
 from vault.customers.service import CustomerDeps, CustomerService
 from vault.db.engine import Database
 
@@ -98,6 +99,11 @@ class Vault:
         """The consented-contact resolver (opens its own read transactions)."""
         p = self.policies
         return ContactResolver(ContactDeps(self.db, self.keyring, p.purposes, p.access, self.audit))
+
+    def importer(self) -> CustomerImporter:
+        """The customer importer; consent flags become consent events in each batch's transaction."""
+        return CustomerImporter(self.db, self.keyring, self.policies.catalogue, self.audit,
+                                on_created=record_imported_consents)
 
     def principals(self, session: AsyncSession) -> PrincipalService:
         """A principal service on ``session``."""

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from vault.access.caller import Caller
 from vault.bootstrap import Vault
 from vault.cli.common import fail, out, run, with_vault
-from vault.customers.importer import CustomerImporter, write_report
+from vault.customers.importer import write_report
 
 app = typer.Typer(help="Customer records.", no_args_is_help=True)
 
@@ -29,7 +29,7 @@ def import_(
 
     async def go(vault: Vault) -> None:
         vault.policies.access.check_purpose(purpose)
-        importer = CustomerImporter(vault.db, vault.keyring, vault.policies.catalogue, vault.audit)
+        importer = vault.importer()
         with Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       transient=False) as bar:
             task = bar.add_task("import", total=max(total, 0))

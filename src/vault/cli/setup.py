@@ -14,7 +14,6 @@ from vault.crypto.errors import KeyFileError
 from vault.crypto.keyring import ensure_system_keys
 from vault.crypto.keys import generate_key_file
 from vault.customers.demo import write_demo_csv
-from vault.customers.importer import CustomerImporter
 from vault.db.engine import Database
 from vault.db.migrate import upgrade_head
 
@@ -61,7 +60,7 @@ def demo(
     async def go(vault: Vault) -> None:
         write_demo_csv(csv_path, count)
         caller = Caller(None, purpose="service_delivery", operator="demo")
-        report = await CustomerImporter(vault.db, vault.keyring, vault.policies.catalogue, vault.audit).run(
+        report = await vault.importer().run(
             csv_path, caller)
         csv_path.unlink()
         out.print(f"demo customers: {report.created} created, {report.unchanged} already present, "

@@ -54,11 +54,12 @@ def check_import_columns(purposes: PurposeCatalogue) -> None:
 async def record_imported_consents(
     session: AsyncSession, rows: Sequence[tuple[UUID, Mapping[str, bool]]], actor: Actor, *,
     at: datetime | None = None,
-) -> int:
+) -> None:
     """Insert the consent events and state of freshly imported customers (Core executemany, no ORM).
 
     ``rows`` holds (customer id, {csv column: True for y / False for n}); the customers are new, so
-    there is no prior state. Runs in the caller's transaction (the batch's). Returns the event count.
+    there is no prior state. Runs in the caller's transaction (the batch's): wired as the importer's
+    ``on_created`` hook by :meth:`vault.bootstrap.Vault.importer`.
     """
     now = at or utcnow()
     events: list[dict[str, Any]] = []
@@ -85,4 +86,3 @@ async def record_imported_consents(
     if events:
         await session.execute(insert(consent_events_table), events)
         await session.execute(insert(consent_state_table), states)
-    return len(events)
