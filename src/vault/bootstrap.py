@@ -79,7 +79,7 @@ class Vault:
     def customer_deps(self) -> CustomerDeps:
         """Collaborators for :class:`CustomerService`."""
         p = self.policies
-        return CustomerDeps(self.keyring, p.catalogue, p.purposes, p.access, self.lawful, self.audit)
+        return CustomerDeps(self.keyring, p.catalogue, p.purposes, p.access, self.lawful, self.audit, self.db)
 
     def customers(self, session: AsyncSession) -> CustomerService:
         """A customer service on ``session``."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, Executable, Row, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -76,6 +76,12 @@ class Database:
                 event.listen(eng.sync_engine, "connect", _disable_pysqlite_begin)
                 event.listen(eng.sync_engine, "begin", _begin_immediate)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite point reads skip aiosqlite's thread hops: a primary-key SELECT on a local file takes
+        # microseconds, less than handing it to a thread and back (DESIGN.md, performance notes).
+        self._sync_reads: Engine | None = None
+        if not self.is_postgres:
+            self._sync_reads = create_engine(sync_url(url), pool_size=pool_size, max_overflow=pool_size)
+            event.listen(self._sync_reads, "connect", sqlite_pragmas)
         # Write sessions begin lazily, at their first statement: a request denied before touching the
         # database holds no write lock while its denial is audited through group commit.
         self.write_sessions = async_sessionmaker(
@@ -98,6 +104,14 @@ class Database:
         async with self.write_sessions() as session, session.begin():
             yield session
 
+    async def fetch_one(self, statement: Executable) -> Row[Any] | None:
+        """Run a single-row, read-only Core statement outside any session (autocommit read)."""
+        if self._sync_reads is not None:
+            with self._sync_reads.connect() as conn:
+                return conn.execute(statement).first()
+        async with self.engine.connect() as conn:
+            return (await conn.execute(statement)).first()
+
     @asynccontextmanager
     async def audit_write(self) -> AsyncIterator[AsyncSession]:
         """A write transaction on the audit writer's own pool (see ``audit_engine``)."""
@@ -114,6 +128,8 @@ class Database:
         """Close every pooled connection."""
         await self.engine.dispose()
         await self.audit_engine.dispose()
+        if self._sync_reads is not None:
+            self._sync_reads.dispose()
 
 
 def _disable_pysqlite_begin(dbapi_conn: Any, _record: Any) -> None:
