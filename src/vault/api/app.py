@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -15,6 +16,7 @@ from vault.api.consents import ConsentController, ContactController, CustomerCon
 from vault.api.customers import CustomerController
 from vault.api.deps import KeyCache, provide_caller, provide_principal
 from vault.api.errors import EXCEPTION_HANDLERS
+from vault.api.pii import PiiController
 from vault.bootstrap import Vault, open_vault
 from vault.config import Settings, get_settings
 
@@ -38,6 +40,8 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
     async def startup(app: Litestar) -> None:
         app.state.vault = vault if vault is not None else await open_vault(cfg)
         app.state.key_cache = KeyCache()
+        app.state.pii = None
+        app.state.pii_lock = asyncio.Lock()
 
     async def shutdown(app: Litestar) -> None:
         v: Vault = app.state.vault
@@ -49,7 +53,7 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
     logging.getLogger("vault").setLevel(logging.INFO)
     return Litestar(
         route_handlers=[health, CustomerController, PrincipalController, AuditController, PurposeController,
-                        CustomerConsentController, ConsentController, ContactController],
+                        CustomerConsentController, ConsentController, ContactController, PiiController],
         dependencies={"principal": Provide(provide_principal), "caller": Provide(provide_caller)},
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[startup],
