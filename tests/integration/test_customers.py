@@ -17,7 +17,8 @@ from vault.access.caller import Caller
 from vault.bootstrap import Vault
 from vault.config import Settings
 from vault.customers.demo import write_demo_csv
-from vault.customers.importer import HEADER, CustomerImporter
+from vault.customers.importer import CUSTOMER_COLUMNS, HEADER, CustomerImporter
+from vault.customers.records import sealed_field_names
 from vault.db.engine import sync_url
 
 OPERATOR = Caller(None, purpose="service_delivery", operator="tests")
@@ -137,3 +138,33 @@ async def test_no_plaintext_pii_at_rest(db_target: DbTarget, vault: Vault, tmp_p
     assert len(haystack) > 10_000
     leaked = sorted(s for s in secrets if s in haystack)
     assert not leaked, f"{len(leaked)} plaintext values found at rest, e.g. field of length {len(leaked[0])}"
+
+
+async def test_undeclared_pii_columns_are_discovered_and_refused(vault: Vault, settings: Settings,
+                                                                 tmp_path: Path) -> None:
+    p = uuid.uuid4().hex[:6]
+    header = (*HEADER, "memo", "loyalty_tier")
+    rows = [[*_row(f"{p}-{i}"), f"배송 전 010-{3000 + i}-1234로 연락 부탁", "gold"] for i in range(30)]
+    path = tmp_path / "extra.csv"
+    _write(path, rows, header=header)
+    env = {**os.environ, "VAULT_DATABASE_URL": settings.database_url,
+           "VAULT_CRYPTO__KEK_FILE": str(settings.crypto.kek_file),
+           "VAULT_POLICY__DIRECTORY": str(settings.policy.directory)}
+    cmd = [sys.executable, "-m", "vault.cli.main", "customers", "import", str(path)]
+    refused = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180, check=False)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    out = " ".join((refused.stdout + refused.stderr).split())
+    assert "'memo' looks like PII (PHONE_NUMBER" in out
+    assert "'loyalty_tier': no PII" in out
+    assert "010-3000-1234" not in out
+    accepted = subprocess.run([*cmd, "--ignore-unknown-columns"], env=env, capture_output=True, text=True,
+                              timeout=180, check=False)
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert "created: 30" in accepted.stdout
+    engine = create_engine(sync_url(settings.database_url))
+    with engine.connect() as conn:
+        sealed = [row[0] for row in conn.execute(text("SELECT sealed FROM customers"))]
+    engine.dispose()
+    stored_fields = {name for blob in sealed for name in sealed_field_names(bytes(blob))}
+    assert len(sealed) >= 30
+    assert stored_fields <= set(CUSTOMER_COLUMNS)  # the dropped columns are stored nowhere

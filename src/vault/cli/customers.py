@@ -10,7 +10,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from vault.access.caller import Caller
 from vault.bootstrap import Vault
 from vault.cli.common import fail, out, run, with_vault
-from vault.customers.importer import write_report
+from vault.customers.importer import describe_discovery, write_report
+from vault.detection import PiiDetector, build_analyzer
+
+
+def _detector() -> PiiDetector:
+    return PiiDetector(build_analyzer())
 
 app = typer.Typer(help="Customer records.", no_args_is_help=True)
 
@@ -20,7 +25,10 @@ def import_(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="CSV with the documented header"),
     report: Path = typer.Option(None, help="Where to write rejected rows (default FILE.report.csv)"),
     all_or_nothing: bool = typer.Option(False, "--all-or-nothing", help="Refuse the whole file if any row is bad"),
-    batch_size: int = typer.Option(2000, min=1, help="Rows per transaction"),
+    batch_size: int = typer.Option(5000, min=1, help="Rows per transaction"),
+    ignore_unknown_columns: bool = typer.Option(
+        False, "--ignore-unknown-columns",
+        help="Import without columns the field catalogue does not declare (they are never stored)"),
     purpose: str = typer.Option("service_delivery", help="Purpose of collection recorded in the audit log"),
 ) -> None:
     """Import customers; bad rows go to a report by line number, valid rows are kept."""
@@ -35,11 +43,19 @@ def import_(
             task = bar.add_task("import", total=max(total, 0))
             result = await importer.run(file, Caller(None, purpose=purpose, operator="import"),
                                         batch_size=batch_size, all_or_nothing=all_or_nothing,
-                                        progress=lambda n: bar.advance(task, n))
+                                        progress=lambda n: bar.advance(task, n),
+                                        ignore_unknown_columns=ignore_unknown_columns, detector=_detector)
+        if result.discovery:
+            out.print("undeclared columns: " + describe_discovery(result.discovery))
+        if result.dropped_columns:
+            out.print(f"dropped undeclared columns {result.dropped_columns} (not stored)")
         if result.errors:
             write_report(result, report_path)
         out.print(f"rows: {result.rows}, created: {result.created}, already present: {result.unchanged}, "
                   f"rejected: {result.rejected}" + (f" (see {report_path})" if result.errors else ""))
+        header_error = next((e for e in result.errors if e.line == 1), None)
+        if header_error is not None:
+            raise fail(f"file refused, nothing written: {header_error.reason}")
         if result.refused:
             raise fail(f"--all-or-nothing: file refused because {result.rejected} rows are invalid; nothing written")
         if result.errors:

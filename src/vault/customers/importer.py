@@ -23,7 +23,7 @@ import os
 import pickle
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from vault.crypto.keys import KeyProvider
     from vault.customers.catalogue import FieldCatalogue
     from vault.db.engine import Database
+    from vault.detection.service import ColumnVerdict, PiiDetector
 
 CUSTOMER_COLUMNS = (
     "customer_ref", "name", "email", "phone", "birth_date", "gender", "postal_code", "city", "district",
@@ -102,6 +103,8 @@ class ImportReport:
     unchanged: int = 0
     errors: list[RowError] = field(default_factory=list)
     refused: bool = False
+    discovery: dict[str, ColumnVerdict] = field(default_factory=dict)
+    dropped_columns: list[str] = field(default_factory=list)
     created_ids: list[uuid.UUID] = field(default_factory=list)
 
     @property
@@ -110,10 +113,15 @@ class ImportReport:
         return len({e.line for e in self.errors})
 
 
-def check_header(header: list[str]) -> RowError | None:
-    """Refuse files with missing or undeclared columns (line 1)."""
+def unknown_columns(header: list[str]) -> list[str]:
+    """Columns the field catalogue does not declare."""
+    return [c for c in header if c not in HEADER]
+
+
+def check_header(header: list[str], *, ignore_unknown: bool = False) -> RowError | None:
+    """Refuse files with missing, repeated or (unless ``ignore_unknown``) undeclared columns (line 1)."""
     missing = [c for c in ("customer_ref",) if c not in header]
-    unknown = [c for c in header if c not in HEADER]
+    unknown = [] if ignore_unknown else unknown_columns(header)
     dupes = sorted({c for c in header if header.count(c) > 1})
     if not (missing or unknown or dupes):
         return None
@@ -134,6 +142,8 @@ def parse_row(line: int, header: list[str], cells: list[str], catalogue: FieldCa
     values: dict[str, str] = {}
     consents: dict[str, bool] = {}
     for col, raw in zip(header, cells, strict=True):
+        if col not in HEADER:
+            continue  # an undeclared column the caller chose to drop: never stored
         cell = raw.strip()
         if col in CONSENT_COLUMNS:
             flag = FLAG_VALUES.get(cell.lower(), "bad")
@@ -153,7 +163,7 @@ def parse_row(line: int, header: list[str], cells: list[str], catalogue: FieldCa
     return ImportRow(line, values, consents)
 
 
-def _lines(path: Path) -> Iterator[tuple[int, list[str]] | RowError]:
+def _lines(path: Path, *, ignore_unknown: bool = False) -> Iterator[tuple[int, list[str]] | RowError]:
     """The header check, then (line number, cells) of every non-blank data row."""
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh)
@@ -165,7 +175,7 @@ def _lines(path: Path) -> Iterator[tuple[int, list[str]] | RowError]:
         except csv.Error as exc:
             yield RowError(1, "(header)", f"not a CSV file: {exc}")
             return
-        bad = check_header(header)
+        bad = check_header(header, ignore_unknown=ignore_unknown)
         if bad is not None:
             yield bad
             return
@@ -180,6 +190,33 @@ def _lines(path: Path) -> Iterator[tuple[int, list[str]] | RowError]:
                 continue
             if any(c.strip() for c in cells):
                 yield reader.line_num, cells
+
+
+def discover_columns(path: Path, columns: Sequence[str], detector: PiiDetector,
+                     sample_size: int = 200) -> dict[str, ColumnVerdict]:
+    """Sample undeclared columns and classify them with the PII detector."""
+    samples: dict[str, list[str]] = {c: [] for c in columns}
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        for i, rec in enumerate(csv.DictReader(fh)):
+            if i >= sample_size * 5:
+                break
+            for c in columns:
+                value = (rec.get(c) or "").strip()
+                if value and len(samples[c]) < sample_size:
+                    samples[c].append(value)
+    return {c: detector.classify_column(v, sample_size=sample_size) for c, v in samples.items()}
+
+
+def describe_discovery(found: Mapping[str, ColumnVerdict]) -> str:
+    """One line per column: what it looks like (types and shares only, never values)."""
+    parts = []
+    for col, v in found.items():
+        if v.is_pii:
+            kind = v.entity_type or "mixed personal data"
+            parts.append(f"column {col!r} looks like PII ({kind} in {v.ratio:.0%} of {v.sampled} sampled values)")
+        else:
+            parts.append(f"column {col!r}: no PII found in {v.sampled} sampled values")
+    return "; ".join(parts)
 
 
 def read_rows(path: Path, catalogue: FieldCatalogue) -> Iterator[ImportRow | RowError]:
@@ -260,14 +297,35 @@ class CustomerImporter:
     async def run(
         self, path: Path, caller: Caller, *, batch_size: int = 5000, all_or_nothing: bool = False,
         progress: Callable[[int], None] | None = None, keep_ids: bool = False, workers: int | None = None,
+        ignore_unknown_columns: bool = False, detector: Callable[[], PiiDetector] | None = None,
     ) -> ImportReport:
         """Import ``path``; see the module docstring for the guarantees.
 
         Args:
             workers: sealing processes; None picks one per core for files over
                 PARALLEL_MIN_ROWS rows, 0 seals in-process.
+            ignore_unknown_columns: import without the columns the catalogue does not
+                declare (they are never stored); otherwise such a file is refused.
+            detector: builds the PII detector used to sample undeclared columns and
+                report which look like personal data.
         """
         report = ImportReport()
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            first = next(csv.reader(fh), [])
+        extra = unknown_columns([h.strip() for h in first])
+        if extra:
+            if detector is not None:
+                report.discovery = discover_columns(path, extra, detector())
+            if not ignore_unknown_columns:
+                found = describe_discovery(report.discovery) if report.discovery else ""
+                report.errors.append(RowError(1, "(header)", (
+                    f"undeclared columns {extra} are not in the field catalogue and are never stored"
+                    + (f" ({found})" if found else "")
+                    + "; remove them, declare them in policies/pii.yaml, or import without them "
+                    "(--ignore-unknown-columns)")))
+                report.refused = all_or_nothing
+                return report
+            report.dropped_columns = extra
         if workers is None:
             workers = (os.cpu_count() or 1) if path.stat().st_size > PARALLEL_MIN_ROWS * 150 else 0
         provider, index = self._keyring.provider, self._keyring.index
@@ -281,14 +339,16 @@ class CustomerImporter:
         try:
             if all_or_nothing:
                 async with self._db.write() as session:
-                    await self._pipeline(path, caller, report, batch_size, pool, local, progress, keep_ids, session)
+                    await self._pipeline(path, caller, report, batch_size, pool, local, progress, keep_ids, session,
+                                         ignore_unknown_columns)
                     if report.errors:
                         report.refused = True
                         report.created = 0
                         report.created_ids.clear()
                         await session.rollback()
             else:
-                await self._pipeline(path, caller, report, batch_size, pool, local, progress, keep_ids, None)
+                await self._pipeline(path, caller, report, batch_size, pool, local, progress, keep_ids, None,
+                                     ignore_unknown_columns)
         finally:
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
@@ -297,6 +357,7 @@ class CustomerImporter:
     async def _pipeline(
         self, path: Path, caller: Caller, report: ImportReport, batch_size: int, pool: Executor | None,
         local: _Sealer, progress: Callable[[int], None] | None, keep_ids: bool, session: AsyncSession | None,
+        ignore_unknown: bool = False,
     ) -> None:
         loop = asyncio.get_running_loop()
         header: list[str] = []
@@ -335,7 +396,7 @@ class CustomerImporter:
             while len(pending) >= max_in_flight:
                 await drain_one()
 
-        for item in _lines(path):
+        for item in _lines(path, ignore_unknown=ignore_unknown):
             if isinstance(item, RowError):
                 report.errors.append(item)
                 continue
