@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import Table, insert, select, text
 
 from vault.audit.entry import GENESIS, AuditEvent, entry_hash, subjects_digest
 from vault.audit.errors import AuditWriteError
@@ -36,6 +36,7 @@ AUDIT_LOCK_KEY = 0x5641554C54  # "VAULT"
 # Bulk entries up to this many subjects ride along in group commit; larger ones commit on their own.
 GROUP_SUBJECTS_MAX = 2000
 _SUBJECT_CHUNK = 5000
+_SUBJECTS_TABLE = cast(Table, AuditSubjectRow.__table__)  # Core executemany, not the ORM bulk path
 
 
 async def append(session: AsyncSession, events: Sequence[AuditEvent]) -> list[int]:
@@ -104,7 +105,7 @@ async def append_bulk(session: AsyncSession, event: AuditEvent, subjects: Subjec
     row = _entry_row(event, seq, utcnow(), len(subjects), subjects.digest() if len(subjects) else None, prev)
     await session.execute(insert(AuditEntryRow), [row])
     for chunk in subjects.chunks(_SUBJECT_CHUNK):
-        await session.execute(insert(AuditSubjectRow), [{"seq": seq, "customer_id": c} for c in chunk])
+        await session.execute(insert(_SUBJECTS_TABLE), [{"seq": seq, "customer_id": c} for c in chunk])
     return seq
 
 

@@ -157,13 +157,15 @@ class ContactResolver:
 
     def _where(self, purpose: Purpose, channel: Channel, at: datetime, night: bool,
                ids: tuple[uuid.UUID, ...] | None) -> tuple[Any, list[ColumnElement[bool]], Any]:
-        """(FROM, WHERE clauses, key column) of "customers to contact"; the key is the customer id."""
+        """((FROM, join), WHERE clauses, key column) of "customers to contact"; the key is the customer id."""
         clauses: list[ColumnElement[bool]] = [contactable_clause()]
         if purpose.is_consent:
             state = aliased(ConsentStateRow, name="s")
             key: Any = state.customer_id
             frm: Any = state
-            clauses += [effective_clause(purpose, at, state), state.channel == channel.value]
+            # Walks ix_consent_state_resolve (purpose, channel, status, customer_id) in keyset order; the
+            # reconfirmation cutoff is a residual filter on the rows it visits.
+            clauses += [effective_clause(purpose, at, state, residual=True), state.channel == channel.value]
             if night:
                 night_purpose = self._d.purposes.get(purpose.night_opt_in_purpose or "")
                 assert night_purpose is not None
@@ -179,15 +181,17 @@ class ContactResolver:
         required = CHANNEL_REQUIRED[channel]
         if required[0] in ("email", "phone"):
             # The blind index holds a row exactly when the sealed field is present: check it without decrypting.
+            # `field || ''` keeps planners on the customer_id index: SQLite without statistics would
+            # otherwise scan the (field, digest) primary key for every candidate row.
             clauses.append(exists(select(CustomerIndexRow.customer_id).where(
-                CustomerIndexRow.customer_id == key, CustomerIndexRow.field == required[0])))
+                CustomerIndexRow.customer_id == key, (CustomerIndexRow.field + "") == required[0])))
         if ids is not None:
             clauses.append(key.in_(ids))
         return (frm, join_on), clauses, key
 
     def _select(self, cols: list[Any], frm: tuple[Any, Any], clauses: list[ColumnElement[bool]]) -> Select[Any]:
-        q = select(*cols)
         source, join_on = frm
+        q = select(*cols)
         if source is not None:
             q = q.select_from(source).join(CustomerRow, join_on)
         return q.where(*clauses)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, and_, func, select
 
 from vault.consent.models import ConsentStateRow
 from vault.consent.rules import Kind, Reason, State, grant_cutoff, why_not
@@ -24,12 +24,19 @@ Clock = Callable[[], datetime]
 _IN_CHUNK = 500
 
 
-def effective_clause(purpose: Purpose, at: datetime, state: Any = ConsentStateRow) -> ColumnElement[bool]:
-    """SQL: ``state`` (ConsentStateRow or an alias of it) is a current grant of ``purpose`` at ``at``."""
+def effective_clause(purpose: Purpose, at: datetime, state: Any = ConsentStateRow, *,
+                     residual: bool = False) -> ColumnElement[bool]:
+    """SQL: ``state`` (ConsentStateRow or an alias of it) is a current grant of ``purpose`` at ``at``.
+
+    ``residual=True`` wraps granted_at in COALESCE so no planner uses the granted_at index for it: contact
+    resolution must walk the (purpose, channel, status, customer_id) index in keyset order, and SQLite
+    without statistics would otherwise pick the granted_at range and sort every page.
+    """
     clause = and_(state.purpose == purpose.id, state.status == Kind.GRANTED.value)
     cutoff = grant_cutoff(purpose, at)
     if cutoff is not None:
-        clause = and_(clause, state.granted_at > cutoff)
+        granted = func.coalesce(state.granted_at, state.granted_at) if residual else state.granted_at
+        clause = and_(clause, granted > cutoff)
     return clause
 
 
