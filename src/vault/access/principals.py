@@ -25,7 +25,7 @@ from vault.access.errors import (
 )
 from vault.access.models import ApiKeyRow, PrincipalRow
 from vault.audit.entry import Actor, AuditEvent, Outcome
-from vault.errors import InvalidInputError
+from vault.errors import InvalidInputError, VaultError
 from vault.lib.clock import as_utc, utcnow
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from vault.audit.log import AuditLog
+    from vault.db.engine import Database
 
 KEY_PREFIX = "cvk_"
 MAX_FAILED_LOGINS = 5
@@ -184,37 +185,54 @@ class PrincipalService:
             raise InvalidCredentialsError("unknown, revoked or disabled API key")
         return Principal(row[2], row[3], row[4], row[5])
 
-    async def login(self, name: str, password: str, *, client_ip: str | None = None) -> Principal:
+    async def login(self, name: str, password: str, *, client_ip: str | None = None) -> Principal | VaultError:
         """Check a console password; locks the account after repeated failures.
 
-        Raises:
-            InvalidCredentialsError, AccountLockedError.
+        A failed attempt must still be recorded (failure counter, lock, audit entry),
+        so failures are *returned*, not raised: the caller commits, then raises the
+        returned error (see :func:`login`).
         """
         row = (await self._session.scalars(select(PrincipalRow).where(PrincipalRow.name == name))).first()
         now = utcnow()
-        anon = Actor(None, name[:100], "unknown")
         if row is None or row.password_hash is None or row.disabled_at is not None:
-            await self._audit.record(self._session, AuditEvent("auth.login", Outcome.DENIED, anon,
-                                                               client_ip=client_ip, detail="unknown principal"))
-            raise InvalidCredentialsError("invalid name or password")
+            await self._audit.record(self._session, AuditEvent(
+                "auth.login", Outcome.DENIED, Actor(None, name[:100], "unknown"), client_ip=client_ip,
+                detail="unknown principal"))
+            return InvalidCredentialsError("invalid name or password")
         actor = Actor(row.id, row.name, row.role)
         if row.locked_until is not None and as_utc(row.locked_until) > now:
             await self._audit.record(self._session, AuditEvent("auth.login", Outcome.DENIED, actor,
                                                                client_ip=client_ip, detail="locked"))
-            raise AccountLockedError("account is locked after repeated failed logins; try again later")
+            return AccountLockedError("account is locked after repeated failed logins; try again later")
         try:
             _hasher.verify(row.password_hash, password)
-        except (VerificationError, InvalidHashError) as exc:
+        except (VerificationError, InvalidHashError):
             row.failed_logins += 1
-            if row.failed_logins >= MAX_FAILED_LOGINS:
+            locked = row.failed_logins >= MAX_FAILED_LOGINS
+            if locked:
                 row.locked_until = now + LOCKOUT
                 row.failed_logins = 0
             await self._session.flush()
-            await self._audit.record(self._session, AuditEvent("auth.login", Outcome.DENIED, actor,
-                                                               client_ip=client_ip, detail="bad password"))
-            raise InvalidCredentialsError("invalid name or password") from exc
+            await self._audit.record(self._session, AuditEvent(
+                "auth.login", Outcome.DENIED, actor, client_ip=client_ip,
+                detail="bad password; account locked" if locked else "bad password"))
+            return InvalidCredentialsError("invalid name or password")
         row.failed_logins = 0
         row.locked_until = None
         await self._session.flush()
         await self._audit.record(self._session, AuditEvent("auth.login", Outcome.ALLOWED, actor, client_ip=client_ip))
         return Principal(row.id, row.name, row.kind, row.role)
+
+
+async def login(db: Database, audit: AuditLog, roles: Collection[str], name: str, password: str, *,
+                client_ip: str | None = None) -> Principal:
+    """Log a person in: the attempt (and any lock) is committed before a failure is raised.
+
+    Raises:
+        InvalidCredentialsError, AccountLockedError.
+    """
+    async with db.write() as session:
+        outcome = await PrincipalService(session, audit, roles).login(name, password, client_ip=client_ip)
+    if isinstance(outcome, VaultError):
+        raise outcome
+    return outcome
