@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 from vault.access.principals import Principal
 from vault.audit.entry import Actor
 from vault.bootstrap import Vault, open_vault
-from vault.config import CryptoSettings, PolicySettings, Settings
+from vault.config import CryptoSettings, PolicySettings, RightsSettings, Settings
 from vault.crypto.keyring import ensure_system_keys
 from vault.crypto.keys import generate_key_file, load_key_file
 from vault.db.engine import Database, sync_url
@@ -76,6 +76,7 @@ def settings(db_target: DbTarget, tmp_path_factory: pytest.TempPathFactory) -> S
         database_url=db_target.url, var_dir=var,
         crypto=CryptoSettings(kek_file=kek),  # type: ignore[call-arg]
         policy=PolicySettings(directory=ROOT / "policies"),  # type: ignore[call-arg]
+        rights=RightsSettings(erasure_journal=var / "erasure-journal.jsonl"),  # type: ignore[call-arg]
     )
 
 

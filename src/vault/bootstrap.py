@@ -21,11 +21,15 @@ from vault.consent.ledger import SqlConsentLedger
 from vault.consent.purposes import load_purposes
 from vault.consent.service import ConsentDeps, ConsentService
 from vault.crypto.keyring import load_keyring
-from vault.crypto.keys import load_env_keys, load_key_file
+from vault.crypto.keys import LayeredKeyProvider, load_env_keys, load_key_file
 from vault.customers.catalogue import load_catalogue
 from vault.customers.importer import CustomerImporter
 from vault.customers.service import CustomerDeps, CustomerService
 from vault.db.engine import Database
+from vault.rights.journal import ErasureJournal
+from vault.rights.retention import RetentionService
+from vault.rights.rotation import KeyRotation
+from vault.rights.service import RightsDeps, RightsService
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,12 +60,18 @@ def load_policies(settings: Settings) -> Policies:
     return Policies(purposes, catalogue, access)
 
 
-def key_provider(settings: Settings) -> KeyProvider:
-    """The configured KEK provider."""
-    if settings.crypto.kek_provider == "env":
-        var = settings.crypto.kek_env_var
-        return load_env_keys(os.environ.get(var), var=var)
-    return load_key_file(settings.crypto.kek_file)
+def key_provider(settings: Settings, *, create: bool = False) -> KeyProvider:
+    """The configured KEK provider (``create``: a PKCS#11 token without a KEK gets one, for `vault init`)."""
+    c = settings.crypto
+    if c.kek_provider == "env":
+        return load_env_keys(os.environ.get(c.kek_env_var), var=c.kek_env_var)
+    if c.kek_provider == "pkcs11":
+        from vault.crypto.pkcs11 import Pkcs11KeyProvider  # loads a native module: only when configured
+
+        hsm = Pkcs11KeyProvider(c.pkcs11_library, c.pkcs11_token_label, os.environ.get(c.pkcs11_pin_env_var, ""),
+                                prefix=c.pkcs11_key_prefix, create=create)
+        return LayeredKeyProvider(hsm, load_key_file(c.legacy_kek_file)) if c.legacy_kek_file else hsm
+    return load_key_file(c.kek_file)
 
 
 @dataclass
@@ -104,6 +114,27 @@ class Vault:
         """The customer importer; consent flags become consent events in each batch's transaction."""
         return CustomerImporter(self.db, self.keyring, self.policies.catalogue, self.audit,
                                 on_created=record_imported_consents)
+
+    @property
+    def rights_deps(self) -> RightsDeps:
+        """Collaborators for :class:`RightsService`."""
+        p = self.policies
+        return RightsDeps(self.db, self.keyring, p.catalogue, p.purposes, p.access, self.audit,
+                          ErasureJournal(self.settings.rights.erasure_journal))
+
+    def rights(self) -> RightsService:
+        """Data subject rights (opens its own transactions)."""
+        return RightsService(self.rights_deps)
+
+    def retention(self) -> RetentionService:
+        """Retention runs (erase or pseudonymize customers past retention)."""
+        p = self.policies
+        return RetentionService(self.db, self.keyring, p.catalogue, p.purposes, self.audit,
+                                ErasureJournal(self.settings.rights.erasure_journal))
+
+    def key_rotation(self, *, batch_size: int = 5000) -> KeyRotation:
+        """KEK and blind-index key rotation."""
+        return KeyRotation(self.db, self.keyring.provider, batch_size=batch_size)
 
     def principals(self, session: AsyncSession) -> PrincipalService:
         """A principal service on ``session``."""

@@ -17,11 +17,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class CryptoSettings(BaseModel):
     """Where the key-encryption key comes from."""
 
-    kek_provider: Literal["file", "env"] = Field(
-        "file", description="KEK provider: a local key file, or a base64 key in VAULT_KEK"
+    kek_provider: Literal["file", "env", "pkcs11"] = Field(
+        "file", description="KEK provider: a local key file, a base64 key in VAULT_KEK, or a PKCS#11 token (HSM)"
     )
     kek_file: Path = Field(Path("var/keys/kek.json"), description="Key file (mode 0600) for the file provider")
     kek_env_var: str = Field("VAULT_KEK", description="Env var holding 'version:base64key[,version:base64key]'")
+    pkcs11_library: str = Field("/usr/lib/softhsm/libsofthsm2.so", description="PKCS#11 module (pkcs11 provider)")
+    pkcs11_token_label: str = Field("customer-vault", description="Label of the token holding the KEKs")
+    pkcs11_pin_env_var: str = Field("VAULT_PKCS11_PIN", description="Env var holding the token's user PIN")
+    pkcs11_key_prefix: str = Field("vault-kek-", description="Label prefix of the KEK objects (<prefix>hsm-v1, ...)")
+    legacy_kek_file: Path | None = Field(
+        None, description="While moving KEKs into an HSM: the old key file, still used to unwrap until rewrapped")
 
 
 class PolicySettings(BaseModel):
@@ -45,6 +51,15 @@ class AuditSettings(BaseModel):
     group_commit_max: int = Field(512, description="Most entries one group commit writes")
 
 
+class RightsSettings(BaseModel):
+    """Data subject rights."""
+
+    erasure_journal: Path = Field(
+        Path("var/erasure-journal.jsonl"),
+        description="Append-only erasure journal (JSON lines: ids, digests, times, request ids; never PII), kept "
+                    "apart from the database and its backups; `vault rights replay-erasures` re-applies it")
+
+
 class Settings(BaseSettings):
     """All settings; nested areas use ``VAULT_<AREA>__<FIELD>``."""
 
@@ -56,6 +71,7 @@ class Settings(BaseSettings):
     policy: PolicySettings = Field(default_factory=PolicySettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    rights: RightsSettings = Field(default_factory=RightsSettings)
 
 
 @lru_cache(maxsize=1)

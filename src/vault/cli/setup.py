@@ -35,7 +35,7 @@ def init() -> None:
                 raise fail(exc.detail) from exc
             out.print(f"created key file {s.crypto.kek_file} (mode 0600) - back it up separately from the database")
     upgrade_head(s.database_url)
-    provider = key_provider(s)
+    provider = key_provider(s, create=True)
 
     async def keys() -> list[str]:
         db = Database(s.database_url)

@@ -91,5 +91,4 @@ class FieldCipher:
 
     def rewrap(self, customer_id: UUID, wrapped: WrappedKey) -> WrappedKey:
         """Re-wrap a DEK under the current KEK version (key rotation)."""
-        label = dek_label(customer_id)
-        return self._keys.wrap(self._keys.unwrap(wrapped, label=label), label=label)
+        return self._keys.rewrap(wrapped, label=dek_label(customer_id))

@@ -40,6 +40,13 @@ class Keyring:
     pseudonyms: Pseudonymizer
     audit_signer: Signer
     receipt_signer: Signer
+    #: Every blind-index key version not yet retired, newest first (``indexes[0] is index``). During an
+    #: index-key rotation lookups try each, so a customer is found whether or not it was rebuilt yet.
+    indexes: tuple[BlindIndexer, ...] = ()
+
+    def index_digests(self, field: str, normalized: str) -> list[bytes]:
+        """The digest of a value under every live index key version (for lookups)."""
+        return [ix.digest(field, normalized) for ix in (self.indexes or (self.index,))]
 
 
 async def ensure_system_keys(session: AsyncSession, provider: KeyProvider) -> list[str]:
@@ -59,8 +66,12 @@ async def ensure_system_keys(session: AsyncSession, provider: KeyProvider) -> li
     return created
 
 
+def _label(row: SystemKey) -> str:
+    return f"system:{row.name}:{row.version}"
+
+
 async def load_keyring(session: AsyncSession, provider: KeyProvider) -> Keyring:
-    """Unwrap the current version of every system key."""
+    """Unwrap the current version of every system key (and every live blind-index version)."""
     rows = (await session.scalars(select(SystemKey).where(SystemKey.retired_at.is_(None)))).all()
     current: dict[str, SystemKey] = {}
     for row in rows:
@@ -72,15 +83,51 @@ async def load_keyring(session: AsyncSession, provider: KeyProvider) -> Keyring:
 
     def unwrap(name: str) -> tuple[bytes, int]:
         row = current[name]
-        key = provider.unwrap(WrappedKey(row.kek_version, row.wrapped), label=f"system:{name}:{row.version}")
-        return key, row.version
+        return provider.unwrap(WrappedKey(row.kek_version, row.wrapped), label=_label(row)), row.version
 
-    index_key, index_version = unwrap("blind_index")
+    indexes = tuple(
+        BlindIndexer(provider.unwrap(WrappedKey(r.kek_version, r.wrapped), label=_label(r)), r.version)
+        for r in sorted((r for r in rows if r.name == "blind_index"), key=lambda r: -r.version))
     return Keyring(
         provider=provider,
         cipher=FieldCipher(provider),
-        index=BlindIndexer(index_key, index_version),
+        index=indexes[0],
         pseudonyms=Pseudonymizer(unwrap("pseudonym")[0]),
         audit_signer=Signer(unwrap("audit_signing")[0]),
         receipt_signer=Signer(unwrap("receipt_signing")[0]),
+        indexes=indexes,
     )
+
+
+async def add_system_key_version(session: AsyncSession, provider: KeyProvider, name: str) -> int:
+    """Create the next version of a system key (index-key rotation); returns the new version."""
+    if name not in SYSTEM_KEYS:
+        raise KeyUnavailableError(f"unknown system key {name!r}; system keys: {', '.join(SYSTEM_KEYS)}")
+    versions = (await session.scalars(select(SystemKey.version).where(SystemKey.name == name))).all()
+    version = max(versions, default=0) + 1
+    wrapped = provider.wrap(os.urandom(32), label=f"system:{name}:{version}")
+    session.add(SystemKey(name=name, version=version, kek_version=wrapped.kek_version, wrapped=wrapped.blob,
+                          created_at=utcnow()))
+    await session.flush()
+    return version
+
+
+async def retire_system_key_versions(session: AsyncSession, name: str, below: int) -> int:
+    """Mark every version of ``name`` older than ``below`` retired; returns how many."""
+    rows = (await session.scalars(select(SystemKey).where(
+        SystemKey.name == name, SystemKey.version < below, SystemKey.retired_at.is_(None)))).all()
+    for row in rows:
+        row.retired_at = utcnow()
+    await session.flush()
+    return len(rows)
+
+
+async def rewrap_system_keys(session: AsyncSession, provider: KeyProvider) -> int:
+    """Re-wrap every system key not under the current KEK version; returns how many."""
+    current = provider.current_version
+    rows = (await session.scalars(select(SystemKey).where(SystemKey.kek_version != current))).all()
+    for row in rows:
+        wrapped = provider.rewrap(WrappedKey(row.kek_version, row.wrapped), label=_label(row))
+        row.kek_version, row.wrapped = wrapped.kek_version, wrapped.blob
+    await session.flush()
+    return len(rows)

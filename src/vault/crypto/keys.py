@@ -15,7 +15,7 @@ import json
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -24,7 +24,7 @@ from vault.crypto.errors import DecryptionError, KeyFileError, KeyUnavailableErr
 from vault.lib.clock import utcnow
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
     from pathlib import Path
 
 KEY_FILE_FORMAT = "customer-vault-kek/1"
@@ -58,6 +58,34 @@ class KeyProvider(ABC):
     @abstractmethod
     def unwrap(self, wrapped: WrappedKey, *, label: str) -> bytes:
         """Unwrap; raises DecryptionError if the blob or label does not match."""
+
+    def rewrap(self, wrapped: WrappedKey, *, label: str) -> WrappedKey:
+        """Re-wrap under the current KEK version (key rotation); the key itself never changes.
+
+        A provider that can do this inside its boundary (an HSM's C_UnwrapKey/C_WrapKey, a
+        cloud KMS's ReEncrypt) overrides it so the plaintext key never reaches the process.
+        """
+        return self.wrap(self.unwrap(wrapped, label=label), label=label)
+
+    def add_version(self) -> str:
+        """Create a new KEK version and make it current; returns its name.
+
+        Raises:
+            KeyUnavailableError: the provider cannot create versions (e.g. keys given in an env var).
+        """
+        raise KeyUnavailableError(f"{type(self).__name__} cannot create KEK versions; rotate at the key's source")
+
+    def remove_version(self, version: str) -> None:
+        """Destroy a KEK version (the caller has checked that nothing is wrapped under it).
+
+        Raises:
+            KeyUnavailableError: the provider cannot remove versions, or ``version`` is current.
+        """
+        raise KeyUnavailableError(f"{type(self).__name__} cannot remove KEK versions; remove it at the key's source")
+
+    def refresh(self) -> None:
+        """Reload versions from the key's source (another process may have rotated it); no-op by default."""
+        return None
 
 
 class LocalKeyProvider(KeyProvider):
@@ -100,8 +128,176 @@ class LocalKeyProvider(KeyProvider):
             raise DecryptionError(f"wrapped key {label!r} failed to unwrap under KEK {wrapped.kek_version}") from exc
 
 
+class FileKeyProvider(LocalKeyProvider):
+    """The key file's KEK versions, reloaded when the file changes.
+
+    ``vault keys rotate`` adds a version to the file while API workers keep running: a
+    worker meeting a DEK wrapped under a version it has not loaded re-reads the file, and
+    before each wrap it checks (one ``stat``) whether the current version moved on, so new
+    customers are wrapped under the new version without a restart.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._stamp = (-1, -1)
+        keys, current = self._read()
+        super().__init__(keys, current)
+
+    def __reduce__(self) -> tuple[type[LocalKeyProvider], tuple[dict[str, bytes], str]]:
+        return (LocalKeyProvider, (self._keys, self._current))
+
+    @property
+    def path(self) -> Path:
+        """The key file."""
+        return self._path
+
+    def _read(self) -> tuple[dict[str, bytes], str]:
+        try:
+            st = self._path.stat()
+        except FileNotFoundError as exc:
+            raise KeyFileError(f"key file {self._path} not found; run `vault init` first") from exc
+        keys, current = read_key_file(self._path)
+        self._stamp = (st.st_mtime_ns, st.st_size)
+        return keys, current
+
+    def refresh(self) -> None:
+        keys, current = self._read()
+        LocalKeyProvider.__init__(self, keys, current)
+
+    def _changed(self) -> bool:
+        try:
+            st = self._path.stat()
+        except OSError:
+            return False
+        return (st.st_mtime_ns, st.st_size) != self._stamp
+
+    def wrap(self, key: bytes, *, label: str) -> WrappedKey:
+        if self._changed():
+            self.refresh()
+        return super().wrap(key, label=label)
+
+    def unwrap(self, wrapped: WrappedKey, *, label: str) -> bytes:
+        if wrapped.kek_version not in self._aead and self._changed():
+            self.refresh()
+        return super().unwrap(wrapped, label=label)
+
+    def add_version(self) -> str:
+        version = add_key_file_version(self._path)
+        self.refresh()
+        return version
+
+    def remove_version(self, version: str) -> None:
+        remove_key_file_version(self._path, version)
+        self.refresh()
+
+
+class LayeredKeyProvider(KeyProvider):
+    """A new provider in front of a legacy one, for moving KEKs (e.g. from a key file into an HSM).
+
+    New wraps use ``primary``; unwraps use whichever provider holds the version. ``vault keys
+    rotate --resume`` then rewraps everything under the primary, after which the legacy versions
+    are retired and the legacy provider is no longer configured. Version names must not overlap
+    (the PKCS#11 provider names its versions ``hsm-v<n>``).
+    """
+
+    def __init__(self, primary: KeyProvider, legacy: KeyProvider) -> None:
+        overlap = set(primary.versions()) & set(legacy.versions())
+        if overlap:
+            raise KeyUnavailableError(f"KEK versions {sorted(overlap)} exist in both providers")
+        self.primary = primary
+        self.legacy = legacy
+
+    @property
+    def current_version(self) -> str:
+        return self.primary.current_version
+
+    def versions(self) -> tuple[str, ...]:
+        return (*self.legacy.versions(), *self.primary.versions())
+
+    def _holder(self, version: str) -> KeyProvider:
+        return self.legacy if version in self.legacy.versions() else self.primary
+
+    def wrap(self, key: bytes, *, label: str) -> WrappedKey:
+        return self.primary.wrap(key, label=label)
+
+    def unwrap(self, wrapped: WrappedKey, *, label: str) -> bytes:
+        return self._holder(wrapped.kek_version).unwrap(wrapped, label=label)
+
+    def add_version(self) -> str:
+        return self.primary.add_version()
+
+    def remove_version(self, version: str) -> None:
+        self._holder(version).remove_version(version)
+
+    def refresh(self) -> None:
+        self.primary.refresh()
+        self.legacy.refresh()
+
+
 def _wrap_aad(version: str, label: str) -> bytes:
     return f"vault.kek|{version}|{label}".encode()
+
+
+def next_version(existing: Iterable[str]) -> str:
+    """``v<n+1>`` after the highest ``v<n>`` among ``existing``."""
+    numbers = [int(v[1:]) for v in existing if v.startswith("v") and v[1:].isdigit()]
+    return f"v{max(numbers, default=0) + 1}"
+
+
+def _write_key_doc(path: Path, doc: dict[str, object]) -> None:
+    """Replace the key file atomically (temp file 0600, fsync, rename, fsync the folder)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(doc, fh, indent=2)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    dfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def _load_doc(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise KeyFileError(f"key file {path} not found; run `vault init` first") from exc
+    except (OSError, ValueError) as exc:
+        raise KeyFileError(f"key file {path} is unreadable or not JSON") from exc
+    if not isinstance(doc, dict) or doc.get("format") != KEY_FILE_FORMAT or not isinstance(doc.get("keys"), dict):
+        raise KeyFileError(f"key file {path} is not a {KEY_FILE_FORMAT} file")
+    return doc
+
+
+def add_key_file_version(path: Path) -> str:
+    """Add a new random KEK version to a key file and make it current (existing keys are kept)."""
+    doc = _load_doc(path)
+    version = next_version(doc["keys"])
+    doc["keys"][version] = base64.b64encode(os.urandom(32)).decode()
+    doc["current"] = version
+    doc.setdefault("history", []).append({"version": version, "created_at": utcnow().isoformat()})
+    _write_key_doc(path, doc)
+    return version
+
+
+def remove_key_file_version(path: Path, version: str) -> None:
+    """Remove a retired KEK version from a key file.
+
+    Raises:
+        KeyUnavailableError: ``version`` is current or not in the file.
+    """
+    doc = _load_doc(path)
+    if version == doc.get("current"):
+        raise KeyUnavailableError(f"KEK version {version!r} is current; rotate before retiring it")
+    if version not in doc["keys"]:
+        raise KeyUnavailableError(f"KEK version {version!r} is not in {path}")
+    del doc["keys"][version]
+    doc.setdefault("history", []).append({"version": version, "retired_at": utcnow().isoformat()})
+    _write_key_doc(path, doc)
 
 
 def generate_key_file(path: Path) -> None:
@@ -127,21 +323,19 @@ def generate_key_file(path: Path) -> None:
         fh.write("\n")
 
 
-def load_key_file(path: Path) -> LocalKeyProvider:
-    """Load a key file written by :func:`generate_key_file` (or rotated since)."""
-    try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise KeyFileError(f"key file {path} not found; run `vault init` first") from exc
-    except (OSError, ValueError) as exc:
-        raise KeyFileError(f"key file {path} is unreadable or not JSON") from exc
-    if not isinstance(doc, dict) or doc.get("format") != KEY_FILE_FORMAT:
-        raise KeyFileError(f"key file {path} is not a {KEY_FILE_FORMAT} file")
+def read_key_file(path: Path) -> tuple[dict[str, bytes], str]:
+    """The KEK versions and the current version of a key file."""
+    doc = _load_doc(path)
     try:
         keys = {str(v): base64.b64decode(k, validate=True) for v, k in doc["keys"].items()}
-        return LocalKeyProvider(keys, str(doc["current"]))
+        return keys, str(doc["current"])
     except (KeyError, TypeError, AttributeError, binascii.Error) as exc:
         raise KeyFileError(f"key file {path} has malformed keys") from exc
+
+
+def load_key_file(path: Path) -> FileKeyProvider:
+    """Load a key file written by :func:`generate_key_file` (or rotated since)."""
+    return FileKeyProvider(path)
 
 
 def load_env_keys(value: str | None, *, var: str) -> LocalKeyProvider:

@@ -30,6 +30,14 @@ class CustomerRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # Data subject rights (vault.rights): the blind-index key version the digests use, restriction of
+    # processing (GDPR Art. 18 / PIPA Art. 37), objection to direct marketing (GDPR Art. 21), and the
+    # request an erasure tombstone answers.
+    index_version: Mapped[int] = mapped_column(Integer, default=1)
+    restricted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    restriction_request_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    objected_marketing_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    erasure_request_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
 
 
 class CustomerIndexRow(Base):
@@ -42,6 +50,7 @@ class CustomerIndexRow(Base):
     customer_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+    key_version: Mapped[int] = mapped_column(Integer, default=1, index=True)
 
 
 class IdempotencyRow(Base):

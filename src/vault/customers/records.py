@@ -59,9 +59,10 @@ def seal_values(
         "row_version": 1,
         "created_at": now,
         "updated_at": now,
+        "index_version": index.version,
     }
     index_rows = [
-        {"field": name, "digest": index.digest(name, values[name]), "customer_id": cid}
+        {"field": name, "digest": index.digest(name, values[name]), "customer_id": cid, "key_version": index.version}
         for name in catalogue.searchable
         if name != "customer_ref" and name in values
     ]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from vault.access import permissions as perms
@@ -32,6 +32,8 @@ from vault.customers.masks import mask
 from vault.customers.models import CustomerIndexRow, CustomerRow, IdempotencyRow, customers_table
 from vault.errors import AccessDeniedError, InvalidInputError
 from vault.lib.clock import as_utc, utcnow
+from vault.rights.errors import CustomerObjectedError, CustomerRestrictedError
+from vault.rights.gate import processing_block
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -225,6 +227,7 @@ class CustomerService:
                 "customer.read", Outcome.FAILED, caller.actor, purpose=purpose.id, customer_id=customer_id,
                 request_id=caller.request_id, client_ip=caller.client_ip, detail="not found"))
             raise CustomerNotFoundError(f"customer {customer_id} not found")
+        await self._gate(caller, row, purpose, "customer.read")
         await self._require_basis(caller, customer_id, purpose, "customer.read")
         view = self._to_view(row, visible, self._open(row, visible))
         await self._d.audit.record_durable(AuditEvent(
@@ -248,13 +251,17 @@ class CustomerService:
             await self._deny(caller, "customer.lookup", exc)
             raise exc
         normalized = self._d.catalogue[by].clean(value)
-        digest = self._d.keyring.index.digest(by, normalized)
+        # Every live index-key version: during an index-key rotation a customer is found whether rebuilt or not.
+        digests = self._d.keyring.index_digests(by, normalized)
+        indexed = select(CustomerIndexRow.customer_id).where(
+            CustomerIndexRow.field == by, CustomerIndexRow.digest.in_(digests))
         if by == "customer_ref":
-            q = select(CustomerRow).where(CustomerRow.ref_digest == digest)
+            q = select(CustomerRow).where(or_(CustomerRow.ref_digest.in_(digests), CustomerRow.id.in_(indexed)))
         else:
-            q = select(CustomerRow).join(CustomerIndexRow, CustomerIndexRow.customer_id == CustomerRow.id).where(
-                CustomerIndexRow.field == by, CustomerIndexRow.digest == digest)
-        rows = [r for r in (await self._session.scalars(q.limit(100))).all() if self._readable(r, purpose)]
+            q = select(CustomerRow).where(CustomerRow.id.in_(indexed))
+        found = [r for r in (await self._session.scalars(q.limit(100))).all() if self._readable(r, purpose)]
+        # Restricted customers (and, for direct marketing, objecting ones) are withheld like those without a basis.
+        rows = [r for r in found if processing_block(r, purpose, caller.role) is None]
         allowed = await self._d.lawful.with_basis(self._session, [r.id for r in rows], purpose)
         views = [self._to_view(r, visible, self._open(r, visible)) for r in rows if r.id in allowed]
         ids = tuple(v.id for v in views)
@@ -262,8 +269,8 @@ class CustomerService:
             "customer.lookup", Outcome.ALLOWED, caller.actor, purpose=purpose.id,
             customer_id=ids[0] if len(ids) == 1 else None, subjects=ids if len(ids) > 1 else (),
             subject_count=len(ids), fields=(by,), request_id=caller.request_id, client_ip=caller.client_ip,
-            detail=f"lookup by {by}; {len(rows) - len(views)} withheld: no lawful basis"
-            if len(rows) > len(views) else f"lookup by {by}"))
+            detail=f"lookup by {by}; {len(found) - len(views)} withheld: restricted, objected or no lawful basis"
+            if len(found) > len(views) else f"lookup by {by}"))
         return views
 
     async def update(
@@ -279,6 +286,7 @@ class CustomerService:
         if not values:
             raise InvalidInputError("no fields to update")
         changes = self.clean(values, partial=True)
+        await self._gate(caller, await self._fetch(customer_id), purpose, "customer.update")
         row = await self._load(customer_id)
         if expected_version is not None and expected_version != row.row_version:
             raise StaleWriteError(f"customer {customer_id} is at version {row.row_version}, not {expected_version}")
@@ -308,7 +316,7 @@ class CustomerService:
                 value = changed[name]
                 if value is not None:
                     self._session.add(CustomerIndexRow(field=name, digest=idx.digest(name, value),
-                                                       customer_id=customer_id))
+                                                       customer_id=customer_id, key_version=idx.version))
             try:
                 async with self._session.begin_nested():
                     await self._session.flush()
@@ -324,6 +332,7 @@ class CustomerService:
     async def soft_delete(self, customer_id: uuid.UUID, caller: Caller) -> None:
         """Mark a customer deleted: no longer readable or searchable; data kept until retention erases it."""
         purpose = await self._require(caller, perms.CUSTOMERS_DELETE, "customer.delete")
+        await self._gate(caller, await self._fetch(customer_id), purpose, "customer.delete")
         row = await self._load(customer_id)
         row.status = "deleted"
         row.deleted_at = row.updated_at = utcnow()
@@ -334,6 +343,23 @@ class CustomerService:
             request_id=caller.request_id, client_ip=caller.client_ip))
 
     # -- internals ------------------------------------------------------------------------------
+
+    async def _gate(self, caller: Caller, row: CustomerRow | None, purpose: Purpose, action: str) -> None:
+        """Deny (audited, saying why) when the customer restricted processing or objected to this purpose.
+
+        Writes call it before their session takes the write lock, so the denial's durable audit entry
+        (group commit) is not queued behind the lock this very request would hold.
+        """
+        if row is None:
+            return
+        block = processing_block(row, purpose, caller.role)
+        if block is None:
+            return
+        code, why = block
+        error = CustomerRestrictedError if code == "restricted" else CustomerObjectedError
+        exc = error(why, customer_id=str(row.id), purpose=purpose.id)
+        await self._deny(caller, action, exc, row.id)
+        raise exc
 
     async def _fetch(self, customer_id: uuid.UUID) -> CustomerRow | None:
         if self._d.db is None:

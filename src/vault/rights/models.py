@@ -1,0 +1,49 @@
+"""Rights tables: the requests registry and the rectification history (old values sealed)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from vault.db.base import Base
+
+
+class RightsRequestRow(Base):
+    """One data subject request. Ids, dates, codes and a short outcome; never personal data."""
+
+    __tablename__ = "rights_requests"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    jurisdiction: Mapped[str] = mapped_column(String(8))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    extended: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str | None] = mapped_column(String(20), default=None)
+    handler_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    handler_name: Mapped[str | None] = mapped_column(String(100), default=None)
+    outcome: Mapped[str | None] = mapped_column(String(500), default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class FieldHistoryRow(Base):
+    """A value replaced by a rectification, sealed under the customer's DEK (so erasure shreds it too)."""
+
+    __tablename__ = "customer_field_history"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    field: Mapped[str] = mapped_column(String(40))
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary)  # None: the field was empty before
+    dek_version: Mapped[int] = mapped_column(Integer)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    request_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    actor_name: Mapped[str] = mapped_column(String(100))
+    actor_role: Mapped[str] = mapped_column(String(40))
