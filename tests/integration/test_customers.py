@@ -168,3 +168,29 @@ async def test_undeclared_pii_columns_are_discovered_and_refused(vault: Vault, s
     stored_fields = {name for blob in sealed for name in sealed_field_names(bytes(blob))}
     assert len(sealed) >= 30
     assert stored_fields <= set(CUSTOMER_COLUMNS)  # the dropped columns are stored nowhere
+
+
+async def test_encodings(vault: Vault, tmp_path: Path) -> None:
+    p = uuid.uuid4().hex[:6]
+    rows = [_row(f"{p}-{i}") for i in range(3)]
+    text = "\r\n".join([",".join(HEADER), *(",".join(r) for r in rows)]) + "\r\n"
+    cp949 = tmp_path / "cp949.csv"
+    cp949.write_bytes(text.encode("cp949"))
+    report = await _importer(vault).run(cp949, OPERATOR)  # read as UTF-8: stops with a clear error, no crash
+    assert report.created == 0
+    assert report.errors[0].field == "(file)"
+    assert "cp949" in report.errors[0].reason
+    ok = await _importer(vault).run(cp949, OPERATOR, encoding="cp949")
+    assert ok.created == 3
+    assert not ok.errors
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + text.replace(f"{p}-", f"{p}b-").encode("utf-8"))
+    assert (await _importer(vault).run(bom, OPERATOR)).created == 3
+    # valid rows before an undecodable line are kept; the error names the line
+    mixed = tmp_path / "mixed.csv"
+    good = ",".join(_row(f"{p}c-1"))
+    bad = ",".join(_row(f"{p}c-2")).encode("cp949")
+    mixed.write_bytes(",".join(HEADER).encode() + b"\n" + good.encode() + b"\n" + bad + b"\n")
+    report = await _importer(vault).run(mixed, OPERATOR)
+    assert report.created == 1
+    assert report.errors[-1].line == 3

@@ -26,6 +26,7 @@ def import_(
     report: Path = typer.Option(None, help="Where to write rejected rows (default FILE.report.csv)"),
     all_or_nothing: bool = typer.Option(False, "--all-or-nothing", help="Refuse the whole file if any row is bad"),
     batch_size: int = typer.Option(5000, min=1, help="Rows per transaction"),
+    encoding: str = typer.Option("utf-8-sig", help="File encoding (Korean Excel exports are often cp949)"),
     ignore_unknown_columns: bool = typer.Option(
         False, "--ignore-unknown-columns",
         help="Import without columns the field catalogue does not declare (they are never stored)"),
@@ -33,7 +34,8 @@ def import_(
 ) -> None:
     """Import customers; bad rows go to a report by line number, valid rows are kept."""
     report_path = report or file.with_name(file.name + ".report.csv")
-    total = sum(1 for _ in file.open(encoding="utf-8-sig")) - 1
+    with file.open("rb") as fh:
+        total = sum(1 for _ in fh) - 1
 
     async def go(vault: Vault) -> None:
         vault.policies.access.check_purpose(purpose)
@@ -44,7 +46,8 @@ def import_(
             result = await importer.run(file, Caller(None, purpose=purpose, operator="import"),
                                         batch_size=batch_size, all_or_nothing=all_or_nothing,
                                         progress=lambda n: bar.advance(task, n),
-                                        ignore_unknown_columns=ignore_unknown_columns, detector=_detector)
+                                        ignore_unknown_columns=ignore_unknown_columns, detector=_detector,
+                                        encoding=encoding)
         if result.discovery:
             out.print("undeclared columns: " + describe_discovery(result.discovery))
         if result.dropped_columns:

@@ -17,6 +17,7 @@ worker process (an HSM session), are sealed in-process.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import csv
 import multiprocessing
 import os
@@ -26,7 +27,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from sqlalchemy import insert, select
 
@@ -35,6 +36,7 @@ from vault.crypto.envelope import FieldCipher
 from vault.customers import records
 from vault.customers.errors import InvalidFieldError
 from vault.customers.models import CustomerRow, customer_index_table, customers_table
+from vault.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -58,6 +60,7 @@ CUSTOMER_COLUMNS = (
 CONSENT_COLUMNS = ("marketing_email", "marketing_sms", "marketing_sms_night", "analytics")
 HEADER = CUSTOMER_COLUMNS + CONSENT_COLUMNS
 FLAG_VALUES = {"y": True, "n": False, "": None}
+DEFAULT_ENCODING = "utf-8-sig"  # UTF-8, with or without the BOM spreadsheet programs write
 PARALLEL_MIN_ROWS = 20_000  # below this, worker start-up costs more than it saves
 
 #: Called inside each batch's transaction with the new customers' (id, consent flags) pairs.
@@ -163,10 +166,26 @@ def parse_row(line: int, header: list[str], cells: list[str], catalogue: FieldCa
     return ImportRow(line, values, consents)
 
 
-def _lines(path: Path, *, ignore_unknown: bool = False) -> Iterator[tuple[int, list[str]] | RowError]:
+def _decoded(fh: BinaryIO, encoding: str) -> Iterator[str]:
+    """Decode line by line, so rows before an undecodable line are still read (and kept)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    for raw in fh:
+        yield decoder.decode(raw)
+    tail = decoder.decode(b"", final=True)
+    if tail:
+        yield tail
+
+
+def _decode_error(line: int, encoding: str) -> RowError:
+    return RowError(line, "(file)", f"is not valid {encoding} text from this line on; nothing after it was read "
+                                    "(save the file as UTF-8, or pass the file's encoding, e.g. --encoding cp949)")
+
+
+def _lines(path: Path, *, ignore_unknown: bool = False,
+           encoding: str = DEFAULT_ENCODING) -> Iterator[tuple[int, list[str]] | RowError]:
     """The header check, then (line number, cells) of every non-blank data row."""
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
+    with path.open("rb") as fh:
+        reader = csv.reader(_decoded(fh, encoding))
         try:
             header = [h.strip() for h in next(reader)]
         except StopIteration:
@@ -174,6 +193,9 @@ def _lines(path: Path, *, ignore_unknown: bool = False) -> Iterator[tuple[int, l
             return
         except csv.Error as exc:
             yield RowError(1, "(header)", f"not a CSV file: {exc}")
+            return
+        except UnicodeDecodeError:
+            yield _decode_error(1, encoding)
             return
         bad = check_header(header, ignore_unknown=ignore_unknown)
         if bad is not None:
@@ -188,15 +210,18 @@ def _lines(path: Path, *, ignore_unknown: bool = False) -> Iterator[tuple[int, l
             except csv.Error as exc:
                 yield RowError(reader.line_num, "(row)", f"malformed CSV: {exc}")
                 continue
+            except UnicodeDecodeError:
+                yield _decode_error(reader.line_num + 1, encoding)
+                return
             if any(c.strip() for c in cells):
                 yield reader.line_num, cells
 
 
 def discover_columns(path: Path, columns: Sequence[str], detector: PiiDetector,
-                     sample_size: int = 200) -> dict[str, ColumnVerdict]:
+                     sample_size: int = 200, encoding: str = DEFAULT_ENCODING) -> dict[str, ColumnVerdict]:
     """Sample undeclared columns and classify them with the PII detector."""
     samples: dict[str, list[str]] = {c: [] for c in columns}
-    with path.open(newline="", encoding="utf-8-sig") as fh:
+    with path.open(newline="", encoding=encoding, errors="replace") as fh:
         for i, rec in enumerate(csv.DictReader(fh)):
             if i >= sample_size * 5:
                 break
@@ -298,6 +323,7 @@ class CustomerImporter:
         self, path: Path, caller: Caller, *, batch_size: int = 5000, all_or_nothing: bool = False,
         progress: Callable[[int], None] | None = None, keep_ids: bool = False, workers: int | None = None,
         ignore_unknown_columns: bool = False, detector: Callable[[], PiiDetector] | None = None,
+        encoding: str = DEFAULT_ENCODING,
     ) -> ImportReport:
         """Import ``path``; see the module docstring for the guarantees.
 
@@ -308,14 +334,20 @@ class CustomerImporter:
                 declare (they are never stored); otherwise such a file is refused.
             detector: builds the PII detector used to sample undeclared columns and
                 report which look like personal data.
+            encoding: the file's text encoding (UTF-8 with or without BOM by default;
+                Korean spreadsheets are often cp949).
         """
         report = ImportReport()
-        with path.open(newline="", encoding="utf-8-sig") as fh:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise InvalidInputError(f"unknown encoding {encoding!r}") from None
+        with path.open(newline="", encoding=encoding, errors="replace") as fh:
             first = next(csv.reader(fh), [])
         extra = unknown_columns([h.strip() for h in first])
         if extra:
             if detector is not None:
-                report.discovery = discover_columns(path, extra, detector())
+                report.discovery = discover_columns(path, extra, detector(), encoding=encoding)
             if not ignore_unknown_columns:
                 found = describe_discovery(report.discovery) if report.discovery else ""
                 report.errors.append(RowError(1, "(header)", (
@@ -340,7 +372,7 @@ class CustomerImporter:
             if all_or_nothing:
                 async with self._db.write() as session:
                     await self._pipeline(path, caller, report, batch_size, pool, local, progress, keep_ids, session,
-                                         ignore_unknown_columns)
+                                         ignore_unknown_columns, encoding)
                     if report.errors:
                         report.refused = True
                         report.created = 0
@@ -348,7 +380,7 @@ class CustomerImporter:
                         await session.rollback()
             else:
                 await self._pipeline(path, caller, report, batch_size, pool, local, progress, keep_ids, None,
-                                     ignore_unknown_columns)
+                                     ignore_unknown_columns, encoding)
         finally:
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
@@ -357,7 +389,7 @@ class CustomerImporter:
     async def _pipeline(
         self, path: Path, caller: Caller, report: ImportReport, batch_size: int, pool: Executor | None,
         local: _Sealer, progress: Callable[[int], None] | None, keep_ids: bool, session: AsyncSession | None,
-        ignore_unknown: bool = False,
+        ignore_unknown: bool = False, encoding: str = DEFAULT_ENCODING,
     ) -> None:
         loop = asyncio.get_running_loop()
         header: list[str] = []
@@ -396,7 +428,7 @@ class CustomerImporter:
             while len(pending) >= max_in_flight:
                 await drain_one()
 
-        for item in _lines(path, ignore_unknown=ignore_unknown):
+        for item in _lines(path, ignore_unknown=ignore_unknown, encoding=encoding):
             if isinstance(item, RowError):
                 report.errors.append(item)
                 continue
