@@ -351,3 +351,29 @@ async def test_replay_is_idempotent(vault: Vault) -> None:
     assert first.entries > 0 and first.erased == 0 and first.pseudonymized == 0
     async with vault.db.read() as session:
         assert (await session.execute(text("SELECT 1"))).scalar() == 1
+
+
+async def test_contact_resolution_drops_restricted_and_objecting_customers_at_once(
+        vault: Vault, principals: dict[str, Creds]) -> None:
+    from vault.consent.contacts import ContactDeps, ContactQuery, ContactResolver
+
+    p = vault.policies
+    resolver = ContactResolver(ContactDeps(vault.db, vault.keyring, p.purposes, p.access, vault.audit))
+
+    async def resolve(purpose: str, ids: tuple[uuid.UUID, ...]) -> set[str]:
+        plan = await resolver.plan(ContactQuery("email", None, ids), OP.for_purpose(purpose))
+        return {line.decode() for c in [c async for c in resolver.stream(plan)] for line in c.splitlines()}
+
+    objector, _ = await new_customer(vault)
+    restricted, _ = await new_customer(vault)
+    plain, _ = await new_customer(vault)
+    for cid in (objector, restricted, plain):
+        await grant(vault, cid, "marketing_email")
+    ids = (objector, restricted, plain)
+    assert len(await resolve("marketing_email", ids)) == 3
+    await vault.rights().object(objector, officer(principals))
+    await vault.rights().restrict(restricted, officer(principals))
+    lines = await resolve("marketing_email", ids)
+    assert len(lines) == 1 and str(plain) in next(iter(lines))
+    service = await resolve("service_delivery", ids)  # objection is to marketing only; restriction is total
+    assert len(service) == 2 and not any(str(restricted) in line for line in service)

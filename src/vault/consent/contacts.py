@@ -38,6 +38,7 @@ from vault.customers.models import CustomerIndexRow, CustomerRow
 from vault.customers.records import open_fields
 from vault.errors import AccessDeniedError
 from vault.lib.clock import utcnow
+from vault.rights.gate import contactable_clause as rights_clause
 
 if TYPE_CHECKING:
     from vault.access.caller import Caller
@@ -54,15 +55,15 @@ MAX_AHEAD = timedelta(days=366)
 _encode = msgspec.json.Encoder().encode
 
 
-def contactable_clause() -> ColumnElement[bool]:
-    """SQL: the customer may be contacted at all, whatever the purpose.
+def contactable_clause(purpose: Purpose | None = None) -> ColumnElement[bool]:
+    """SQL: the customer may be contacted for ``purpose``.
 
-    Today: the record is active (not soft-deleted) and not erased. Data subject rights
-    (issue 5) extend this one predicate with "processing not restricted" (GDPR Art. 18,
-    PIPA Art. 37) and "no objection to direct marketing" (GDPR Art. 21(2)-(3)), so contact
-    resolution and every caller of this function honour them without further change.
+    The record is active (not soft-deleted) and not erased, processing is not restricted
+    (GDPR Art. 18, PIPA Art. 37) and, when ``purpose`` is direct marketing, the customer has
+    not objected to it (GDPR Art. 21(2)-(3)); see :mod:`vault.rights.gate`. The stream pass
+    re-evaluates it page by page, so a restriction or objection takes effect at once.
     """
-    return and_(CustomerRow.status == "active", CustomerRow.erased_at.is_(None))
+    return and_(CustomerRow.status == "active", CustomerRow.erased_at.is_(None), rights_clause(purpose))
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +159,7 @@ class ContactResolver:
     def _where(self, purpose: Purpose, channel: Channel, at: datetime, night: bool,
                ids: tuple[uuid.UUID, ...] | None) -> tuple[Any, list[ColumnElement[bool]], Any]:
         """((FROM, join), WHERE clauses, key column) of "customers to contact"; the key is the customer id."""
-        clauses: list[ColumnElement[bool]] = [contactable_clause()]
+        clauses: list[ColumnElement[bool]] = [contactable_clause(purpose)]
         if purpose.is_consent:
             state = aliased(ConsentStateRow, name="s")
             key: Any = state.customer_id
