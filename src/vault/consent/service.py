@@ -314,8 +314,6 @@ class ConsentService:
             raise InvalidConsentError(
                 f"unknown source {source!r}; valid sources: {', '.join(COLLECTION_SOURCES)}",
                 field="source", valid=list(COLLECTION_SOURCES))
-        now = utc(self._d.clock())
-        at = self._collected_at(collected_at, now)
         planned: list[tuple[Purpose, Action, str, str | None, str | None]] = []
         seen: set[tuple[str, str]] = set()
         for choice in choices:
@@ -328,7 +326,11 @@ class ConsentService:
                 seen.add((purpose.id, channel))
                 planned.append((purpose, action, channel, version, digest))
         customer = await self._customer(customer_id, lock=True)
-        current = await self._states(customer_id, {p.id for p, *_ in planned})
+        # "now" is read once the customer's decisions are serialized (row lock / SQLite write lock), so
+        # concurrent requests for one customer get increasing times and never look out of order.
+        now = utc(self._d.clock())
+        at = self._collected_at(collected_at, now)
+        current = await self._states(customer_id)  # all purposes: the response shows the whole state
         events: list[dict[str, Any]] = []
         new_states: list[tuple[bool, dict[str, Any]]] = []
         for purpose, action, channel, version, digest in planned:
@@ -380,7 +382,10 @@ class ConsentService:
             "consent.record", Outcome.ALLOWED, caller.actor, purpose=request_purpose, customer_id=customer_id,
             request_id=caller.request_id, client_ip=caller.client_ip,
             detail="; ".join(f"{e['kind']} {e['purpose']}/{e['channel'] or '-'}" for e in events)[:1000]))
-        return RecordResult([self._event(e, None) for e in events], receipt, await self._current(customer_id, now))
+        for _, st in new_states:  # the state after this request, without reading it back
+            current[(st["purpose"], st["channel"])] = State(st["status"], st["granted_at"], st["updated_at"],
+                                                            st["notice_version"], st["notice_hash"])
+        return RecordResult([self._event(e, None) for e in events], receipt, self._statuses(current, now))
 
     async def _write_states(self, new_states: list[tuple[bool, dict[str, Any]]]) -> None:
         inserts = [s for exists, s in new_states if not exists]
@@ -434,7 +439,9 @@ class ConsentService:
             state.updated_at if state else None)
 
     async def _current(self, customer_id: uuid.UUID, at: datetime) -> list[ConsentStatus]:
-        states = await self._states(customer_id)
+        return self._statuses(await self._states(customer_id), at)
+
+    def _statuses(self, states: dict[tuple[str, str], State], at: datetime) -> list[ConsentStatus]:
         return [self._status(p, ch, states.get((p.id, ch)), at)
                 for p in self._d.purposes if p.is_consent for ch in p.consent_channels]
 
