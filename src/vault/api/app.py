@@ -16,6 +16,7 @@ from vault.api.consents import ConsentController, ContactController, CustomerCon
 from vault.api.customers import CustomerController
 from vault.api.deps import KeyCache, provide_caller, provide_principal
 from vault.api.errors import EXCEPTION_HANDLERS
+from vault.api.notes import NoteController
 from vault.api.pii import PiiController
 from vault.bootstrap import Vault, open_vault
 from vault.config import Settings, get_settings
@@ -53,7 +54,8 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
     logging.getLogger("vault").setLevel(logging.INFO)
     return Litestar(
         route_handlers=[health, CustomerController, PrincipalController, AuditController, PurposeController,
-                        CustomerConsentController, ConsentController, ContactController, PiiController],
+                        CustomerConsentController, ConsentController, ContactController, PiiController,
+                        NoteController],
         dependencies={"principal": Provide(provide_principal), "caller": Provide(provide_caller)},
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[startup],
