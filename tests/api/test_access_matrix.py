@@ -38,6 +38,9 @@ DELETE = {("application", "service_delivery")}
 PRINCIPALS_LIST = {"admin", "compliance_officer"}
 PRINCIPALS_CREATE = {"admin"}
 AUDIT_READ = {"compliance_officer"}
+# data subject rights: the registry (no purpose) and acting on a subject (export, erase: purpose legal_claims)
+REQUESTS = {"compliance_officer"}
+SUBJECT_ACT = {("compliance_officer", "legal_claims")}
 # consents: (role, purpose named in the request) that may record / read a customer's consents
 CONSENT_WRITE = {("application", "service_delivery"), ("crm_agent", "customer_support")}
 CONSENT_READ = CONSENT_WRITE | {("compliance_officer", "legal_claims")}
@@ -117,11 +120,24 @@ async def test_matrix(client: AsyncTestClient, principals: dict[str, Creds], vau
             await check(role, f"GET contacts {purpose}", "GET", "/v1/contacts", want_contacts,
                         params={"channel": CHANNEL.get(purpose or "", "email"),
                                 **({"purpose": purpose} if purpose else {})})
+            want_subject = 422 if purpose is None else (200 if (role, purpose) in SUBJECT_ACT else 403)
+            await check(role, f"GET export {purpose}", "GET", f"/v1/subjects/{consent_target}/export{q}",
+                        want_subject)
+            erase_victim = consent_target
+            if want_subject == 200:
+                r = await client.post("/v1/customers?purpose=service_delivery",
+                                      json=_customer(f"m-{uuid.uuid4().hex[:8]}"), headers=app)
+                erase_victim = r.json()["id"]
+            await check(role, f"POST erasure {purpose}", "POST", f"/v1/subjects/{erase_victim}/erasure{q}",
+                        want_subject, json={})
         await check(role, "list principals", "GET", "/v1/principals", 200 if role in PRINCIPALS_LIST else 403)
         await check(role, "create principal", "POST", "/v1/principals",
                     201 if role in PRINCIPALS_CREATE else 403,
                     json={"name": f"m-{role}-{uuid.uuid4().hex[:6]}", "role": "analyst"})
         await check(role, "audit", "GET", "/v1/audit", 200 if role in AUDIT_READ else 403)
+        await check(role, "list requests", "GET", "/v1/requests", 200 if role in REQUESTS else 403)
+        await check(role, "open request", "POST", "/v1/requests", 201 if role in REQUESTS else 403,
+                    json={"kind": "access", "customer_id": consent_target, "jurisdiction": "pipa"})
 
     assert not failures, "\n".join(failures)
     async with vault.db.read() as session:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from vault.cli import audit, consent, customers, principals, setup
+from vault.cli import audit, backup, consent, customers, keys, principals, rights, setup
 from vault.cli.common import err
 from vault.errors import VaultError
 
@@ -17,6 +17,10 @@ app.add_typer(customers.app, name="customers")
 app.add_typer(principals.app, name="principals")
 app.add_typer(audit.app, name="audit")
 app.add_typer(consent.app, name="consent")
+app.add_typer(rights.app, name="rights")
+app.add_typer(rights.retention_app, name="retention")
+app.add_typer(keys.app, name="keys")
+app.add_typer(backup.app, name="backup")
 
 try:  # the PII scanner is built in parallel; mount it when present
     from vault.cli.pii import pii_app  # type: ignore[import-not-found,unused-ignore]

@@ -1,0 +1,215 @@
+"""/v1/requests (data subject request registry) and /v1/subjects (acting on a data subject).
+
+Acting on a subject reads or changes personal data, so it names purpose ``legal_claims``;
+the registry holds no personal data and needs no purpose.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from litestar import Controller, Response, delete, get, patch, post
+from litestar.datastructures import State
+from litestar.params import Parameter
+
+from vault.access.caller import Caller
+from vault.api.deps import vault_of
+from vault.lib.clock import as_utc
+from vault.rights.service import ErasureResult, RightsRequest
+
+
+class RequestCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Body of POST /v1/requests."""
+
+    kind: str
+    customer_id: uuid.UUID
+    jurisdiction: str
+    received_at: datetime | None = None
+    channel: str | None = None
+
+
+class RequestUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Body of PATCH /v1/requests/{id}."""
+
+    status: str | None = None
+    outcome: str | None = None
+    extend: bool = False
+
+
+class RequestRead(msgspec.Struct, kw_only=True):
+    """A registered request (no personal data)."""
+
+    id: uuid.UUID
+    kind: str
+    customer_id: uuid.UUID
+    jurisdiction: str
+    received_at: datetime
+    due_at: datetime
+    extended: bool
+    status: str
+    overdue: bool
+    channel: str | None
+    handler: str | None
+    outcome: str | None
+    created_at: datetime
+    completed_at: datetime | None
+
+    @classmethod
+    def from_domain(cls, r: RightsRequest) -> RequestRead:
+        return cls(id=r.id, kind=r.kind, customer_id=r.customer_id, jurisdiction=r.jurisdiction,
+                   received_at=r.received_at, due_at=r.due_at, extended=r.extended, status=r.status,
+                   overdue=r.overdue, channel=r.channel, handler=r.handler, outcome=r.outcome,
+                   created_at=r.created_at, completed_at=r.completed_at)
+
+
+class RequestList(msgspec.Struct, kw_only=True):
+    """Requests, overdue first."""
+
+    items: list[RequestRead]
+    count: int
+
+
+class SubjectAction(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Body naming the registered request an action answers."""
+
+    request_id: uuid.UUID | None = None
+
+
+class Rectification(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Body of PATCH /v1/subjects/{id}: corrected field values (null removes an optional field)."""
+
+    fields: dict[str, str | None]
+    request_id: uuid.UUID | None = None
+
+
+class BulkErasure(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Body of POST /v1/subjects/erasures."""
+
+    customer_ids: list[uuid.UUID]
+    reason: str
+
+
+class ErasureRead(msgspec.Struct, kw_only=True):
+    """What an erasure did."""
+
+    erased: int
+    already_erased: int
+    not_found: list[uuid.UUID]
+    erased_at: datetime | None
+
+    @classmethod
+    def from_domain(cls, r: ErasureResult) -> ErasureRead:
+        return cls(erased=len(r.erased), already_erased=len(r.already_erased), not_found=r.not_found,
+                   erased_at=as_utc(r.erased_at) if r.erased_at else None)
+
+
+class StateRead(msgspec.Struct, kw_only=True):
+    """Restriction or objection state after the call."""
+
+    customer_id: uuid.UUID
+    since: datetime | None
+
+
+class RequestController(Controller):
+    """The registry of data subject requests (compliance officers)."""
+
+    path = "/v1/requests"
+    tags = ["rights"]
+
+    @get("/", operation_id="ListRequests")
+    async def list_requests(
+        self, caller: Caller, state: State,
+        status: str | None = Parameter(default=None, max_length=16,
+                                       description="open, overdue, received, in_progress, completed, rejected"),
+        customer_id: uuid.UUID | None = None,
+        limit: int = Parameter(default=100, ge=1, le=1000), offset: int = Parameter(default=0, ge=0),
+    ) -> RequestList:
+        """Requests with overdue ones first, then by due date."""
+        items = await vault_of(state).rights().list_requests(caller, status=status, customer_id=customer_id,
+                                                             limit=limit, offset=offset)
+        return RequestList(items=[RequestRead.from_domain(r) for r in items], count=len(items))
+
+    @post("/", operation_id="OpenRequest", status_code=201)
+    async def open_request(self, data: RequestCreate, caller: Caller, state: State) -> RequestRead:
+        """Register a request; the due date follows from jurisdiction (gdpr: 1 month, pipa: 10 days)."""
+        return RequestRead.from_domain(await vault_of(state).rights().open_request(
+            data.kind, data.customer_id, data.jurisdiction, caller, received_at=data.received_at,
+            channel=data.channel))
+
+    @get("/{request_id:uuid}", operation_id="GetRequest")
+    async def get_request(self, request_id: uuid.UUID, caller: Caller, state: State) -> RequestRead:
+        """One request."""
+        return RequestRead.from_domain(await vault_of(state).rights().get_request(request_id, caller))
+
+    @patch("/{request_id:uuid}", operation_id="UpdateRequest")
+    async def update_request(self, request_id: uuid.UUID, data: RequestUpdate, caller: Caller,
+                             state: State) -> RequestRead:
+        """Change status, record the outcome, or extend a GDPR deadline by two months (once)."""
+        return RequestRead.from_domain(await vault_of(state).rights().update_request(
+            request_id, caller, status=data.status, outcome=data.outcome, extend=data.extend))
+
+
+class SubjectController(Controller):
+    """Export, rectify, erase, restrict and object for one data subject (purpose ``legal_claims``)."""
+
+    path = "/v1/subjects"
+    tags = ["rights"]
+
+    @get("/{customer_id:uuid}/export", operation_id="ExportSubject")
+    async def export_subject(
+        self, customer_id: uuid.UUID, caller: Caller, state: State,
+        request_id: uuid.UUID | None = None, purpose: str | None = Parameter(query="purpose", default=None),
+    ) -> Response[dict[str, Any]]:
+        """Everything stored about the customer as one JSON document (docs/export.schema.json)."""
+        del purpose
+        doc = await vault_of(state).rights().export(customer_id, caller, request_id=request_id)
+        return Response(doc, headers={"Content-Disposition": f'attachment; filename="subject-{customer_id}.json"'})
+
+    @patch("/{customer_id:uuid}", operation_id="RectifySubject")
+    async def rectify_subject(self, customer_id: uuid.UUID, data: Rectification, caller: Caller,
+                              state: State) -> dict[str, list[str]]:
+        """Correct fields; replaced values stay only as ciphertext under the customer's key."""
+        changed = await vault_of(state).rights().rectify(customer_id, data.fields, caller, request_id=data.request_id)
+        return {"changed": changed}
+
+    @post("/{customer_id:uuid}/erasure", operation_id="EraseSubject", status_code=200)
+    async def erase_subject(self, customer_id: uuid.UUID, data: SubjectAction, caller: Caller,
+                            state: State) -> ErasureRead:
+        """Erase by crypto-shredding (journaled first); a tombstone and the audit entries remain."""
+        return ErasureRead.from_domain(await vault_of(state).rights().erase(customer_id, caller,
+                                                                            request_id=data.request_id))
+
+    @post("/erasures", operation_id="EraseSubjects", status_code=200)
+    async def erase_subjects(self, data: BulkErasure, caller: Caller, state: State) -> ErasureRead:
+        """Erase many customers in one transaction (up to 100,000)."""
+        return ErasureRead.from_domain(await vault_of(state).rights().erase_many(data.customer_ids, caller,
+                                                                                 reason=data.reason))
+
+    @post("/{customer_id:uuid}/restriction", operation_id="RestrictSubject", status_code=200)
+    async def restrict_subject(self, customer_id: uuid.UUID, data: SubjectAction, caller: Caller,
+                               state: State) -> StateRead:
+        """Restrict processing: data kept, every read denied except legal-claims handling."""
+        since = await vault_of(state).rights().restrict(customer_id, caller, request_id=data.request_id)
+        return StateRead(customer_id=customer_id, since=since)
+
+    @delete("/{customer_id:uuid}/restriction", operation_id="LiftRestriction", status_code=200)
+    async def lift_restriction(self, customer_id: uuid.UUID, caller: Caller, state: State) -> StateRead:
+        """Lift a restriction."""
+        await vault_of(state).rights().restrict(customer_id, caller, lift=True)
+        return StateRead(customer_id=customer_id, since=None)
+
+    @post("/{customer_id:uuid}/objection", operation_id="ObjectForSubject", status_code=200)
+    async def object_subject(self, customer_id: uuid.UUID, data: SubjectAction, caller: Caller,
+                             state: State) -> StateRead:
+        """Record an objection to direct marketing: every marketing purpose stops at once."""
+        since = await vault_of(state).rights().object(customer_id, caller, request_id=data.request_id)
+        return StateRead(customer_id=customer_id, since=since)
+
+    @delete("/{customer_id:uuid}/objection", operation_id="WithdrawObjection", status_code=200)
+    async def withdraw_objection(self, customer_id: uuid.UUID, caller: Caller, state: State) -> StateRead:
+        """Withdraw an objection (the customer's own decision)."""
+        await vault_of(state).rights().object(customer_id, caller, withdraw=True)
+        return StateRead(customer_id=customer_id, since=None)

@@ -1,0 +1,103 @@
+"""`vault rights ...` (data subject requests) and `vault retention run`."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import typer
+
+from vault.access.caller import Caller
+from vault.bootstrap import Vault
+from vault.cli.common import out, run, with_vault
+
+app = typer.Typer(help="Data subject rights: export, erase, restrict, object, replay erasures.", no_args_is_help=True)
+retention_app = typer.Typer(help="Retention: erase or pseudonymize customers past retention.", no_args_is_help=True)
+LEGAL = "legal_claims"
+
+
+def _caller(operator: str) -> Caller:
+    return Caller(None, purpose=LEGAL, operator=operator, request_id=uuid.uuid4().hex)
+
+
+@app.command("export")
+def export(
+    customer: uuid.UUID = typer.Option(..., help="Customer id"),
+    out_file: Path = typer.Option(..., "--out", help="Where to write the JSON document (mode 0600)"),
+    request: uuid.UUID = typer.Option(None, help="Registered access/portability request it answers"),
+) -> None:
+    """Write everything stored about a customer as one JSON document (docs/export.schema.json)."""
+
+    async def go(vault: Vault) -> None:
+        doc = await vault.rights().export(customer, _caller("rights-export"), request_id=request)
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        out_file.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        out_file.chmod(0o600)
+        out.print(f"exported customer {customer} to {out_file} ({len(doc['fields'])} fields, "
+                  f"{len(doc['access_log'])} audit entries)")
+
+    run(with_vault(go))
+
+
+@app.command("erase")
+def erase(
+    customer: uuid.UUID = typer.Option(..., help="Customer id"),
+    request: uuid.UUID = typer.Option(None, help="Registered erasure request it answers"),
+) -> None:
+    """Erase a customer by crypto-shredding (journaled first)."""
+
+    async def go(vault: Vault) -> None:
+        result = await vault.rights().erase(customer, _caller("rights-erase"), request_id=request)
+        out.print(f"customer {customer}: {'erased' if result.erased else 'already erased'}")
+
+    run(with_vault(go))
+
+
+@app.command("replay-erasures")
+def replay_erasures(
+    journal: Path = typer.Option(None, help="Journal file (default VAULT_RIGHTS__ERASURE_JOURNAL)"),
+) -> None:
+    """Re-apply the erasure journal (run it after every backup restore)."""
+
+    async def go(vault: Vault) -> None:
+        if journal is not None:
+            vault.settings.rights.erasure_journal = journal
+        r = await vault.rights().replay_erasures(_caller("replay-erasures"))
+        out.print(f"journal entries: {r.entries}; erased again: {r.erased}; pseudonymized again: {r.pseudonymized}; "
+                  f"already done: {r.already}; not in this database: {r.absent}")
+
+    run(with_vault(go))
+
+
+@app.command("requests")
+def requests(status: str = typer.Option("open", help="open, overdue, received, in_progress, completed, rejected"),
+             ) -> None:
+    """List registered requests, overdue ones first."""
+
+    async def go(vault: Vault) -> None:
+        for r in await vault.rights().list_requests(_caller("rights-requests"), status=status, limit=1000):
+            flag = "OVERDUE" if r.overdue else ""
+            out.print(f"{r.id}  {r.kind:14} {r.jurisdiction:5} customer {r.customer_id}  due "
+                      f"{r.due_at.date()}  {r.status:12} {flag}")
+
+    run(with_vault(go))
+
+
+@retention_app.command("run")
+def retention_run(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Report who is due; change nothing"),
+    mode: str = typer.Option("erase", help="erase, or pseudonymize (keep generalized quasi-identifiers)"),
+    report: Path = typer.Option(None, help="Write the report (ids and dates only) as JSON here"),
+) -> None:
+    """Erase or pseudonymize customers whose purposes have all ended and whose retention passed."""
+
+    async def go(vault: Vault) -> None:
+        result = await vault.retention().run(_caller("retention"), dry_run=dry_run, mode=mode)
+        if report is not None:
+            report.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        verb = "would be" if dry_run else ("erased" if mode == "erase" else "pseudonymized")
+        out.print(f"{len(result.due)} customers past retention; {result.applied if not dry_run else len(result.due)} "
+                  f"{verb}" + (f"; report in {report}" if report else ""))
+
+    run(with_vault(go))
