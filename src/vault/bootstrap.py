@@ -26,6 +26,7 @@ from vault.customers.catalogue import load_catalogue
 from vault.customers.importer import CustomerImporter
 from vault.customers.service import CustomerDeps, CustomerService
 from vault.db.engine import Database
+from vault.privacy.service import ExtractDeps, ExtractService
 from vault.rights.journal import ErasureJournal
 from vault.rights.retention import RetentionService
 from vault.rights.rotation import KeyRotation
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from vault.crypto.keyring import Keyring
     from vault.crypto.keys import KeyProvider
     from vault.customers.catalogue import FieldCatalogue
+    from vault.detection import PiiDetector
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,12 @@ class Vault:
     def key_rotation(self, *, batch_size: int = 5000) -> KeyRotation:
         """KEK and blind-index key rotation."""
         return KeyRotation(self.db, self.keyring.provider, batch_size=batch_size)
+
+    def extracts(self, detector: PiiDetector) -> ExtractService:
+        """The analytics extract builder; ``detector`` is the release gate (opens its own transactions)."""
+        p = self.policies
+        return ExtractService(ExtractDeps(self.db, self.keyring, p.catalogue, p.purposes, p.access, self.lawful,
+                                          self.audit), detector)
 
     def principals(self, session: AsyncSession) -> PrincipalService:
         """A principal service on ``session``."""

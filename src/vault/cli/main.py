@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from vault.cli import audit, backup, consent, customers, keys, principals, rights, setup
+from vault.cli import audit, backup, consent, customers, extract, keys, principals, rights, setup
 from vault.cli.common import err
 from vault.errors import VaultError
 
@@ -17,6 +17,7 @@ app.add_typer(customers.app, name="customers")
 app.add_typer(principals.app, name="principals")
 app.add_typer(audit.app, name="audit")
 app.add_typer(consent.app, name="consent")
+app.add_typer(extract.app, name="extract")
 app.add_typer(rights.app, name="rights")
 app.add_typer(rights.retention_app, name="retention")
 app.add_typer(keys.app, name="keys")

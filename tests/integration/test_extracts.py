@@ -1,0 +1,333 @@
+"""Analytics extracts end to end: consent, pseudonyms, k-anonymity, l-diversity, audit, CLI, atomic writes."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import subprocess
+import sys
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import Creds
+from vault.access.caller import Caller
+from vault.audit.models import AuditEntryRow, AuditSubjectRow
+from vault.bootstrap import Vault
+from vault.config import Settings
+from vault.consent.models import ConsentStateRow
+from vault.customers.importer import HEADER
+from vault.detection import DetectedEntity, PiiDetector, build_analyzer
+from vault.errors import AccessDeniedError
+from vault.privacy import (
+    DirectIdentifierError,
+    ExtractResult,
+    ExtractService,
+    ExtractWriteError,
+    ReleaseRefusedError,
+    parse_spec,
+)
+
+OPERATOR = Caller(None, purpose="analytics", operator="tests")
+CITIES = [("서울특별시", ["강남구", "마포구", "종로구"]), ("부산광역시", ["해운대구", "수영구"]),
+          ("경기도", ["성남시 분당구", "수원시 영통구"]), ("대구광역시", ["수성구"])]
+MANIFEST_KEYS = {"quasi_identifiers", "sensitive_attributes", "k", "l", "rows", "suppressed_rows", "pseudonym_column",
+                 "generated_at", "spec_sha256", "purpose", "project", "format", "generalization", "achieved_k",
+                 "reference_date", "file_sha256", "audit_seq"}
+
+
+@dataclass
+class Seeded:
+    """The module's customers: who consented to analytics, who did not."""
+
+    consenting: set[uuid.UUID]
+    refusing: set[uuid.UUID]
+
+
+def _customers(seed: int, n: int, prefix: str) -> list[list[str]]:
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        city, districts = rng.choice(CITIES)
+        born = date(1945, 1, 1) + timedelta(days=rng.randint(0, 60 * 365))
+        values = {
+            "customer_ref": f"{prefix}-{i:05d}", "name": "김민준", "email": f"{prefix}{i}@example.com",
+            "phone": f"010-{rng.randint(2000, 9999)}-{rng.randint(1000, 9999)}",
+            "birth_date": born.isoformat() if rng.random() > 0.02 else "", "gender": rng.choice("FFMMX"),
+            "postal_code": f"{rng.randint(1000, 63999):05d}", "city": city, "district": rng.choice(districts),
+            "address_line": "센텀중앙로 97", "rrn": "", "marketing_email": "n", "marketing_sms": "n",
+            "marketing_sms_night": "", "analytics": "y" if rng.random() < 0.75 else "n",
+        }
+        rows.append([values[c] for c in HEADER])
+    return rows
+
+
+@pytest.fixture(scope="module")
+def detector() -> PiiDetector:
+    return PiiDetector(build_analyzer())
+
+
+@pytest.fixture(scope="module")
+async def seeded(vault: Vault, tmp_path_factory: pytest.TempPathFactory) -> Seeded:
+    path = tmp_path_factory.mktemp("seed") / "customers.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(HEADER)
+        w.writerows(_customers(20260115, 700, "X" + uuid.uuid4().hex[:5]))
+    report = await vault.importer().run(path, Caller(None, purpose="service_delivery", operator="tests"),
+                                        workers=0, keep_ids=True)
+    assert report.created == 700, report.errors[:3]
+    async with vault.db.read() as session:
+        granted = set((await session.scalars(select(ConsentStateRow.customer_id).where(
+            ConsentStateRow.purpose == "analytics", ConsentStateRow.status == "granted"))).all())
+    created = set(report.created_ids)
+    assert granted <= created and 400 < len(granted) < 650
+    return Seeded(granted, created - granted)
+
+
+def _service(vault: Vault, detector: PiiDetector) -> ExtractService:
+    return vault.extracts(detector)
+
+
+async def _extract(vault: Vault, detector: PiiDetector, out: Path, caller: Caller = OPERATOR,
+                   **spec: object) -> ExtractResult:
+    doc: dict[str, object] = {"project": "churn", "quasi_identifiers": ["birth_date", "gender", "postal_code"]}
+    doc.update(spec)
+    return await _service(vault, detector).create(parse_spec(doc), out, caller, spec_sha256="0" * 64)
+
+
+def _read(path: Path) -> list[dict[str, str | None]]:
+    if path.suffix == ".parquet":
+        return pq.read_table(path).to_pylist()
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _assert_k_anonymous(rows: list[dict[str, str | None]], qis: list[str], k: int) -> Counter[tuple]:
+    classes = Counter(tuple(r[q] for q in qis) for r in rows)
+    assert all(n >= k for n in classes.values()), min(classes.values())
+    return classes
+
+
+@pytest.mark.parametrize("k", [2, 5, 10])
+async def test_output_is_k_anonymous_and_only_consenting_customers(vault: Vault, seeded: Seeded,
+                                                                   detector: PiiDetector, tmp_path: Path,
+                                                                   k: int) -> None:
+    out = tmp_path / "x.csv"
+    qis = ["birth_date", {"field": "gender", "max": "*"}, "postal_code"]  # gender may be suppressed as a column
+    result = await _extract(vault, detector, out, k=k, quasi_identifiers=qis)
+    rows = _read(out)
+    m = result.manifest
+    classes = _assert_k_anonymous(rows, ["birth_date", "gender", "postal_code"], k)
+    assert m["rows"] == len(rows) > 0
+    assert m["rows"] + m["suppressed_rows"] == m["eligible_customers"] == len(seeded.consenting)
+    assert m["achieved_k"] == min(classes.values()) and m["equivalence_classes"] == len(classes)
+    assert m["customers_without_basis"] >= len(seeded.refusing)
+    pseudo = vault.keyring.pseudonyms.pseudonym
+    allowed = {pseudo("churn", c) for c in seeded.consenting}
+    refused = {pseudo("churn", c) for c in seeded.refusing}
+    released = {r["pseudonym"] for r in rows}
+    assert released <= allowed and not released & refused
+    assert list(rows[0]) == ["pseudonym", "birth_date", "gender", "postal_code"]
+    assert [r["pseudonym"] for r in rows] == sorted(released)  # sorted: insertion order does not leak
+    text = out.read_text(encoding="utf-8")
+    assert not any(str(c) in text or c.hex in text for c in seeded.consenting)
+
+
+async def test_manifest_written_beside_the_file(vault: Vault, seeded: Seeded, detector: PiiDetector,
+                                                tmp_path: Path) -> None:
+    out = tmp_path / "m.csv"
+    result = await _extract(vault, detector, out, reference_date="2026-01-01")
+    doc = json.loads((tmp_path / "m.csv.manifest.json").read_text(encoding="utf-8"))
+    assert set(doc) >= MANIFEST_KEYS
+    assert doc == result.manifest
+    assert doc["quasi_identifiers"] == ["birth_date", "gender", "postal_code"]
+    assert doc["sensitive_attributes"] == [] and doc["l"] == 1 and doc["k"] == 5
+    assert doc["reference_date"] == "2026-01-01" and doc["purpose"] == "analytics" and doc["format"] == "csv"
+    assert set(doc["generalization"]) == set(doc["quasi_identifiers"])
+    assert doc["release_gate"]["findings"] == 0
+
+
+async def test_l_diversity(vault: Vault, seeded: Seeded, detector: PiiDetector, tmp_path: Path) -> None:
+    out = tmp_path / "l.csv"
+    result = await _extract(vault, detector, out, quasi_identifiers=["birth_date", "postal_code"],
+                            sensitive_attributes=["gender", "city"], k=4, l=2)
+    rows = _read(out)
+    _assert_k_anonymous(rows, ["birth_date", "postal_code"], 4)
+    seen: dict[tuple, tuple[set, set]] = defaultdict(lambda: (set(), set()))
+    for r in rows:
+        key = (r["birth_date"], r["postal_code"])
+        seen[key][0].add(r["gender"])
+        seen[key][1].add(r["city"])
+    assert all(len(g) >= 2 and len(c) >= 2 for g, c in seen.values())
+    assert result.manifest["achieved_l"] >= 2
+    assert result.manifest["sensitive_attributes"] == ["gender", "city"]
+
+
+async def test_ladder_climbs_and_suppresses(vault: Vault, seeded: Seeded, detector: PiiDetector,
+                                            tmp_path: Path) -> None:
+    # Raw districts within cities plus birth years cannot be 20-anonymous: the vault must climb birth_date and
+    # suppress what the fixed-rung district cannot fix, and report it.
+    result = await _extract(vault, detector, tmp_path / "c.csv", k=20, max_suppression=0.0,
+                            quasi_identifiers=["birth_date", "district"])
+    m = result.manifest
+    assert m["generalization"]["birth_date"] == "band10"
+    assert m["generalization_steps"][0]["field"] == "birth_date"
+    rows = _read(tmp_path / "c.csv")
+    _assert_k_anonymous(rows, ["birth_date", "district"], 20)
+    assert m["suppressed_rows"] == m["eligible_customers"] - len(rows)
+
+
+async def test_filters(vault: Vault, seeded: Seeded, detector: PiiDetector, tmp_path: Path) -> None:
+    result = await _extract(vault, detector, tmp_path / "f.csv", quasi_identifiers=["gender", "city"],
+                            filters={"city": ["서울특별시", "부산광역시"]}, k=2)
+    rows = _read(tmp_path / "f.csv")
+    assert {r["city"] for r in rows} <= {"서울특별시", "부산광역시"}
+    assert result.manifest["filtered_out"] > 0
+
+
+async def test_pseudonyms_stable_within_project_and_unlinkable_across(vault: Vault, seeded: Seeded,
+                                                                      detector: PiiDetector, tmp_path: Path) -> None:
+    spec = {"quasi_identifiers": [{"field": "gender", "max": "*"}], "k": 2}
+    await _extract(vault, detector, tmp_path / "a1.csv", project="alpha", **spec)
+    await _extract(vault, detector, tmp_path / "a2.parquet", project="alpha", **spec)
+    await _extract(vault, detector, tmp_path / "b.csv", project="beta", pseudonym_column="pid", **spec)
+    a1 = [r["pseudonym"] for r in _read(tmp_path / "a1.csv")]
+    a2 = [r["pseudonym"] for r in _read(tmp_path / "a2.parquet")]
+    b = [r["pid"] for r in _read(tmp_path / "b.csv")]
+    assert a1 == a2 and len(a1) == len(seeded.consenting)
+    assert len(b) == len(a1) and not set(a1) & set(b)
+
+
+async def test_direct_identifiers_refused(vault: Vault, seeded: Seeded, detector: PiiDetector,
+                                          tmp_path: Path) -> None:
+    with pytest.raises(DirectIdentifierError, match="'email' is a direct identifier"):
+        await _extract(vault, detector, tmp_path / "d.csv", quasi_identifiers=["gender", "email"])
+    assert not list(tmp_path.iterdir())
+
+
+class _FlagsEverything:
+    """A detector that sees an e-mail address in every value (to exercise the release gate)."""
+
+    def analyze(self, text: str, language: str | None = None, **_: object) -> list[DetectedEntity]:
+        return [DetectedEntity("EMAIL_ADDRESS", 0, len(text), 0.99)]
+
+
+async def test_release_gate_refuses_and_writes_nothing(vault: Vault, seeded: Seeded, tmp_path: Path) -> None:
+    out = tmp_path / "g.parquet"
+    with pytest.raises(ReleaseRefusedError, match=r"column 'birth_date'.*EMAIL_ADDRESS"):
+        await _extract(vault, _FlagsEverything(), out)  # type: ignore[arg-type]
+    assert not list(tmp_path.iterdir())
+    async with vault.db.read() as session:
+        last = (await session.scalars(select(AuditEntryRow).where(AuditEntryRow.action == "extract.create")
+                                      .order_by(AuditEntryRow.seq.desc()).limit(1))).one()
+    assert last.outcome == "failed" and "release refused" in (last.detail or "")
+
+
+async def test_missing_directory_leaves_nothing(vault: Vault, seeded: Seeded, detector: PiiDetector,
+                                                tmp_path: Path) -> None:
+    with pytest.raises(ExtractWriteError):
+        await _extract(vault, detector, tmp_path / "nope" / "x.csv")
+    assert not list(tmp_path.iterdir())
+
+
+async def test_audited_with_subjects_and_no_pii(vault: Vault, seeded: Seeded, detector: PiiDetector,
+                                                tmp_path: Path) -> None:
+    result = await _extract(vault, detector, tmp_path / "a.csv", project="audit-check")
+    seq = result.manifest["audit_seq"]
+    async with vault.db.read() as session:
+        entry = await session.get(AuditEntryRow, seq)
+        subjects = set((await session.scalars(select(AuditSubjectRow.customer_id).where(
+            AuditSubjectRow.seq == seq))).all())
+    assert entry is not None and entry.action == "extract.create" and entry.outcome == "allowed"
+    assert entry.purpose == "analytics" and entry.role == "operator"
+    assert entry.subject_count == len(seeded.consenting) and subjects == seeded.consenting
+    assert entry.subjects_digest and "project='audit-check'" in (entry.detail or "")
+    assert entry.fields == "birth_date,gender,postal_code"
+
+
+async def test_role_needs_the_extract_grant(vault: Vault, seeded: Seeded, principals: dict[str, Creds],
+                                            detector: PiiDetector, tmp_path: Path) -> None:
+    analyst = Caller(principals["analyst"].principal, purpose="analytics")
+    result = await _extract(vault, detector, tmp_path / "ok.csv", caller=analyst)
+    assert result.manifest["rows"] > 0
+    marketing = Caller(principals["marketing"].principal, purpose="analytics")
+    with pytest.raises(AccessDeniedError):
+        await _extract(vault, detector, tmp_path / "no.csv", caller=marketing)
+    assert not (tmp_path / "no.csv").exists()
+
+
+# -- the command line contract ------------------------------------------------------------------------------
+
+
+def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "VAULT_DATABASE_URL": settings.database_url,
+           "VAULT_CRYPTO__KEK_FILE": str(settings.crypto.kek_file),
+           "VAULT_POLICY__DIRECTORY": str(settings.policy.directory)}
+    return subprocess.run([sys.executable, "-m", "vault.cli.main", *args], env=env, capture_output=True, text=True,
+                          timeout=180, check=False)
+
+
+SPEC = """\
+project: churn-study
+purpose: analytics
+quasi_identifiers:
+  - field: birth_date
+    generalize: band5
+  - postal_code
+  - gender
+sensitive_attributes: [city]
+k: 5
+l: 2
+"""
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+async def test_cli_writes_extract_and_manifest(settings: Settings, seeded: Seeded, tmp_path: Path,
+                                               suffix: str) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC, encoding="utf-8")
+    out = tmp_path / f"out{suffix}"
+    res = _cli(settings, "extract", "create", "--spec", str(spec), "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    manifest = json.loads((tmp_path / f"out{suffix}.manifest.json").read_text(encoding="utf-8"))
+    assert set(manifest) >= MANIFEST_KEYS
+    rows = _read(out)
+    assert manifest["rows"] == len(rows) > 0 and manifest["format"] == suffix[1:]
+    assert manifest["k"] == 5 and manifest["l"] == 2 and manifest["pseudonym_column"] == "pseudonym"
+    _assert_k_anonymous(rows, ["birth_date", "postal_code", "gender"], 5)
+    assert f"rows {len(rows)}" in res.stdout
+
+
+@pytest.mark.parametrize(("body", "needle"), [
+    ("project: p\nquasi_identifiers: [gender]\nk: 1\n", "k: must be at least 2"),
+    ("project: p\nquasi_identifiers: [gender, email]\n", "direct identifier"),
+    ("project: p\nquasi_identifiers: [gender]\nbogus: 1\n", "unknown key 'bogus'"),
+    ("project: [oops\n", "not valid YAML"),
+    ("quasi_identifiers: [gender]\n", "project: required key is missing"),
+])
+async def test_cli_spec_errors_are_one_line(settings: Settings, tmp_path: Path, body: str, needle: str) -> None:
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(body, encoding="utf-8")
+    out = tmp_path / "out.csv"
+    res = _cli(settings, "extract", "create", "--spec", str(spec), "--out", str(out))
+    assert res.returncode != 0
+    assert "Traceback" not in res.stderr + res.stdout
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and needle in lines[0], res.stderr
+    assert not out.exists() and not (tmp_path / "out.csv.manifest.json").exists()
+
+
+async def test_cli_rejects_unknown_output_format(settings: Settings, tmp_path: Path) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text("project: p\nquasi_identifiers: [gender]\n", encoding="utf-8")
+    res = _cli(settings, "extract", "create", "--spec", str(spec), "--out", str(tmp_path / "x.xlsx"))
+    assert res.returncode != 0 and ".csv or .parquet" in res.stderr and "Traceback" not in res.stderr
