@@ -119,3 +119,10 @@ def test_output_format_from_suffix() -> None:
     assert output_format(Path("x.PARQUET")) == "parquet"
     with pytest.raises(ExtractSpecError, match=r"\.csv or \.parquet"):
         output_format(Path("x.xlsx"))
+
+
+def test_documented_example_spec_is_valid() -> None:
+    spec, _ = load_spec(POLICIES.parent / "docs" / "examples" / "extract-spec.yaml")
+    plan = resolve(spec, CATALOGUE, PURPOSES)
+    assert plan.columns == ["pseudonym", "birth_date", "postal_code", "gender", "city"]
+    assert spec.k == 5 and spec.l == 2
