@@ -64,7 +64,11 @@ class Pkcs11KeyProvider(KeyProvider):
         try:
             self._lib = pkcs11.lib(library)
             token = self._lib.get_token(token_label=token_label)
-            self._session = token.open(user_pin=pin, rw=True)
+            try:
+                self._session = token.open(user_pin=pin, rw=True)
+            except pkcs11.exceptions.UserAlreadyLoggedIn:
+                # PKCS#11 logins are per process: another provider in this process already logged in.
+                self._session = token.open(rw=True)
         except (pkcs11.PKCS11Error, RuntimeError, OSError) as exc:
             raise KeyUnavailableError(
                 f"PKCS#11 token {token_label!r} via {library} is not usable: {type(exc).__name__}") from exc
