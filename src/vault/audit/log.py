@@ -138,6 +138,11 @@ class AuditLog:
         self._pending.append((event, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_loop(), name=f"audit-flush-{uuid.uuid4().hex[:6]}")
+        if self._db.holds_write_lock():
+            # This task holds the process's SQLite write lock (a denial inside a write request): the flusher
+            # needs that lock, so waiting here would deadlock. The entry commits as soon as the request's
+            # transaction ends; no data leaves with a denial.
+            return -1
         return await future
 
     async def record_bulk_durable(self, event: AuditEvent, subjects: SubjectList) -> int:

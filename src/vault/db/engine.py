@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, Executable, Row, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.util import await_only
 
 WRITE_OPTION = "vault_write"
 
@@ -74,8 +76,13 @@ class Database:
                 event.listen(eng.sync_engine, "connect", sqlite_pragmas)
                 # aiosqlite: let SQLAlchemy emit BEGIN itself so write transactions can be IMMEDIATE.
                 event.listen(eng.sync_engine, "connect", _disable_pysqlite_begin)
-                event.listen(eng.sync_engine, "begin", _begin_immediate)
+                event.listen(eng.sync_engine, "begin", self._begin)
+                event.listen(eng.sync_engine.pool, "checkin", self._checkin)
+                event.listen(eng.sync_engine.pool, "invalidate", self._checkin)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._write_lock: asyncio.Lock | None = None
+        self._write_owner: asyncio.Task[Any] | None = None
+        self._lock_dbapi: Any = None
         # SQLite point reads skip aiosqlite's thread hops: a primary-key SELECT on a local file takes
         # microseconds, less than handing it to a thread and back (DESIGN.md, performance notes).
         self._sync_reads: Engine | None = None
@@ -103,6 +110,42 @@ class Database:
         """
         async with self.write_sessions() as session, session.begin():
             yield session
+
+    # SQLite allows one writer. Without a queue, concurrent write transactions of one process contend
+    # inside SQLite's busy handler, which sleeps up to 100 ms per retry. So a write transaction first
+    # takes this process's asyncio lock: at its first statement (from the "begin" event, inside
+    # SQLAlchemy's greenlet, so a request denied before touching the database holds nothing), and
+    # gives it back when its connection returns to the pool, i.e. after COMMIT or ROLLBACK.
+
+    def _begin(self, conn: Any) -> None:
+        if not conn.get_execution_options().get(WRITE_OPTION):
+            conn.exec_driver_sql("BEGIN")
+            return
+        if self._write_lock is None:
+            self._write_lock = asyncio.Lock()
+        dbapi = conn.connection.dbapi_connection
+        if self._lock_dbapi is not dbapi:
+            await_only(self._write_lock.acquire())
+            self._lock_dbapi = dbapi
+            self._write_owner = asyncio.current_task()
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except Exception:
+            self._release(dbapi)
+            raise
+
+    def _checkin(self, dbapi: Any, *_: Any) -> None:
+        self._release(dbapi)
+
+    def _release(self, dbapi: Any) -> None:
+        if self._lock_dbapi is not None and self._lock_dbapi is dbapi and self._write_lock is not None:
+            self._lock_dbapi = None
+            self._write_owner = None
+            self._write_lock.release()
+
+    def holds_write_lock(self) -> bool:
+        """Whether the current task is inside a SQLite write transaction of this process."""
+        return self._write_owner is not None and self._write_owner is asyncio.current_task()
 
     async def fetch_one(self, statement: Executable) -> Row[Any] | None:
         """Run a single-row, read-only Core statement outside any session (autocommit read)."""
@@ -135,10 +178,3 @@ class Database:
 def _disable_pysqlite_begin(dbapi_conn: Any, _record: Any) -> None:
     # https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#serializable-isolation-savepoints-transactional-ddl
     dbapi_conn.isolation_level = None
-
-
-def _begin_immediate(conn: Any) -> None:
-    if conn.get_execution_options().get(WRITE_OPTION):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-    else:
-        conn.exec_driver_sql("BEGIN")
