@@ -195,10 +195,10 @@ class CustomerService:
             "customer.create", Outcome.ALLOWED, caller.actor, purpose=purpose.id, customer_id=cid,
             fields=tuple(sorted(clean)), request_id=caller.request_id, client_ip=caller.client_ip,
         ))
-        row = await self._session.get(CustomerRow, cid)
-        assert row is not None
+        # The view comes from what was just sealed: no read-back round trip inside the write transaction.
+        row = CustomerRow(**sealed.row)
         visible = self._visible_for(caller, purpose)
-        return self._to_view(row, visible, self._open(row, visible)), True
+        return self._to_view(row, visible, {k: v for k, v in clean.items() if k in visible}), True
 
     def _visible_for(self, caller: Caller, purpose: Purpose) -> dict[str, Visibility]:
         if caller.principal is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.util import await_only
 
 WRITE_OPTION = "vault_write"
+BUSY_TIMEOUT_S = 30.0
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -74,6 +76,10 @@ class Database:
         if not self.is_postgres:
             for eng in (self.engine, self.audit_engine):
                 event.listen(eng.sync_engine, "connect", sqlite_pragmas)
+                # Waiting for another process's write lock happens in _begin_immediate, polling briefly
+                # in asyncio, instead of in SQLite's busy handler (which sleeps up to 100 ms per retry).
+                # In WAL mode nothing else on these connections waits on a lock.
+                event.listen(eng.sync_engine, "connect", _no_busy_handler)
                 # aiosqlite: let SQLAlchemy emit BEGIN itself so write transactions can be IMMEDIATE.
                 event.listen(eng.sync_engine, "connect", _disable_pysqlite_begin)
                 event.listen(eng.sync_engine, "begin", self._begin)
@@ -129,7 +135,7 @@ class Database:
             self._lock_dbapi = dbapi
             self._write_owner = asyncio.current_task()
         try:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            _begin_immediate(dbapi)
         except Exception:
             self._release(dbapi)
             raise
@@ -178,3 +184,30 @@ class Database:
 def _disable_pysqlite_begin(dbapi_conn: Any, _record: Any) -> None:
     # https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#serializable-isolation-savepoints-transactional-ddl
     dbapi_conn.isolation_level = None
+
+
+def _no_busy_handler(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA busy_timeout=0")
+    cur.close()
+
+
+def _begin_immediate(dbapi: Any, timeout: float = BUSY_TIMEOUT_S) -> None:
+    """BEGIN IMMEDIATE, retrying while another process holds SQLite's write lock (runs in SQLAlchemy's greenlet)."""
+    deadline = time.monotonic() + timeout
+    delay = 0.0002
+    cur = dbapi.cursor()
+    try:
+        while True:
+            try:
+                cur.execute("BEGIN IMMEDIATE")
+                return
+            except Exception as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() > deadline:
+                    raise
+            await_only(asyncio.sleep(delay))
+            delay = min(delay * 2, 0.002)
+    finally:
+        cur.close()
