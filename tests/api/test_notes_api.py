@@ -62,3 +62,19 @@ async def test_note_denials_and_bad_input(client: AsyncTestClient, principals: d
     r = await client.post(f"/v1/customers/{uuid.uuid4()}/notes?purpose=customer_support", json={"text": "x"},
                           headers=principals["crm_agent"].headers)
     assert r.status_code == 404
+
+
+async def test_restricted_customer_notes_denied(client: AsyncTestClient, principals: dict[str, Creds]) -> None:  # type: ignore[type-arg]
+    cid = await _customer(client, principals)
+    agent = principals["crm_agent"].headers
+    url = f"/v1/customers/{cid}/notes?purpose=customer_support"
+    assert (await client.post(url, json={"text": "call back tomorrow"}, headers=agent)).status_code == 201
+    r = await client.post(f"/v1/subjects/{cid}/restriction?purpose=legal_claims", json={},
+                          headers=principals["compliance_officer"].headers)
+    assert r.status_code == 200, r.text
+    for resp in (await client.get(url, headers=agent), await client.post(url, json={"text": "x"}, headers=agent)):
+        assert resp.status_code == 403
+        assert resp.json()["type"] == "urn:vault:rights.restricted"
+    r = await client.get(f"/v1/customers/{cid}/notes?purpose=legal_claims",
+                         headers=principals["compliance_officer"].headers)
+    assert r.status_code == 200  # legal claims handling may still read

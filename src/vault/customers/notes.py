@@ -29,6 +29,8 @@ from vault.db.base import Base
 from vault.errors import AccessDeniedError, InvalidInputError
 from vault.lib.clock import as_utc, utcnow
 from vault.lib.ids import new_id
+from vault.rights.errors import CustomerObjectedError, CustomerRestrictedError
+from vault.rights.gate import processing_block
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -92,6 +94,24 @@ class NoteService:
             action, Outcome.DENIED, caller.actor, purpose=caller.purpose, customer_id=customer_id,
             request_id=caller.request_id, client_ip=caller.client_ip, detail=f"{exc.code}: {exc.detail}"[:500]))
 
+    async def _require_basis(self, caller: Caller, action: str, customer: CustomerRow, purpose_id: str) -> None:
+        """Restriction / objection (rights gate), then the lawful basis; denials audited."""
+        purpose = self._d.purposes.get(purpose_id)
+        assert purpose is not None
+        customer_id = customer.id
+        block = processing_block(customer, purpose, caller.role)
+        if block is not None:
+            code, why = block
+            error = CustomerRestrictedError if code == "restricted" else CustomerObjectedError
+            exc = error(why, customer_id=str(customer_id), purpose=purpose_id)
+            await self._deny(caller, action, customer_id, exc)
+            raise exc
+        try:
+            await self._d.lawful.require(self._session, customer_id, purpose)
+        except AccessDeniedError as exc:
+            await self._deny(caller, action, customer_id, exc)
+            raise
+
     async def add(self, customer_id: uuid.UUID, text: str, language: str | None, caller: Caller) -> NoteView:
         """Store a note: the original sealed, the redacted copy sealed, entity counts in clear.
 
@@ -111,13 +131,7 @@ class NoteService:
             raise InvalidInputError(f"language must be one of {', '.join(LANGUAGES)}", field="language",
                                     valid=list(LANGUAGES))
         customer = await self._customer(customer_id)
-        purpose = self._d.purposes.get(purpose_id)
-        assert purpose is not None
-        try:
-            await self._d.lawful.require(self._session, customer_id, purpose)
-        except AccessDeniedError as exc:
-            await self._deny(caller, "note.create", customer_id, exc)
-            raise
+        await self._require_basis(caller, "note.create", customer, purpose_id)
         result = self._detector.redact(text, language)
         counts = dict(Counter(e.type for e in result.entities))
         key = records.customer_key(self._d.keyring, customer)
@@ -146,13 +160,7 @@ class NoteService:
                 await self._deny(caller, "note.read", customer_id, exc)
                 raise
         customer = await self._customer(customer_id)
-        purpose = self._d.purposes.get(purpose_id)
-        assert purpose is not None
-        try:
-            await self._d.lawful.require(self._session, customer_id, purpose)
-        except AccessDeniedError as exc:
-            await self._deny(caller, "note.read", customer_id, exc)
-            raise
+        await self._require_basis(caller, "note.read", customer, purpose_id)
         key = records.customer_key(self._d.keyring, customer)
         rows = (await self._session.scalars(
             select(NoteRow).where(NoteRow.customer_id == customer_id).order_by(NoteRow.id.desc()).limit(200)

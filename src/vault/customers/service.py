@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import delete, insert, or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from vault.access import permissions as perms
 from vault.access.errors import PermissionDeniedError
 from vault.audit.entry import AuditEvent, Outcome
 from vault.customers import records
+from vault.customers.changes import apply_changes
 from vault.customers.errors import (
     CustomerNotFoundError,
     DuplicateCustomerError,
@@ -293,35 +294,7 @@ class CustomerService:
         key = records.customer_key(self._d.keyring, row)
         current = records.open_fields(key, row.sealed, set(changes))
         changed = {n: v for n, v in changes.items() if current.get(n) != v}
-        if changed:
-            now = utcnow()
-            row.sealed = records.reseal(key, row.sealed, changed)
-            meta = dict(row.field_meta or {})
-            for name, value in changed.items():
-                if value is None:
-                    meta.pop(name, None)
-                else:
-                    meta[name] = {"verified_at": now.isoformat()}
-            row.field_meta = meta
-            row.updated_at = now
-            row.row_version += 1
-            idx = self._d.keyring.index
-            if "customer_ref" in changed and changed["customer_ref"] is not None:
-                row.ref_digest = idx.digest("customer_ref", changed["customer_ref"])
-            for name in changed:
-                if name == "customer_ref" or not self._d.catalogue[name].searchable:
-                    continue
-                await self._session.execute(delete(CustomerIndexRow).where(
-                    CustomerIndexRow.customer_id == customer_id, CustomerIndexRow.field == name))
-                value = changed[name]
-                if value is not None:
-                    self._session.add(CustomerIndexRow(field=name, digest=idx.digest(name, value),
-                                                       customer_id=customer_id, key_version=idx.version))
-            try:
-                async with self._session.begin_nested():
-                    await self._session.flush()
-            except IntegrityError as exc:
-                raise DuplicateCustomerError("another customer already has this customer_ref") from exc
+        await apply_changes(self._session, self._d.keyring, self._d.catalogue, row, key, changed, utcnow())
         await self._d.audit.record(self._session, AuditEvent(
             "customer.update", Outcome.ALLOWED, caller.actor, purpose=purpose.id, customer_id=customer_id,
             fields=tuple(sorted(changed)), request_id=caller.request_id, client_ip=caller.client_ip,

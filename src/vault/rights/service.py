@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import case, delete, func, insert, select
+from sqlalchemy import case, func, insert, select
 
 from vault.access import permissions as perms
 from vault.audit.entry import AuditEvent, Outcome
 from vault.customers import records
-from vault.customers.errors import CustomerNotFoundError, DuplicateCustomerError, InvalidFieldError
-from vault.customers.models import CustomerIndexRow, CustomerRow
+from vault.customers.changes import apply_changes
+from vault.customers.errors import CustomerNotFoundError, InvalidFieldError
+from vault.customers.models import CustomerRow
 from vault.errors import AccessDeniedError, InvalidInputError
 from vault.lib.clock import as_utc, utcnow
 from vault.lib.ids import new_id
@@ -366,45 +367,13 @@ class RightsService:
                 })
             if changed:
                 await session.execute(insert(FieldHistoryRow), history)
-                row.sealed = records.reseal(key, row.sealed, changed)
-                meta = dict(row.field_meta or {})
-                for name, value in changed.items():
-                    if value is None:
-                        meta.pop(name, None)
-                    else:
-                        meta[name] = {"verified_at": now.isoformat()}
-                row.field_meta = meta
-                row.updated_at = now
-                row.row_version += 1
-                await self._reindex(session, row, changed)
+                await apply_changes(session, self._d.keyring, self._d.catalogue, row, key, changed, now)
             self._close(req, caller, now, f"rectified: {', '.join(sorted(changed)) or 'nothing changed'}")
             await self._d.audit.record(session, AuditEvent(
                 "subject.rectify", Outcome.ALLOWED, caller.actor, purpose=purpose, customer_id=customer_id,
                 fields=tuple(sorted(changed)), request_id=caller.request_id, client_ip=caller.client_ip,
                 detail=f"request {request_id}" if request_id else None))
         return sorted(changed)
-
-    async def _reindex(self, session: AsyncSession, row: CustomerRow, changed: dict[str, str | None]) -> None:
-        idx = self._d.keyring.index
-        if changed.get("customer_ref") is not None:
-            row.ref_digest = idx.digest("customer_ref", changed["customer_ref"])  # type: ignore[arg-type]
-        for name, value in changed.items():
-            if not self._d.catalogue[name].searchable:
-                continue
-            await session.execute(delete(CustomerIndexRow).where(
-                CustomerIndexRow.customer_id == row.id, CustomerIndexRow.field == name))
-            if value is not None and name != "customer_ref":
-                session.add(CustomerIndexRow(field=name, digest=idx.digest(name, value), customer_id=row.id,
-                                             key_version=idx.version))
-        try:
-            async with session.begin_nested():
-                await session.flush()
-        except Exception as exc:
-            from sqlalchemy.exc import IntegrityError
-
-            if isinstance(exc, IntegrityError):
-                raise DuplicateCustomerError("another customer already has this customer_ref") from exc
-            raise
 
     # -- erasure ------------------------------------------------------------------------------------
 
