@@ -78,3 +78,16 @@ async def test_restricted_customer_notes_denied(client: AsyncTestClient, princip
     r = await client.get(f"/v1/customers/{cid}/notes?purpose=legal_claims",
                          headers=principals["compliance_officer"].headers)
     assert r.status_code == 200  # legal claims handling may still read
+
+
+async def test_export_includes_notes(client: AsyncTestClient, principals: dict[str, Creds]) -> None:  # type: ignore[type-arg]
+    cid = await _customer(client, principals)
+    r = await client.post(f"/v1/customers/{cid}/notes?purpose=customer_support", json={"text": NOTE, "language": "ko"},
+                          headers=principals["crm_agent"].headers)
+    assert r.status_code == 201
+    r = await client.get(f"/v1/subjects/{cid}/export?purpose=legal_claims",
+                         headers=principals["compliance_officer"].headers)
+    assert r.status_code == 200, r.text
+    notes = r.json()["notes"]
+    assert [n["text"] for n in notes] == [NOTE]
+    assert notes[0]["entity_counts"]["PHONE_NUMBER"] == 1

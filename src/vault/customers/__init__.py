@@ -1,14 +1,16 @@
-"""Customer records: field catalogue, normalization, sealing, use cases and import."""
+"""Customer records: field catalogue, normalization, sealing, use cases and import.
+
+The package root stays light (catalogue and errors): the use-case modules
+(``service``, ``notes``, ``importer``) are imported from their own modules, so
+packages they depend on (rights, consent) can import customer models without
+an import cycle.
+"""
 
 from vault.customers.catalogue import FieldCatalogue, FieldClass, FieldSpec, load_catalogue
 from vault.customers.errors import CustomerNotFoundError, DuplicateCustomerError, InvalidFieldError
-from vault.customers.service import CustomerDeps, CustomerService, CustomerView
 
 __all__ = [
-    "CustomerDeps",
     "CustomerNotFoundError",
-    "CustomerService",
-    "CustomerView",
     "DuplicateCustomerError",
     "FieldCatalogue",
     "FieldClass",

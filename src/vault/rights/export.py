@@ -21,6 +21,7 @@ from vault.audit.models import AuditEntryRow, AuditSubjectRow
 from vault.consent.models import ConsentEventRow, ConsentStateRow
 from vault.consent.rules import State, expires_at, why_not
 from vault.crypto.errors import DecryptionError
+from vault.customers.notes import NoteRow
 from vault.customers.records import customer_key, open_fields
 from vault.lib.clock import as_utc
 from vault.rights.models import FieldHistoryRow, RightsRequestRow
@@ -167,6 +168,13 @@ async def build_export(session: AsyncSession, row: CustomerRow, *, keyring: Keyr
     accessed_by = [{**w, "purposes": sorted(w["purposes"]), "actions": sorted(w["actions"])}
                    for w in by_who.values()]
 
+    note_rows = (await session.scalars(select(NoteRow).where(NoteRow.customer_id == row.id)
+                                       .order_by(NoteRow.id))).all() if key is not None else []
+    notes = [{
+        "id": str(n.id), "created_at": _ts(n.created_at), "language": n.language,
+        "text": key.open(f"note:{n.id.hex}", n.original) if key is not None else "",
+        "entity_counts": dict(n.entity_counts or {}),
+    } for n in note_rows]
     requests = (await session.scalars(select(RightsRequestRow).where(RightsRequestRow.customer_id == row.id)
                                       .order_by(RightsRequestRow.received_at))).all()
     return {
@@ -182,6 +190,7 @@ async def build_export(session: AsyncSession, row: CustomerRow, *, keyring: Keyr
         "fields": fields,
         "derived_fields": derived,
         "rectifications": rectifications,
+        "notes": notes,
         "consents": {"current": current, "history": consent_history},
         "purposes": purpose_docs,
         "recipients": {
