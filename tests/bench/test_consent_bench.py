@@ -11,8 +11,6 @@ import asyncio
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 import uuid
 from datetime import UTC, datetime
@@ -23,17 +21,14 @@ from sqlalchemy import create_engine, insert
 
 from tests.bench.report import machine, write_section
 from tests.bench.test_spine_bench import (
-    HELLO,
     ROOT,
     SCALE,
     _drop_pg,
-    _free_port,
     _fresh_pg,
     _pg_available,
     _prepare,
     _settings,
-    _wait_http,
-    _wrk,
+    measure_against_hello,
 )
 from vault.access.caller import Caller
 from vault.audit.entry import Actor
@@ -169,7 +164,6 @@ def test_grant_http(tmp_path: Path) -> None:
     ids, key = asyncio.run(principal())
     env = {**os.environ, "VAULT_DATABASE_URL": url, "VAULT_CRYPTO__KEK_FILE": str(settings.crypto.kek_file),
            "VAULT_POLICY__DIRECTORY": str(ROOT / "policies"), "VAULT_VAR_DIR": str(var)}
-    (tmp_path / "hello_app.py").write_text(HELLO)
     body = json.dumps({"consents": [{"purpose": "marketing_email", "action": "grant"},
                                     {"purpose": "marketing_sms", "action": "grant"}],
                        "source": "app", "evidence": {"ip": "203.0.113.9", "user_agent": "bench/1.0"}})
@@ -183,24 +177,7 @@ def test_grant_http(tmp_path: Path) -> None:
         '  return wrk.format("POST", "/v1/customers/" .. ids[math.random(#ids)] .. '
         '"/consents?purpose=service_delivery", nil, body)\n'
         "end\n")
-    port = _free_port()
-    hello = subprocess.Popen([sys.executable, "-m", "uvicorn", "hello_app:app", "--port", str(port), "--workers",
-                              str(workers), "--no-access-log", "--log-level", "warning"], cwd=tmp_path)
-    try:
-        _wait_http(port, "/hello")
-        base = _wrk(f"http://127.0.0.1:{port}/hello", None)
-    finally:
-        hello.terminate()
-        hello.wait(20)
-    port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "vault.cli.main", "serve", "--port", str(port),
-                               "--workers", str(workers)], env=env, cwd=tmp_path)
-    try:
-        _wait_http(port)
-        grant = _wrk(f"http://127.0.0.1:{port}", lua)
-    finally:
-        server.terminate()
-        server.wait(20)
+    base, (grant,) = measure_against_hello(tmp_path, env, workers, [lua])
     assert grant["errors"] == 0
     RESULTS["http"].append(
         f"| POST /v1/customers/{{id}}/consents (2 purposes: lock customer, seal evidence, 2 events + state, "

@@ -190,6 +190,31 @@ app = Litestar([hello])
 """
 
 
+def measure_against_hello(tmp_path: Path, env: dict[str, str], workers: int,
+                          runs: list[Path]) -> tuple[dict[str, float], list[dict[str, float]]]:
+    """wrk against a Litestar hello-world app (the baseline), then against `vault serve` once per Lua script."""
+    (tmp_path / "hello_app.py").write_text(HELLO)
+    port = _free_port()
+    hello = subprocess.Popen([sys.executable, "-m", "uvicorn", "hello_app:app", "--port", str(port), "--workers",
+                              str(workers), "--no-access-log", "--log-level", "warning"], cwd=tmp_path)
+    try:
+        _wait_http(port, "/hello")
+        base = _wrk(f"http://127.0.0.1:{port}/hello", None)
+    finally:
+        hello.terminate()
+        hello.wait(20)
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "vault.cli.main", "serve", "--port", str(port),
+                               "--workers", str(workers)], env=env, cwd=tmp_path)
+    try:
+        _wait_http(port)
+        results = [_wrk(f"http://127.0.0.1:{port}", script) for script in runs]
+    finally:
+        server.terminate()
+        server.wait(20)
+    return base, results
+
+
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk not installed (apt-get install wrk)")
 def test_http(tmp_path: Path) -> None:
     workers = 2
@@ -217,7 +242,6 @@ def test_http(tmp_path: Path) -> None:
     ids, key = asyncio.run(seed())
     env = {**os.environ, "VAULT_DATABASE_URL": url, "VAULT_CRYPTO__KEK_FILE": str(settings.crypto.kek_file),
            "VAULT_POLICY__DIRECTORY": str(ROOT / "policies"), "VAULT_VAR_DIR": str(var)}
-    (tmp_path / "hello_app.py").write_text(HELLO)
     get_lua = tmp_path / "get.lua"
     get_lua.write_text(
         "local ids = {" + ",".join(json.dumps(i) for i in ids[:5000]) + "}\n"
@@ -239,25 +263,7 @@ def test_http(tmp_path: Path) -> None:
         '  return wrk.format("POST", "/v1/customers?purpose=service_delivery", nil, body)\n'
         "end\n")
     rows = []
-    port = _free_port()
-    hello = subprocess.Popen([sys.executable, "-m", "uvicorn", "hello_app:app", "--port", str(port), "--workers",
-                              str(workers), "--no-access-log", "--log-level", "warning"], cwd=tmp_path)
-    try:
-        _wait_http(port, "/hello")
-        base = _wrk(f"http://127.0.0.1:{port}/hello", None)
-    finally:
-        hello.terminate()
-        hello.wait(20)
-    port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "vault.cli.main", "serve", "--port", str(port),
-                               "--workers", str(workers)], env=env, cwd=tmp_path)
-    try:
-        _wait_http(port)
-        get = _wrk(f"http://127.0.0.1:{port}", get_lua)
-        post = _wrk(f"http://127.0.0.1:{port}", post_lua)
-    finally:
-        server.terminate()
-        server.wait(20)
+    base, (get, post) = measure_against_hello(tmp_path, env, workers, [get_lua, post_lua])
     assert get["errors"] == 0
     assert post["errors"] == 0
 
