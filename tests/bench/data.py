@@ -7,7 +7,7 @@ import random
 from pathlib import Path
 
 from vault.customers.importer import HEADER
-from vault.customers.normalize import rrn_checksum_ok
+from vault.lib.krid import rrn_checksum_ok
 
 SURNAMES = "김이박최정강조윤장임한오서신권황안송류홍"
 GIVEN = "민서준지현우예은도하윤수아영재성진혜주원"

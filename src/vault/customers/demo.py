@@ -11,7 +11,7 @@ import phonenumbers
 from faker import Faker
 
 from vault.customers.importer import HEADER
-from vault.customers.normalize import rrn_checksum_ok
+from vault.lib.krid import rrn_checksum_ok
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -13,14 +13,11 @@ from datetime import date
 import phonenumbers
 
 from vault.customers.errors import InvalidFieldError
+from vault.lib.krid import CENTURY, rrn_checksum_ok
 
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 _RRN = re.compile(r"^(\d{6})-?(\d)(\d{6})$")
-_RRN_WEIGHTS = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
-# Century from the 7th digit: 1/2/5/6 -> 1900s, 3/4/7/8 -> 2000s, 9/0 -> 1800s.
-_CENTURY = {"1": 1900, "2": 1900, "5": 1900, "6": 1900, "3": 2000, "4": 2000, "7": 2000, "8": 2000,
-            "9": 1800, "0": 1800}
 # Numbers issued from October 2020 end in random digits: no checksum for people born since 2020.
 RRN_CHECKSUM_UNTIL_YEAR = 2020
 
@@ -103,7 +100,7 @@ def rrn(field: str, value: str) -> str:
     if not m:
         raise InvalidFieldError(field, "must look like YYMMDD-NNNNNNN")
     front, gender, rest = m.groups()
-    year = _CENTURY[gender] + int(front[:2])
+    year = CENTURY[gender] + int(front[:2])
     try:
         date(year, int(front[2:4]), int(front[4:6]))
     except ValueError as exc:
@@ -112,9 +109,3 @@ def rrn(field: str, value: str) -> str:
     if year < RRN_CHECKSUM_UNTIL_YEAR and not rrn_checksum_ok(digits):
         raise InvalidFieldError(field, "check digit does not match")
     return f"{front}-{gender}{rest}"
-
-
-def rrn_checksum_ok(digits: str) -> bool:
-    """Pre-2020 RRN check digit: (11 - sum(d_i * w_i) mod 11) mod 10."""
-    total = sum(int(d) * w for d, w in zip(digits[:12], _RRN_WEIGHTS, strict=True))
-    return (11 - total % 11) % 10 == int(digits[12])

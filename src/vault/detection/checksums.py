@@ -5,22 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import string
 
-_RRN_WEIGHTS = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
-_BRN_WEIGHTS = (1, 3, 7, 1, 3, 7, 1, 3, 5)
-#: Registration-number gender digit -> century of birth.
-_CENTURY = {
-    "1": 1900,
-    "2": 1900,
-    "3": 2000,
-    "4": 2000,
-    "5": 1900,
-    "6": 1900,
-    "7": 2000,
-    "8": 2000,
-    "9": 1800,
-    "0": 1800,
-}
+from vault.lib.krid import CENTURY, rrn_checksum_ok, weighted_sum
 
+_BRN_WEIGHTS = (1, 3, 7, 1, 3, 7, 1, 3, 5)
 #: IBAN length per country (ISO 13616 registry, the countries customers actually use).
 IBAN_LENGTHS: dict[str, int] = {
     "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29,
@@ -52,15 +39,6 @@ def luhn_ok(number: str) -> bool:
     return total % 10 == 0
 
 
-def _weighted(digits: str) -> int:
-    return sum(int(d) * w for d, w in zip(digits, _RRN_WEIGHTS, strict=False))
-
-
-def rrn_checksum_ok(digits: str) -> bool:
-    """Check digit of a resident registration number issued before October 2020."""
-    return len(digits) == 13 and digits.isdigit() and (11 - _weighted(digits) % 11) % 10 == int(digits[12])
-
-
 def frn_checksum_ok(digits: str) -> bool:
     """Check digit of a foreigner registration number issued before October 2020.
 
@@ -69,7 +47,7 @@ def frn_checksum_ok(digits: str) -> bool:
     """
     if len(digits) != 13 or not digits.isdigit():
         return False
-    s = _weighted(digits)
+    s = weighted_sum(digits)
     return (13 - s % 11) % 10 == int(digits[12]) or rrn_checksum_ok(digits)
 
 
@@ -77,7 +55,7 @@ def birth_date(digits: str, *, today: dt.date | None = None) -> dt.date | None:
     """Birth date encoded in the first seven digits of an RRN or FRN, if it is a real past date."""
     if len(digits) < 7 or not digits[:7].isdigit():
         return None
-    century = _CENTURY[digits[6]]
+    century = CENTURY[digits[6]]
     try:
         born = dt.date(century + int(digits[:2]), int(digits[2:4]), int(digits[4:6]))
     except ValueError:

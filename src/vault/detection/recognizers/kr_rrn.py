@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from vault.detection.checksums import birth_date, rrn_checksum_ok
+from vault.detection.checksums import birth_date
 from vault.detection.entities import KR_RRN
 from vault.detection.recognizers._base import LEFT, RIGHT, RegexPattern, RegexRecognizer, pattern
+from vault.lib.krid import rrn_checksum_ok
 
 
 class KoreanRrnRecognizer(RegexRecognizer):
