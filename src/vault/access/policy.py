@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 
     from vault.access.permissions import Permission
     from vault.access.principals import Principal
-    from vault.consent.purposes import PurposeCatalogue
-    from vault.customers.catalogue import FieldCatalogue
+    from vault.policy.catalogue import FieldCatalogue
+    from vault.policy.purposes import PurposeCatalogue
 
 Visibility = Literal["clear", "masked"]
 ANY = "*"

@@ -14,24 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vault.access import permissions as perms
 from vault.access.caller import Caller
-from vault.access.permissions import Permission
 from vault.api.deps import provide_read_session, provide_write_session, vault_of
 from vault.api.schemas import AuditEntryRead, AuditPage, KeyIssued, PrincipalCreate, PrincipalRead
 from vault.audit.entry import AuditEvent, Outcome
 from vault.audit.query import AuditFilter, search
-from vault.errors import AccessDeniedError, BadRequestError
-
-
-async def _require(state: State, caller: Caller, perm: Permission, action: str) -> None:
-    vault = vault_of(state)
-    assert caller.principal is not None
-    try:
-        vault.policies.access.require(caller.principal, perm)
-    except AccessDeniedError as exc:
-        await vault.audit.record_durable(AuditEvent(
-            action, Outcome.DENIED, caller.actor, request_id=caller.request_id, client_ip=caller.client_ip,
-            detail=f"{exc.code}: {exc.detail}"))
-        raise
+from vault.errors import BadRequestError
 
 
 class PrincipalController(Controller):
@@ -43,7 +30,7 @@ class PrincipalController(Controller):
     @get("/", operation_id="ListPrincipals", dependencies={"session": Provide(provide_read_session)})
     async def list_principals(self, caller: Caller, session: AsyncSession, state: State) -> list[PrincipalRead]:
         """List principals and their key prefixes."""
-        await _require(state, caller, perms.PRINCIPALS_READ, "principal.list")
+        await vault_of(state).guard.require_any_purpose(caller, perms.PRINCIPALS_READ, "principal.list")
         svc = vault_of(state).principals(session)
         return [PrincipalRead.from_row(p, await svc.keys(p.id)) for p in await svc.list()]
 
@@ -51,7 +38,7 @@ class PrincipalController(Controller):
     async def create_principal(self, data: PrincipalCreate, caller: Caller, session: AsyncSession,
                                state: State) -> PrincipalRead:
         """Create a principal; a service gets an API key, shown only in this response."""
-        await _require(state, caller, perms.PRINCIPALS_CREATE, "principal.create")
+        await vault_of(state).guard.require_any_purpose(caller, perms.PRINCIPALS_CREATE, "principal.create")
         svc = vault_of(state).principals(session)
         principal, key = await svc.create(data.name, data.role, caller.actor, kind=data.kind,
                                           password=data.password, with_key=data.kind == "service")
@@ -62,14 +49,14 @@ class PrincipalController(Controller):
     async def issue_key(self, principal_id: uuid.UUID, caller: Caller, session: AsyncSession,
                         state: State) -> KeyIssued:
         """Issue another API key for a principal (key rotation)."""
-        await _require(state, caller, perms.PRINCIPALS_UPDATE, "key.issue")
+        await vault_of(state).guard.require_any_purpose(caller, perms.PRINCIPALS_UPDATE, "key.issue")
         return KeyIssued.from_issued(await vault_of(state).principals(session).issue_key(principal_id, caller.actor))
 
     @post("/keys/{prefix:str}/revoke", operation_id="RevokeKey", status_code=204,
           dependencies={"session": Provide(provide_write_session)})
     async def revoke_key(self, prefix: str, caller: Caller, session: AsyncSession, state: State) -> None:
         """Revoke an API key by prefix."""
-        await _require(state, caller, perms.PRINCIPALS_UPDATE, "key.revoke")
+        await vault_of(state).guard.require_any_purpose(caller, perms.PRINCIPALS_UPDATE, "key.revoke")
         await vault_of(state).principals(session).revoke_key(prefix, caller.actor)
         state.key_cache.clear()
 
@@ -78,7 +65,7 @@ class PrincipalController(Controller):
     async def disable_principal(self, principal_id: uuid.UUID, caller: Caller, session: AsyncSession,
                                 state: State) -> None:
         """Disable a principal: its keys stop working."""
-        await _require(state, caller, perms.PRINCIPALS_UPDATE, "principal.disable")
+        await vault_of(state).guard.require_any_purpose(caller, perms.PRINCIPALS_UPDATE, "principal.disable")
         await vault_of(state).principals(session).disable(principal_id, caller.actor)
         state.key_cache.clear()
 
@@ -100,7 +87,7 @@ class AuditController(Controller):
         limit: int = Parameter(default=100, ge=1, le=1000),
     ) -> AuditPage:
         """Filter by principal, customer, action, outcome and time range; oldest first, cursor-paginated."""
-        await _require(state, caller, perms.AUDIT_READ, "audit.read")
+        await vault_of(state).guard.require_any_purpose(caller, perms.AUDIT_READ, "audit.read")
         try:
             after = int(cursor) if cursor else 0
         except ValueError:

@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vault.access.caller import Caller
 from vault.access.errors import InvalidCredentialsError
 from vault.access.principals import Principal
-from vault.audit.entry import Actor, AuditEvent, Outcome
 from vault.bootstrap import Vault
 
 KEY_CACHE_TTL = 5.0  # seconds a verified API key is trusted before it is looked up again
@@ -90,10 +89,7 @@ async def provide_principal(request: Request[Any, Any, Any], state: State) -> Pr
         reason = "unknown, revoked or malformed API key"
     else:
         reason = "missing Authorization: Bearer header"
-    await vault.audit.record_durable(AuditEvent(
-        "auth.api_key", Outcome.DENIED, Actor(None, "anonymous", "unknown"), request_id=request_id(request),
-        client_ip=client_ip(request), detail=reason))
-    raise InvalidCredentialsError(f"authentication required: {reason}")
+    await vault.guard.reject_credentials(reason, request_id=request_id(request), client_ip=client_ip(request))
 
 
 async def provide_caller(request: Request[Any, Any, Any], principal: Principal) -> Caller:

@@ -12,8 +12,9 @@ from litestar.datastructures import State
 from vault.access.caller import Caller
 from vault.api.deps import vault_of
 from vault.audit.entry import AuditEvent, Outcome
-from vault.detection import PiiDetector, build_analyzer
+from vault.bootstrap import build_detector
 from vault.errors import InvalidInputError
+from vault.lib.pii import PiiPort
 
 MAX_TEXT = 100_000
 
@@ -43,13 +44,13 @@ class AnalyzeResponse(msgspec.Struct, kw_only=True):
     redacted: str | None = None
 
 
-async def detector(state: State) -> PiiDetector:
+async def detector(state: State) -> PiiPort:
     """The process's detector, built on first use (the analyzer is built once per process)."""
     lock: asyncio.Lock = state.pii_lock
     async with lock:
         if getattr(state, "pii", None) is None:
-            state.pii = PiiDetector(await asyncio.to_thread(build_analyzer))
-    found: PiiDetector = state.pii
+            state.pii = await asyncio.to_thread(build_detector)
+    found: PiiPort = state.pii
     return found
 
 

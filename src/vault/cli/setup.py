@@ -11,11 +11,11 @@ from vault.audit.entry import Actor
 from vault.bootstrap import Vault, key_provider, load_policies
 from vault.cli.common import err, fail, out, run, settings, with_vault
 from vault.crypto.errors import KeyFileError
-from vault.crypto.keyring import ensure_system_keys
 from vault.crypto.keys import generate_key_file
 from vault.customers.demo import write_demo_csv
 from vault.db.engine import Database
 from vault.db.migrate import upgrade_head
+from vault.keys.store import ensure_system_keys
 
 DEMO_ROLES = ("application", "analyst", "marketing", "sales", "crm_agent", "compliance_officer", "admin")
 

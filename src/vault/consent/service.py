@@ -29,7 +29,6 @@ from vault.consent.errors import (
     UnknownNoticeError,
 )
 from vault.consent.models import ConsentEventRow, ConsentReceiptRow, ConsentStateRow
-from vault.consent.purposes import Channel, LawfulBasis
 from vault.consent.rules import (
     COLLECTION_SOURCES,
     Action,
@@ -47,9 +46,9 @@ from vault.crypto.jws import public_jwk, sign_compact
 from vault.customers.errors import CustomerNotFoundError
 from vault.customers.models import CustomerRow
 from vault.customers.records import customer_key
-from vault.errors import AccessDeniedError
 from vault.lib.clock import as_utc, utcnow
 from vault.lib.ids import new_id
+from vault.policy.purposes import Channel, LawfulBasis
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -57,10 +56,10 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from vault.access.caller import Caller
-    from vault.access.policy import AccessPolicy
+    from vault.access.guard import Guard
     from vault.audit.log import AuditLog
-    from vault.consent.purposes import Purpose, PurposeCatalogue
     from vault.crypto.keyring import Keyring
+    from vault.policy.purposes import Purpose, PurposeCatalogue
 
 Clock = Callable[[], datetime]
 CLOCK_SKEW = timedelta(minutes=5)  # how far in the future a collection time may be (client clocks drift)
@@ -181,7 +180,7 @@ class ConsentDeps:
 
     keyring: Keyring
     purposes: PurposeCatalogue
-    policy: AccessPolicy
+    guard: Guard
     audit: AuditLog
     clock: Clock = utcnow
 
@@ -208,24 +207,6 @@ class ConsentService:
         return [p.id for p in self._d.purposes if p.is_consent]
 
     # -- access -------------------------------------------------------------------------------------
-
-    async def _require(self, caller: Caller, perm: perms.Permission, action: str,
-                       customer_id: uuid.UUID | None = None) -> str:
-        purpose = self._d.policy.check_purpose(caller.purpose)
-        if caller.principal is None:
-            return purpose
-        try:
-            self._d.policy.require(caller.principal, perm, purpose)
-        except AccessDeniedError as exc:
-            await self._d.audit.record_durable(AuditEvent(
-                action, Outcome.DENIED, caller.actor, purpose=purpose, customer_id=customer_id,
-                request_id=caller.request_id, client_ip=caller.client_ip, detail=f"{exc.code}: {exc.detail}"[:500]))
-            raise
-        return purpose
-
-    def _may(self, caller: Caller, perm: perms.Permission, purpose: str) -> bool:
-        return caller.principal is None or self._d.policy.allows(
-            caller.principal.role, perm.resource, "*", perm.action, purpose)
 
     async def _customer(self, customer_id: uuid.UUID, *, lock: bool = False) -> CustomerRow:
         q = select(CustomerRow).where(CustomerRow.id == customer_id)
@@ -305,7 +286,8 @@ class ConsentService:
             ConsentNotApplicableError, NothingToReconfirmError, ConsentOrderError (409);
             CustomerNotFoundError (404); AccessDeniedError (403, audited).
         """
-        request_purpose = await self._require(caller, perms.CONSENTS_WRITE, "consent.record", customer_id)
+        request_purpose = (await self._d.guard.require(caller, perms.CONSENTS_WRITE, "consent.record",
+                                                       customer_id=customer_id)).id
         if not choices:
             raise InvalidConsentError("give at least one consent decision", field="consents")
         if len(choices) > MAX_CHOICES:
@@ -455,7 +437,8 @@ class ConsentService:
     async def state(self, customer_id: uuid.UUID, caller: Caller, *, at: datetime | None = None,
                     ) -> list[ConsentStatus]:
         """Current state of every consent purpose x channel for a customer (audited before it is returned)."""
-        purpose = await self._require(caller, perms.CONSENTS_READ, "consent.read", customer_id)
+        purpose = (await self._d.guard.require(caller, perms.CONSENTS_READ, "consent.read",
+                                               customer_id=customer_id)).id
         await self._customer(customer_id)
         out = await self._current(customer_id, utc(at) if at else utc(self._d.clock()))
         await self._d.audit.record_durable(AuditEvent(
@@ -470,9 +453,11 @@ class ConsentService:
         Raises:
             CustomerNotFoundError, AccessDeniedError (audited).
         """
-        purpose = await self._require(caller, perms.CONSENTS_READ, "consent.history", customer_id)
-        if with_evidence and not self._may(caller, perms.CONSENT_EVIDENCE_READ, purpose):
-            await self._require(caller, perms.CONSENT_EVIDENCE_READ, "consent.history", customer_id)
+        purpose = (await self._d.guard.require(caller, perms.CONSENTS_READ, "consent.history",
+                                               customer_id=customer_id)).id
+        if with_evidence and not self._d.guard.may(caller, perms.CONSENT_EVIDENCE_READ, purpose):
+            await self._d.guard.require(caller, perms.CONSENT_EVIDENCE_READ, "consent.history",
+                                        customer_id=customer_id)
         customer = await self._customer(customer_id)
         rows = (await self._session.execute(
             select(ConsentEventRow.__table__).where(ConsentEventRow.customer_id == customer_id)
@@ -500,7 +485,7 @@ class ConsentService:
         Raises:
             ConsentEventNotFoundError, ReceiptNotFoundError, AccessDeniedError (audited).
         """
-        purpose = await self._require(caller, perms.CONSENTS_READ, "consent.receipt")
+        purpose = (await self._d.guard.require(caller, perms.CONSENTS_READ, "consent.receipt")).id
         row = (await self._session.execute(
             select(ConsentEventRow.customer_id, ConsentEventRow.receipt_id).where(ConsentEventRow.id == event_id)
         )).first()
@@ -573,7 +558,7 @@ class ConsentService:
     ) -> list[DueConsent]:
         """Grants lapsing in the next ``within_days`` days (soonest first, keyset-paginated), so
         applications can ask the customers to reconfirm. Ids and dates only."""
-        purpose = await self._require(caller, perms.CONSENTS_READ, "consent.due")
+        purpose = (await self._d.guard.require(caller, perms.CONSENTS_READ, "consent.due")).id
         if not 1 <= within_days <= 365:
             raise InvalidConsentError("within_days must be between 1 and 365", field="within_days")
         now = utc(self._d.clock())

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 
     from vault.crypto.envelope import CustomerKey
     from vault.crypto.keyring import Keyring
-    from vault.customers.catalogue import FieldCatalogue
     from vault.customers.models import CustomerRow
+    from vault.policy.catalogue import FieldCatalogue
 
 
 async def apply_changes(

@@ -49,9 +49,9 @@ if TYPE_CHECKING:
     from vault.crypto.blind_index import BlindIndexer
     from vault.crypto.keyring import Keyring
     from vault.crypto.keys import KeyProvider
-    from vault.customers.catalogue import FieldCatalogue
     from vault.db.engine import Database
-    from vault.detection.service import ColumnVerdict, PiiDetector
+    from vault.lib.pii import ColumnVerdict, PiiPort
+    from vault.policy.catalogue import FieldCatalogue
 
 CUSTOMER_COLUMNS = (
     "customer_ref", "name", "email", "phone", "birth_date", "gender", "postal_code", "city", "district",
@@ -217,7 +217,7 @@ def _lines(path: Path, *, ignore_unknown: bool = False,
                 yield reader.line_num, cells
 
 
-def discover_columns(path: Path, columns: Sequence[str], detector: PiiDetector,
+def discover_columns(path: Path, columns: Sequence[str], detector: PiiPort,
                      sample_size: int = 200, encoding: str = DEFAULT_ENCODING) -> dict[str, ColumnVerdict]:
     """Sample undeclared columns and classify them with the PII detector."""
     samples: dict[str, list[str]] = {c: [] for c in columns}
@@ -322,7 +322,7 @@ class CustomerImporter:
     async def run(
         self, path: Path, caller: Caller, *, batch_size: int = 5000, all_or_nothing: bool = False,
         progress: Callable[[int], None] | None = None, keep_ids: bool = False, workers: int | None = None,
-        ignore_unknown_columns: bool = False, detector: Callable[[], PiiDetector] | None = None,
+        ignore_unknown_columns: bool = False, detector: Callable[[], PiiPort] | None = None,
         encoding: str = DEFAULT_ENCODING,
     ) -> ImportReport:
         """Import ``path``; see the module docstring for the guarantees.

@@ -23,7 +23,7 @@ from vault.customers import records
 from vault.customers.changes import apply_changes
 from vault.customers.errors import CustomerNotFoundError, InvalidFieldError
 from vault.customers.models import CustomerRow
-from vault.errors import AccessDeniedError, InvalidInputError
+from vault.errors import InvalidInputError
 from vault.lib.clock import as_utc, utcnow
 from vault.lib.ids import new_id
 from vault.rights import shredder
@@ -39,12 +39,12 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from vault.access.caller import Caller
-    from vault.access.policy import AccessPolicy
+    from vault.access.guard import Guard
     from vault.audit.log import AuditLog
-    from vault.consent.purposes import PurposeCatalogue
     from vault.crypto.keyring import Keyring
-    from vault.customers.catalogue import FieldCatalogue
     from vault.db.engine import Database
+    from vault.policy.catalogue import FieldCatalogue
+    from vault.policy.purposes import PurposeCatalogue
     from vault.rights.journal import ErasureJournal
 
 Clock = Callable[[], datetime]
@@ -68,7 +68,7 @@ class RightsDeps:
     keyring: Keyring
     catalogue: FieldCatalogue
     purposes: PurposeCatalogue
-    policy: AccessPolicy
+    guard: Guard
     audit: AuditLog
     journal: ErasureJournal
     clock: Clock = utcnow
@@ -130,19 +130,6 @@ class RightsService:
 
     # -- access -------------------------------------------------------------------------------------
 
-    async def _require(self, caller: Caller, perm: perms.Permission, action: str,
-                       customer_id: uuid.UUID | None = None, *, purpose_bound: bool = True) -> str | None:
-        try:
-            purpose = self._d.policy.check_purpose(caller.purpose) if purpose_bound else caller.purpose
-            if caller.principal is not None:
-                self._d.policy.require(caller.principal, perm, purpose or "*")
-        except (AccessDeniedError, InvalidInputError) as exc:
-            await self._d.audit.record_durable(AuditEvent(
-                action, Outcome.DENIED, caller.actor, purpose=caller.purpose, customer_id=customer_id,
-                request_id=caller.request_id, client_ip=caller.client_ip, detail=f"{exc.code}: {exc.detail}"[:500]))
-            raise
-        return purpose
-
     def _now(self) -> datetime:
         return as_utc(self._d.clock())
 
@@ -155,7 +142,8 @@ class RightsService:
         Raises:
             InvalidRequestError, CustomerNotFoundError, AccessDeniedError.
         """
-        await self._require(caller, perms.REQUESTS_WRITE, "rights.request.open", customer_id, purpose_bound=False)
+        await self._d.guard.require_any_purpose(caller, perms.REQUESTS_WRITE, "rights.request.open",
+                                                customer_id=customer_id)
         try:
             k, j = RequestKind(kind), Jurisdiction(jurisdiction)
         except ValueError:
@@ -187,7 +175,7 @@ class RightsService:
     async def list_requests(self, caller: Caller, *, status: str | None = None, customer_id: uuid.UUID | None = None,
                             limit: int = 100, offset: int = 0) -> list[RightsRequest]:
         """Requests, overdue ones first, then by due date (soonest first), then closed ones."""
-        await self._require(caller, perms.REQUESTS_READ, "rights.request.list", purpose_bound=False)
+        await self._d.guard.require_any_purpose(caller, perms.REQUESTS_READ, "rights.request.list")
         now = self._now()
         is_open = RightsRequestRow.status.in_(OPEN)
         q = select(RightsRequestRow).order_by(
@@ -213,7 +201,7 @@ class RightsService:
 
     async def get_request(self, request_id: uuid.UUID, caller: Caller) -> RightsRequest:
         """One request."""
-        await self._require(caller, perms.REQUESTS_READ, "rights.request.read", purpose_bound=False)
+        await self._d.guard.require_any_purpose(caller, perms.REQUESTS_READ, "rights.request.read")
         async with self._d.db.read() as session:
             row = await session.get(RightsRequestRow, request_id)
         if row is None:
@@ -228,7 +216,7 @@ class RightsService:
         Raises:
             RequestNotFoundError, InvalidRequestError, RequestStateError, AccessDeniedError.
         """
-        await self._require(caller, perms.REQUESTS_WRITE, "rights.request.update", purpose_bound=False)
+        await self._d.guard.require_any_purpose(caller, perms.REQUESTS_WRITE, "rights.request.update")
         if outcome is not None and len(outcome) > 500:
             raise InvalidRequestError("outcome must be at most 500 characters (no personal data)", field="outcome")
         now = self._now()
@@ -303,7 +291,8 @@ class RightsService:
         Raises:
             CustomerNotFoundError, RequestNotFoundError, RequestStateError, AccessDeniedError.
         """
-        purpose = await self._require(caller, perms.SUBJECTS_EXPORT, "subject.export", customer_id)
+        purpose = (await self._d.guard.require(caller, perms.SUBJECTS_EXPORT, "subject.export",
+                                               customer_id=customer_id)).id
         now = self._now()
         async with self._d.db.read() as session:
             row = await self._customer(session, customer_id, live=False)
@@ -331,7 +320,8 @@ class RightsService:
         Raises:
             InvalidInputError, InvalidFieldError, DuplicateCustomerError, CustomerNotFoundError, AccessDeniedError.
         """
-        purpose = await self._require(caller, perms.SUBJECTS_RECTIFY, "subject.rectify", customer_id)
+        purpose = (await self._d.guard.require(caller, perms.SUBJECTS_RECTIFY, "subject.rectify",
+                                               customer_id=customer_id)).id
         if not values:
             raise InvalidInputError("no fields to rectify")
         unknown = sorted(k for k in values if k not in self._d.catalogue)
@@ -384,7 +374,8 @@ class RightsService:
         Raises:
             CustomerNotFoundError, RequestNotFoundError, RequestStateError, JournalError, AccessDeniedError.
         """
-        purpose = await self._require(caller, perms.SUBJECTS_ERASE, "subject.erase", customer_id)
+        purpose = (await self._d.guard.require(caller, perms.SUBJECTS_ERASE, "subject.erase",
+                                               customer_id=customer_id)).id
         now = self._now()
         async with self._d.db.write() as session:
             row = await self._customer(session, customer_id, live=False)
@@ -410,7 +401,7 @@ class RightsService:
         Raises:
             InvalidInputError, JournalError, AccessDeniedError.
         """
-        purpose = await self._require(caller, perms.SUBJECTS_ERASE, "subject.erase")
+        purpose = (await self._d.guard.require(caller, perms.SUBJECTS_ERASE, "subject.erase")).id
         if not customer_ids or len(customer_ids) > MAX_BULK_ERASURE:
             raise InvalidInputError(f"give 1 to {MAX_BULK_ERASURE} customer ids", field="customer_ids")
         if not reason or len(reason) > 200:
@@ -487,7 +478,8 @@ class RightsService:
 
         Returns when the restriction started (None once lifted).
         """
-        purpose = await self._require(caller, perms.SUBJECTS_RESTRICT, "subject.restrict", customer_id)
+        purpose = (await self._d.guard.require(caller, perms.SUBJECTS_RESTRICT, "subject.restrict",
+                                               customer_id=customer_id)).id
         now = self._now()
         async with self._d.db.write() as session:
             row = await self._customer(session, customer_id)
@@ -508,7 +500,8 @@ class RightsService:
     async def object(self, customer_id: uuid.UUID, caller: Caller, *, request_id: uuid.UUID | None = None,
                      withdraw: bool = False) -> datetime | None:
         """Record (or withdraw) an objection to direct marketing: every marketing purpose stops at once."""
-        purpose = await self._require(caller, perms.SUBJECTS_OBJECT, "subject.object", customer_id)
+        purpose = (await self._d.guard.require(caller, perms.SUBJECTS_OBJECT, "subject.object",
+                                               customer_id=customer_id)).id
         now = self._now()
         async with self._d.db.write() as session:
             row = await self._customer(session, customer_id)
