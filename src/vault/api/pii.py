@@ -8,6 +8,8 @@ from typing import Any
 import msgspec
 from litestar import Controller, post
 from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 
 from vault.access.caller import Caller
 from vault.api.deps import vault_of
@@ -61,7 +63,8 @@ class PiiController(Controller):
     tags = ["pii"]
 
     @post("/analyze", operation_id="AnalyzePii", status_code=200)
-    async def analyze(self, data: AnalyzeRequest, caller: Caller, state: State) -> AnalyzeResponse:
+    async def analyze(self, data: JSONBody[AnalyzeRequest], caller: NamedDependency[Caller],
+                      state: State) -> AnalyzeResponse:
         """Detect PII in Korean and English text (Presidio entity names); optionally return it redacted."""
         if len(data.text) > MAX_TEXT:
             raise InvalidInputError(f"text is longer than {MAX_TEXT} characters", field="text")
