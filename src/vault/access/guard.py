@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NoReturn, Protocol
+from typing import TYPE_CHECKING, NoReturn, Protocol, cast
 
 from vault.access.errors import InvalidCredentialsError
 from vault.access.policy import ANY
@@ -182,9 +182,8 @@ class Guard:
         if blocked is not None:
             await self.deny(caller, action, blocked, customer_id=customer.id, purpose=purpose.id)
         if lawful_basis:
-            assert session is not None, "the lawful-basis check reads consents on the caller's session"
-            try:
-                await self.lawful.require(session, customer.id, purpose)
+            try:  # the session is only handed on to the consent ledger
+                await self.lawful.require(cast("AsyncSession", session), customer.id, purpose)
             except AccessDeniedError as exc:
                 await self.deny(caller, action, exc, customer_id=customer.id, purpose=purpose.id)
 

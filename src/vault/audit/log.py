@@ -124,10 +124,6 @@ class AuditLog:
         """Append ``event`` in the caller's write transaction (commits with the change)."""
         return (await append(session, [event]))[0]
 
-    async def record_many(self, session: AsyncSession, events: Sequence[AuditEvent]) -> list[int]:
-        """Append several events in the caller's write transaction."""
-        return await append(session, events)
-
     async def record_durable(self, event: AuditEvent) -> int:
         """Append ``event`` in its own committed transaction via group commit; returns its seq.
 

@@ -244,28 +244,6 @@ def describe_discovery(found: Mapping[str, ColumnVerdict]) -> str:
     return "; ".join(parts)
 
 
-def read_rows(path: Path, catalogue: FieldCatalogue) -> Iterator[ImportRow | RowError]:
-    """Parse and validate the CSV, yielding valid rows and row errors in file order."""
-    header: list[str] = []
-    seen: set[str] = set()
-    for item in _lines(path):
-        if isinstance(item, RowError):
-            yield item
-            continue
-        line, cells = item
-        if line == 1 and not header:
-            header = cells
-            continue
-        parsed = parse_row(line, header, cells, catalogue)
-        if isinstance(parsed, ImportRow):
-            ref = parsed.values["customer_ref"]
-            if ref in seen:
-                yield RowError(line, "customer_ref", "appears more than once in this file")
-                continue
-            seen.add(ref)
-        yield parsed
-
-
 class _Sealer:
     """Validates and seals chunks of raw rows; lives in a worker process or in-process."""
 

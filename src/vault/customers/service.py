@@ -12,31 +12,27 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
-
-from sqlalchemy import insert, or_, select
-from sqlalchemy.exc import IntegrityError
+from typing import TYPE_CHECKING, Any
 
 from vault.access import permissions as perms
 from vault.access.errors import PermissionDeniedError
 from vault.audit.entry import AuditEvent, Outcome
 from vault.customers import records
-from vault.customers.changes import apply_changes
 from vault.customers.errors import (
     CustomerNotFoundError,
-    DuplicateCustomerError,
     IdempotencyConflictError,
     InvalidFieldError,
     StaleWriteError,
 )
 from vault.customers.gate import restriction_error
-from vault.customers.models import CustomerIndexRow, CustomerRow, IdempotencyRow, customers_table
+from vault.customers.models import CustomerRow, IdempotencyRow
+from vault.customers.repository import CustomerRepository
 from vault.errors import InvalidInputError
 from vault.lib.clock import as_utc, utcnow
 from vault.policy.masks import mask
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,6 +41,7 @@ if TYPE_CHECKING:
     from vault.access.policy import Visibility
     from vault.audit.log import AuditLog
     from vault.crypto.keyring import Keyring
+    from vault.customers.repository import CustomerStore
     from vault.db.engine import Database
     from vault.policy.catalogue import FieldCatalogue
     from vault.policy.purposes import Purpose, PurposeCatalogue
@@ -75,6 +72,8 @@ class CustomerDeps:
     guard: Guard
     audit: AuditLog
     db: Database | None = None  # when given, point reads bypass the session (fast path)
+    #: Builds the storage the use cases run on (an in-memory fake in unit tests).
+    store: Callable[[AsyncSession, Database | None], CustomerStore] = CustomerRepository
 
 
 class CustomerService:
@@ -83,6 +82,7 @@ class CustomerService:
     def __init__(self, session: AsyncSession, deps: CustomerDeps) -> None:
         self._session = session
         self._d = deps
+        self._repo = deps.store(session, deps.db)
 
     # -- validation -----------------------------------------------------------------------------
 
@@ -129,7 +129,7 @@ class CustomerService:
         digest = hashlib.sha256(json.dumps(clean, sort_keys=True).encode()).digest()
         principal_id = caller.principal.id if caller.principal else uuid.UUID(int=0)
         if idempotency_key is not None:
-            prior = await self._session.get(IdempotencyRow, (principal_id, idempotency_key))
+            prior = await self._repo.idempotent(principal_id, idempotency_key)
             if prior is not None:
                 if prior.request_digest != digest:
                     raise IdempotencyConflictError(
@@ -137,16 +137,10 @@ class CustomerService:
                 return await self._view_for(prior.customer_id, caller, purpose, "customer.create.replay"), False
         sealed = records.seal_new(self._d.keyring, self._d.catalogue, clean)
         cid = sealed.row["id"]
-        try:
-            async with self._session.begin_nested():
-                await self._session.execute(insert(CustomerRow), [sealed.row])
-                if sealed.index_rows:
-                    await self._session.execute(insert(CustomerIndexRow), sealed.index_rows)
-        except IntegrityError as exc:
-            raise DuplicateCustomerError("a customer with this customer_ref already exists") from exc
+        await self._repo.add(sealed)
         if idempotency_key is not None:
-            self._session.add(IdempotencyRow(principal_id=principal_id, key=idempotency_key,
-                                             request_digest=digest, customer_id=cid, created_at=utcnow()))
+            await self._repo.remember(IdempotencyRow(principal_id=principal_id, key=idempotency_key,
+                                                     request_digest=digest, customer_id=cid, created_at=utcnow()))
         await self._d.audit.record(self._session, AuditEvent(
             "customer.create", Outcome.ALLOWED, caller.actor, purpose=purpose.id, customer_id=cid,
             fields=tuple(sorted(clean)), request_id=caller.request_id, client_ip=caller.client_ip,
@@ -201,13 +195,7 @@ class CustomerService:
         normalized = self._d.catalogue[by].clean(value)
         # Every live index-key version: during an index-key rotation a customer is found whether rebuilt or not.
         digests = self._d.keyring.index_digests(by, normalized)
-        indexed = select(CustomerIndexRow.customer_id).where(
-            CustomerIndexRow.field == by, CustomerIndexRow.digest.in_(digests))
-        if by == "customer_ref":
-            q = select(CustomerRow).where(or_(CustomerRow.ref_digest.in_(digests), CustomerRow.id.in_(indexed)))
-        else:
-            q = select(CustomerRow).where(CustomerRow.id.in_(indexed))
-        found = [r for r in (await self._session.scalars(q.limit(100))).all() if self._readable(r, purpose)]
+        found = [r for r in await self._repo.find_indexed(by, digests, limit=100) if self._readable(r, purpose)]
         # Restricted customers (and, for direct marketing, objecting ones) are withheld like those without a basis.
         rows = [r for r in found if restriction_error(r, purpose, caller.role) is None]
         allowed = await self._d.guard.lawful.with_basis(self._session, [r.id for r in rows], purpose)
@@ -242,7 +230,7 @@ class CustomerService:
         key = records.customer_key(self._d.keyring, row)
         current = records.open_fields(key, row.sealed, set(changes))
         changed = {n: v for n, v in changes.items() if current.get(n) != v}
-        await apply_changes(self._session, self._d.keyring, self._d.catalogue, row, key, changed, utcnow())
+        await self._repo.save_changes(self._d.keyring, self._d.catalogue, row, key, changed, utcnow())
         await self._d.audit.record(self._session, AuditEvent(
             "customer.update", Outcome.ALLOWED, caller.actor, purpose=purpose.id, customer_id=customer_id,
             fields=tuple(sorted(changed)), request_id=caller.request_id, client_ip=caller.client_ip,
@@ -259,7 +247,7 @@ class CustomerService:
         row.status = "deleted"
         row.deleted_at = row.updated_at = utcnow()
         row.row_version += 1
-        await self._session.flush()
+        await self._repo.flush()
         await self._d.audit.record(self._session, AuditEvent(
             "customer.delete", Outcome.ALLOWED, caller.actor, purpose=purpose.id, customer_id=customer_id,
             request_id=caller.request_id, client_ip=caller.client_ip))
@@ -277,13 +265,10 @@ class CustomerService:
             await self._d.guard.admit(caller, purpose, action, row, self._session, lawful_basis=False)
 
     async def _fetch(self, customer_id: uuid.UUID) -> CustomerRow | None:
-        if self._d.db is None:
-            return await self._session.get(CustomerRow, customer_id)
-        row = await self._d.db.fetch_one(select(customers_table).where(customers_table.c.id == customer_id))
-        return cast("CustomerRow | None", row)  # a Core row with the same attribute names, read-only
+        return await self._repo.fetch(customer_id)
 
     async def _load(self, customer_id: uuid.UUID) -> CustomerRow:
-        row = await self._session.get(CustomerRow, customer_id)
+        row = await self._repo.get(customer_id)
         if row is None or row.status != "active":
             raise CustomerNotFoundError(f"customer {customer_id} not found")
         return row

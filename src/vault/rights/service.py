@@ -20,9 +20,9 @@ from sqlalchemy import case, func, insert, select
 from vault.access import permissions as perms
 from vault.audit.entry import AuditEvent, Outcome
 from vault.customers import records
-from vault.customers.changes import apply_changes
 from vault.customers.errors import CustomerNotFoundError, InvalidFieldError
 from vault.customers.models import CustomerRow
+from vault.customers.repository import apply_changes
 from vault.errors import InvalidInputError
 from vault.lib.clock import as_utc, utcnow
 from vault.lib.ids import new_id
