@@ -19,7 +19,8 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from vault.access.caller import Caller
 from vault.api.deps import vault_of
 from vault.lib.clock import as_utc
-from vault.rights.service import ErasureResult, RightsRequest
+from vault.rights.requests import RightsRequest
+from vault.rights.service import ErasureResult
 
 
 class RequestCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
