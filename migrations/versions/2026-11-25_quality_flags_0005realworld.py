@@ -1,7 +1,7 @@
 """Data-quality flags on customer fields (e.g. a registration number whose check digit does not match).
 
 Revision ID: 0005realworld
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-25
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005realworld"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
