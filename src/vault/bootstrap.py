@@ -24,6 +24,7 @@ from vault.consent.service import ConsentDeps, ConsentService
 from vault.crypto.keys import LayeredKeyProvider, load_env_keys, load_key_file
 from vault.customers.gate import restriction_error
 from vault.customers.importer import CustomerImporter
+from vault.customers.quality import QualityService
 from vault.customers.service import CustomerDeps, CustomerService
 from vault.db.engine import Database
 from vault.keys.rotation import KeyRotation
@@ -131,6 +132,10 @@ class Vault:
         """The consented-contact resolver (opens its own read transactions)."""
         p = self.policies
         return ContactResolver(ContactDeps(self.db, self.keyring, p.purposes, self.guard, self.audit))
+
+    def quality(self, session: AsyncSession) -> QualityService:
+        """Data-quality flags (compliance officers list them) on ``session``."""
+        return QualityService(session, self.guard, self.audit)
 
     def importer(self) -> CustomerImporter:
         """The customer importer; consent flags become consent events in each batch's transaction."""

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from vault.customers import records
 from vault.customers.errors import DuplicateCustomerError
 from vault.customers.models import CustomerIndexRow, CustomerRow, IdempotencyRow, customers_table
+from vault.customers.quality import insert_flags, replace_flags
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -101,6 +102,7 @@ class CustomerRepository:
                 await self._session.execute(insert(CustomerRow), [sealed.row])
                 if sealed.index_rows:
                     await self._session.execute(insert(CustomerIndexRow), sealed.index_rows)
+                await insert_flags(self._session, sealed.flag_rows)
         except IntegrityError as exc:
             raise DuplicateCustomerError("a customer with this customer_ref already exists") from exc
 
@@ -137,7 +139,8 @@ async def apply_changes(
     changed: dict[str, str | None], now: datetime,
 ) -> None:
     """Reseal changed fields (None removes one), stamp them verified, bump the row version, rebuild their
-    blind indexes under the current index key, and flush. One path for updates and rectifications.
+    blind indexes under the current index key and their data-quality flags, and flush. One path for
+    updates and rectifications.
 
     Raises:
         DuplicateCustomerError: the new customer_ref belongs to another customer.
@@ -167,6 +170,7 @@ async def apply_changes(
         if value is not None and name != "customer_ref":
             session.add(CustomerIndexRow(field=name, digest=idx.digest(name, value), customer_id=row.id,
                                          key_version=idx.version))
+    await replace_flags(session, catalogue, row.id, changed, now)
     try:
         async with session.begin_nested():
             await session.flush()
