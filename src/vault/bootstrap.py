@@ -181,7 +181,7 @@ class Vault:
 
     async def close(self) -> None:
         """Flush pending audit entries and close the database pool."""
-        await self.audit.drain()
+        await self.audit.close()
         await self.db.dispose()
 
 
