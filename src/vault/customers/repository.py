@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Protocol, cast
 
-from sqlalchemy import delete, insert, or_, select
+from sqlalchemy import bindparam, delete, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from vault.customers import records
@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from vault.policy.catalogue import FieldCatalogue
 
 __all__ = ["CustomerRepository", "CustomerStore", "apply_changes"]
+
+# Built once: the hot read reuses the statement and its compiled form.
+_BY_ID = select(customers_table).where(customers_table.c.id == bindparam("cid"))
 
 
 class CustomerStore(Protocol):
@@ -84,7 +87,7 @@ class CustomerRepository:
         """The row by primary key: a read-only Core row on the fast path, else the session's ORM row."""
         if self._db is None:
             return await self._session.get(CustomerRow, customer_id)
-        row = await self._db.fetch_one(select(customers_table).where(customers_table.c.id == customer_id))
+        row = await self._db.fetch_one(_BY_ID, {"cid": customer_id})
         return cast("CustomerRow | None", row)  # a Core row with the same attribute names, read-only
 
     async def get(self, customer_id: uuid.UUID) -> CustomerRow | None:
