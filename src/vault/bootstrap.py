@@ -14,7 +14,9 @@ from vault.access.lawful_basis import LawfulBasisCheck
 from vault.access.permissions import ROLES
 from vault.access.policy import AccessPolicy
 from vault.access.principals import PrincipalService
+from vault.audit.inspection import InspectionSettings
 from vault.audit.log import AuditLog
+from vault.audit.policy_files import policy_digest, record_policy_load
 from vault.consent.contacts import ContactDeps, ContactResolver
 from vault.consent.imports import check_import_columns, record_imported_consents
 from vault.consent.ledger import SqlConsentLedger
@@ -28,6 +30,7 @@ from vault.customers.service import CustomerDeps, CustomerService
 from vault.db.engine import Database
 from vault.privacy.service import ExtractDeps, ExtractService
 from vault.rights.journal import ErasureJournal
+from vault.rights.oversight import OversightDeps, OversightService
 from vault.rights.retention import RetentionService
 from vault.rights.rotation import KeyRotation
 from vault.rights.service import RightsDeps, RightsService
@@ -134,9 +137,16 @@ class Vault:
         return RetentionService(self.db, self.keyring, p.catalogue, p.purposes, self.audit,
                                 ErasureJournal(self.settings.rights.erasure_journal))
 
+    def oversight(self) -> OversightService:
+        """Breach impact and the monthly inspection (compliance officers; opens its own transactions)."""
+        a = self.settings.audit
+        return OversightService(OversightDeps(
+            self.db, self.policies.catalogue, self.policies.access, self.audit,
+            InspectionSettings(a.off_hours_start, a.off_hours_end, a.denial_spike), a.retention_days))
+
     def key_rotation(self, *, batch_size: int = 5000) -> KeyRotation:
         """KEK and blind-index key rotation."""
-        return KeyRotation(self.db, self.keyring.provider, batch_size=batch_size)
+        return KeyRotation(self.db, self.keyring.provider, batch_size=batch_size, audit=self.audit)
 
     def extracts(self, detector: PiiDetector) -> ExtractService:
         """The analytics extract builder; ``detector`` is the release gate (opens its own transactions)."""
@@ -161,13 +171,21 @@ class Vault:
 
 
 async def open_vault(settings: Settings) -> Vault:
-    """Build the vault: policies, KEK provider, database, system keys, audit log."""
+    """Build the vault: policies, KEK provider, database, system keys, audit log.
+
+    A change of the policy files since the last start is recorded (``policy.loaded``, by hash).
+    """
     policies = load_policies(settings)
     provider = key_provider(settings)
     db = Database(settings.database_url)
     try:
         async with db.read() as session:
             keyring = await load_keyring(session, provider)
+    except Exception:
+        await db.dispose()
+        raise
+    try:
+        await record_policy_load(db, policy_digest(settings.policy.directory))
     except Exception:
         await db.dispose()
         raise
