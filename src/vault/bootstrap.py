@@ -31,6 +31,7 @@ from vault.db.engine import Database
 from vault.privacy.service import ExtractDeps, ExtractService
 from vault.rights.journal import ErasureJournal
 from vault.rights.oversight import OversightDeps, OversightService
+from vault.rights.provision import ProvisionDeps, ProvisionService
 from vault.rights.retention import RetentionService
 from vault.rights.rotation import KeyRotation
 from vault.rights.service import RightsDeps, RightsService
@@ -143,6 +144,11 @@ class Vault:
         return OversightService(OversightDeps(
             self.db, self.policies.catalogue, self.policies.access, self.audit,
             InspectionSettings(a.off_hours_start, a.off_hours_end, a.denial_spike), a.retention_days))
+
+    def provisions(self) -> ProvisionService:
+        """The audited provide action, the provision log and usage notices (opens its own transactions)."""
+        p = self.policies
+        return ProvisionService(ProvisionDeps(self.db, self.keyring, p.purposes, p.access, self.lawful, self.audit))
 
     def key_rotation(self, *, batch_size: int = 5000) -> KeyRotation:
         """KEK and blind-index key rotation."""

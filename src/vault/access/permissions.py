@@ -40,5 +40,7 @@ SUBJECTS_RECTIFY = Permission("subjects", "rectify")
 SUBJECTS_ERASE = Permission("subjects", "erase")
 SUBJECTS_RESTRICT = Permission("subjects", "restrict")
 SUBJECTS_OBJECT = Permission("subjects", "object")
+PROVISIONS_PROVIDE = Permission("provisions", "provide")
+NOTICES_READ = Permission("notices", "read")
 
 ROLES = ("application", "analyst", "marketing", "sales", "crm_agent", "compliance_officer", "admin")
