@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, MediaType, Response, get, post
 from litestar.datastructures import State
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from vault.access.caller import Caller
 from vault.api.deps import vault_of
@@ -40,12 +41,13 @@ class ImpactController(Controller):
 
     @get("/", operation_id="AuditImpact")
     async def impact(
-        self, caller: Caller, state: State,
-        principal_id: uuid.UUID | None = None,
-        key_prefix: str | None = Parameter(default=None, max_length=32),
-        kek_version: str | None = Parameter(default=None, max_length=40),
-        since: datetime | None = None, until: datetime | None = None, detected_at: datetime | None = None,
-        limit: int = Parameter(default=10_000, ge=1, le=100_000),
+        self, caller: NamedDependency[Caller], state: State,
+        principal_id: FromQuery[uuid.UUID | None] = None,
+        key_prefix: Annotated[str | None, QueryParameter(max_length=32)] = None,
+        kek_version: Annotated[str | None, QueryParameter(max_length=40)] = None,
+        since: FromQuery[datetime | None] = None, until: FromQuery[datetime | None] = None,
+        detected_at: FromQuery[datetime | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=100_000)] = 10_000,
     ) -> dict[str, Any]:
         """Affected customers, data categories and counts, with the 72-hour notification clock.
 
@@ -57,11 +59,12 @@ class ImpactController(Controller):
 
     @get("/notification-list", operation_id="AuditImpactNotificationList", media_type="text/csv")
     async def notification_list(
-        self, caller: Caller, state: State,
-        principal_id: uuid.UUID | None = None,
-        key_prefix: str | None = Parameter(default=None, max_length=32),
-        kek_version: str | None = Parameter(default=None, max_length=40),
-        since: datetime | None = None, until: datetime | None = None, detected_at: datetime | None = None,
+        self, caller: NamedDependency[Caller], state: State,
+        principal_id: FromQuery[uuid.UUID | None] = None,
+        key_prefix: Annotated[str | None, QueryParameter(max_length=32)] = None,
+        kek_version: Annotated[str | None, QueryParameter(max_length=40)] = None,
+        since: FromQuery[datetime | None] = None, until: FromQuery[datetime | None] = None,
+        detected_at: FromQuery[datetime | None] = None,
     ) -> Response[str]:
         """The notification list as CSV: one row per affected customer, with the authority deadline."""
         q = self._query(principal_id, key_prefix, kek_version, since, until, detected_at)
@@ -77,13 +80,15 @@ class InspectionController(Controller):
     tags = ["audit"]
 
     @get("/{month:str}", operation_id="GetInspection", media_type=MediaType.JSON)
-    async def get_inspection(self, month: str, caller: Caller, state: State) -> dict[str, Any]:
+    async def get_inspection(self, month: FromPath[str], caller: NamedDependency[Caller],
+                             state: State) -> dict[str, Any]:
         """The report for ``month`` (YYYY-MM, KST): bulk downloads, off-hours access, denial spikes,
         grant changes, key and backup operations; ``sha256`` is what a sign-off names."""
         return (await vault_of(state).oversight().inspection(month, caller)).as_dict()
 
     @post("/{month:str}/signoff", operation_id="SignOffInspection", status_code=201)
-    async def sign_off(self, month: str, data: SignOff, caller: Caller, state: State) -> dict[str, Any]:
+    async def sign_off(self, month: FromPath[str], data: JSONBody[SignOff], caller: NamedDependency[Caller],
+                       state: State) -> dict[str, Any]:
         """Sign the month's report off; 409 when it changed since ``report_sha256`` was read."""
         report = await vault_of(state).oversight().sign_off(month, data.report_sha256, data.conclusion, caller)
         return report.as_dict()

@@ -8,6 +8,8 @@ from typing import Any
 import msgspec
 from litestar import Controller, post
 from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 
 from vault.access.caller import Caller
 from vault.api.deps import vault_of
@@ -28,7 +30,8 @@ class ProvisionController(Controller):
     tags = ["provisions"]
 
     @post("/", operation_id="Provide", status_code=201)
-    async def provide(self, data: ProvisionCreate, caller: Caller, state: State) -> dict[str, Any]:
+    async def provide(self, data: JSONBody[ProvisionCreate], caller: NamedDependency[Caller],
+                      state: State) -> dict[str, Any]:
         """Check each customer's current consent, record recipient, items, time and mechanism, return the items.
 
         Customers without a current consent (or restricted, or unknown) are listed in ``refused`` with
