@@ -1,4 +1,5 @@
-"""Provision log: disclosures to third parties and transfers abroad (issue 12, section 5).
+"""Provision log: disclosures to third parties and transfers abroad (issue 12, section 5);
+the reason a GDPR request's deadline was extended.
 
 Revision ID: 0006cmp
 Revises: 0005
@@ -34,9 +35,13 @@ def upgrade() -> None:
     )
     op.create_index("ix_provisions_customer_id", "provisions", ["customer_id"])
     op.create_index("ix_provisions_provided_at", "provisions", ["provided_at"])
+    with op.batch_alter_table("rights_requests") as t:
+        t.add_column(sa.Column("extension_reason", sa.String(30), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("rights_requests") as t:
+        t.drop_column("extension_reason")
     op.drop_index("ix_provisions_provided_at", "provisions")
     op.drop_index("ix_provisions_customer_id", "provisions")
     op.drop_table("provisions")

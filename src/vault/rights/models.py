@@ -23,6 +23,7 @@ class RightsRequestRow(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     extended: Mapped[bool] = mapped_column(Boolean, default=False)
+    extension_reason: Mapped[str | None] = mapped_column(String(30), default=None)
     status: Mapped[str] = mapped_column(String(16))
     channel: Mapped[str | None] = mapped_column(String(20), default=None)
     handler_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
