@@ -28,6 +28,7 @@ from vault.customers.catalogue import load_catalogue
 from vault.customers.importer import CustomerImporter
 from vault.customers.service import CustomerDeps, CustomerService
 from vault.db.engine import Database
+from vault.policy.statutes import StatuteRegistry, check_statutes, load_statutes
 from vault.privacy.service import ExtractDeps, ExtractService
 from vault.rights.journal import ErasureJournal
 from vault.rights.oversight import OversightDeps, OversightService
@@ -54,16 +55,20 @@ class Policies:
     purposes: PurposeCatalogue
     catalogue: FieldCatalogue
     access: AccessPolicy
+    statutes: StatuteRegistry
 
 
 def load_policies(settings: Settings) -> Policies:
-    """Load and cross-validate purposes.yaml, pii.yaml and the casbin files (stops start-up on error)."""
+    """Load and cross-validate purposes.yaml, pii.yaml, statutes.yaml and the casbin files (stops start-up on error)."""
     d = settings.policy.directory
     purposes = load_purposes(d / "purposes.yaml")
     catalogue = load_catalogue(d / "pii.yaml", purposes)
     access = AccessPolicy(d / "model.conf", d / "policy.csv", purposes, catalogue)
     check_import_columns(purposes)
-    return Policies(purposes, catalogue, access)
+    statutes = load_statutes(d / "statutes.yaml")
+    check_statutes(d / "statutes.yaml", statutes, list(purposes), set(catalogue.names),
+                   {f.name for f in catalogue.fields() if f.requires_statute})
+    return Policies(purposes, catalogue, access, statutes)
 
 
 def key_provider(settings: Settings, *, create: bool = False) -> KeyProvider:
