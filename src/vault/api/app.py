@@ -20,6 +20,7 @@ from vault.api.notes import NoteController
 from vault.api.oversight import ImpactController, InspectionController
 from vault.api.pii import PiiController
 from vault.api.provisions import ProvisionController
+from vault.api.quality import QualityFlagController
 from vault.api.rights import RequestController, SubjectController
 from vault.bootstrap import Vault, open_vault
 from vault.config import Settings, get_settings
@@ -59,7 +60,7 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
         route_handlers=[health, CustomerController, PrincipalController, AuditController, PurposeController,
                         CustomerConsentController, ConsentController, ContactController, PiiController,
                         NoteController, RequestController, SubjectController, ImpactController,
-                        InspectionController, ProvisionController],
+                        InspectionController, ProvisionController, QualityFlagController],
         dependencies={"principal": Provide(provide_principal), "caller": Provide(provide_caller)},
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[startup],
