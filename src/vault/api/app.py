@@ -17,6 +17,7 @@ from vault.api.customers import CustomerController
 from vault.api.deps import KeyCache, provide_caller, provide_principal
 from vault.api.errors import EXCEPTION_HANDLERS
 from vault.api.notes import NoteController
+from vault.api.openapi import ProblemResponses
 from vault.api.oversight import ImpactController, InspectionController
 from vault.api.pii import PiiController
 from vault.api.provisions import ProvisionController
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[startup],
         on_shutdown=[shutdown],
+        plugins=[ProblemResponses()],
         openapi_config=OpenAPIConfig(title="Customer Vault", version="0.1.0", path="/schema"),
         request_max_body_size=cfg.api.max_body_bytes,
         debug=False,
