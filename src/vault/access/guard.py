@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, NoReturn, Protocol, cast
 from vault.access.errors import InvalidCredentialsError
 from vault.access.policy import ANY
 from vault.audit.entry import Actor, AuditEvent, Outcome
-from vault.errors import AccessDeniedError, InvalidInputError
+from vault.errors import AccessDeniedError, InvalidInputError, VaultError
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -202,7 +202,7 @@ class Guard:
         assert found is not None  # check_purpose validated it against the same catalogue
         return found
 
-    async def deny(self, caller: Caller, action: str, exc: AccessDeniedError | InvalidInputError, *,
+    async def deny(self, caller: Caller, action: str, exc: VaultError, *,
                    customer_id: uuid.UUID | None = None, purpose: str | None = None, fields: tuple[str, ...] = (),
                    context: str | None = None) -> NoReturn:
         """Write the durable denial entry, then raise ``exc``: the one place a denial is recorded."""

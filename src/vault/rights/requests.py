@@ -22,7 +22,15 @@ from vault.customers.errors import CustomerNotFoundError
 from vault.customers.models import CustomerRow
 from vault.lib.clock import as_utc
 from vault.lib.ids import new_id
-from vault.rights.deadlines import OPEN, Jurisdiction, RequestKind, RequestStatus, due_date, is_overdue
+from vault.rights.deadlines import (
+    OPEN,
+    Jurisdiction,
+    RequestKind,
+    RequestStatus,
+    due_date,
+    extension_refusal,
+    is_overdue,
+)
 from vault.rights.errors import InvalidRequestError, RequestNotFoundError, RequestStateError
 from vault.rights.models import RightsRequestRow
 
@@ -162,9 +170,11 @@ class RequestRegistry:
         return _view(row, self._now())
 
     async def update(self, request_id: uuid.UUID, caller: Caller, *, status: str | None = None,
-                             outcome: str | None = None, extend: bool = False) -> RightsRequest:
+                     outcome: str | None = None, extend: bool = False,
+                     extension_reason: str | None = None) -> RightsRequest:
         """Move a request along (received -> in_progress -> completed | rejected), record its outcome,
-        or extend a GDPR deadline by two months (Art. 12(3)), once.
+        or extend a GDPR deadline by two months (Art. 12(3)): once, within the first month after
+        receipt, with a reason (``complexity`` or ``number_of_requests``).
 
         Raises:
             RequestNotFoundError, InvalidRequestError, RequestStateError, AccessDeniedError.
@@ -180,10 +190,12 @@ class RequestRegistry:
             if row.status not in OPEN:
                 raise RequestStateError(f"request {request_id} is {row.status}; closed requests cannot change")
             if extend:
-                if row.jurisdiction != Jurisdiction.GDPR or row.extended:
-                    raise RequestStateError(
-                        "only a GDPR deadline can be extended, and only once (Art. 12(3)); PIPA allows no extension")
+                refusal = extension_refusal(row.jurisdiction, row.received_at, now, extended=row.extended,
+                                            reason=extension_reason)
+                if refusal is not None:
+                    raise RequestStateError(refusal)
                 row.extended = True
+                row.extension_reason = extension_reason
                 row.due_at = due_date(Jurisdiction.GDPR, row.received_at, extended=True)
             if status is not None:
                 if status not in list(RequestStatus) or status == RequestStatus.RECEIVED:

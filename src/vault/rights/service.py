@@ -116,9 +116,11 @@ class RightsService:
         return await self._requests.get(request_id, caller)
 
     async def update_request(self, request_id: uuid.UUID, caller: Caller, *, status: str | None = None,
-                             outcome: str | None = None, extend: bool = False) -> RightsRequest:
+                             outcome: str | None = None, extend: bool = False,
+                             extension_reason: str | None = None) -> RightsRequest:
         """Move a request along (see :meth:`RequestRegistry.update`)."""
-        return await self._requests.update(request_id, caller, status=status, outcome=outcome, extend=extend)
+        return await self._requests.update(request_id, caller, status=status, outcome=outcome, extend=extend,
+                                           extension_reason=extension_reason)
 
     async def _customer(self, session: AsyncSession, customer_id: uuid.UUID, *, live: bool = True) -> CustomerRow:
         row = await session.get(CustomerRow, customer_id)
