@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from vault.detection.engine import Analyzer
 from vault.detection.recognizers import (
+    BirthDateRecognizer,
     EmailAddressRecognizer,
     EnglishAddressRecognizer,
     EnglishNameRecognizer,
@@ -68,6 +69,7 @@ def default_recognizers() -> tuple[RecognizerSpec, ...]:
         KoreanAddressRecognizer,
         EnglishNameRecognizer,
         EnglishAddressRecognizer,
+        BirthDateRecognizer,
     ]
     specs = [RecognizerSpec(cls.__name__, cls) for cls in bilingual]
     specs.append(RecognizerSpec("EmailAddressRecognizer", EmailAddressRecognizer))
