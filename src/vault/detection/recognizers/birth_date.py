@@ -24,8 +24,8 @@ _EN_MDY = r"(?P<mn>" + _MONTH + r")\.?\s(?P<d>\d{1,2})(?:st|nd|rd|th)?,?\s" + _Y
 _EN_DMY = r"(?P<d>\d{1,2})(?:st|nd|rd|th)?\s(?:of\s)?(?P<mn>" + _MONTH + r")\.?,?\s" + _YEAR
 #: Words that make a date a date of birth; the date must follow one closely (or precede 생/출생).
 _CUE_BEFORE = re.compile(
-    r"(?:생년월일|생일|출생일?|태어난\s?날|태어나신\s?날|birth\s?date|date of birth|birthday|d\.?o\.?b\.?|born(?:\son)?|"
-    r"生年月日)\s*(?:은|는|이|:|：|-|=|\(|is|was|on)?\s*(?:[가-힣]{0,3}\s)?$",
+    r"(?:생년월일|생일|출생일?|태어난\s?날|태어나신\s?날|birth\s?date|date of birth|birthday|d\.?o\.?b\.?|"
+    r"born(?:\son)?|生年月日)\s*(?:은|는|이|:|：|-|=|\(|is|was|on)?\s*(?:[가-힣]{0,3}\s)?$",
     re.IGNORECASE,
 )
 _CUE_AFTER = re.compile(r"\s?(?:생|출생|태생|에\s?태어|\(생년월일\)|\s?born)", re.IGNORECASE)
