@@ -23,6 +23,7 @@ from vault.api.quality import QualityFlagController
 from vault.api.rights import RequestController, SubjectController
 from vault.bootstrap import Vault, open_vault
 from vault.config import Settings, get_settings
+from vault.web import VendoredSwaggerPlugin, security_headers, web_handlers
 
 
 @get("/health", operation_id="Health", exclude_from_auth=True, tags=["health"])
@@ -58,13 +59,16 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
     return Litestar(
         route_handlers=[health, CustomerController, PrincipalController, AuditController, PurposeController,
                         CustomerConsentController, ConsentController, ContactController, PiiController,
-                        NoteController, RequestController, SubjectController, QualityFlagController],
+                        NoteController, RequestController, SubjectController, QualityFlagController,
+                        *web_handlers()],
+        before_send=[security_headers],
         dependencies={"principal": Provide(provide_principal), "caller": Provide(provide_caller)},
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[startup],
         on_shutdown=[shutdown],
         plugins=[ProblemResponses()],
-        openapi_config=OpenAPIConfig(title="Customer Vault", version="0.1.0", path="/schema"),
+        openapi_config=OpenAPIConfig(title="Customer Vault", version="0.1.0", path="/schema",
+                                     render_plugins=[VendoredSwaggerPlugin()]),
         request_max_body_size=cfg.api.max_body_bytes,
         debug=False,
     )
