@@ -28,6 +28,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "retention": ("vault.cli.rights:retention_app", "Retention: erase or pseudonymize customers past retention."),
     "keys": ("vault.cli.keys:app", "Key-encryption keys and blind-index keys: status, rotation, retirement."),
     "backup": ("vault.cli.backup:app", "Database backup and restore (keys are backed up separately)."),
+    "notices": ("vault.cli.notices:app", "Notices to data subjects the application sends."),
     "pii": ("vault.cli.pii:pii_app", "Detect personal data (Korean + English) in free text, fully offline."),
 }
 #: name -> (module:attribute of a command function, one-line help)
