@@ -15,7 +15,7 @@ __all__ = ["DEFAULT_THRESHOLD", "ColumnVerdict", "DetectedEntity", "PiiDetector"
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from presidio_analyzer import AnalyzerEngine
+    from vault.detection.engine import Analyzer
 
 DEFAULT_THRESHOLD: Final = 0.5
 
@@ -30,7 +30,7 @@ class PiiDetector:
 
     structured_types: frozenset[str] = STRUCTURED_TYPES
 
-    def __init__(self, analyzer: AnalyzerEngine, *, threshold: float = DEFAULT_THRESHOLD) -> None:
+    def __init__(self, analyzer: Analyzer, *, threshold: float = DEFAULT_THRESHOLD) -> None:
         self._analyzer = analyzer
         self._threshold = threshold
         self._languages = frozenset(analyzer.supported_languages)
