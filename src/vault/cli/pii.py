@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
-from vault.bootstrap import build_detector
-
-if TYPE_CHECKING:
-    from vault.lib.pii import PiiPort
+# Imported only for `vault pii` (vault.cli.main registers this group lazily): the scanner needs
+# the detector and nothing of the vault (no database, keys or policies).
+from vault.detection import PiiDetector, build_analyzer
 
 pii_app = typer.Typer(help="Detect personal data (Korean + English) in free text, fully offline.", no_args_is_help=True)
 
@@ -35,7 +34,7 @@ def scan(
     exactly one output line, in order; a malformed line gives
     ``{"id": ..., "error": "..."}`` and the scan goes on.
     """
-    detector = build_detector(threshold=threshold)
+    detector = PiiDetector(build_analyzer(), threshold=threshold)
     stdin = typer.get_binary_stream("stdin")
     out = sys.stdout
     try:
@@ -47,7 +46,7 @@ def scan(
         raise typer.Exit(1) from None
 
 
-def scan_line(detector: PiiPort, raw: bytes, default_language: str | None) -> dict[str, Any]:
+def scan_line(detector: PiiDetector, raw: bytes, default_language: str | None) -> dict[str, Any]:
     """Answer one input line (without raising): entities, or an error naming what was wrong."""
     record_id: Any = None
     try:
