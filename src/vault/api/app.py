@@ -20,6 +20,7 @@ from vault.api.notes import NoteController
 from vault.api.pii import PiiController
 from vault.api.quality import QualityFlagController
 from vault.api.rights import RequestController, SubjectController
+from vault.api.segments import CustomerLabelController, InteractionController, SegmentController
 from vault.bootstrap import Vault, open_vault
 from vault.config import Settings, get_settings
 
@@ -57,7 +58,8 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
     return Litestar(
         route_handlers=[health, CustomerController, PrincipalController, AuditController, PurposeController,
                         CustomerConsentController, ConsentController, ContactController, PiiController,
-                        NoteController, RequestController, SubjectController, QualityFlagController],
+                        NoteController, RequestController, SubjectController, QualityFlagController,
+                        SegmentController, CustomerLabelController, InteractionController],
         dependencies={"principal": Provide(provide_principal), "caller": Provide(provide_caller)},
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[startup],

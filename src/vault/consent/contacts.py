@@ -39,6 +39,7 @@ from vault.customers.records import open_fields
 from vault.errors import AccessDeniedError
 from vault.lib.clock import utcnow
 from vault.rights.gate import contactable_clause as rights_clause
+from vault.rights.gate import is_direct_marketing
 
 if TYPE_CHECKING:
     from vault.access.caller import Caller
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
     from vault.db.engine import Database
 
 Clock = Callable[[], datetime]
+#: Given the customer-id column of the query, a SQL condition on it.
+ScopeClause = Callable[[Any], ColumnElement[bool]]
 MAX_IDS = 1000
 PAST_SKEW = timedelta(minutes=5)
 MAX_AHEAD = timedelta(days=366)
@@ -73,6 +76,10 @@ class ContactQuery:
     channel: str | None
     at: datetime | None = None
     customer_ids: tuple[uuid.UUID, ...] | None = None
+    #: Only customers this SQL clause factory accepts (a segment snapshot, built by vault.segments);
+    #: ``scope_name`` (e.g. ``core-customers@3``) is recorded in the audit entry.
+    scope: ScopeClause | None = None
+    scope_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +94,7 @@ class ContactPlan:
     subjects: SubjectList
     audit_seq: int
     customer_ids: tuple[uuid.UUID, ...] | None
+    scope: ScopeClause | None = None
 
     @property
     def count(self) -> int:
@@ -104,6 +112,9 @@ class ContactDeps:
     policy: AccessPolicy
     audit: AuditLog
     clock: Clock = utcnow
+    #: Customers never contacted for direct marketing or by segment (department labels ``blacklist`` /
+    #: ``do_not_contact``); wired by bootstrap from vault.segments, which sits above this package.
+    blocked: ScopeClause | None = None
 
 
 class ContactResolver:
@@ -157,7 +168,8 @@ class ContactResolver:
     # -- the eligibility predicate ------------------------------------------------------------------
 
     def _where(self, purpose: Purpose, channel: Channel, at: datetime, night: bool,
-               ids: tuple[uuid.UUID, ...] | None) -> tuple[Any, list[ColumnElement[bool]], Any]:
+               ids: tuple[uuid.UUID, ...] | None,
+               scope: ScopeClause | None = None) -> tuple[Any, list[ColumnElement[bool]], Any]:
         """((FROM, join), WHERE clauses, key column) of "customers to contact"; the key is the customer id."""
         clauses: list[ColumnElement[bool]] = [contactable_clause(purpose)]
         if purpose.is_consent:
@@ -188,6 +200,10 @@ class ContactResolver:
                 CustomerIndexRow.customer_id == key, (CustomerIndexRow.field + "") == required[0])))
         if ids is not None:
             clauses.append(key.in_(ids))
+        if scope is not None:
+            clauses.append(scope(key))
+        if self._d.blocked is not None and (scope is not None or is_direct_marketing(purpose)):
+            clauses.append(~self._d.blocked(key))
         return (frm, join_on), clauses, key
 
     def _select(self, cols: list[Any], frm: tuple[Any, Any], clauses: list[ColumnElement[bool]]) -> Select[Any]:
@@ -214,7 +230,7 @@ class ContactResolver:
                 await self._deny(caller, exc)
                 raise
         night = purpose.night_opt_in_required and channel in NIGHT_CHANNELS and is_night(at)
-        frm, clauses, key = self._where(purpose, channel, at, night, query.customer_ids)
+        frm, clauses, key = self._where(purpose, channel, at, night, query.customer_ids, query.scope)
         subjects = SubjectList()
         last: uuid.UUID | None = None
         async with self._d.db.read() as session:
@@ -231,8 +247,9 @@ class ContactResolver:
             "contacts.resolve", Outcome.ALLOWED, caller.actor, purpose=purpose.id, fields=fields,
             request_id=caller.request_id, client_ip=caller.client_ip,
             detail=f"channel={channel.value} at={at.isoformat()} night_opt_in_applied={night}"
-                   + (f" ids_given={len(query.customer_ids)}" if query.customer_ids else "")), subjects)
-        return ContactPlan(purpose, channel, at, night, fields, subjects, seq, query.customer_ids)
+                   + (f" ids_given={len(query.customer_ids)}" if query.customer_ids else "")
+                   + (f" segment={query.scope_name}" if query.scope_name else "")), subjects)
+        return ContactPlan(purpose, channel, at, night, fields, subjects, seq, query.customer_ids, query.scope)
 
     # -- pass 2: stream -------------------------------------------------------------------------------
 
@@ -243,7 +260,8 @@ class ContactResolver:
         """
         if not plan.count:
             return
-        frm, clauses, key = self._where(plan.purpose, plan.channel, plan.at, plan.night, plan.customer_ids)
+        frm, clauses, key = self._where(plan.purpose, plan.channel, plan.at, plan.night, plan.customer_ids,
+                                        plan.scope)
         cols = [CustomerRow.id, CustomerRow.kek_version, CustomerRow.wrapped_dek, CustomerRow.dek_version,
                 CustomerRow.sealed]
         audited = plan.subjects.packed()
