@@ -6,8 +6,11 @@ from __future__ import annotations
 import uuid
 
 from litestar.testing import AsyncTestClient
+from sqlalchemy import select
 
-from tests.conftest import Creds
+from tests.conftest import ROLES, Creds
+from vault.audit.models import AuditEntryRow
+from vault.bootstrap import Vault
 
 Client = AsyncTestClient  # type: ignore[type-arg]
 
@@ -152,3 +155,39 @@ async def test_contacts_by_segment_and_members(client: Client, principals: dict[
     assert not any(good in p for p in r.json()["pseudonyms"])
     r = await client.get(f"/v1/segments/{name}/versions/1/members?project=churn-study", headers=mk)
     assert r.status_code == 403
+
+
+async def test_segment_access_by_role_and_denials_audited(client: Client, principals: dict[str, Creds],
+                                                          vault: Vault) -> None:
+    cid = await _customer(client, principals, consent=False)
+    allowed = {
+        "preview": {"marketing", "sales", "crm_agent", "compliance_officer", "analyst"},
+        "create": {"marketing", "sales", "crm_agent"},
+        "label": {"marketing", "sales", "crm_agent", "compliance_officer"},
+        "labels": {"marketing", "sales", "crm_agent", "compliance_officer", "application"},
+        "interaction": {"crm_agent", "sales", "application"},
+    }
+    denied: list[str] = []
+    for role in ROLES:
+        calls = {
+            "preview": ("POST", "/v1/segments/preview", {"expression": "frequency >= 0"}),
+            "create": ("POST", "/v1/segments", {"name": f"m-{role.replace('_', '-')}-{uuid.uuid4().hex[:4]}",
+                                                 "expression": "true"}),
+            "label": ("POST", f"/v1/customers/{cid}/labels", {"label": "complaint_risk", "reason_code": role}),
+            "labels": ("GET", f"/v1/customers/{cid}/labels", None),
+            "interaction": ("POST", f"/v1/customers/{cid}/interactions", {"kind": "inquiry"}),
+        }
+        for what, (method, url, body) in calls.items():
+            rid = uuid.uuid4().hex
+            r = await client.request(method, url, headers={**principals[role].headers, "X-Request-ID": rid},
+                                     json=body)
+            want = role in allowed[what]
+            assert (r.status_code < 300) == want, (role, what, r.status_code, r.text[:200])
+            if not want:
+                assert r.status_code == 403 and r.headers["content-type"].startswith("application/problem+json")
+                denied.append(rid)
+    await vault.audit.drain()
+    async with vault.db.read() as session:
+        found = set((await session.scalars(select(AuditEntryRow.request_id).where(
+            AuditEntryRow.request_id.in_(denied), AuditEntryRow.outcome == "denied"))).all())
+    assert found == set(denied)

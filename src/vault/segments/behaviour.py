@@ -14,7 +14,9 @@ keyed hash is one blind-index HMAC per distinct ``customer_ref`` (to find the cu
 
 from __future__ import annotations
 
+import asyncio
 import codecs
+import contextlib
 import csv
 import hashlib
 import uuid
@@ -28,7 +30,7 @@ from vault.audit.entry import AuditEvent, Outcome
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
     from vault.access.caller import Caller
     from vault.audit.log import AuditLog
@@ -89,11 +91,11 @@ class BehaviourReport:
 
 
 class _Driver:
-    """Statement text and value conversion for the connected driver."""
+    """Statement text and value conversion for the engine's driver."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
-        self.sqlite = conn.dialect.name == "sqlite"
-        self.paramstyle = conn.dialect.paramstyle
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.sqlite = engine.dialect.name == "sqlite"
+        self.paramstyle = engine.dialect.paramstyle
 
     def placeholders(self, n: int) -> str:
         if self.paramstyle == "qmark":
@@ -304,77 +306,93 @@ class BehaviourImporter:
             report.errors.append(first)
             report.refused = True
             return report
+        driver = _Driver(self._db.engine)
+        sql = _insert_sql(kind, driver)
         if all_or_nothing:
             async with self._db.write() as session:
-                await self._load(session, lines, kind, parse, customers, report, batch_size, progress, caller,
-                                 stop_on_error=True)
+                for chunk in _chunks(lines, batch_size):
+                    rows = await self._parse(chunk, parse, customers, report, driver, session)
+                    if rows and not report.errors:
+                        await self._write(session, kind, sql, driver, rows, report, caller)
+                    if progress:
+                        progress(len(chunk))
                 if report.errors:
                     report.refused = True
                     report.created = 0
                     report.unchanged = 0
                     await session.rollback()
+            report.errors.sort(key=lambda e: e.line)
             return report
-        chunk: list[tuple[int, list[str]] | RowError] = []
-        for item in lines:
-            chunk.append(item)
-            if len(chunk) >= batch_size:
-                async with self._db.write() as session:
-                    await self._load(session, iter(chunk), kind, parse, customers, report, batch_size, progress,
-                                     caller)
-                chunk = []
-        if chunk:
+        # Pipeline: batch k is inserted (in the driver's thread, one transaction) while this thread parses k+1.
+        pending: asyncio.Task[None] | None = None
+
+        async def write(rows: list[tuple[Any, ...]]) -> None:
             async with self._db.write() as session:
-                await self._load(session, iter(chunk), kind, parse, customers, report, batch_size, progress, caller)
+                await self._write(session, kind, sql, driver, rows, report, caller)
+
+        try:
+            for chunk in _chunks(lines, batch_size):
+                rows = await self._parse(chunk, parse, customers, report, driver, None)
+                if pending is not None:
+                    await pending
+                    pending = None
+                if rows:
+                    pending = asyncio.create_task(write(rows))
+                    await asyncio.sleep(0)  # let the insert start before parsing the next batch
+                if progress:
+                    progress(len(chunk))
+            if pending is not None:
+                await pending
+                pending = None
+        finally:
+            if pending is not None:
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
         report.errors.sort(key=lambda e: e.line)
         return report
 
-    async def _load(self, session: AsyncSession, lines: Iterator[tuple[int, list[str]] | RowError], kind: _Kind,
-                    parse: Parser, customers: _Customers, report: BehaviourReport, batch_size: int,
-                    progress: Callable[[int], None] | None, caller: Caller, *, stop_on_error: bool = False) -> None:
-        conn = await session.connection()
-        driver = _Driver(conn)
-        sql = _insert_sql(kind, driver)
+    async def _parse(self, chunk: list[tuple[int, list[str]] | RowError], parse: Parser, customers: _Customers,
+                     report: BehaviourReport, driver: _Driver, session: AsyncSession | None) -> list[tuple[Any, ...]]:
+        """Validate and convert one chunk; customer_refs are resolved on ``session`` or a short read."""
         batch: list[tuple[int, list[str]]] = []
-
-        async def flush() -> None:
-            refs = {cells[0].strip() for _, cells in batch}
-            await customers.resolve(conn, driver, refs)
-            rows: list[tuple[Any, ...]] = []
-            for line, cells in batch:
-                customer = customers.get(cells[0].strip())
-                if customer is None:
-                    report.errors.append(RowError(line, "customer_ref",
-                                                  "is unknown (no such customer, or the customer was erased)"))
-                    continue
-                parsed = parse(line, cells, customer, driver)
-                if isinstance(parsed, RowError):
-                    report.errors.append(parsed)
-                else:
-                    rows.append(parsed)
-            report.rows += len(batch)
-            if rows and not (stop_on_error and report.errors):
-                inserted = await self._insert(conn, driver, sql, rows)
-                report.created += inserted
-                report.unchanged += len(rows) - inserted
-                await self._audit.record(session, AuditEvent(
-                    f"{kind.name}.import", Outcome.ALLOWED, caller.actor, purpose=caller.purpose,
-                    subject_count=len({r[kind.columns.index("customer_id")] for r in rows}),
-                    request_id=caller.request_id,
-                    detail=f"{kind.name} import batch: {len(rows)} valid rows, {inserted} new"))
-            if progress:
-                progress(len(batch))
-            batch.clear()
-
-        for item in lines:
+        for item in chunk:
             if isinstance(item, RowError):
-                report.rows += 1
                 report.errors.append(item)
+            else:
+                batch.append(item)
+        report.rows += len(chunk)
+        refs = {cells[0].strip() for _, cells in batch}
+        if session is not None:
+            await customers.resolve(await session.connection(), driver, refs)
+        else:
+            async with self._db.read() as reader:
+                await customers.resolve(await reader.connection(), driver, refs)
+        rows: list[tuple[Any, ...]] = []
+        lookup = customers.get
+        for line, cells in batch:
+            customer = lookup(cells[0].strip())
+            if customer is None:
+                report.errors.append(RowError(line, "customer_ref",
+                                              "is unknown (no such customer, or the customer was erased)"))
                 continue
-            batch.append(item)
-            if len(batch) >= batch_size:
-                await flush()
-        if batch:
-            await flush()
+            parsed = parse(line, cells, customer, driver)
+            if isinstance(parsed, RowError):
+                report.errors.append(parsed)
+            else:
+                rows.append(parsed)
+        return rows
+
+    async def _write(self, session: AsyncSession, kind: _Kind, sql: str, driver: _Driver,
+                     rows: list[tuple[Any, ...]], report: BehaviourReport, caller: Caller) -> None:
+        conn = await session.connection()
+        inserted = await self._insert(conn, driver, sql, rows)
+        report.created += inserted
+        report.unchanged += len(rows) - inserted
+        await self._audit.record(session, AuditEvent(
+            f"{kind.name}.import", Outcome.ALLOWED, caller.actor, purpose=caller.purpose,
+            subject_count=len({r[kind.columns.index("customer_id")] for r in rows}),
+            request_id=caller.request_id, detail=f"{kind.name} import batch: {len(rows)} valid rows, {inserted} new"))
 
     @staticmethod
     async def _insert(conn: AsyncConnection, driver: _Driver, sql: str, rows: list[tuple[Any, ...]]) -> int:
@@ -410,6 +428,18 @@ async def _total_changes(dbapi: Any) -> int:
     if hasattr(value, "__await__"):
         value = await value
     return int(value)
+
+
+def _chunks(items: Iterator[tuple[int, list[str]] | RowError],
+            size: int) -> Iterator[list[tuple[int, list[str]] | RowError]]:
+    chunk: list[tuple[int, list[str]] | RowError] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def write_report(report: BehaviourReport, path: Path) -> None:
