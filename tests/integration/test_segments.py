@@ -134,7 +134,7 @@ async def test_import_reports_bad_rows_and_is_idempotent(vault: Vault, world: Wo
 
 
 async def test_hand_computed_features(vault: Vault, world: World) -> None:
-    table = await vault.segments().features(D, ["rfm", "churn_risk", "ltv_krw"])
+    table = await vault.segments().features(D, ["rfm", "churn_risk", "ltv_krw", "first_purchase_at"])
     rows = {r["customer_id"]: r for r in table.frame.to_dicts()}
     a, b, c, d, e, f = (rows[world.ids[r].hex] for r in FIXTURE_REFS)
     # A: window holds the 2,000 (00:00 KST edge) and 3,000 (23:59:59 KST edge) purchases and one return

@@ -87,8 +87,8 @@ _BASE: tuple[Feature, ...] = (
     Feature("m_score", NUMBER, "behaviour", "monetary quintile 1-5"),
     Feature("rfm", STRING, "behaviour", "r_score f_score m_score concatenated, e.g. '545'"),
     Feature("tenure_days", NUMBER, "behaviour", "days from the first purchase to D"),
-    Feature("first_purchase_at", INSTANT, "behaviour", "first purchase on or before D (UTC)"),
-    Feature("last_purchase_at", INSTANT, "behaviour", "last purchase on or before D (UTC)"),
+    Feature("first_purchase_at", INSTANT, "instants", "first purchase on or before D (UTC)"),
+    Feature("last_purchase_at", INSTANT, "instants", "last purchase on or before D (UTC)"),
     Feature("purchases_total", NUMBER, "behaviour", "purchases on or before D (any time)"),
     Feature("lifetime_krw", NUMBER, "behaviour", "amount of those purchases"),
     Feature("ltv_krw", NUMBER, "behaviour", "expected lifetime value (docs/segments.md)"),
@@ -207,6 +207,8 @@ class FeatureEngine:
         frame = await self._population(session)
         frame = frame.join(await self._behaviour(session, as_of), on="customer_id", how="left")
         frame = _derive_behaviour(frame, day_number(as_of))
+        if "instants" in wanted:
+            frame = frame.join(await self._instants(session, as_of), on="customer_id", how="left")
         if "interactions" in wanted:
             frame = frame.join(await self._interactions(session, as_of), on="customer_id", how="left")
             frame = _derive_experience(frame)
@@ -253,6 +255,8 @@ class FeatureEngine:
                                           "objected_marketing": pl.Boolean}, orient="row")
 
     async def _behaviour(self, session: AsyncSession, as_of: date) -> pl.DataFrame:
+        # Reads only columns of ix_transactions_customer_day (customer_id, kst_day, returned, amount_krw):
+        # SQLite walks that covering index in customer order, with no table lookups and no sort.
         t = TransactionRow
         d = day_number(as_of)
         lo = d - (WINDOW_DAYS - 1)
@@ -272,14 +276,20 @@ class FeatureEngine:
             func.min(case((bought, t.kst_day))),
             count(bought),
             func.sum(case((bought, t.amount_krw), else_=0)),
-            func.min(case((bought, t.occurred_at))),
-            func.max(case((bought, t.occurred_at))),
         ).where(t.kst_day <= d).group_by(t.customer_id))
-        rows = [(*r[:9], _utc(r[9]), _utc(r[10])) for r in (await session.execute(q)).all()]
+        rows = (await session.execute(q)).all()
         return pl.DataFrame(rows, orient="row", schema={
             "customer_id": pl.Utf8, "frequency": pl.Int64, "monetary_krw": pl.Int64, "window_all": pl.Int64,
             "window_returned": pl.Int64, "last_day": pl.Int64, "first_day": pl.Int64, "purchases_total": pl.Int64,
-            "lifetime_krw": pl.Int64, "first_purchase_at": pl.Datetime("us", "UTC"),
+            "lifetime_krw": pl.Int64})
+
+    async def _instants(self, session: AsyncSession, as_of: date) -> pl.DataFrame:
+        t = TransactionRow
+        q = (select(self._key(t.customer_id), func.min(t.occurred_at), func.max(t.occurred_at))
+             .where(t.kst_day <= day_number(as_of), ~t.returned).group_by(t.customer_id))
+        rows = [(r[0], _utc(r[1]), _utc(r[2])) for r in (await session.execute(q)).all()]
+        return pl.DataFrame(rows, orient="row", schema={
+            "customer_id": pl.Utf8, "first_purchase_at": pl.Datetime("us", "UTC"),
             "last_purchase_at": pl.Datetime("us", "UTC")})
 
     async def _interactions(self, session: AsyncSession, as_of: date) -> pl.DataFrame:

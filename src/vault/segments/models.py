@@ -38,7 +38,8 @@ class TransactionRow(Base):
     """
 
     __tablename__ = "transactions"
-    __table_args__ = (Index("ix_transactions_customer_day", "customer_id", "kst_day"),)
+    # Covering index for the per-customer feature aggregate (features.FeatureEngine._behaviour).
+    __table_args__ = (Index("ix_transactions_customer_day", "customer_id", "kst_day", "returned", "amount_krw"),)
 
     id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
     customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("customers.id", ondelete="CASCADE"))
