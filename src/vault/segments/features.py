@@ -308,35 +308,34 @@ class FeatureEngine:
 
     async def _consents(self, session: AsyncSession) -> pl.DataFrame:
         now = self._clock()
-        columns: dict[str, set[str]] = {}
+        frame: pl.DataFrame | None = None
         for pid in self.catalogue.consent_purposes:
             purpose: Purpose | None = self._purposes.get(pid)
             assert purpose is not None
             q = select(self._key(ConsentStateRow.customer_id)).where(effective_clause(purpose, now)).distinct()
-            columns[pid] = set((await session.scalars(q)).all())
-        ids = sorted(set().union(*columns.values())) if columns else []
-        data: dict[str, Any] = {"customer_id": pl.Series(ids, dtype=pl.Utf8)}
-        for pid, members in columns.items():
-            data[f"consent.{pid}"] = pl.Series([c in members for c in ids], dtype=pl.Boolean)
-        return pl.DataFrame(data)
+            ids = pl.DataFrame({"customer_id": pl.Series((await session.scalars(q)).all(), dtype=pl.Utf8)})
+            part = ids.with_columns(pl.lit(True).alias(f"consent.{pid}"))
+            frame = part if frame is None else frame.join(part, on="customer_id", how="full", coalesce=True)
+        if frame is None:
+            return pl.DataFrame({"customer_id": pl.Series([], dtype=pl.Utf8)})
+        return frame
 
     async def _reachable(self, session: AsyncSession) -> pl.DataFrame:
         q = (select(self._key(CustomerIndexRow.customer_id), literal_column("1"))
              .where(CustomerIndexRow.field.in_(("email", "phone"))).distinct())
-        ids = sorted({r[0] for r in (await session.execute(q)).all()})
-        return pl.DataFrame({"customer_id": pl.Series(ids, dtype=pl.Utf8),
-                             "has_contact": pl.Series([True] * len(ids), dtype=pl.Boolean)})
+        ids = pl.Series([r[0] for r in (await session.execute(q)).all()], dtype=pl.Utf8)
+        return pl.DataFrame({"customer_id": ids}).unique().with_columns(has_contact=pl.lit(True))
 
     async def _labels(self, session: AsyncSession) -> pl.DataFrame:
         q = (select(self._key(LabelRow.customer_id), LabelRow.label)
              .where(LabelRow.cleared_at.is_(None), LabelRow.label.in_(LABELS)).distinct())
-        pairs = (await session.execute(q)).all()
-        ids = sorted({c for c, _ in pairs})
-        have = {(c, n) for c, n in pairs}
-        data: dict[str, Any] = {"customer_id": pl.Series(ids, dtype=pl.Utf8)}
+        pairs = pl.DataFrame((await session.execute(q)).all(), schema={"customer_id": pl.Utf8, "label": pl.Utf8},
+                             orient="row")
+        frame = pairs.select("customer_id").unique()
         for n in LABELS:
-            data[f"label.{n}"] = pl.Series([(c, n) in have for c in ids], dtype=pl.Boolean)
-        return pl.DataFrame(data)
+            have = pairs.filter(pl.col("label") == n).select("customer_id").unique()
+            frame = frame.join(have.with_columns(pl.lit(True).alias(f"label.{n}")), on="customer_id", how="left")
+        return frame
 
     async def _demographics(self, session: AsyncSession, keys: list[str], as_of: date,
                             page: int = 2000) -> pl.DataFrame:
