@@ -30,7 +30,7 @@ from tests.bench.report import machine, write_section
 from tests.bench.test_spine_bench import _prepare, _settings
 from vault.access.caller import Caller
 from vault.bootstrap import open_vault
-from vault.segments.behaviour import TRANSACTION_HEADER
+from vault.segments.behaviour import SQLITE_IMPORT_CACHE_KIB, TRANSACTION_HEADER
 
 CUSTOMERS = int(os.environ.get("BENCH_SEG_CUSTOMERS", "100000"))
 TRANSACTIONS = int(os.environ.get("BENCH_SEG_TX", "1000000"))
@@ -104,6 +104,7 @@ def _raw_floor(db_path: Path, csv_path: Path, id_of: dict[str, str]) -> tuple[in
     con = sqlite3.connect(db_path, isolation_level=None)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=NORMAL")
+    con.execute(f"PRAGMA cache_size=-{SQLITE_IMPORT_CACHE_KIB}")  # as the importer sets it
     con.execute("CREATE TABLE raw_tx AS SELECT * FROM transactions WHERE 0")
     con.execute("CREATE UNIQUE INDEX raw_tx_digest ON raw_tx (row_digest)")
     con.execute("CREATE INDEX raw_tx_cust ON raw_tx (customer_id, kst_day)")
