@@ -3,7 +3,7 @@
 Behaviour tables hold no PII: customer ids, timestamps, amounts and codes only.
 
 Revision ID: 0005seg
-Revises: 0005realworld
+Revises: 0006cmp
 Create Date: 2026-11-25
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005seg"
-down_revision = "0005realworld"
+down_revision = "0006cmp"
 branch_labels = None
 depends_on = None
 
