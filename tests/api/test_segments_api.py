@@ -153,7 +153,7 @@ async def test_contacts_by_segment_and_members(client: Client, principals: dict[
     assert r.status_code == 200, r.text
     assert all(len(p) == 26 for p in r.json()["pseudonyms"])
     assert not any(good in p for p in r.json()["pseudonyms"])
-    r = await client.get(f"/v1/segments/{name}/versions/1/members?project=churn-study", headers=mk)
+    r = await client.get(f"/v1/segments/{name}/versions/1/members?project=churn-study&purpose=analytics", headers=mk)
     assert r.status_code == 403
 
 

@@ -27,15 +27,15 @@ from vault.crypto.keys import WrappedKey
 from vault.customers.models import CustomerIndexRow, CustomerRow
 from vault.customers.records import open_fields
 from vault.lib.clock import as_utc, utcnow
-from vault.privacy.generalize import POSTAL_REGIONS, generalize
+from vault.policy.generalize import POSTAL_REGIONS, generalize
 from vault.segments.behaviour import KST
 from vault.segments.models import InteractionRow, LabelRow, TransactionRow
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from vault.consent.purposes import Purpose, PurposeCatalogue
     from vault.crypto.keyring import Keyring
+    from vault.policy.purposes import Purpose, PurposeCatalogue
 
 WINDOW_DAYS = 365
 #: Purchase rhythm assumed for a customer with a single purchase day (days between purchases).

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from vault.access.caller import Caller
-    from vault.access.policy import AccessPolicy
+    from vault.access.guard import Guard
     from vault.audit.log import AuditLog
 
 Clock = Callable[[], datetime]
@@ -83,23 +83,15 @@ class InteractionView:
 class LabelService:
     """Labels and interactions on one session (the caller commits)."""
 
-    def __init__(self, session: AsyncSession, policy: AccessPolicy, audit: AuditLog, clock: Clock = utcnow) -> None:
+    def __init__(self, session: AsyncSession, guard: Guard, audit: AuditLog, clock: Clock = utcnow) -> None:
         self._s = session
-        self._policy = policy
+        self._guard = guard
         self._audit = audit
         self._clock = clock
 
     async def _authorize(self, caller: Caller, perm: perms.Permission, action: str,
                          customer_id: uuid.UUID | None) -> None:
-        if caller.principal is None:
-            return
-        try:
-            self._policy.require(caller.principal, perm)
-        except AccessDeniedError as exc:
-            await self._audit.record_durable(AuditEvent(
-                action, Outcome.DENIED, caller.actor, purpose=caller.purpose, customer_id=customer_id,
-                request_id=caller.request_id, client_ip=caller.client_ip, detail=f"{exc.code}: {exc.detail}"[:500]))
-            raise
+        await self._guard.require_any_purpose(caller, perm, action, customer_id=customer_id)
 
     async def _customer(self, customer_id: uuid.UUID) -> None:
         found = await self._s.scalar(select(CustomerRow.id).where(

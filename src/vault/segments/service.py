@@ -28,7 +28,7 @@ from vault.audit.subjects import SubjectList
 from vault.consent.ledger import effective_clause
 from vault.consent.models import ConsentStateRow
 from vault.customers.models import CustomerRow
-from vault.errors import AccessDeniedError, InvalidInputError
+from vault.errors import InvalidInputError
 from vault.lib.clock import as_utc, utcnow
 from vault.segments.errors import SegmentNotFoundError, SegmentStateError, SignoffDeniedError
 from vault.segments.expression import compile_expression
@@ -55,11 +55,11 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from vault.access.caller import Caller
-    from vault.access.policy import AccessPolicy
+    from vault.access.guard import Guard
     from vault.audit.log import AuditLog
-    from vault.consent.purposes import PurposeCatalogue
     from vault.crypto.keyring import Keyring
     from vault.db.engine import Database
+    from vault.policy.purposes import PurposeCatalogue
 
 Clock = Callable[[], datetime]
 ScopeClause = Callable[[Any], ColumnElement[bool]]
@@ -93,7 +93,7 @@ class SegmentDeps:
     db: Database
     keyring: Keyring
     purposes: PurposeCatalogue
-    policy: AccessPolicy
+    guard: Guard
     audit: AuditLog
     clock: Clock = utcnow
 
@@ -242,15 +242,12 @@ class SegmentService:
 
     async def _require(self, caller: Caller, perm: perms.Permission, action: str, ref: str | None,
                        purpose: str = "*") -> None:
-        if caller.principal is None:
-            return
-        try:
-            self._d.policy.require(caller.principal, perm, purpose)
-        except AccessDeniedError as exc:
-            await self._d.audit.record_durable(AuditEvent(
-                action, Outcome.DENIED, caller.actor, purpose=caller.purpose, request_id=caller.request_id,
-                client_ip=caller.client_ip, detail=(f"segment={ref} " if ref else "") + f"{exc.code}: {exc.detail}"))
-            raise
+        """The guard: segment data holds no PII, so any purpose (``*``) unless ``purpose`` is named."""
+        if purpose == "*":
+            await self._d.guard.require_any_purpose(caller, perm, action)
+        else:
+            await self._d.guard.require(caller, perm, action, lawful_basis=False,
+                                        context=f"segment={ref}" if ref else None)
 
     async def _audit(self, action: str, caller: Caller, ref: str | None, detail: str,
                      session: AsyncSession | None = None, subjects: SubjectList | None = None) -> int:
