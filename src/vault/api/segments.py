@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, get, post
 from litestar.datastructures import State
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vault.access.caller import Caller
@@ -232,7 +232,7 @@ class InteractionRead(msgspec.Struct, kw_only=True):
                    satisfaction=v.satisfaction, occurred_at=v.occurred_at, created=v.created)
 
 
-def _ref(name: str, version: int) -> str:
+def _ref(name: FromPath[str], version: FromPath[int]) -> str:
     return f"{name}@{version}"
 
 
@@ -243,7 +243,8 @@ class SegmentController(Controller):
     tags = ["segments"]
 
     @post("/preview", operation_id="PreviewSegment", status_code=200)
-    async def preview(self, data: PreviewRequest, caller: Caller, state: State) -> PreviewRead:
+    async def preview(self, data: JSONBody[PreviewRequest], caller: NamedDependency[Caller],
+                      state: State) -> PreviewRead:
         """Evaluate an expression now (or at ``as_of``) without storing anything; 422 names the column."""
         p = await vault_of(state).segments().preview(data.expression, caller, data.as_of)
         return PreviewRead(expression=p.expression, as_of=p.as_of, size=p.size, population=p.population,
@@ -257,60 +258,66 @@ class SegmentController(Controller):
                           for f in sorted(cat.features.values(), key=lambda f: f.name)]}
 
     @post("/", operation_id="CreateSegment", status_code=201)
-    async def create(self, data: SegmentCreate, caller: Caller, state: State) -> VersionRead:
+    async def create(self, data: JSONBody[SegmentCreate], caller: NamedDependency[Caller], state: State) -> VersionRead:
         """Create version 1 of a new segment, or the next version of an existing one, as a draft."""
         v = await vault_of(state).segments().create(data.name, data.expression, caller, description=data.description,
                                                    targeting=data.targeting, owner_department=data.owner_department)
         return VersionRead.from_view(v)
 
     @get("/", operation_id="ListSegments")
-    async def list_segments(self, caller: Caller, state: State,
-                            name: str | None = Parameter(query="name", default=None, max_length=80)) -> VersionList:
+    async def list_segments(self, caller: NamedDependency[Caller], state: State,
+                            name: Annotated[str | None, QueryParameter(max_length=80)] = None) -> VersionList:
         """Every version (of ``name``) with status and sign-offs."""
         return VersionList(items=[VersionRead.from_view(v) for v in await vault_of(state).segments().versions(
             caller, name)])
 
     @get("/{name:str}/versions/{version:int}", operation_id="GetSegmentVersion")
-    async def get_version(self, name: str, version: int, caller: Caller, state: State) -> VersionRead:
+    async def get_version(self, name: FromPath[str], version: FromPath[int], caller: NamedDependency[Caller],
+                          state: State) -> VersionRead:
         """One version and its sign-off trail."""
         return VersionRead.from_view(await vault_of(state).segments().get(_ref(name, version), caller))
 
     @post("/{name:str}/versions/{version:int}/approve", operation_id="ApproveSegmentVersion", status_code=200)
-    async def approve(self, name: str, version: int, caller: Caller, state: State) -> VersionRead:
+    async def approve(self, name: FromPath[str], version: FromPath[int], caller: NamedDependency[Caller],
+                      state: State) -> VersionRead:
         """Sign off for the caller's department (marketing, sales or crm_agent)."""
         return VersionRead.from_view(await vault_of(state).segments().approve(_ref(name, version), caller))
 
     @post("/{name:str}/versions/{version:int}/veto", operation_id="VetoSegmentVersion", status_code=200)
-    async def veto(self, name: str, version: int, data: VetoRequest, caller: Caller, state: State) -> VersionRead:
+    async def veto(self, name: FromPath[str], version: FromPath[int], data: JSONBody[VetoRequest],
+                   caller: NamedDependency[Caller], state: State) -> VersionRead:
         """Compliance veto with a reason."""
         return VersionRead.from_view(await vault_of(state).segments().veto(_ref(name, version), data.reason, caller))
 
     @post("/{name:str}/versions/{version:int}/activate", operation_id="ActivateSegmentVersion", status_code=200)
-    async def activate(self, name: str, version: int, caller: Caller, state: State) -> VersionRead:
+    async def activate(self, name: FromPath[str], version: FromPath[int], caller: NamedDependency[Caller],
+                       state: State) -> VersionRead:
         """Make an approved version usable (409 naming the missing sign-offs otherwise)."""
         return VersionRead.from_view(await vault_of(state).segments().activate(_ref(name, version), caller))
 
     @post("/{name:str}/versions/{version:int}/retire", operation_id="RetireSegmentVersion", status_code=200)
-    async def retire(self, name: str, version: int, caller: Caller, state: State) -> VersionRead:
+    async def retire(self, name: FromPath[str], version: FromPath[int], caller: NamedDependency[Caller],
+                     state: State) -> VersionRead:
         """Take an active version out of use."""
         return VersionRead.from_view(await vault_of(state).segments().retire(_ref(name, version), caller))
 
     @post("/{name:str}/versions/{version:int}/evaluate", operation_id="EvaluateSegmentVersion", status_code=201)
-    async def evaluate(self, name: str, version: int, caller: Caller, state: State,
-                       data: EvaluateRequest | None = None) -> SnapshotRead:
+    async def evaluate(self, name: FromPath[str], version: FromPath[int], caller: NamedDependency[Caller], state: State,
+                       data: JSONBody[EvaluateRequest | None] = None) -> SnapshotRead:
         """Evaluate an active version and store a membership snapshot (ids only)."""
         snap = await vault_of(state).segments().evaluate(_ref(name, version), caller, data.as_of if data else None)
         return SnapshotRead.from_view(snap)
 
     @get("/{name:str}/versions/{version:int}/snapshots", operation_id="ListSegmentSnapshots")
-    async def snapshots(self, name: str, version: int, caller: Caller, state: State) -> SnapshotList:
+    async def snapshots(self, name: FromPath[str], version: FromPath[int], caller: NamedDependency[Caller],
+                        state: State) -> SnapshotList:
         """Snapshots (summaries: size, tiers, quadrants, feature distributions), newest first."""
         items = await vault_of(state).segments().snapshots(_ref(name, version), caller)
         return SnapshotList(items=[SnapshotRead.from_view(s) for s in items])
 
     @get("/snapshots/diff", operation_id="DiffSegmentSnapshots")
-    async def diff(self, caller: Caller, state: State, base: uuid.UUID = Parameter(query="base"),
-                   target: uuid.UUID = Parameter(query="target")) -> DiffRead:
+    async def diff(self, caller: NamedDependency[Caller], state: State, base: Annotated[uuid.UUID, QueryParameter()],
+                   target: Annotated[uuid.UUID, QueryParameter()]) -> DiffRead:
         """Who joined and who left between two snapshots, by tier and quadrant (counts)."""
         d = await vault_of(state).segments().diff(base, target, caller)
         return DiffRead(base=SnapshotRead.from_view(d.base), target=SnapshotRead.from_view(d.target),
@@ -318,7 +325,8 @@ class SegmentController(Controller):
                         stayed=d.stayed, tier_changes=d.tier_changes)
 
     @get("/{name:str}/versions/{version:int}/conflicts", operation_id="SegmentConflicts")
-    async def conflicts(self, name: str, version: int, caller: Caller, state: State) -> ConflictRead:
+    async def conflicts(self, name: FromPath[str], version: FromPath[int], caller: NamedDependency[Caller],
+                        state: State) -> ConflictRead:
         """Members of the latest snapshot that another department labelled blacklist / do_not_contact."""
         r = await vault_of(state).segments().conflicts(_ref(name, version), caller)
         return ConflictRead(segment=r.snapshot.ref, snapshot_id=r.snapshot.id, owner_department=r.owner_department,
@@ -326,9 +334,9 @@ class SegmentController(Controller):
                             customer_ids=r.customer_ids)
 
     @get("/{name:str}/versions/{version:int}/members", operation_id="SegmentMembers")
-    async def members(self, name: str, version: int, caller: Caller, state: State,
-                      project: str = Parameter(query="project", max_length=64),
-                      purpose: str | None = Parameter(query="purpose", default=None)) -> MembersRead:
+    async def members(self, name: FromPath[str], version: FromPath[int], caller: NamedDependency[Caller], state: State,
+                      project: Annotated[str, QueryParameter(max_length=64)],
+                      purpose: Annotated[str | None, QueryParameter()] = None) -> MembersRead:
         """Members of the latest snapshot as ``project`` pseudonyms (analysts, purpose analytics; consenting
         customers only)."""
         del purpose
@@ -344,15 +352,17 @@ class CustomerLabelController(Controller):
     tags = ["labels"]
 
     @get("/", operation_id="ListCustomerLabels", dependencies={"session": Provide(provide_read_session)})
-    async def list_labels(self, customer_id: uuid.UUID, caller: Caller, session: AsyncSession, state: State,
-                          history: bool = Parameter(query="history", default=False)) -> LabelList:
+    async def list_labels(self, customer_id: FromPath[uuid.UUID], caller: NamedDependency[Caller],
+                          session: NamedDependency[AsyncSession], state: State,
+                          history: Annotated[bool, QueryParameter()] = False) -> LabelList:
         """Active labels (all, with ``history=true``)."""
         items = await vault_of(state).labels(session).list_labels(customer_id, caller, history=history)
         return LabelList(items=[LabelRead.from_view(v) for v in items])
 
     @post("/", operation_id="SetCustomerLabel", status_code=201,
           dependencies={"session": Provide(provide_write_session)})
-    async def set_label(self, customer_id: uuid.UUID, data: LabelCreate, caller: Caller, session: AsyncSession,
+    async def set_label(self, customer_id: FromPath[uuid.UUID], data: JSONBody[LabelCreate],
+                        caller: NamedDependency[Caller], session: NamedDependency[AsyncSession],
                         state: State) -> LabelRead:
         """Set a label for the caller's department, with a reason code."""
         return LabelRead.from_view(await vault_of(state).labels(session).set(
@@ -360,7 +370,8 @@ class CustomerLabelController(Controller):
 
     @post("/{label_id:uuid}/clear", operation_id="ClearCustomerLabel", status_code=200,
           dependencies={"session": Provide(provide_write_session)})
-    async def clear_label(self, customer_id: uuid.UUID, label_id: uuid.UUID, caller: Caller, session: AsyncSession,
+    async def clear_label(self, customer_id: FromPath[uuid.UUID], label_id: FromPath[uuid.UUID],
+                          caller: NamedDependency[Caller], session: NamedDependency[AsyncSession],
                           state: State) -> LabelRead:
         """Clear a label of the caller's own department (compliance may clear any)."""
         return LabelRead.from_view(await vault_of(state).labels(session).clear(customer_id, label_id, caller))
@@ -374,7 +385,8 @@ class InteractionController(Controller):
 
     @post("/", operation_id="RecordInteraction", status_code=201,
           dependencies={"session": Provide(provide_write_session)})
-    async def record(self, customer_id: uuid.UUID, data: InteractionCreate, caller: Caller, session: AsyncSession,
+    async def record(self, customer_id: FromPath[uuid.UUID], data: JSONBody[InteractionCreate],
+                     caller: NamedDependency[Caller], session: NamedDependency[AsyncSession],
                      state: State) -> InteractionRead:
         """Record an interaction with a department and an optional satisfaction score (1-5)."""
         return InteractionRead.from_view(await vault_of(state).labels(session).record_interaction(

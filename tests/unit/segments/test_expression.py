@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from vault.consent.purposes import load_purposes
+from vault.policy.purposes import load_purposes
 from vault.segments.errors import ExpressionError
 from vault.segments.expression import compile_expression, parse, tokenize
 from vault.segments.features import FeatureCatalogue
