@@ -23,6 +23,7 @@ from vault.api.pii import PiiController
 from vault.api.provisions import ProvisionController
 from vault.api.quality import QualityFlagController
 from vault.api.rights import RequestController, SubjectController
+from vault.api.segments import CustomerLabelController, InteractionController, SegmentController
 from vault.bootstrap import Vault, open_vault
 from vault.config import Settings, get_settings
 from vault.web import VendoredSwaggerPlugin, security_headers, web_handlers
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
                         CustomerConsentController, ConsentController, ContactController, PiiController,
                         NoteController, RequestController, SubjectController, ImpactController,
                         InspectionController, ProvisionController, QualityFlagController,
+                        SegmentController, CustomerLabelController, InteractionController,
                         *web_handlers()],
         before_send=[security_headers],
         dependencies={"caller": Provide(provide_caller)},
