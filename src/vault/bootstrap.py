@@ -11,48 +11,45 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from vault.access.guard import Guard
 from vault.access.lawful_basis import LawfulBasisCheck
 from vault.access.permissions import ROLES
 from vault.access.policy import AccessPolicy
-from vault.access.principals import PrincipalService
-from vault.audit.inspection import InspectionSettings
 from vault.audit.log import AuditLog
 from vault.audit.policy_files import policy_digest, record_policy_load
-from vault.consent.contacts import ContactDeps, ContactResolver
-from vault.consent.imports import check_import_columns, record_imported_consents
+from vault.consent.imports import check_import_columns
 from vault.consent.ledger import SqlConsentLedger
-from vault.consent.service import ConsentDeps, ConsentService
 from vault.crypto.keys import LayeredKeyProvider, load_env_keys, load_key_file
-from vault.customers.gate import restriction_error
-from vault.customers.importer import CustomerImporter
-from vault.customers.quality import QualityService
-from vault.customers.service import CustomerDeps, CustomerService
 from vault.db.engine import Database
-from vault.keys.rotation import KeyRotation
 from vault.keys.store import load_keyring
 from vault.policy.catalogue import load_catalogue
 from vault.policy.purposes import load_purposes
 from vault.policy.statutes import StatuteRegistry, check_statutes, load_statutes
-from vault.privacy.service import ExtractDeps, ExtractService
-from vault.rights.journal import ErasureJournal
-from vault.rights.oversight import OversightDeps, OversightService
-from vault.rights.provision import ProvisionDeps, ProvisionService
-from vault.rights.retention import RetentionService
-from vault.rights.service import RightsDeps, RightsService
-from vault.segments.behaviour import BehaviourImporter
-from vault.segments.labels import LabelService, not_blocked
-from vault.segments.service import SegmentDeps, SegmentService
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from vault.access.guard import Guard
+    from vault.access.principals import PrincipalService
     from vault.config import Settings
+    from vault.consent.contacts import ContactResolver
+    from vault.consent.service import ConsentDeps, ConsentService
     from vault.crypto.keyring import Keyring
     from vault.crypto.keys import KeyProvider
+    from vault.customers.importer import CustomerImporter
+    from vault.customers.quality import QualityService
+    from vault.customers.service import CustomerDeps, CustomerService
+    from vault.keys.rotation import KeyRotation
     from vault.lib.pii import PiiPort
     from vault.policy.catalogue import FieldCatalogue
     from vault.policy.purposes import PurposeCatalogue
+    from vault.privacy.service import ExtractService
+    from vault.rights.oversight import OversightService
+    from vault.rights.provision import ProvisionService
+    from vault.rights.retention import RetentionService
+    from vault.rights.service import RightsDeps, RightsService
+    from vault.segments.behaviour import BehaviourImporter
+    from vault.segments.labels import LabelService
+    from vault.segments.service import SegmentService
 
 
 @dataclass(frozen=True)
@@ -118,75 +115,111 @@ class Vault:
     @cached_property
     def guard(self) -> Guard:
         """The one audited guard (purpose, permission, restriction/objection, lawful basis)."""
+        from vault.access.guard import Guard
+        from vault.customers.gate import restriction_error
+
         p = self.policies
         return Guard(p.access, p.purposes, self.lawful, self.audit, restriction_error)
 
     @cached_property
     def customer_deps(self) -> CustomerDeps:
         """Collaborators for :class:`CustomerService` (built once per process)."""
+        from vault.customers.service import CustomerDeps
+
         p = self.policies
         return CustomerDeps(self.keyring, p.catalogue, p.purposes, self.guard, self.audit, self.db)
 
     def customers(self, session: AsyncSession) -> CustomerService:
         """A customer service on ``session``."""
+        from vault.customers.service import CustomerService
+
         return CustomerService(session, self.customer_deps)
 
     @cached_property
     def consent_deps(self) -> ConsentDeps:
         """Collaborators for :class:`ConsentService` (built once per process)."""
+        from vault.consent.service import ConsentDeps
+
         return ConsentDeps(self.keyring, self.policies.purposes, self.guard, self.audit)
 
     def consents(self, session: AsyncSession) -> ConsentService:
         """A consent service on ``session``."""
+        from vault.consent.service import ConsentService
+
         return ConsentService(session, self.consent_deps)
 
     def contacts(self) -> ContactResolver:
         """The consented-contact resolver (opens its own read transactions)."""
+        from vault.consent.contacts import ContactDeps, ContactResolver
+        from vault.segments.labels import not_blocked
+
         p = self.policies
         return ContactResolver(ContactDeps(self.db, self.keyring, p.purposes, self.guard, self.audit,
                                            blocked=lambda key: ~not_blocked(key)))
 
     def quality(self, session: AsyncSession) -> QualityService:
         """Data-quality flags (compliance officers list them) on ``session``."""
+        from vault.customers.quality import QualityService
+
         return QualityService(session, self.guard, self.audit)
 
     def importer(self) -> CustomerImporter:
         """The customer importer; consent flags become consent events in each batch's transaction."""
+        from vault.consent.imports import record_imported_consents
+        from vault.customers.importer import CustomerImporter
+
         return CustomerImporter(self.db, self.keyring, self.policies.catalogue, self.audit,
                                 on_created=record_imported_consents)
 
     def segments(self) -> SegmentService:
         """Segments: preview, versions and sign-off, snapshots, diffs (opens its own transactions)."""
+        from vault.segments.service import SegmentDeps, SegmentService
+
         p = self.policies
         return SegmentService(SegmentDeps(self.db, self.keyring, p.purposes, self.guard, self.audit))
 
     def labels(self, session: AsyncSession) -> LabelService:
         """Department labels and interactions on ``session``."""
+        from vault.segments.labels import LabelService
+
         return LabelService(session, self.guard, self.audit)
 
     def behaviour_importer(self) -> BehaviourImporter:
         """The transactions / interactions importer (no PII: customer ids, amounts and codes)."""
+        from vault.segments.behaviour import BehaviourImporter
+
         return BehaviourImporter(self.db, self.keyring.index, self.audit)
 
     @cached_property
     def rights_deps(self) -> RightsDeps:
         """Collaborators for :class:`RightsService` (built once per process)."""
+        from vault.rights.journal import ErasureJournal
+        from vault.rights.service import RightsDeps
+
         p = self.policies
         return RightsDeps(self.db, self.keyring, p.catalogue, p.purposes, self.guard, self.audit,
                           ErasureJournal(self.settings.rights.erasure_journal))
 
     def rights(self) -> RightsService:
         """Data subject rights (opens its own transactions)."""
+        from vault.rights.service import RightsService
+
         return RightsService(self.rights_deps)
 
     def retention(self) -> RetentionService:
         """Retention runs (erase or pseudonymize customers past retention)."""
+        from vault.rights.journal import ErasureJournal
+        from vault.rights.retention import RetentionService
+
         p = self.policies
         return RetentionService(self.db, self.keyring, p.catalogue, p.purposes, self.audit,
                                 ErasureJournal(self.settings.rights.erasure_journal))
 
     def oversight(self) -> OversightService:
         """Breach impact and the monthly inspection (compliance officers; opens its own transactions)."""
+        from vault.audit.inspection import InspectionSettings
+        from vault.rights.oversight import OversightDeps, OversightService
+
         a = self.settings.audit
         return OversightService(OversightDeps(
             self.db, self.policies.catalogue, self.guard, self.audit,
@@ -194,21 +227,29 @@ class Vault:
 
     def provisions(self) -> ProvisionService:
         """The audited provide action, the provision log and usage notices (opens its own transactions)."""
+        from vault.rights.provision import ProvisionDeps, ProvisionService
+
         p = self.policies
         return ProvisionService(ProvisionDeps(self.db, self.keyring, p.purposes, self.guard, self.audit))
 
     def key_rotation(self, *, batch_size: int = 5000) -> KeyRotation:
         """KEK and blind-index key rotation."""
+        from vault.keys.rotation import KeyRotation
+
         return KeyRotation(self.db, self.keyring.provider, batch_size=batch_size, audit=self.audit)
 
     def extracts(self, detector: PiiPort) -> ExtractService:
         """The analytics extract builder; ``detector`` is the release gate (opens its own transactions)."""
+        from vault.privacy.service import ExtractDeps, ExtractService
+
         p = self.policies
         return ExtractService(ExtractDeps(self.db, self.keyring, p.catalogue, p.purposes, self.guard, self.audit),
                               detector)
 
     def principals(self, session: AsyncSession) -> PrincipalService:
         """A principal service on ``session``."""
+        from vault.access.principals import PrincipalService
+
         pii_roles = frozenset(r for r in self.roles if self.policies.access.reads_pii(r))
         return PrincipalService(session, self.audit, self.roles, pii_roles)
 

@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from vault.errors import ConfigurationError
+from vault.lib import yamlfile
 from vault.policy import normalize as norm
 from vault.policy.errors import InvalidFieldError
 from vault.policy.masks import MASKS
@@ -154,7 +155,7 @@ def load_catalogue(path: Path, purposes: PurposeCatalogue) -> FieldCatalogue:
         ConfigurationError: naming the file and the field at fault.
     """
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = yamlfile.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigurationError(f"{path}: cannot read field catalogue: {exc}") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("fields"), dict) or not doc["fields"]:

@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from vault.errors import ConfigurationError
+from vault.lib import yamlfile
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -174,7 +175,7 @@ def load_purposes(path: Path) -> PurposeCatalogue:
         ConfigurationError: naming the file and the purpose and field at fault.
     """
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = yamlfile.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigurationError(f"{path}: cannot read purposes catalogue: {exc}") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("purposes"), dict) or not doc["purposes"]:

@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from vault.errors import ConfigurationError
+from vault.lib import yamlfile
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -105,7 +106,7 @@ def load_statutes(path: Path) -> StatuteRegistry:
         ConfigurationError: naming the file and the entry at fault.
     """
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = yamlfile.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigurationError(f"{path}: cannot read statute registry: {exc}") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("statutes"), dict) or not doc["statutes"]:
