@@ -30,6 +30,7 @@ PRINCIPALS_CREATE = Permission("principals", "create")
 PRINCIPALS_UPDATE = Permission("principals", "update")
 PRINCIPALS_APPROVE = Permission("principals", "approve")
 AUDIT_READ = Permission("audit", "read")
+AUDIT_REVIEW = Permission("audit", "review")  # sign off monthly access reviews
 KEYS_MANAGE = Permission("keys", "manage")
 EXTRACTS_CREATE = Permission("extracts", "create")
 REQUESTS_READ = Permission("requests", "read")
