@@ -2,7 +2,7 @@
 signed-off monthly access reviews.
 
 Revision ID: 0005console
-Revises: 0005realworld
+Revises: 0006cmp
 Create Date: 2026-11-25
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005console"
-down_revision = "0005realworld"
+down_revision = "0006cmp"
 branch_labels = None
 depends_on = None
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from vault.audit.stats import PrincipalMonth, month_bounds, previous_months
+from vault.audit.stats import PrincipalMonth, month_bounds, off_hours, previous_months
 from vault.consent.stats import last_months
 from vault.crypto.totp import new_totp_secret, totp_code, totp_verify
 from vault.errors import InvalidInputError
@@ -42,6 +42,11 @@ def test_months_are_korean_calendar_months() -> None:
     assert last_months(datetime(2026, 1, 31, 16, tzinfo=UTC), 3) == ["2025-12", "2026-01", "2026-02"]  # 01:00 KST
     with pytest.raises(ValueError, match="does not match"):
         month_bounds("2026-13-01")
+
+
+def test_off_hours_wrap_midnight() -> None:
+    assert off_hours(21, 8) == frozenset({21, 22, 23, 0, 1, 2, 3, 4, 5, 6, 7})
+    assert off_hours(0, 6) == frozenset(range(6))
 
 
 def test_language_choice_and_complete_korean_texts() -> None:

@@ -30,7 +30,7 @@ PRINCIPALS_CREATE = Permission("principals", "create")
 PRINCIPALS_UPDATE = Permission("principals", "update")
 PRINCIPALS_APPROVE = Permission("principals", "approve")
 AUDIT_READ = Permission("audit", "read")
-AUDIT_REVIEW = Permission("audit", "review")  # sign off monthly access reviews
+AUDIT_SIGNOFF = Permission("audit", "signoff")  # monthly inspection and per-principal access reviews
 KEYS_MANAGE = Permission("keys", "manage")
 EXTRACTS_CREATE = Permission("extracts", "create")
 REQUESTS_READ = Permission("requests", "read")
@@ -40,6 +40,8 @@ SUBJECTS_RECTIFY = Permission("subjects", "rectify")
 SUBJECTS_ERASE = Permission("subjects", "erase")
 SUBJECTS_RESTRICT = Permission("subjects", "restrict")
 SUBJECTS_OBJECT = Permission("subjects", "object")
+PROVISIONS_PROVIDE = Permission("provisions", "provide")
+NOTICES_READ = Permission("notices", "read")
 QUALITY_READ = Permission("quality", "read")
 
 ROLES = ("application", "analyst", "marketing", "sales", "crm_agent", "compliance_officer", "admin")

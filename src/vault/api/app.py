@@ -18,7 +18,9 @@ from vault.api.deps import KeyCache, provide_caller, provide_principal
 from vault.api.errors import EXCEPTION_HANDLERS
 from vault.api.notes import NoteController
 from vault.api.openapi import ProblemResponses
+from vault.api.oversight import ImpactController, InspectionController
 from vault.api.pii import PiiController
+from vault.api.provisions import ProvisionController
 from vault.api.quality import QualityFlagController
 from vault.api.rights import RequestController, SubjectController
 from vault.bootstrap import Vault, open_vault
@@ -59,7 +61,8 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
     return Litestar(
         route_handlers=[health, CustomerController, PrincipalController, AuditController, PurposeController,
                         CustomerConsentController, ConsentController, ContactController, PiiController,
-                        NoteController, RequestController, SubjectController, QualityFlagController,
+                        NoteController, RequestController, SubjectController, ImpactController,
+                        InspectionController, ProvisionController, QualityFlagController,
                         *web_handlers()],
         before_send=[security_headers],
         dependencies={"principal": Provide(provide_principal), "caller": Provide(provide_caller)},

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vault.audit.entry import AuditEvent, Outcome
-from vault.audit.stats import month_bounds, monthly_activity
+from vault.audit.stats import NIGHT_HOURS_KST, month_bounds, monthly_activity
 from vault.db.base import Base
 from vault.errors import AccessDeniedError, ConflictError, InvalidInputError, NotFoundError
 from vault.lib.clock import as_utc, utcnow
@@ -89,9 +89,11 @@ def _view(row: AccessReviewRow) -> SignOff:
 class ReviewService:
     """Sign off monthly access reviews and list the sign-offs."""
 
-    def __init__(self, session: AsyncSession, audit: AuditLog) -> None:
+    def __init__(self, session: AsyncSession, audit: AuditLog, *,
+                 night_hours: frozenset[int] = NIGHT_HOURS_KST) -> None:
         self._session = session
         self._audit = audit
+        self._night = night_hours
 
     async def signed(self, month: str) -> dict[uuid.UUID, SignOff]:
         """Sign-offs of ``month`` by reviewed principal."""
@@ -115,7 +117,8 @@ class ReviewService:
             raise InvalidInputError("reference must be a ticket id: letters, digits and _ . / # -, at most 40")
         if reviewer.principal_id == principal_id:
             raise SelfReviewError("a reviewer may not sign off their own access")
-        activity = await monthly_activity(self._session, month, principal_id=principal_id)
+        activity = await monthly_activity(self._session, month, principal_id=principal_id,
+                                          night_hours=self._night)
         if not activity:
             raise ReviewNotFoundError(f"principal {principal_id} has no activity in {month}")
         pm = activity[0]

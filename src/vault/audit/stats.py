@@ -26,7 +26,7 @@ READ_ACTIONS = frozenset({
     "consent.read", "consent.receipt", "extract.create",
 })
 BULK_MIN_SUBJECTS = 100  # a read touching this many customers or more is a bulk read
-NIGHT_HOURS_KST = frozenset({22, 23, 0, 1, 2, 3, 4, 5})
+NIGHT_HOURS_KST = frozenset({21, 22, 23, 0, 1, 2, 3, 4, 5, 6, 7})  # the inspection's default 21:00-08:00
 SPIKE_FACTOR = 10  # reads this many times the principal's usual monthly volume are flagged
 SPIKE_MIN_READS = 50  # ... once there are at least this many (no alarm over 1 -> 10 reads)
 EMPTY_LOOKUPS_ALERT = 20  # lookups returning nothing, per principal per day: someone may be probing
@@ -88,6 +88,14 @@ class PrincipalMonth:
         if self.denials >= 10:
             out.append("denials")
         return out
+
+
+def off_hours(start: int, end: int) -> frozenset[int]:
+    """KST hours from ``start`` (inclusive) to ``end`` (exclusive), wrapping midnight (the audit settings'
+    ``off_hours_start``/``off_hours_end``, shared with the monthly inspection)."""
+    if start > end:
+        return frozenset(range(start, 24)) | frozenset(range(end))
+    return frozenset(range(start, end))
 
 
 def month_bounds(month: str) -> tuple[datetime, datetime]:
@@ -175,8 +183,8 @@ async def _reads_per_principal(session: AsyncSession, start: datetime, end: date
     return {pid: int(n) for pid, n in (await session.execute(q)).all() if pid is not None}
 
 
-async def monthly_activity(session: AsyncSession, month: str, *,
-                           principal_id: uuid.UUID | None = None) -> list[PrincipalMonth]:
+async def monthly_activity(session: AsyncSession, month: str, *, principal_id: uuid.UUID | None = None,
+                           night_hours: frozenset[int] = NIGHT_HOURS_KST) -> list[PrincipalMonth]:
     """Every principal's (or one principal's) reads, denials, bulk and night reads in ``month`` (KST),
     with their usual volume over the three months before.
 
@@ -213,7 +221,7 @@ async def monthly_activity(session: AsyncSession, month: str, *,
         pm.hourly_reads[local.hour] += 1
         if (count or 0) >= BULK_MIN_SUBJECTS:
             pm.bulk_reads += 1
-        if local.hour in NIGHT_HOURS_KST:
+        if local.hour in night_hours:
             pm.off_hours_reads += 1
     history: dict[uuid.UUID, list[int]] = defaultdict(list)
     for prev in previous_months(month, 3):

@@ -14,12 +14,17 @@ from litestar.response import Redirect
 from vault.access import permissions as perms
 from vault.audit.entry import AuditEvent, Outcome
 from vault.audit.reviews import ReviewService
-from vault.audit.stats import KST, month_bounds, monthly_activity
+from vault.audit.stats import KST, month_bounds, monthly_activity, off_hours
 from vault.errors import InvalidInputError
 from vault.web.guard import client_ip, current_user, require, vault_of
 from vault.web.render import render
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+def _night(request: Request[Any, Any, Any]) -> frozenset[int]:
+    a = vault_of(request).settings.audit
+    return off_hours(a.off_hours_start, a.off_hours_end)
 
 
 def _month(value: str | None) -> str:
@@ -45,7 +50,7 @@ class ReviewController(Controller):
         m = _month(month)
         vault, user = vault_of(request), current_user(request)
         async with vault.db.read() as session:
-            activity = await monthly_activity(session, m)
+            activity = await monthly_activity(session, m, night_hours=_night(request))
             signed = await ReviewService(session, vault.audit).signed(m)
         await vault.audit.record_durable(AuditEvent(
             "audit.review", Outcome.ALLOWED, user.principal.actor, client_ip=client_ip(request),
@@ -60,7 +65,7 @@ class ReviewController(Controller):
         m = _month(month)
         vault, user = vault_of(request), current_user(request)
         async with vault.db.read() as session:
-            activity = await monthly_activity(session, m, principal_id=principal_id)
+            activity = await monthly_activity(session, m, principal_id=principal_id, night_hours=_night(request))
             signed = (await ReviewService(session, vault.audit).signed(m)).get(principal_id)
         await vault.audit.record_durable(AuditEvent(
             "audit.review", Outcome.ALLOWED, user.principal.actor, client_ip=client_ip(request),
@@ -83,11 +88,11 @@ class ReviewController(Controller):
     @post("/{principal_id:uuid}/signoff", status_code=303)
     async def sign_off(self, request: Request[Any, Any, Any], principal_id: uuid.UUID, data: Form) -> Response[Any]:
         """Sign the month off (approved, or follow-up needed); audited, once per principal and month."""
-        await require(request, perms.AUDIT_REVIEW, "review.signoff")
+        await require(request, perms.AUDIT_SIGNOFF, "review.signoff")
         m = _month(data.get("month"))
         vault, user = vault_of(request), current_user(request)
         async with vault.db.write() as session:
-            await ReviewService(session, vault.audit).sign_off(
+            await ReviewService(session, vault.audit, night_hours=_night(request)).sign_off(
                 principal_id, m, user.principal.actor, decision=data.get("decision", "approved"),
                 reference=data.get("reference", "").strip() or None)
         return Redirect(f"/console/reviews/{principal_id}?month={m}", status_code=303)
