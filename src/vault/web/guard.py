@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from vault.audit.entry import AuditEvent, Outcome
-from vault.errors import AccessDeniedError
+from vault.access.caller import Caller
 
 if TYPE_CHECKING:
     from litestar import Request
@@ -32,20 +31,16 @@ def current_user(request: Request[Any, Any, Any]) -> ConsoleSession:
     return user
 
 
-async def require(request: Request[Any, Any, Any], perm: Permission, action: str, *, purpose: str = "*") -> None:
-    """Raise (after a durable denial entry) unless the user's role holds ``perm``, as the API checks it.
+async def require(request: Request[Any, Any, Any], perm: Permission, action: str) -> None:
+    """Raise unless the user's role holds ``perm``: the API's guard (``Guard.require_any_purpose``), so the
+    denial is audited durably before the 403 page is shown.
 
     Raises:
-        PermissionDeniedError / PurposeDeniedError.
+        PermissionDeniedError.
     """
-    vault, user = vault_of(request), current_user(request)
-    try:
-        vault.policies.access.require(user.principal, perm, purpose)
-    except AccessDeniedError as exc:
-        await vault.audit.record_durable(AuditEvent(
-            action, Outcome.DENIED, user.principal.actor, purpose=None if purpose == "*" else purpose,
-            client_ip=client_ip(request), detail=f"console: {exc.code}: {exc.detail}"))
-        raise
+    user = current_user(request)
+    caller = Caller(user.principal, client_ip=client_ip(request))
+    await vault_of(request).guard.require_any_purpose(caller, perm, action)
 
 
 def may(request: Request[Any, Any, Any], perm: Permission) -> bool:
