@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect
 
 from vault.access.errors import (
@@ -33,7 +32,7 @@ if TYPE_CHECKING:
 SESSION_COOKIE = "vault_console"
 LOGIN_COOKIE = "vault_login"  # double-submit token for the login form (there is no session yet)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+Form = URLEncodedBody[dict[str, str]]
 
 
 def _secure(request: Request[Any, Any, Any]) -> bool:
@@ -105,7 +104,7 @@ class AuthController(Controller):
     include_in_schema = False
 
     @get("/login", opt={"public": True})
-    async def login_form(self, request: Request[Any, Any, Any], reason: str | None = None) -> Response[str]:
+    async def login_form(self, request: Request[Any, Any, Any], reason: FromQuery[str | None] = None) -> Response[str]:
         """The login page (with a fresh double-submit token)."""
         return self._login_page(request, {"expired": "login.expired"}.get(reason or ""), 200)
 
@@ -207,7 +206,7 @@ class AuthController(Controller):
                       message_key="account.totp_enabled")
 
     @get("/lang/{lang:str}", opt={"public": True})
-    async def set_language(self, request: Request[Any, Any, Any], lang: str) -> Response[Any]:
+    async def set_language(self, request: Request[Any, Any, Any], lang: FromPath[str]) -> Response[Any]:
         """Switch the UI language (a preference cookie) and go back to the page."""
         resp: Response[Any] = Redirect(_safe_next(request.query_params.get("next")), status_code=303)
         if lang in LANGUAGES:

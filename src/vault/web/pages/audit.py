@@ -10,12 +10,11 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import FromQuery, URLEncodedBody
 from litestar.response import Stream
 
 from vault.access import permissions as perms
@@ -34,7 +33,7 @@ EXPORT_REASONS = ("regulator_request", "internal_investigation", "data_subject_r
 REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./#-]{0,39}")
 COLUMNS = ("seq", "ts", "principal_id", "principal_name", "role", "action", "purpose", "outcome", "customer_id",
            "subject_count", "subjects_digest", "fields", "request_id", "client_ip", "detail", "prev_hash", "hash")
-Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+Form = URLEncodedBody[dict[str, str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +136,7 @@ class AuditController(Controller):
                       reasons=EXPORT_REASONS, error=error)
 
     @get("/rows")
-    async def more_rows(self, request: Request[Any, Any, Any], cursor: int = 0) -> Response[str]:
+    async def more_rows(self, request: Request[Any, Any, Any], cursor: FromQuery[int] = 0) -> Response[str]:
         """The next page of rows (htmx fragment replacing the "more" row)."""
         flt = Filters.parse(request.query_params)
         rows = await self._page(request, flt, max(cursor, 0))

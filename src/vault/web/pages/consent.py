@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import FromQuery, URLEncodedBody
 
 from vault.access.caller import Caller
 from vault.audit.entry import AuditEvent, Outcome
@@ -16,7 +15,7 @@ from vault.errors import InvalidInputError
 from vault.web.guard import client_ip, current_user, vault_of
 from vault.web.render import render
 
-Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+Form = URLEncodedBody[dict[str, str]]
 PROOF_PURPOSE = "legal_claims"  # proving consent to a regulator or in a dispute
 MAX_RECEIPT = 20_000
 
@@ -40,7 +39,7 @@ class ConsentProofController(Controller):
     include_in_schema = False
 
     @get("/")
-    async def proof(self, request: Request[Any, Any, Any], customer: str | None = None) -> Response[str]:
+    async def proof(self, request: Request[Any, Any, Any], customer: FromQuery[str | None] = None) -> Response[str]:
         """Find a customer by id; show their current state and every decision, oldest first."""
         vault = vault_of(request)
         purposes = {p.id: p for p in vault.policies.purposes}

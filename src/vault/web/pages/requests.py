@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect
 
 from vault.access.caller import Caller
@@ -18,7 +17,7 @@ from vault.rights.deadlines import Jurisdiction, RequestKind
 from vault.web.guard import client_ip, current_user, vault_of
 from vault.web.render import render
 
-Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+Form = URLEncodedBody[dict[str, str]]
 RIGHTS_PURPOSE = "legal_claims"
 STATUSES = ("open", "overdue", "received", "in_progress", "completed", "rejected")
 
@@ -41,7 +40,7 @@ class RequestQueueController(Controller):
     include_in_schema = False
 
     @get("/")
-    async def queue(self, request: Request[Any, Any, Any], status: str = "open") -> Response[str]:
+    async def queue(self, request: Request[Any, Any, Any], status: FromQuery[str] = "open") -> Response[str]:
         """Open requests, overdue first, then by due date."""
         if status not in STATUSES:
             status = "open"
@@ -61,7 +60,7 @@ class RequestQueueController(Controller):
         return Redirect(f"/console/requests?done=opened:{req.id}", status_code=303)
 
     @post("/{request_id:uuid}/export", status_code=200)
-    async def export(self, request: Request[Any, Any, Any], request_id: uuid.UUID) -> Response[bytes]:
+    async def export(self, request: Request[Any, Any, Any], request_id: FromPath[uuid.UUID]) -> Response[bytes]:
         """Deliver the access/portability document (a download for the data subject; audited)."""
         rights = vault_of(request).rights()
         req = await rights.get_request(request_id, _caller(request, None))
@@ -71,7 +70,8 @@ class RequestQueueController(Controller):
             "Content-Disposition": f'attachment; filename="export-{request_id}.json"', "Cache-Control": "no-store"})
 
     @post("/{request_id:uuid}/rectify", status_code=303)
-    async def rectify(self, request: Request[Any, Any, Any], request_id: uuid.UUID, data: Form) -> Response[Any]:
+    async def rectify(self, request: Request[Any, Any, Any], request_id: FromPath[uuid.UUID],
+                      data: Form) -> Response[Any]:
         """Correct one field (the old value stays sealed in the customer's history)."""
         rights = vault_of(request).rights()
         req = await rights.get_request(request_id, _caller(request, None))
@@ -81,7 +81,7 @@ class RequestQueueController(Controller):
         return Redirect(f"/console/requests?done=rectified:{','.join(changed) or 'nothing'}", status_code=303)
 
     @post("/{request_id:uuid}/erase", status_code=303)
-    async def erase(self, request: Request[Any, Any, Any], request_id: uuid.UUID) -> Response[Any]:
+    async def erase(self, request: Request[Any, Any, Any], request_id: FromPath[uuid.UUID]) -> Response[Any]:
         """Erase the customer by crypto-shredding (journaled first, so a restored backup re-applies it)."""
         rights = vault_of(request).rights()
         req = await rights.get_request(request_id, _caller(request, None))

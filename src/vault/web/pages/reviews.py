@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect
 
 from vault.access import permissions as perms
@@ -19,7 +18,7 @@ from vault.errors import InvalidInputError
 from vault.web.guard import client_ip, current_user, require, vault_of
 from vault.web.render import render
 
-Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+Form = URLEncodedBody[dict[str, str]]
 
 
 def _night(request: Request[Any, Any, Any]) -> frozenset[int]:
@@ -44,7 +43,7 @@ class ReviewController(Controller):
     include_in_schema = False
 
     @get("/")
-    async def overview(self, request: Request[Any, Any, Any], month: str | None = None) -> Response[str]:
+    async def overview(self, request: Request[Any, Any, Any], month: FromQuery[str | None] = None) -> Response[str]:
         """Every principal active in the month, the flagged ones first, with sign-off state."""
         await require(request, perms.AUDIT_READ, "audit.review")
         m = _month(month)
@@ -58,8 +57,8 @@ class ReviewController(Controller):
         return render(request, "reviews.html", month=m, activity=activity, signed=signed)
 
     @get("/{principal_id:uuid}")
-    async def detail(self, request: Request[Any, Any, Any], principal_id: uuid.UUID,
-                     month: str | None = None) -> Response[str]:
+    async def detail(self, request: Request[Any, Any, Any], principal_id: FromPath[uuid.UUID],
+                     month: FromQuery[str | None] = None) -> Response[str]:
         """One principal's month: daily and hourly charts, actions, flags, sign-off."""
         await require(request, perms.AUDIT_READ, "audit.review")
         m = _month(month)
@@ -86,7 +85,8 @@ class ReviewController(Controller):
                       charts=charts, own=principal_id == user.principal.id)
 
     @post("/{principal_id:uuid}/signoff", status_code=303)
-    async def sign_off(self, request: Request[Any, Any, Any], principal_id: uuid.UUID, data: Form) -> Response[Any]:
+    async def sign_off(self, request: Request[Any, Any, Any], principal_id: FromPath[uuid.UUID],
+                       data: Form) -> Response[Any]:
         """Sign the month off (approved, or follow-up needed); audited, once per principal and month."""
         await require(request, perms.AUDIT_SIGNOFF, "review.signoff")
         m = _month(data.get("month"))
