@@ -2,7 +2,7 @@
 signed-off monthly access reviews.
 
 Revision ID: 0005console
-Revises: 0006cmp
+Revises: 0006seg
 Create Date: 2026-11-25
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005console"
-down_revision = "0006cmp"
+down_revision = "0006seg"
 branch_labels = None
 depends_on = None
 
