@@ -14,7 +14,7 @@ from litestar.openapi import OpenAPIConfig
 from vault.api.admin import AuditController, PrincipalController, PurposeController
 from vault.api.consents import ConsentController, ContactController, CustomerConsentController
 from vault.api.customers import CustomerController
-from vault.api.deps import KeyCache, provide_caller, provide_principal
+from vault.api.deps import KeyCache, provide_caller
 from vault.api.errors import EXCEPTION_HANDLERS
 from vault.api.notes import NoteController
 from vault.api.openapi import ProblemResponses
@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
                         SegmentController, CustomerLabelController, InteractionController,
                         *web_handlers()],
         before_send=[security_headers],
-        dependencies={"principal": Provide(provide_principal), "caller": Provide(provide_caller)},
+        dependencies={"caller": Provide(provide_caller)},
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[startup],
         on_shutdown=[shutdown],

@@ -155,12 +155,9 @@ class LabelService:
             raise CustomerUnknownError(f"no active label {label_id} on customer {customer_id}")
         dept = self.department_of(caller)
         if caller.principal is not None and dept not in (row.department, "compliance"):
-            exc = AccessDeniedError(f"label {label_id} belongs to department {row.department!r}; "
-                                    f"{dept!r} may not clear it")
-            await self._audit.record_durable(AuditEvent(
-                "label.clear", Outcome.DENIED, caller.actor, customer_id=customer_id, request_id=caller.request_id,
-                client_ip=caller.client_ip, detail=exc.detail))
-            raise exc
+            await self._guard.deny(caller, "label.clear", AccessDeniedError(
+                f"label {label_id} belongs to department {row.department!r}; {dept!r} may not clear it"),
+                customer_id=customer_id)
         row.cleared_at = self._clock()
         row.cleared_by = caller.actor.name[:100]
         await self._s.flush()
