@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
     from vault.access.guard import Guard
     from vault.access.principals import PrincipalService
+    from vault.access.sessions import SessionService
     from vault.config import Settings
     from vault.consent.contacts import ContactResolver
     from vault.consent.service import ConsentDeps, ConsentService
@@ -252,6 +254,14 @@ class Vault:
 
         pii_roles = frozenset(r for r in self.roles if self.policies.access.reads_pii(r))
         return PrincipalService(session, self.audit, self.roles, pii_roles)
+
+    def console_sessions(self, session: AsyncSession) -> SessionService:
+        """Console sessions and TOTP for people, on ``session``."""
+        from vault.access.sessions import SessionPolicy, SessionService
+
+        c = self.settings.console
+        policy = SessionPolicy(timedelta(minutes=c.idle_timeout_minutes), timedelta(hours=c.max_session_hours))
+        return SessionService(session, self.audit, self.keyring.provider, policy)
 
     @property
     def roles(self) -> frozenset[str]:
