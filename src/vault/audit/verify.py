@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from vault.crypto.signing import Signer
 
-_CHUNK = 20000
+_CHUNK = 2000
 
 
 @dataclass(frozen=True, slots=True)
