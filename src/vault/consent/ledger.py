@@ -33,6 +33,8 @@ def effective_clause(purpose: Purpose, at: datetime, state: Any = ConsentStateRo
     without statistics would otherwise pick the granted_at range and sort every page.
     """
     clause = and_(state.purpose == purpose.id, state.status == Kind.GRANTED.value)
+    if purpose.min_notice_version is not None:  # grants under an older notice no longer count: re-consent
+        clause = and_(clause, state.notice_version.in_(purpose.accepted_versions))
     cutoff = grant_cutoff(purpose, at)
     if cutoff is not None:
         granted = func.coalesce(state.granted_at, state.granted_at) if residual else state.granted_at

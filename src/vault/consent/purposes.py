@@ -91,6 +91,8 @@ class Purpose(BaseModel):
     recipient: str | None = None
     country: str | None = None
     notices: tuple[Notice, ...] = Field(min_length=1)
+    min_notice_version: str | None = None
+    """Oldest notice version still accepted: grants under older versions stop counting (re-consent)."""
 
     @model_validator(mode="after")
     def _basis_needs(self) -> Purpose:
@@ -104,6 +106,8 @@ class Purpose(BaseModel):
             raise ValueError("channels are listed more than once")
         if len({n.version for n in self.notices}) != len(self.notices):
             raise ValueError("notice versions must be unique")
+        if self.min_notice_version is not None and self.notice(self.min_notice_version) is None:
+            raise ValueError(f"min_notice_version {self.min_notice_version!r} is not one of the notices")
         for channel in self.channels:
             missing = [f for f in CHANNEL_REQUIRED[channel] if f not in self.fields]
             if missing:
@@ -129,6 +133,14 @@ class Purpose(BaseModel):
     def current_notice(self) -> Notice:
         """The newest notice version (last listed)."""
         return self.notices[-1]
+
+    @property
+    def accepted_versions(self) -> tuple[str, ...]:
+        """Notice versions a grant may be recorded under (from ``min_notice_version`` on, listed order)."""
+        versions = tuple(n.version for n in self.notices)
+        if self.min_notice_version is None:
+            return versions
+        return versions[versions.index(self.min_notice_version):]
 
     def notice(self, version: str) -> Notice | None:
         """The notice with ``version``, if any."""

@@ -23,6 +23,7 @@ from vault.consent.errors import (
     ConsentOrderError,
     InvalidConsentError,
     NothingToReconfirmError,
+    NoticeVersionRequiredError,
     ReceiptNotFoundError,
     UnknownChannelError,
     UnknownConsentPurposeError,
@@ -97,7 +98,7 @@ class ConsentChoice:
     purpose: str
     action: str
     channels: tuple[str, ...] | None = None  # None: every channel of the purpose
-    notice_version: str | None = None  # None: the current notice
+    notice_version: str | None = None  # required for grant and reconfirm (provable consent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,13 +276,19 @@ class ConsentService:
                     f"{', '.join(valid_channels) or '(none: omit channels)'}",
                     purpose=purpose.id, valid=valid_channels)
             channels = tuple(dict.fromkeys(choice.channels))
+        accepted = list(purpose.accepted_versions)
+        if action in (Action.GRANT, Action.RECONFIRM) and not choice.notice_version:
+            # Provable consent (GDPR 7(1), PIPA 22): the controller must know which notice was shown.
+            raise NoticeVersionRequiredError(
+                f"a {action.value} of purpose {purpose.id!r} must name the notice_version shown to the customer; "
+                f"accepted: {', '.join(accepted)}", field="notice_version", purpose=purpose.id, valid=accepted)
         version = choice.notice_version or purpose.current_notice.version
         notice = purpose.notice(version)
-        if notice is None:
+        if notice is None or (action in (Action.GRANT, Action.RECONFIRM) and version not in accepted):
+            what = "has no notice version" if notice is None else "no longer accepts notice version"
             raise UnknownNoticeError(
-                f"purpose {purpose.id!r} has no notice version {version!r}; versions: "
-                f"{', '.join(n.version for n in purpose.notices)}",
-                purpose=purpose.id, valid=[n.version for n in purpose.notices])
+                f"purpose {purpose.id!r} {what} {version!r}; accepted: {', '.join(accepted)}",
+                purpose=purpose.id, valid=accepted)
         return purpose, action, channels, notice.version, notice.text_hash
 
     def _collected_at(self, value: datetime | None, now: datetime) -> datetime:
