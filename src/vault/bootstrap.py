@@ -20,6 +20,7 @@ from vault.audit.policy_files import policy_digest, record_policy_load
 from vault.consent.contacts import ContactDeps, ContactResolver
 from vault.consent.imports import check_import_columns, record_imported_consents
 from vault.consent.ledger import SqlConsentLedger
+from vault.consent.notices import check_published_notices
 from vault.consent.purposes import load_purposes
 from vault.consent.service import ConsentDeps, ConsentService
 from vault.crypto.keyring import load_keyring
@@ -184,7 +185,8 @@ class Vault:
 async def open_vault(settings: Settings) -> Vault:
     """Build the vault: policies, KEK provider, database, system keys, audit log.
 
-    A change of the policy files since the last start is recorded (``policy.loaded``, by hash).
+    A change of the policy files since the last start is recorded (``policy.loaded``, by hash); a
+    published consent notice whose disclosure changed stops start-up (``consent.notices``).
     """
     policies = load_policies(settings)
     provider = key_provider(settings)
@@ -196,6 +198,7 @@ async def open_vault(settings: Settings) -> Vault:
         await db.dispose()
         raise
     try:
+        await check_published_notices(db, policies.purposes)
         await record_policy_load(db, policy_digest(settings.policy.directory))
     except Exception:
         await db.dispose()

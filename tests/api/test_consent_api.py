@@ -136,7 +136,7 @@ async def test_bad_input_is_explained(client: AsyncTestClient, principals: dict[
     p = await post({"purpose": "marketing_email", "action": "grant", "notice_version": "2026-01", "channels": ["fax"]})
     assert p["status"] == 422 and p["valid"] == ["email"]
     p = await post({"purpose": "marketing_email", "action": "grant", "notice_version": "1999-01"})
-    assert p["status"] == 422 and p["valid"] == ["2025-03", "2026-01"]
+    assert p["status"] == 422 and p["valid"] == ["2025-03", "2026-01", "2026-11"]
     p = await post({"purpose": "service_delivery", "action": "withdraw"})
     assert p["status"] == 409 and "contract" in str(p["detail"]) and "end the contract" in str(p["detail"])
     p = await post({"purpose": "marketing_email", "action": "reconfirm", "notice_version": "2026-01"})
@@ -181,5 +181,5 @@ async def test_due_and_purposes(client: AsyncTestClient, principals: dict[str, C
     assert r.status_code == 200, r.text
     assert cid in {d["customer_id"] for d in r.json()["items"]}
     purposes = {p["id"]: p for p in (await client.get("/v1/purposes", headers=app)).json()}
-    assert [n["version"] for n in purposes["marketing_email"]["notices"]] == ["2025-03", "2026-01"]
+    assert [n["version"] for n in purposes["marketing_email"]["notices"]] == ["2025-03", "2026-01", "2026-11"]
     assert purposes["marketing_sms"]["night_opt_in_purpose"] == "night_advertising"

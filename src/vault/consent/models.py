@@ -80,3 +80,18 @@ class ConsentReceiptRow(Base):
 # The tables themselves, for Core bulk inserts (no per-row ORM overhead).
 consent_events_table = cast(Table, ConsentEventRow.__table__)
 consent_state_table = cast(Table, ConsentStateRow.__table__)
+
+
+class PublishedNoticeRow(Base):
+    """The disclosure hash of every notice version the vault has run with (never updated).
+
+    A published version must not change: consents given under it point at it. Start-up
+    refuses when a version's canonical disclosure hashes differently from its first record.
+    """
+
+    __tablename__ = "consent_notices"
+
+    purpose: Mapped[str] = mapped_column(String(60), primary_key=True)
+    version: Mapped[str] = mapped_column(String(40), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -289,7 +289,7 @@ class ConsentService:
             raise UnknownNoticeError(
                 f"purpose {purpose.id!r} {what} {version!r}; accepted: {', '.join(accepted)}",
                 purpose=purpose.id, valid=accepted)
-        return purpose, action, channels, notice.version, notice.text_hash
+        return purpose, action, channels, notice.version, notice.disclosure_hash(purpose.id)
 
     def _collected_at(self, value: datetime | None, now: datetime) -> datetime:
         if value is None:
