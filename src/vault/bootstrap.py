@@ -18,7 +18,7 @@ from vault.audit.inspection import InspectionSettings
 from vault.audit.log import AuditLog
 from vault.audit.policy_files import policy_digest, record_policy_load
 from vault.consent.contacts import ContactDeps, ContactResolver
-from vault.consent.imports import check_import_columns, record_imported_consents
+from vault.consent.imports import check_import_columns, imported_consents_recorder
 from vault.consent.ledger import SqlConsentLedger
 from vault.consent.notices import check_published_notices
 from vault.consent.purposes import load_purposes
@@ -125,7 +125,7 @@ class Vault:
     def importer(self) -> CustomerImporter:
         """The customer importer; consent flags become consent events in each batch's transaction."""
         return CustomerImporter(self.db, self.keyring, self.policies.catalogue, self.audit,
-                                on_created=record_imported_consents)
+                                on_created=imported_consents_recorder(self.policies.purposes))
 
     @property
     def rights_deps(self) -> RightsDeps:

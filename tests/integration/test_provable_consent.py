@@ -103,3 +103,63 @@ async def test_start_up_refuses_when_a_published_notice_changed(settings, vault:
     _edit(d2 / "purposes.yaml", add_version)
     v = await open_vault(settings.model_copy(update={"policy": PolicySettings(directory=d2)}))
     await v.close()
+
+
+async def test_imported_consent_is_proved_by_date_and_notice_or_stays_unverified(vault: Vault, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import csv
+    import uuid
+
+    from sqlalchemy import select
+
+    from tests.integration.test_consent import OP
+    from vault.consent.models import ConsentStateRow
+    from vault.customers.importer import CONSENT_PROOF_COLUMNS, HEADER
+
+    refs = [f"pc-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    path = tmp_path / "c.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow([*HEADER, *CONSENT_PROOF_COLUMNS])
+        blank = [""] * 10
+        w.writerow([refs[0], *blank, "y", "", "", "", "2025-06-01", "2026-01"])   # proved
+        w.writerow([refs[1], *blank, "y", "", "", "", "", ""])                     # flag only
+        w.writerow([refs[2], *blank, "y", "", "", "", "2025-06-01", "1999-01"])   # unknown notice
+    report = await vault.importer().run(path, OP, keep_ids=True)
+    assert report.created == 3, report.errors
+    proved, bare, unknown = report.created_ids
+    email = vault.policies.purposes.get("marketing_email")
+    assert email is not None
+    async with vault.db.read() as session:
+        states = {s.customer_id: s for s in (await session.scalars(select(ConsentStateRow).where(
+            ConsentStateRow.purpose == "marketing_email",
+            ConsentStateRow.customer_id.in_([proved, bare, unknown])))).all()}
+        ledger = SqlConsentLedger()
+        current = await ledger.consenting(session, [proved, bare, unknown], email)
+        why = await ledger.explain(session, bare, email)
+    p = states[proved]
+    assert p.status == "granted" and p.notice_version == "2026-01"
+    assert p.granted_at is not None and p.granted_at.date().isoformat() == "2025-06-01"  # the 2-year clock
+    assert p.notice_hash == email.notice("2026-01").disclosure_hash("marketing_email")  # type: ignore[union-attr]
+    assert states[bare].status == "unverified" and states[unknown].status == "unverified"
+    assert current == {proved} and why == "unverified"
+    # the customer reconfirms through the application: now usable
+    await decide(vault, bare, datetime.now(UTC),
+                 ConsentChoice("marketing_email", "reconfirm", notice_version="2026-11"))
+    async with vault.db.read() as session:
+        assert await SqlConsentLedger().consenting(session, [bare], email) == {bare}
+
+
+async def test_import_rejects_a_bad_consent_date(vault: Vault, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import csv
+    import uuid
+
+    from tests.integration.test_consent import OP
+    from vault.customers.importer import CONSENT_PROOF_COLUMNS, HEADER
+
+    path = tmp_path / "bad.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow([*HEADER, *CONSENT_PROOF_COLUMNS])
+        w.writerow([f"pc-{uuid.uuid4().hex[:8]}", *[""] * 10, "y", "", "", "", "last spring", "2026-01"])
+    report = await vault.importer().run(path, OP)
+    assert report.created == 0 and [(e.line, e.field) for e in report.errors] == [(2, "consent_date")]

@@ -69,7 +69,7 @@ class SqlConsentLedger:
         if not reasons:
             return Reason.NEVER_GRANTED.value
         # Several channels: report the most telling one (withdrawn before expired before refused).
-        for reason in (Reason.WITHDRAWN, Reason.EXPIRED, Reason.REFUSED, Reason.NEVER_GRANTED):
+        for reason in (Reason.WITHDRAWN, Reason.EXPIRED, Reason.UNVERIFIED, Reason.REFUSED, Reason.NEVER_GRANTED):
             if reason in reasons:
                 return reason.value
         return Reason.NEVER_GRANTED.value
