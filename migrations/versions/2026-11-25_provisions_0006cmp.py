@@ -3,7 +3,7 @@ the reason a GDPR request's deadline was extended; the published consent notices
 version's canonical disclosure, first seen).
 
 Revision ID: 0006cmp
-Revises: 0005
+Revises: 0005realworld
 Create Date: 2026-11-25
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006cmp"
-down_revision = "0005"
+down_revision = "0005realworld"
 branch_labels = None
 depends_on = None
 

@@ -42,5 +42,6 @@ SUBJECTS_RESTRICT = Permission("subjects", "restrict")
 SUBJECTS_OBJECT = Permission("subjects", "object")
 PROVISIONS_PROVIDE = Permission("provisions", "provide")
 NOTICES_READ = Permission("notices", "read")
+QUALITY_READ = Permission("quality", "read")
 
 ROLES = ("application", "analyst", "marketing", "sales", "crm_agent", "compliance_officer", "admin")
