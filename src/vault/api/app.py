@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -25,6 +26,7 @@ from vault.api.quality import QualityFlagController
 from vault.api.rights import RequestController, SubjectController
 from vault.bootstrap import Vault, open_vault
 from vault.config import Settings, get_settings
+from vault.rights.schedule import run_retention_every
 from vault.web import VendoredSwaggerPlugin, security_headers, web_handlers
 
 
@@ -49,8 +51,17 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
         app.state.key_cache = KeyCache()
         app.state.pii = None
         app.state.pii_lock = asyncio.Lock()
+        every = cfg.rights.retention_every_s
+        app.state.retention_task = None if not every else asyncio.create_task(
+            run_retention_every(app.state.vault.retention(), every, mode=cfg.rights.retention_mode),
+            name="retention-schedule")
 
     async def shutdown(app: Litestar) -> None:
+        task: asyncio.Task[None] | None = app.state.retention_task
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         v: Vault = app.state.vault
         if owned:
             await v.close()
