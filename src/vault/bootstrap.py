@@ -21,6 +21,7 @@ from vault.consent.contacts import ContactDeps, ContactResolver
 from vault.consent.imports import check_import_columns, imported_consents_recorder
 from vault.consent.ledger import SqlConsentLedger
 from vault.consent.notices import check_published_notices
+from vault.consent.notifications import ConsentNotifications
 from vault.consent.purposes import load_purposes
 from vault.consent.service import ConsentDeps, ConsentService
 from vault.crypto.keyring import load_keyring
@@ -117,6 +118,11 @@ class Vault:
     def consents(self, session: AsyncSession) -> ConsentService:
         """A consent service on ``session``."""
         return ConsentService(session, self.consent_deps)
+
+    def consent_notifications(self) -> ConsentNotifications:
+        """Result and reconfirmation notices: who is due, what was sent (opens its own transactions)."""
+        p = self.policies
+        return ConsentNotifications(self.db, p.purposes, p.access, self.audit)
 
     def contacts(self) -> ContactResolver:
         """The consented-contact resolver (opens its own read transactions)."""

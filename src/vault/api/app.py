@@ -13,6 +13,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from vault.api.admin import AuditController, PrincipalController, PurposeController
+from vault.api.consent_notifications import ConsentNotificationController, ResultsDueController
 from vault.api.consents import ConsentController, ContactController, CustomerConsentController
 from vault.api.customers import CustomerController
 from vault.api.deps import KeyCache, provide_caller, provide_principal
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
                         CustomerConsentController, ConsentController, ContactController, PiiController,
                         NoteController, RequestController, SubjectController, ImpactController,
                         InspectionController, ProvisionController, QualityFlagController,
+                        ConsentNotificationController, ResultsDueController,
                         *web_handlers()],
         before_send=[security_headers],
         dependencies={"principal": Provide(provide_principal), "caller": Provide(provide_caller)},
