@@ -12,7 +12,7 @@ from vault.detection.overlap import resolve_overlaps
 from vault.detection.registry import ANY_LANGUAGE
 
 if TYPE_CHECKING:
-    from presidio_analyzer import AnalyzerEngine
+    from vault.detection.engine import Analyzer
 
 DEFAULT_THRESHOLD = 0.5
 
@@ -64,7 +64,7 @@ class PiiDetector:
         threshold: Default minimum score of a reported entity.
     """
 
-    def __init__(self, analyzer: AnalyzerEngine, *, threshold: float = DEFAULT_THRESHOLD) -> None:
+    def __init__(self, analyzer: Analyzer, *, threshold: float = DEFAULT_THRESHOLD) -> None:
         self._analyzer = analyzer
         self._threshold = threshold
         self._languages = frozenset(analyzer.supported_languages)
