@@ -43,7 +43,7 @@ async def test_minimum_notice_version_forces_re_consent(vault: Vault) -> None:
 def test_min_notice_version_must_be_a_published_notice() -> None:
     from pydantic import ValidationError
 
-    from vault.consent.purposes import Purpose
+    from vault.policy.purposes import Purpose
 
     doc = {"id": "x", "title": {"ko": "가", "en": "x"}, "lawful_basis": "contract", "fields": ["email"],
            "retention_days": 1, "notices": [{"version": "1", "text": {"ko": "가", "en": "x"}}]}
@@ -53,7 +53,7 @@ def test_min_notice_version_must_be_a_published_notice() -> None:
 
 
 def test_disclosure_hash_covers_items_retention_recipient_and_refusal() -> None:
-    from vault.consent.purposes import Notice
+    from vault.policy.purposes import Notice
 
     base = {"version": "v", "text": {"ko": "가", "en": "x"}, "items": ["email"], "retention_days": 30,
             "refusal": {"ko": "거부", "en": "refuse"}}

@@ -59,7 +59,7 @@ class LazyGroup(TyperGroup):
             assert isinstance(sub, typer.Typer)
             command = typer.main.get_group(sub)
         elif cmd_name in COMMANDS:
-            single = typer.Typer()
+            single = typer.Typer(add_completion=False)
             fn: Any = _load(COMMANDS[cmd_name][0])
             single.command(cmd_name)(fn)
             command = typer.main.get_command(single)

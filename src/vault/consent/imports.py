@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from vault.audit.entry import Actor
-    from vault.consent.purposes import PurposeCatalogue
+    from vault.policy.purposes import PurposeCatalogue
 
     ImportedRows = Sequence[tuple[UUID, Mapping[str, bool], Mapping[str, str]]]
 

@@ -20,8 +20,8 @@ from vault.errors import ConfigurationError
 from vault.lib.clock import utcnow
 
 if TYPE_CHECKING:
-    from vault.consent.purposes import PurposeCatalogue
     from vault.db.engine import Database
+    from vault.policy.purposes import PurposeCatalogue
 
 
 class NoticeChangedError(ConfigurationError):

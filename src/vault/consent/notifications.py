@@ -34,8 +34,8 @@ if TYPE_CHECKING:
     from vault.access.caller import Caller
     from vault.access.policy import AccessPolicy
     from vault.audit.log import AuditLog
-    from vault.consent.purposes import PurposeCatalogue
     from vault.db.engine import Database
+    from vault.policy.purposes import PurposeCatalogue
 
 KINDS = ("result", "reconfirmation")
 RESULT_WITHIN = timedelta(days=14)
