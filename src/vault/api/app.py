@@ -16,7 +16,7 @@ from vault.api.admin import AuditController, PrincipalController, PurposeControl
 from vault.api.consent_notifications import ConsentNotificationController, ResultsDueController
 from vault.api.consents import ConsentController, ContactController, CustomerConsentController
 from vault.api.customers import CustomerController
-from vault.api.deps import KeyCache, provide_caller, provide_principal
+from vault.api.deps import KeyCache, provide_caller
 from vault.api.errors import EXCEPTION_HANDLERS
 from vault.api.notes import NoteController
 from vault.api.openapi import ProblemResponses
@@ -25,6 +25,7 @@ from vault.api.pii import PiiController
 from vault.api.provisions import ProvisionController
 from vault.api.quality import QualityFlagController
 from vault.api.rights import RequestController, SubjectController
+from vault.api.segments import CustomerLabelController, InteractionController, SegmentController
 from vault.bootstrap import Vault, open_vault
 from vault.config import Settings, get_settings
 from vault.rights.schedule import run_retention_every
@@ -76,9 +77,10 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
                         NoteController, RequestController, SubjectController, ImpactController,
                         InspectionController, ProvisionController, QualityFlagController,
                         ConsentNotificationController, ResultsDueController,
+                        SegmentController, CustomerLabelController, InteractionController,
                         *web_handlers()],
         before_send=[security_headers],
-        dependencies={"principal": Provide(provide_principal), "caller": Provide(provide_caller)},
+        dependencies={"caller": Provide(provide_caller)},
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[startup],
         on_shutdown=[shutdown],

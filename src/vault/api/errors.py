@@ -35,7 +35,8 @@ STATUS: tuple[tuple[type[VaultError], int], ...] = (
     (BadRequestError, 400),
     (ConfigurationError, 503),
 )
-_SAFE_EXTRA = {"field", "fields", "permission", "purpose", "valid", "customer_id", "reason"}
+_SAFE_EXTRA = {"field", "fields", "permission", "purpose", "valid", "customer_id", "reason", "position", "segment",
+               "state", "missing"}
 
 
 def problem_response(status: int, type_: str, title: str, detail: str, request: Request[Any, Any, Any],
