@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,7 @@ from vault.access.lawful_basis import LawfulBasisCheck
 from vault.access.permissions import ROLES
 from vault.access.policy import AccessPolicy
 from vault.access.principals import PrincipalService
+from vault.access.sessions import SessionPolicy, SessionService
 from vault.audit.inspection import InspectionSettings
 from vault.audit.log import AuditLog
 from vault.audit.policy_files import policy_digest, record_policy_load
@@ -218,6 +220,12 @@ class Vault:
         """A principal service on ``session``."""
         pii_roles = frozenset(r for r in self.roles if self.policies.access.reads_pii(r))
         return PrincipalService(session, self.audit, self.roles, pii_roles)
+
+    def console_sessions(self, session: AsyncSession) -> SessionService:
+        """Console sessions and TOTP for people, on ``session``."""
+        c = self.settings.console
+        policy = SessionPolicy(timedelta(minutes=c.idle_timeout_minutes), timedelta(hours=c.max_session_hours))
+        return SessionService(session, self.audit, self.keyring.provider, policy)
 
     @property
     def roles(self) -> frozenset[str]:
