@@ -1,7 +1,7 @@
 """Consent notifications sent (reconfirmation every 2 years, result within 14 days).
 
 Revision ID: 0007cmp
-Revises: 0006seg
+Revises: 0005console
 Create Date: 2026-11-25
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007cmp"
-down_revision = "0006seg"
+down_revision = "0005console"
 branch_labels = None
 depends_on = None
 
