@@ -19,6 +19,7 @@ from vault.audit.log import AuditLog
 from vault.audit.policy_files import policy_digest, record_policy_load
 from vault.consent.imports import check_import_columns
 from vault.consent.ledger import SqlConsentLedger
+from vault.consent.notices import check_published_notices
 from vault.crypto.keys import LayeredKeyProvider, load_env_keys, load_key_file
 from vault.db.engine import Database
 from vault.keys.store import load_keyring
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from vault.access.sessions import SessionService
     from vault.config import Settings
     from vault.consent.contacts import ContactResolver
+    from vault.consent.notifications import ConsentNotifications
     from vault.consent.service import ConsentDeps, ConsentService
     from vault.crypto.keyring import Keyring
     from vault.crypto.keys import KeyProvider
@@ -150,6 +152,13 @@ class Vault:
 
         return ConsentService(session, self.consent_deps)
 
+    def consent_notifications(self) -> ConsentNotifications:
+        """Result and reconfirmation notices: who is due, what was sent (opens its own transactions)."""
+        from vault.consent.notifications import ConsentNotifications
+
+        p = self.policies
+        return ConsentNotifications(self.db, p.purposes, p.access, self.audit)
+
     def contacts(self) -> ContactResolver:
         """The consented-contact resolver (opens its own read transactions)."""
         from vault.consent.contacts import ContactDeps, ContactResolver
@@ -167,11 +176,11 @@ class Vault:
 
     def importer(self) -> CustomerImporter:
         """The customer importer; consent flags become consent events in each batch's transaction."""
-        from vault.consent.imports import record_imported_consents
+        from vault.consent.imports import imported_consents_recorder
         from vault.customers.importer import CustomerImporter
 
         return CustomerImporter(self.db, self.keyring, self.policies.catalogue, self.audit,
-                                on_created=record_imported_consents)
+                                on_created=imported_consents_recorder(self.policies.purposes))
 
     def segments(self) -> SegmentService:
         """Segments: preview, versions and sign-off, snapshots, diffs (opens its own transactions)."""
@@ -277,7 +286,8 @@ class Vault:
 async def open_vault(settings: Settings) -> Vault:
     """Build the vault: policies, KEK provider, database, system keys, audit log.
 
-    A change of the policy files since the last start is recorded (``policy.loaded``, by hash).
+    A change of the policy files since the last start is recorded (``policy.loaded``, by hash); a
+    published consent notice whose disclosure changed stops start-up (``consent.notices``).
     """
     policies = load_policies(settings)
     provider = key_provider(settings)
@@ -289,6 +299,7 @@ async def open_vault(settings: Settings) -> Vault:
         await db.dispose()
         raise
     try:
+        await check_published_notices(db, policies.purposes)
         await record_policy_load(db, policy_digest(settings.policy.directory))
     except Exception:
         await db.dispose()

@@ -71,6 +71,11 @@ class RightsSettings(BaseModel):
         Path("var/erasure-journal.jsonl"),
         description="Append-only erasure journal (JSON lines: ids, digests, times, request ids; never PII), kept "
                     "apart from the database and its backups; `vault rights replay-erasures` re-applies it")
+    retention_every_s: float = Field(
+        86_400, ge=0, description="`vault serve` runs retention (erase customers past their retention period) "
+                                  "this often, first after one interval; 0 turns the schedule off")
+    retention_mode: Literal["erase", "pseudonymize"] = Field(
+        "erase", description="What the scheduled retention run does to customers past retention")
 
 
 class ConsoleSettings(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -12,6 +13,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from vault.api.admin import AuditController, PrincipalController, PurposeController
+from vault.api.consent_notifications import ConsentNotificationController, ResultsDueController
 from vault.api.consents import ConsentController, ContactController, CustomerConsentController
 from vault.api.customers import CustomerController
 from vault.api.deps import KeyCache, provide_caller
@@ -26,6 +28,7 @@ from vault.api.rights import RequestController, SubjectController
 from vault.api.segments import CustomerLabelController, InteractionController, SegmentController
 from vault.bootstrap import Vault, open_vault
 from vault.config import Settings, get_settings
+from vault.rights.schedule import run_retention_every
 from vault.web import VendoredSwaggerPlugin, security_headers, web_handlers
 
 
@@ -50,8 +53,17 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
         app.state.key_cache = KeyCache()
         app.state.pii = None
         app.state.pii_lock = asyncio.Lock()
+        every = cfg.rights.retention_every_s
+        app.state.retention_task = None if not every else asyncio.create_task(
+            run_retention_every(app.state.vault.retention(), every, mode=cfg.rights.retention_mode),
+            name="retention-schedule")
 
     async def shutdown(app: Litestar) -> None:
+        task: asyncio.Task[None] | None = app.state.retention_task
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         v: Vault = app.state.vault
         if owned:
             await v.close()
@@ -64,6 +76,7 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
                         CustomerConsentController, ConsentController, ContactController, PiiController,
                         NoteController, RequestController, SubjectController, ImpactController,
                         InspectionController, ProvisionController, QualityFlagController,
+                        ConsentNotificationController, ResultsDueController,
                         SegmentController, CustomerLabelController, InteractionController,
                         *web_handlers()],
         before_send=[security_headers],

@@ -66,3 +66,10 @@ class ReceiptNotFoundError(NotFoundError):
 
     code = "consent.receipt_not_found"
     title = "Receipt not found"
+
+
+class NoticeVersionRequiredError(InvalidInputError):
+    """A grant or reconfirmation that does not name the notice version shown (``valid`` lists the accepted ones)."""
+
+    code = "consent.notice_version_required"
+    title = "Notice version required"
