@@ -6,8 +6,9 @@ settings or builds engines, key providers or policies.
 
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from vault.access.lawful_basis import LawfulBasisCheck
@@ -26,6 +27,7 @@ from vault.customers.catalogue import load_catalogue
 from vault.customers.importer import CustomerImporter
 from vault.customers.service import CustomerDeps, CustomerService
 from vault.db.engine import Database
+from vault.lib.ratelimit import SlidingWindow
 from vault.privacy.service import ExtractDeps, ExtractService
 from vault.rights.journal import ErasureJournal
 from vault.rights.retention import RetentionService
@@ -86,12 +88,21 @@ class Vault:
     keyring: Keyring
     audit: AuditLog
     lawful: LawfulBasisCheck
+    lookups: SlidingWindow = field(init=False)
+    lookup_misses: SlidingWindow = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Per-process counters: each worker enforces its share of the per-principal limit.
+        limits, workers = self.settings.limits, max(1, self.settings.api.workers)
+        self.lookups = SlidingWindow(max(1, math.ceil(limits.lookups_per_minute / workers)), 60.0)
+        self.lookup_misses = SlidingWindow(max(1, math.ceil(limits.lookup_miss_alert / workers)), 600.0)
 
     @property
     def customer_deps(self) -> CustomerDeps:
         """Collaborators for :class:`CustomerService`."""
         p = self.policies
-        return CustomerDeps(self.keyring, p.catalogue, p.purposes, p.access, self.lawful, self.audit, self.db)
+        return CustomerDeps(self.keyring, p.catalogue, p.purposes, p.access, self.lawful, self.audit, self.db,
+                            lookups=self.lookups, lookup_misses=self.lookup_misses)
 
     def customers(self, session: AsyncSession) -> CustomerService:
         """A customer service on ``session``."""

@@ -42,6 +42,8 @@ class ApiSettings(BaseModel):
     host: str = Field("127.0.0.1", description="Bind address")
     port: int = Field(8000, description="Bind port")
     max_body_bytes: int = Field(1_048_576, description="Largest accepted request body")
+    max_header_bytes: int = Field(16_384, description="Largest accepted header block (431 beyond)")
+    max_url_bytes: int = Field(8_192, description="Longest accepted request URL, path plus query (414 beyond)")
     workers: int = Field(1, description="Uvicorn worker processes for `vault serve`")
 
 
@@ -49,6 +51,14 @@ class AuditSettings(BaseModel):
     """Audit log settings."""
 
     group_commit_max: int = Field(512, description="Most entries one group commit writes")
+
+
+class LimitSettings(BaseModel):
+    """Abuse limits per principal (each worker enforces its share: the limit divided by api.workers)."""
+
+    lookups_per_minute: int = Field(60, description="Exact customer lookups one principal may make per minute")
+    lookup_miss_alert: int = Field(
+        20, description="Empty lookups by one principal within 10 minutes that raise an alert entry")
 
 
 class RightsSettings(BaseModel):
@@ -72,6 +82,7 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     rights: RightsSettings = Field(default_factory=RightsSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
 
 
 @lru_cache(maxsize=1)

@@ -28,6 +28,11 @@ Visibility = Literal["clear", "masked"]
 ANY = "*"
 
 
+def _shown(value: str, limit: int = 60) -> str:
+    """A client-supplied value as quoted in an error: escaped and bounded, never megabytes long."""
+    return repr(value) if len(value) <= limit else f"{value[:limit]!r}... ({len(value)} characters)"
+
+
 class AccessPolicy:
     """Decides (role, resource, field class, action, purpose) from policies/model.conf + policy.csv."""
 
@@ -69,7 +74,7 @@ class AccessPolicy:
             )
         if purpose not in self._purposes:
             raise UnknownPurposeError(
-                f"unknown purpose {purpose!r}; valid purposes: {', '.join(self._purposes.ids)}",
+                f"unknown purpose {_shown(purpose)}; valid purposes: {', '.join(self._purposes.ids)}",
                 valid=self._purposes.ids,
             )
         return purpose

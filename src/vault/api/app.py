@@ -16,6 +16,7 @@ from vault.api.consents import ConsentController, ContactController, CustomerCon
 from vault.api.customers import CustomerController
 from vault.api.deps import KeyCache, provide_caller, provide_principal
 from vault.api.errors import EXCEPTION_HANDLERS
+from vault.api.limits import RequestLimits
 from vault.api.notes import NoteController
 from vault.api.pii import PiiController
 from vault.api.rights import RequestController, SubjectController
@@ -59,6 +60,8 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
                         NoteController, RequestController, SubjectController],
         dependencies={"principal": Provide(provide_principal), "caller": Provide(provide_caller)},
         exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[lambda app: RequestLimits(app, max_header_bytes=cfg.api.max_header_bytes,
+                                              max_url_bytes=cfg.api.max_url_bytes)],
         on_startup=[startup],
         on_shutdown=[shutdown],
         openapi_config=OpenAPIConfig(title="Customer Vault", version="0.1.0", path="/schema"),

@@ -41,11 +41,17 @@ class CustomerController(Controller):
         idempotency_key: str | None = Parameter(header="Idempotency-Key", default=None, max_length=200),
         purpose: str | None = Parameter(query="purpose", default=None),
     ) -> Response[CustomerRead]:
-        """Create a customer from catalogue fields; replays with the same Idempotency-Key return the first result."""
+        """Create a customer from catalogue fields.
+
+        A replay with the same Idempotency-Key (within 24 h) answers 200 with the customer's id only
+        (``Idempotent-Replayed: true``), after the same checks as a read.
+        """
         del purpose
         view, created = await vault_of(state).customers(session).create(data, caller, idempotency_key=idempotency_key)
-        return Response(CustomerRead.from_view(view), status_code=201 if created else 200,
-                        headers={"ETag": f'"{view.row_version}"', "Location": f"/v1/customers/{view.id}"})
+        headers = {"ETag": f'"{view.row_version}"', "Location": f"/v1/customers/{view.id}"}
+        if not created:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(CustomerRead.from_view(view), status_code=201 if created else 200, headers=headers)
 
     @get("/{customer_id:uuid}", operation_id="GetCustomer", dependencies={"session": Provide(provide_read_session)})
     async def get_customer(

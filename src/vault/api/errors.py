@@ -18,6 +18,8 @@ from vault.errors import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
+    RateLimitedError,
+    UnavailableError,
     VaultError,
 )
 
@@ -34,8 +36,10 @@ STATUS: tuple[tuple[type[VaultError], int], ...] = (
     (InvalidInputError, 422),
     (BadRequestError, 400),
     (ConfigurationError, 503),
+    (UnavailableError, 503),
+    (RateLimitedError, 429),
 )
-_SAFE_EXTRA = {"field", "fields", "permission", "purpose", "valid", "customer_id", "reason"}
+_SAFE_EXTRA = {"field", "fields", "permission", "purpose", "valid", "customer_id", "reason", "retry_after"}
 
 
 def problem_response(status: int, type_: str, title: str, detail: str, request: Request[Any, Any, Any],
@@ -47,8 +51,14 @@ def problem_response(status: int, type_: str, title: str, detail: str, request: 
     if rid:
         body["request_id"] = rid
     body.update(extra)
-    headers = {"WWW-Authenticate": 'Bearer realm="customer-vault"'} if status == 401 else None
-    return Response(body, status_code=status, media_type=PROBLEM, headers=headers)
+    headers: dict[str, str] = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="customer-vault"'
+    if "retry_after" in extra:
+        headers["Retry-After"] = str(extra["retry_after"])
+    elif status == 503:
+        headers["Retry-After"] = "5"
+    return Response(body, status_code=status, media_type=PROBLEM, headers=headers or None)
 
 
 def vault_error(request: Request[Any, Any, Any], exc: VaultError) -> Response[dict[str, Any]]:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, insert, select, text
 
+from vault.audit import render
 from vault.audit.entry import GENESIS, AuditEvent, entry_hash, subjects_digest
 from vault.audit.errors import AuditWriteError
 from vault.audit.models import AuditEntryRow, AuditSubjectRow
@@ -73,18 +74,19 @@ def _entry_row(event: AuditEvent, seq: int, now: datetime, count: int, digest: s
         "seq": seq,
         "ts": now,
         "principal_id": event.actor.principal_id,
-        "principal_name": event.actor.name,
-        "role": event.actor.role,
-        "action": event.action,
-        "purpose": event.purpose,
+        "principal_name": render.text(event.actor.name, render.NAME_MAX),
+        "role": render.token(event.actor.role, render.ROLE_MAX),
+        "action": render.token(event.action),
+        "purpose": render.token(event.purpose),
         "outcome": str(event.outcome),
         "customer_id": event.customer_id,
         "subject_count": count,
         "subjects_digest": digest,
-        "fields": ",".join(event.fields) if event.fields else None,
-        "request_id": event.request_id,
-        "client_ip": event.client_ip,
-        "detail": event.detail,
+        "fields": render.text(",".join(render.token(f) or "" for f in event.fields), render.FIELDS_MAX)
+        if event.fields else None,
+        "request_id": render.token(event.request_id, render.ID_MAX),
+        "client_ip": render.text(event.client_ip, render.ID_MAX),
+        "detail": render.text(event.detail),
     }
     row["prev_hash"] = prev
     row["hash"] = entry_hash(row, prev)
@@ -170,15 +172,30 @@ class AuditLog:
             try:
                 async with self._db.audit_write() as session:
                     seqs = await append(session, [event for event, _ in batch])
-            except Exception as exc:  # every waiter must learn that its entry is not durable
-                for _, fut in batch:
+            except Exception:
+                if len(batch) == 1:  # every waiter must learn that its entry is not durable
+                    _, fut = batch[0]
                     if not fut.done():
                         fut.set_exception(AuditWriteError("audit entry could not be committed"))
-                del exc
+                    continue
+                # One bad entry must not fail the others' entries: commit them one by one.
+                await self._flush_each(batch)
                 continue
             for (_, fut), seq in zip(batch, seqs, strict=True):
                 if not fut.done():
                     fut.set_result(seq)
+
+    async def _flush_each(self, batch: list[tuple[AuditEvent, asyncio.Future[int]]]) -> None:
+        for event, fut in batch:
+            try:
+                async with self._db.audit_write() as session:
+                    (seq,) = await append(session, [event])
+            except Exception:
+                if not fut.done():
+                    fut.set_exception(AuditWriteError("audit entry could not be committed"))
+                continue
+            if not fut.done():
+                fut.set_result(seq)
 
     async def drain(self) -> None:
         """Wait for pending entries (on shutdown)."""

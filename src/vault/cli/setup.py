@@ -99,4 +99,5 @@ def serve(
     uvicorn.run(
         "vault.api.app:create_app", factory=True, host=host or s.api.host, port=port or s.api.port,
         workers=workers or s.api.workers, access_log=False, log_level="warning", lifespan="on",
+        http="vault.api.limits:BoundedHttpToolsProtocol",  # caps the request head before it is buffered
     )

@@ -31,10 +31,13 @@ from vault.customers.errors import (
 )
 from vault.customers.masks import mask
 from vault.customers.models import CustomerIndexRow, CustomerRow, IdempotencyRow, customers_table
-from vault.errors import AccessDeniedError, InvalidInputError
+from vault.errors import AccessDeniedError, InvalidInputError, RateLimitedError
 from vault.lib.clock import as_utc, utcnow
 from vault.rights.errors import CustomerObjectedError, CustomerRestrictedError
 from vault.rights.gate import processing_block
+
+# How long a create's Idempotency-Key is remembered; after that a replay creates afresh (or conflicts).
+IDEMPOTENCY_TTL = timedelta(hours=24)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -49,6 +52,7 @@ if TYPE_CHECKING:
     from vault.crypto.keyring import Keyring
     from vault.customers.catalogue import FieldCatalogue
     from vault.db.engine import Database
+    from vault.lib.ratelimit import SlidingWindow
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +81,8 @@ class CustomerDeps:
     lawful: LawfulBasisCheck
     audit: AuditLog
     db: Database | None = None  # when given, point reads bypass the session (fast path)
+    lookups: SlidingWindow | None = None  # per-principal lookup rate (None: unlimited, e.g. the CLI)
+    lookup_misses: SlidingWindow | None = None  # per-principal empty lookups; reaching its limit raises an alert
 
 
 class CustomerService:
@@ -175,11 +181,15 @@ class CustomerService:
         principal_id = caller.principal.id if caller.principal else uuid.UUID(int=0)
         if idempotency_key is not None:
             prior = await self._session.get(IdempotencyRow, (principal_id, idempotency_key))
+            if prior is not None and as_utc(prior.created_at) + IDEMPOTENCY_TTL <= utcnow():
+                await self._session.delete(prior)  # expired: the key starts afresh
+                await self._session.flush()
+                prior = None
             if prior is not None:
                 if prior.request_digest != digest:
                     raise IdempotencyConflictError(
                         "Idempotency-Key was already used with a different request body")
-                return await self._view_for(prior.customer_id, caller, purpose, "customer.create.replay"), False
+                return await self._replay(prior.customer_id, caller, purpose), False
         sealed = records.seal_new(self._d.keyring, self._d.catalogue, clean)
         cid = sealed.row["id"]
         try:
@@ -206,14 +216,25 @@ class CustomerService:
             return {n: "clear" for n in purpose.fields}
         return self._d.policy.field_visibility(caller.principal.role, purpose.id)
 
-    async def _view_for(self, cid: uuid.UUID, caller: Caller, purpose: Purpose, action: str) -> CustomerView:
-        row = await self._load(cid)
-        visible = self._visible_for(caller, purpose)
-        view = self._to_view(row, visible, self._open(row, visible))
+    async def _replay(self, cid: uuid.UUID, caller: Caller, purpose: Purpose) -> CustomerView:
+        """A replayed create: the customer's id only, after the checks a read passes.
+
+        The current field values are never returned: they may have changed since, and the customer
+        may since have restricted processing, objected or been deleted or erased.
+        """
+        action = "customer.create.replay"
+        row = await self._session.get(CustomerRow, cid)
+        if row is None or not self._readable(row, purpose):
+            await self._d.audit.record_durable(AuditEvent(
+                action, Outcome.FAILED, caller.actor, purpose=purpose.id, customer_id=cid,
+                request_id=caller.request_id, client_ip=caller.client_ip, detail="not found"))
+            raise CustomerNotFoundError(f"customer {cid} not found")
+        await self._gate(caller, row, purpose, action)
+        await self._require_basis(caller, cid, purpose, action)
         await self._d.audit.record(self._session, AuditEvent(
             action, Outcome.ALLOWED, caller.actor, purpose=purpose.id, customer_id=cid,
-            fields=tuple(sorted(view.fields)), request_id=caller.request_id, client_ip=caller.client_ip))
-        return view
+            request_id=caller.request_id, client_ip=caller.client_ip, detail="replay: id only"))
+        return CustomerView(row.id, row.status, as_utc(row.created_at), as_utc(row.updated_at), row.row_version, {})
 
     async def get(self, customer_id: uuid.UUID, caller: Caller) -> CustomerView:
         """Read one customer for the caller's purpose, audited before it is returned.
@@ -245,12 +266,15 @@ class CustomerService:
             raise InvalidInputError(
                 f"cannot look up by {by!r}; searchable fields: {', '.join(self._d.catalogue.searchable)}")
         purpose, visible = await self._visibility(caller, "customer.lookup")
-        if by not in visible:
+        if visible.get(by) != "clear":
+            # A field seen only masked must not be searchable: exact lookups against the mask's hidden digits
+            # would recover the value one guess at a time.
             exc = PermissionDeniedError(
-                f"role {caller.role!r} may not search by {by!r} for purpose {purpose.id!r}",
-                permission=str(perms.CUSTOMERS_READ), purpose=purpose.id)
+                f"role {caller.role!r} may not search by {by!r} for purpose {purpose.id!r} "
+                "(only by fields it sees in clear)", permission=str(perms.CUSTOMERS_READ), purpose=purpose.id)
             await self._deny(caller, "customer.lookup", exc)
             raise exc
+        await self._rate_limit_lookup(caller, purpose)
         normalized = self._d.catalogue[by].clean(value)
         # Every live index-key version: during an index-key rotation a customer is found whether rebuilt or not.
         digests = self._d.keyring.index_digests(by, normalized)
@@ -272,7 +296,35 @@ class CustomerService:
             subject_count=len(ids), fields=(by,), request_id=caller.request_id, client_ip=caller.client_ip,
             detail=f"lookup by {by}; {len(found) - len(views)} withheld: restricted, objected or no lawful basis"
             if len(found) > len(views) else f"lookup by {by}"))
+        if not views:
+            await self._count_miss(caller, purpose, by)
         return views
+
+    async def _rate_limit_lookup(self, caller: Caller, purpose: Purpose) -> None:
+        if self._d.lookups is None or caller.principal is None:
+            return
+        wait = self._d.lookups.hit(caller.principal.id)
+        if wait:
+            exc = RateLimitedError(
+                f"lookup rate exceeded: at most {self._d.lookups.limit} lookups per "
+                f"{self._d.lookups.window:g} s per principal (per worker); retry in {wait} s", retry_after=wait)
+            await self._d.audit.record_durable(AuditEvent(
+                "customer.lookup", Outcome.DENIED, caller.actor, purpose=purpose.id, request_id=caller.request_id,
+                client_ip=caller.client_ip, detail=f"{exc.code}: rate limited"))
+            raise exc
+
+    async def _count_miss(self, caller: Caller, purpose: Purpose, by: str) -> None:
+        misses = self._d.lookup_misses
+        if misses is None or caller.principal is None:
+            return
+        misses.hit(caller.principal.id)
+        if misses.count(caller.principal.id) >= misses.limit:
+            misses.reset(caller.principal.id)
+            await self._d.audit.record_durable(AuditEvent(
+                "alert.lookup_misses", Outcome.ALERT, caller.actor, purpose=purpose.id, fields=(by,),
+                request_id=caller.request_id, client_ip=caller.client_ip,
+                detail=f"{misses.limit} lookups without a result within {misses.window:g} s: "
+                       "possible enumeration of contact data"))
 
     async def update(
         self, customer_id: uuid.UUID, values: Mapping[str, object], caller: Caller, *,

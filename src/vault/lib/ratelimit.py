@@ -1,0 +1,56 @@
+"""Sliding-window counters per key (principal id, client address), in process memory.
+
+Each worker process counts on its own; the composition root divides a configured
+per-principal rate by the number of workers, so the whole service stays within it.
+Memory is bounded: at most ``max_keys`` keys are tracked, the stalest dropped first.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Hashable
+
+
+class SlidingWindow:
+    """At most ``limit`` events per ``window`` seconds per key."""
+
+    def __init__(self, limit: int, window: float, *, max_keys: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.window = window
+        self._max_keys = max_keys
+        self._clock = clock
+        self._events: OrderedDict[Hashable, deque[float]] = OrderedDict()
+
+    def _recent(self, key: Hashable, now: float) -> deque[float]:
+        events = self._events.get(key)
+        if events is None:
+            events = deque()
+            self._events[key] = events
+            while len(self._events) > self._max_keys:
+                self._events.popitem(last=False)
+        else:
+            self._events.move_to_end(key)
+        horizon = now - self.window
+        while events and events[0] <= horizon:
+            events.popleft()
+        return events
+
+    def hit(self, key: Hashable) -> int:
+        """Count one event for ``key``; returns 0 when allowed, else seconds until the next one is."""
+        now = self._clock()
+        events = self._recent(key, now)
+        if len(events) >= self.limit:
+            return max(1, math.ceil(events[0] + self.window - now))
+        events.append(now)
+        return 0
+
+    def count(self, key: Hashable) -> int:
+        """Events for ``key`` within the window (without counting a new one)."""
+        return len(self._recent(key, self._clock()))
+
+    def reset(self, key: Hashable) -> None:
+        """Forget ``key`` (after an alert has been raised for its window)."""
+        self._events.pop(key, None)
