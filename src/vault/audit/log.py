@@ -87,6 +87,8 @@ def _entry_row(event: AuditEvent, seq: int, now: datetime, count: int, digest: s
         "request_id": render.token(event.request_id, render.ID_MAX),
         "client_ip": render.text(event.client_ip, render.ID_MAX),
         "detail": render.text(event.detail),
+        "key_prefix": render.token(event.actor.key_prefix, 32),
+        "key_issuer": render.text(event.actor.key_issuer, 140),
     }
     row["prev_hash"] = prev
     row["hash"] = entry_hash(row, prev)
