@@ -27,7 +27,7 @@ from vault.customers.catalogue import load_catalogue
 from vault.customers.importer import CustomerImporter
 from vault.customers.service import CustomerDeps, CustomerService
 from vault.db.engine import Database
-from vault.lib.ratelimit import SlidingWindow
+from vault.lib.ratelimit import ConcurrencyLimit, SlidingWindow
 from vault.privacy.service import ExtractDeps, ExtractService
 from vault.rights.journal import ErasureJournal
 from vault.rights.retention import RetentionService
@@ -90,19 +90,22 @@ class Vault:
     lawful: LawfulBasisCheck
     lookups: SlidingWindow = field(init=False)
     lookup_misses: SlidingWindow = field(init=False)
+    detection_slots: ConcurrencyLimit = field(init=False)
 
     def __post_init__(self) -> None:
         # Per-process counters: each worker enforces its share of the per-principal limit.
         limits, workers = self.settings.limits, max(1, self.settings.api.workers)
         self.lookups = SlidingWindow(max(1, math.ceil(limits.lookups_per_minute / workers)), 60.0)
         self.lookup_misses = SlidingWindow(max(1, math.ceil(limits.lookup_miss_alert / workers)), 600.0)
+        self.detection_slots = ConcurrencyLimit(max(1, limits.detections_in_flight))
 
     @property
     def customer_deps(self) -> CustomerDeps:
         """Collaborators for :class:`CustomerService`."""
         p = self.policies
         return CustomerDeps(self.keyring, p.catalogue, p.purposes, p.access, self.lawful, self.audit, self.db,
-                            lookups=self.lookups, lookup_misses=self.lookup_misses)
+                            lookups=self.lookups, lookup_misses=self.lookup_misses,
+                            detection_slots=self.detection_slots)
 
     def customers(self, session: AsyncSession) -> CustomerService:
         """A customer service on ``session``."""

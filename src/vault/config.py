@@ -59,6 +59,9 @@ class LimitSettings(BaseModel):
     lookups_per_minute: int = Field(60, description="Exact customer lookups one principal may make per minute")
     lookup_miss_alert: int = Field(
         20, description="Empty lookups by one principal within 10 minutes that raise an alert entry")
+    detection_processes: int = Field(1, description="Worker processes that run PII detection for the API")
+    detections_in_flight: int = Field(
+        2, description="PII detection runs (analyze, note redaction) one principal may have in flight per worker")
 
 
 class RightsSettings(BaseModel):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -22,6 +21,7 @@ from vault.api.pii import PiiController
 from vault.api.rights import RequestController, SubjectController
 from vault.bootstrap import Vault, open_vault
 from vault.config import Settings, get_settings
+from vault.detection.pool import DetectionPool
 
 
 @get("/health", operation_id="Health", exclude_from_auth=True, tags=["health"])
@@ -43,10 +43,12 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
     async def startup(app: Litestar) -> None:
         app.state.vault = vault if vault is not None else await open_vault(cfg)
         app.state.key_cache = KeyCache()
-        app.state.pii = None
-        app.state.pii_lock = asyncio.Lock()
+        app.state.pii = DetectionPool(cfg.limits.detection_processes)
 
     async def shutdown(app: Litestar) -> None:
+        pool: DetectionPool | None = getattr(app.state, "pii", None)
+        if pool is not None:
+            pool.close()
         v: Vault = app.state.vault
         if owned:
             await v.close()

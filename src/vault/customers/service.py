@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from vault.crypto.keyring import Keyring
     from vault.customers.catalogue import FieldCatalogue
     from vault.db.engine import Database
-    from vault.lib.ratelimit import SlidingWindow
+    from vault.lib.ratelimit import ConcurrencyLimit, SlidingWindow
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +83,7 @@ class CustomerDeps:
     db: Database | None = None  # when given, point reads bypass the session (fast path)
     lookups: SlidingWindow | None = None  # per-principal lookup rate (None: unlimited, e.g. the CLI)
     lookup_misses: SlidingWindow | None = None  # per-principal empty lookups; reaching its limit raises an alert
+    detection_slots: ConcurrencyLimit | None = None  # per-principal PII detection runs in flight
 
 
 class CustomerService:
@@ -177,6 +178,7 @@ class CustomerService:
         """
         purpose = await self._require(caller, perms.CUSTOMERS_CREATE, "customer.create")
         clean = {k: v for k, v in self.clean(values).items() if v is not None}
+        await self._require_writable(caller, purpose, clean, "customer.create")
         digest = hashlib.sha256(json.dumps(clean, sort_keys=True).encode()).digest()
         principal_id = caller.principal.id if caller.principal else uuid.UUID(int=0)
         if idempotency_key is not None:
@@ -339,20 +341,47 @@ class CustomerService:
         if not values:
             raise InvalidInputError("no fields to update")
         changes = self.clean(values, partial=True)
+        await self._require_writable(caller, purpose, changes, "customer.update", customer_id)
         await self._gate(caller, await self._fetch(customer_id), purpose, "customer.update")
         row = await self._load(customer_id)
+        await self._require_basis(caller, customer_id, purpose, "customer.update")
         if expected_version is not None and expected_version != row.row_version:
             raise StaleWriteError(f"customer {customer_id} is at version {row.row_version}, not {expected_version}")
         key = records.customer_key(self._d.keyring, row)
-        current = records.open_fields(key, row.sealed, set(changes))
-        changed = {n: v for n, v in changes.items() if current.get(n) != v}
-        await apply_changes(self._session, self._d.keyring, self._d.catalogue, row, key, changed, utcnow())
+        # Every submitted field is rewritten, equal or not: the version, the ETag and the audit entry must not
+        # tell a caller whether a guessed value matched the stored one.
+        await apply_changes(self._session, self._d.keyring, self._d.catalogue, row, key, changes, utcnow())
         await self._d.audit.record(self._session, AuditEvent(
             "customer.update", Outcome.ALLOWED, caller.actor, purpose=purpose.id, customer_id=customer_id,
-            fields=tuple(sorted(changed)), request_id=caller.request_id, client_ip=caller.client_ip,
-            detail=None if changed else "no change"))
+            fields=tuple(sorted(changes)), request_id=caller.request_id, client_ip=caller.client_ip))
         visible = self._visible_for(caller, purpose)
-        return self._to_view(row, visible, self._open(row, visible))
+        view = self._to_view(row, visible, self._open(row, visible))
+        # The response carries the record: audited as a disclosure of exactly the fields it returns.
+        await self._d.audit.record(self._session, AuditEvent(
+            "customer.disclose", Outcome.ALLOWED, caller.actor, purpose=purpose.id, customer_id=customer_id,
+            fields=tuple(sorted(view.fields)), request_id=caller.request_id, client_ip=caller.client_ip,
+            detail="returned by customer.update"))
+        return view
+
+    async def _require_writable(self, caller: Caller, purpose: Purpose, names: Mapping[str, object], action: str,
+                                customer_id: uuid.UUID | None = None) -> None:
+        """Deny (audited) writes to fields the role may not read for the purpose, or statute-only fields
+        outside a purpose with a statute basis. The CLI operator (shell access to the key file, importing
+        whole files) is not bound, as for every other permission check."""
+        if caller.principal is None:
+            return
+        visible = self._visible_for(caller, purpose)
+        statute = sorted(n for n in names if self._d.catalogue[n].requires_statute and not purpose.statute_ref)
+        hidden = sorted(n for n in names if n not in visible)
+        denied = sorted(set(statute) | set(hidden))
+        if not denied:
+            return
+        why = (f"fields {statute} may only be written under a purpose with a statute basis" if statute else
+               f"role {caller.role!r} may write only fields it may read for purpose {purpose.id!r}")
+        exc = PermissionDeniedError(f"{why}; refused: {', '.join(denied)}",
+                                    permission=str(perms.CUSTOMERS_UPDATE), purpose=purpose.id, fields=denied)
+        await self._deny(caller, action, exc, customer_id)
+        raise exc
 
     async def soft_delete(self, customer_id: uuid.UUID, caller: Caller) -> None:
         """Mark a customer deleted: no longer readable or searchable; data kept until retention erases it."""

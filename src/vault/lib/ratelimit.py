@@ -54,3 +54,27 @@ class SlidingWindow:
     def reset(self, key: Hashable) -> None:
         """Forget ``key`` (after an alert has been raised for its window)."""
         self._events.pop(key, None)
+
+
+class ConcurrencyLimit:
+    """At most ``limit`` operations in flight per key (e.g. CPU-heavy PII detection per principal)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._running: dict[Hashable, int] = {}
+
+    def try_acquire(self, key: Hashable) -> bool:
+        """Take a slot for ``key``; False when all its slots are taken."""
+        n = self._running.get(key, 0)
+        if n >= self.limit:
+            return False
+        self._running[key] = n + 1
+        return True
+
+    def release(self, key: Hashable) -> None:
+        """Give back a slot taken by :meth:`try_acquire`."""
+        n = self._running.get(key, 0) - 1
+        if n <= 0:
+            self._running.pop(key, None)
+        else:
+            self._running[key] = n
