@@ -18,6 +18,7 @@ from vault.api.errors import EXCEPTION_HANDLERS
 from vault.api.limits import RequestLimits
 from vault.api.notes import NoteController
 from vault.api.pii import PiiController
+from vault.api.quality import QualityFlagController
 from vault.api.rights import RequestController, SubjectController
 from vault.bootstrap import Vault, open_vault
 from vault.config import Settings, get_settings
@@ -59,7 +60,7 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
     return Litestar(
         route_handlers=[health, CustomerController, PrincipalController, AuditController, PurposeController,
                         CustomerConsentController, ConsentController, ContactController, PiiController,
-                        NoteController, RequestController, SubjectController],
+                        NoteController, RequestController, SubjectController, QualityFlagController],
         dependencies={"principal": Provide(provide_principal), "caller": Provide(provide_caller)},
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[lambda app: RequestLimits(app, max_header_bytes=cfg.api.max_header_bytes,
