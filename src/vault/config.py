@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -45,12 +45,19 @@ class ApiSettings(BaseModel):
     max_header_bytes: int = Field(16_384, description="Largest accepted header block (431 beyond)")
     max_url_bytes: int = Field(8_192, description="Longest accepted request URL, path plus query (414 beyond)")
     workers: int = Field(1, description="Uvicorn worker processes for `vault serve`")
+    max_connections: int = Field(
+        1000, description="Concurrent connections and requests per worker; beyond, 503 before authentication")
 
 
 class AuditSettings(BaseModel):
     """Audit log settings."""
 
     group_commit_max: int = Field(512, description="Most entries one group commit writes")
+    checkpoint_dir: Path | None = Field(
+        None, description="Where `vault serve` exports signed checkpoints (default <var_dir>/checkpoints; "
+                          "keep it on other storage than the database)")
+    checkpoint_every_seconds: float = Field(300.0, description="Export a checkpoint at least this often (0: never)")
+    checkpoint_every_entries: int = Field(10_000, description="...or after this many new entries")
 
 
 class LimitSettings(BaseModel):
@@ -59,6 +66,8 @@ class LimitSettings(BaseModel):
     lookups_per_minute: int = Field(60, description="Exact customer lookups one principal may make per minute")
     lookup_miss_alert: int = Field(
         20, description="Empty lookups by one principal within 10 minutes that raise an alert entry")
+    auth_failures_per_minute: int = Field(
+        30, description="Failed authentications from one address per minute before it is refused (429) unchecked")
     detection_processes: int = Field(1, description="Worker processes that run PII detection for the API")
     detections_in_flight: int = Field(
         2, description="PII detection runs (analyze, note redaction) one principal may have in flight per worker")
@@ -79,6 +88,14 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VAULT_", env_nested_delimiter="__", extra="ignore")
 
     database_url: str = Field("sqlite+aiosqlite:///var/vault.db", description="SQLAlchemy async URL")
+    database_owner_url: str | None = Field(
+        None, description="PostgreSQL: URL of the role that owns the schema; `vault init` migrates with it "
+                          "(default: database_url)")
+    operator_api_key: SecretStr | None = Field(
+        None, description="API key of the principal a privileged CLI command (rights erase/export, keys ...) acts as")
+    database_service_role: str | None = Field(
+        None, description="PostgreSQL: the role the service connects as; `vault init` grants it INSERT and SELECT "
+                          "only on the audit tables (docs/operations.md)")
     var_dir: Path = Field(Path("var"), description="Folder for the embedded database and generated files")
     crypto: CryptoSettings = Field(default_factory=CryptoSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)

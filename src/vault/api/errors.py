@@ -106,9 +106,19 @@ def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[
                             "the vault could not complete the request", request)
 
 
+def undecodable_body(request: Request[Any, Any, Any],
+                     exc: RecursionError | UnicodeDecodeError) -> Response[dict[str, Any]]:
+    """A body the JSON decoder gives up on (nesting beyond the interpreter's depth, bytes that are not UTF-8)."""
+    detail = ("request body is not valid UTF-8" if isinstance(exc, UnicodeDecodeError)
+              else "request body nests too deeply")
+    return problem_response(400, "urn:vault:bad_request", "Bad request", detail, request)
+
+
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     VaultError: vault_error,
     HTTPException: http_error,
+    RecursionError: undecodable_body,
+    UnicodeDecodeError: undecodable_body,
     Exception: internal_error,
 }
 MEDIA = MediaType.JSON

@@ -21,9 +21,9 @@ MAX_HEADER_BYTES = 16_384
 MAX_URL_BYTES = 8_192
 
 
-def _problem(status: int, title: str, detail: str) -> bytes:
-    return json.dumps({"type": f"urn:vault:{'uri_too_long' if status == 414 else 'headers_too_large'}",
-                       "title": title, "status": status, "detail": detail}).encode()
+def _problem(status: int, title: str, detail: str, type_: str | None = None) -> bytes:
+    type_ = type_ or ("uri_too_long" if status == 414 else "headers_too_large")
+    return json.dumps({"type": f"urn:vault:{type_}", "title": title, "status": status, "detail": detail}).encode()
 
 
 class RequestLimits:
@@ -50,14 +50,40 @@ class RequestLimits:
         await self._app(scope, receive, send)
 
 
-async def _refuse(send: Send, status: int, title: str, detail: str) -> None:
-    body = _problem(status, title, detail)
-    start: HTTPResponseStartEvent = {
-        "type": "http.response.start", "status": status,
-        "headers": [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())]}
+async def _refuse(send: Send, status: int, title: str, detail: str, *, type_: str | None = None,
+                  headers: dict[str, str] | None = None) -> None:
+    body = _problem(status, title, detail, type_)
+    raw = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())]
+    raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    start: HTTPResponseStartEvent = {"type": "http.response.start", "status": status, "headers": raw}
     await send(start)
     end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
     await send(end)
+
+
+class RestoreGate:
+    """ASGI middleware: while the erasure journal is not replayed (after a restore), ``/v1`` answers 503.
+
+    ``app.state.unreplayed`` (set at start-up and re-checked periodically by the app) counts the
+    customers the journal says are erased but the restored database still holds.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP and scope["path"].startswith("/v1/"):
+            pending: int = scope["app"].state.get("unreplayed", 0)
+            if pending:
+                await _refuse(send, 503, "Erasure journal not replayed",
+                              f"the database holds {pending} customers the erasure journal says are erased (a "
+                              "restore from an older backup?); run `vault rights replay-erasures` first",
+                              type_="erasures_not_replayed", headers={"Retry-After": "60"})
+                return
+        await self._app(scope, receive, send)
+
+
+refuse = _refuse  # answer a raw ASGI request with problem+json (used by the authentication middleware)
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from vault.audit.schedule import LATEST
 from vault.audit.verify import create_checkpoint, export_checkpoint, verify_chain, verify_exported
 from vault.bootstrap import Vault
 from vault.cli.common import err, out, run, with_vault
@@ -21,6 +22,12 @@ def verify(
     """Verify the hash chain and checkpoint signatures; exit 1 naming the first broken entry."""
 
     async def go(vault: Vault) -> int:
+        if checkpoint is None:
+            latest = (vault.settings.audit.checkpoint_dir or vault.settings.var_dir / "checkpoints") / LATEST
+            hint = f" (the newest exported one is {latest})" if latest.exists() else ""
+            err.print("[bold red]WARNING:[/bold red] no external checkpoint given: a log truncated (or rewritten "
+                      "from some entry on) by someone with write access to the database still verifies. "
+                      f"Pass --checkpoint FILE with a checkpoint kept outside the database{hint}.")
         async with vault.db.read() as session:
             result = await (verify_exported(session, checkpoint) if checkpoint else verify_chain(session))
         if result.ok:

@@ -5,11 +5,19 @@ from __future__ import annotations
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from vault.access.caller import Caller
+from vault.access.permissions import KEYS_MANAGE
+from vault.audit.entry import AuditEvent, Outcome
 from vault.bootstrap import Vault
-from vault.cli.common import out, run, with_vault
+from vault.cli.common import acting_principal, out, run, with_vault
 
 app = typer.Typer(help="Key-encryption keys and blind-index keys: status, rotation, retirement.",
                   no_args_is_help=True)
+
+
+async def _audited(vault: Vault, caller: Caller, action: str, detail: str) -> None:
+    await vault.audit.record_durable(AuditEvent(action, Outcome.ALLOWED, caller.actor, request_id=caller.request_id,
+                                                detail=detail))
 
 
 def _bar(label: str) -> Progress:
@@ -43,12 +51,15 @@ def rotate(
     """Create a new KEK version and rewrap every DEK and system key under it, while the vault serves."""
 
     async def go(vault: Vault) -> None:
+        caller = await acting_principal(vault, KEYS_MANAGE, "keys rotate")
         rotation = vault.key_rotation(batch_size=batch_size)
         if not resume:
             out.print(f"new KEK version {vault.keyring.provider.add_version()} is current")
         with _bar("rewrapping") as bar:
             task = bar.add_task("rewrap", total=await rotation.pending())
             done = await rotation.rewrap(progress=lambda n: bar.advance(task, n))
+        current = vault.keyring.provider.current_version
+        await _audited(vault, caller, "keys.rotate", f"{done} DEKs rewrapped under {current}")
         out.print(f"rewrapped {done} DEKs under {vault.keyring.provider.current_version}; "
                   "retire old versions with `vault keys retire VERSION` once `vault keys status` shows them unused")
 
@@ -60,7 +71,9 @@ def retire(version: str = typer.Argument(..., help="KEK version to remove, e.g. 
     """Remove an old KEK version from the provider (refused while anything is wrapped under it)."""
 
     async def go(vault: Vault) -> None:
+        caller = await acting_principal(vault, KEYS_MANAGE, "keys retire")
         await vault.key_rotation().retire(version)
+        await _audited(vault, caller, "keys.retire", f"KEK version {version} retired")
         out.print(f"KEK version {version} retired; back up the key file again")
 
     run(with_vault(go))
@@ -74,6 +87,7 @@ def rotate_index(
     """Add a blind-index key version and rebuild every customer's digests (lookups keep working)."""
 
     async def go(vault: Vault) -> None:
+        caller = await acting_principal(vault, KEYS_MANAGE, "keys rotate-index")
         rotation = vault.key_rotation(batch_size=batch_size)
         catalogue = vault.policies.catalogue
         with _bar("rebuilding indexes") as bar:
@@ -84,6 +98,7 @@ def rotate_index(
             else:
                 task = bar.add_task("rebuild", total=None)
                 version, _ = await rotation.rotate_index(catalogue, progress=lambda n: bar.advance(task, n))
+        await _audited(vault, caller, "keys.rotate_index", f"blind-index version {version} built")
         out.print(f"blind-index version {version} built; restart API workers, then `vault keys finalize-index`")
 
     run(with_vault(go))
@@ -94,7 +109,9 @@ def finalize_index() -> None:
     """Drop digests under older index versions and retire those versions."""
 
     async def go(vault: Vault) -> None:
+        caller = await acting_principal(vault, KEYS_MANAGE, "keys finalize-index")
         retired = await vault.key_rotation().finalize_index(vault.keyring)
+        await _audited(vault, caller, "keys.finalize_index", f"{retired} blind-index versions retired")
         out.print(f"blind-index version {vault.keyring.index.version} is the only one; {retired} retired")
 
     run(with_vault(go))

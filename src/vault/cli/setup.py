@@ -5,17 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from sqlalchemy import create_engine
 
 from vault.access.caller import Caller
 from vault.audit.entry import Actor
 from vault.bootstrap import Vault, key_provider, load_policies
-from vault.cli.common import err, fail, out, run, settings, with_vault
+from vault.cli.common import err, fail, operator, out, run, settings, with_vault
 from vault.crypto.errors import KeyFileError
 from vault.crypto.keyring import ensure_system_keys
 from vault.crypto.keys import generate_key_file
 from vault.customers.demo import write_demo_csv
-from vault.db.engine import Database
+from vault.db.engine import Database, is_postgres, sync_url
 from vault.db.migrate import upgrade_head
+from vault.db.roles import ServiceRoleError, grant_service_role
 
 DEMO_ROLES = ("application", "analyst", "marketing", "sales", "crm_agent", "compliance_officer", "admin")
 
@@ -34,11 +36,24 @@ def init() -> None:
             except KeyFileError as exc:
                 raise fail(exc.detail) from exc
             out.print(f"created key file {s.crypto.kek_file} (mode 0600) - back it up separately from the database")
-    upgrade_head(s.database_url)
+    owner_url = s.database_owner_url or s.database_url
+    upgrade_head(owner_url)
+    if s.database_service_role:
+        if not is_postgres(owner_url):
+            raise fail("database_service_role applies to PostgreSQL only (SQLite has no roles)")
+        engine = create_engine(sync_url(owner_url))
+        try:
+            with engine.begin() as conn:
+                grant_service_role(conn, s.database_service_role)
+        except ServiceRoleError as exc:
+            raise fail(exc.detail) from exc
+        finally:
+            engine.dispose()
+        out.print(f"role {s.database_service_role}: INSERT and SELECT only on the audit tables")
     provider = key_provider(s, create=True)
 
     async def keys() -> list[str]:
-        db = Database(s.database_url)
+        db = Database(owner_url)
         try:
             async with db.write() as session:
                 return await ensure_system_keys(session, provider)
@@ -59,7 +74,7 @@ def demo(
 
     async def go(vault: Vault) -> None:
         write_demo_csv(csv_path, count)
-        caller = Caller(None, purpose="service_delivery", operator="demo")
+        caller = Caller(None, purpose="service_delivery", operator=operator("demo"))
         report = await vault.importer().run(
             csv_path, caller)
         csv_path.unlink()
@@ -73,7 +88,7 @@ def demo(
                 name = f"demo-{role}"
                 if name in existing:
                     continue
-                _, key = await svc.create(name, role, Actor.cli("demo"))
+                _, key = await svc.create(name, role, Actor.cli(operator("demo")))
                 assert key is not None
                 lines.append(f"{role}\t{name}\t{key.secret}")
         if lines:
@@ -100,4 +115,5 @@ def serve(
         "vault.api.app:create_app", factory=True, host=host or s.api.host, port=port or s.api.port,
         workers=workers or s.api.workers, access_log=False, log_level="warning", lifespan="on",
         http="vault.api.limits:BoundedHttpToolsProtocol",  # caps the request head before it is buffered
+        limit_concurrency=s.api.max_connections,  # beyond: 503 before the app (and authentication) runs
     )

@@ -21,13 +21,23 @@ _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9
 CHECK_DIGIT_UNVERIFIED = "check_digit_unverified"
 
 
+# A cell starting with one of these is a formula to a spreadsheet (=HYPERLINK(...), +cmd|...).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
 def strip(field: str, value: str) -> str:
-    """Trim and NFC-normalize; empty is an error."""
+    """Trim and NFC-normalize; empty is an error.
+
+    Control characters, and invisible format characters (zero-width, bidi overrides: two values that
+    look identical but differ), are refused, as is a leading formula character (``= + - @``).
+    """
     out = unicodedata.normalize("NFC", value).strip()
     if not out:
         raise InvalidFieldError(field, "must not be empty")
-    if any(unicodedata.category(ch) == "Cc" for ch in out):
-        raise InvalidFieldError(field, "must not contain control characters")
+    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in out):
+        raise InvalidFieldError(field, "must not contain control or invisible formatting characters")
+    if out.startswith(FORMULA_PREFIXES):
+        raise InvalidFieldError(field, "must not start with =, +, - or @")
     return out
 
 
