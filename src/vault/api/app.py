@@ -20,6 +20,7 @@ from vault.api.deps import provide_caller, provide_principal
 from vault.api.errors import EXCEPTION_HANDLERS
 from vault.api.limits import RequestLimits, RestoreGate
 from vault.api.notes import NoteController
+from vault.api.openapi import ProblemResponses
 from vault.api.pii import PiiController
 from vault.api.quality import QualityFlagController
 from vault.api.rights import RequestController, SubjectController
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
                     RestoreGate, ApiKeyAuthentication],
         on_startup=[startup],
         on_shutdown=[shutdown],
+        plugins=[ProblemResponses()],
         openapi_config=OpenAPIConfig(title="Customer Vault", version="0.1.0", path="/schema"),
         request_max_body_size=cfg.api.max_body_bytes,
         debug=False,

@@ -9,7 +9,7 @@ half-written customer. Re-running a file is idempotent: customer_ref is the key.
 
 Validation and sealing (normalization, one AES-GCM per field, DEK wrap, blind
 indexes) run in worker processes for large files while this process inserts
-the previous batch, so crypto and index maintenance overlap (DESIGN.md, bulk
+the previous batch, so crypto and index maintenance overlap (docs/design.md, bulk
 import). Small files, and key providers that cannot be handed to a local
 worker process (an HSM session), are sealed in-process.
 """

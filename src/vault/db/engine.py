@@ -90,7 +90,7 @@ class Database:
         self._write_owner: asyncio.Task[Any] | None = None
         self._lock_dbapi: Any = None
         # SQLite point reads skip aiosqlite's thread hops: a primary-key SELECT on a local file takes
-        # microseconds, less than handing it to a thread and back (DESIGN.md, performance notes).
+        # microseconds, less than handing it to a thread and back (docs/design.md, performance notes).
         self._sync_reads: Engine | None = None
         if not self.is_postgres:
             self._sync_reads = create_engine(sync_url(url), pool_size=pool_size, max_overflow=pool_size)
