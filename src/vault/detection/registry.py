@@ -30,6 +30,7 @@ from vault.detection.recognizers import (
     KoreanPhoneRecognizer,
     KoreanRrnRecognizer,
     PaymentCardRecognizer,
+    SpelledEmailRecognizer,
 )
 from vault.detection.recognizers.email import offline_extractor
 
@@ -75,6 +76,7 @@ def default_recognizers() -> tuple[RecognizerSpec, ...]:
     ]
     specs = [RecognizerSpec(cls.__name__, cls) for cls in bilingual]
     specs.append(RecognizerSpec("EmailAddressRecognizer", lambda lang: EmailAddressRecognizer(lang, extractor)))
+    specs.append(RecognizerSpec("SpelledEmailRecognizer", lambda lang: SpelledEmailRecognizer(lang, extractor)))
     return tuple(specs)
 
 
