@@ -15,7 +15,9 @@ from vault.access.lawful_basis import LawfulBasisCheck
 from vault.access.permissions import ROLES
 from vault.access.policy import AccessPolicy
 from vault.access.principals import PrincipalService
+from vault.audit.inspection import InspectionSettings
 from vault.audit.log import AuditLog
+from vault.audit.policy_files import policy_digest, record_policy_load
 from vault.consent.contacts import ContactDeps, ContactResolver
 from vault.consent.imports import check_import_columns, record_imported_consents
 from vault.consent.ledger import SqlConsentLedger
@@ -29,8 +31,11 @@ from vault.customers.quality import QualityService
 from vault.customers.service import CustomerDeps, CustomerService
 from vault.db.engine import Database
 from vault.lib.ratelimit import ConcurrencyLimit, SlidingWindow
+from vault.policy.statutes import StatuteRegistry, check_statutes, load_statutes
 from vault.privacy.service import ExtractDeps, ExtractService
 from vault.rights.journal import ErasureJournal
+from vault.rights.oversight import OversightDeps, OversightService
+from vault.rights.provision import ProvisionDeps, ProvisionService
 from vault.rights.retention import RetentionService
 from vault.rights.rotation import KeyRotation
 from vault.rights.service import RightsDeps, RightsService
@@ -38,6 +43,7 @@ from vault.rights.service import RightsDeps, RightsService
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from vault.audit.entry import Actor
     from vault.config import Settings
     from vault.consent.purposes import PurposeCatalogue
     from vault.crypto.keyring import Keyring
@@ -53,16 +59,20 @@ class Policies:
     purposes: PurposeCatalogue
     catalogue: FieldCatalogue
     access: AccessPolicy
+    statutes: StatuteRegistry
 
 
 def load_policies(settings: Settings) -> Policies:
-    """Load and cross-validate purposes.yaml, pii.yaml and the casbin files (stops start-up on error)."""
+    """Load and cross-validate purposes.yaml, pii.yaml, statutes.yaml and the casbin files (stops start-up on error)."""
     d = settings.policy.directory
     purposes = load_purposes(d / "purposes.yaml")
     catalogue = load_catalogue(d / "pii.yaml", purposes)
     access = AccessPolicy(d / "model.conf", d / "policy.csv", purposes, catalogue)
     check_import_columns(purposes)
-    return Policies(purposes, catalogue, access)
+    statutes = load_statutes(d / "statutes.yaml")
+    check_statutes(d / "statutes.yaml", statutes, list(purposes), set(catalogue.names),
+                   {f.name for f in catalogue.fields() if f.requires_statute})
+    return Policies(purposes, catalogue, access, statutes)
 
 
 def key_provider(settings: Settings, *, create: bool = False) -> KeyProvider:
@@ -153,9 +163,21 @@ class Vault:
         return RetentionService(self.db, self.keyring, p.catalogue, p.purposes, self.audit,
                                 ErasureJournal(self.settings.rights.erasure_journal))
 
-    def key_rotation(self, *, batch_size: int = 5000) -> KeyRotation:
-        """KEK and blind-index key rotation."""
-        return KeyRotation(self.db, self.keyring.provider, batch_size=batch_size)
+    def oversight(self) -> OversightService:
+        """Breach impact and the monthly inspection (compliance officers; opens its own transactions)."""
+        a = self.settings.audit
+        return OversightService(OversightDeps(
+            self.db, self.policies.catalogue, self.policies.access, self.audit,
+            InspectionSettings(a.off_hours_start, a.off_hours_end, a.denial_spike), a.retention_days))
+
+    def provisions(self) -> ProvisionService:
+        """The audited provide action, the provision log and usage notices (opens its own transactions)."""
+        p = self.policies
+        return ProvisionService(ProvisionDeps(self.db, self.keyring, p.purposes, p.access, self.lawful, self.audit))
+
+    def key_rotation(self, *, batch_size: int = 5000, actor: Actor | None = None) -> KeyRotation:
+        """KEK and blind-index key rotation, audited as ``actor`` (the CLI operator when not given)."""
+        return KeyRotation(self.db, self.keyring.provider, batch_size=batch_size, audit=self.audit, actor=actor)
 
     def extracts(self, detector: PiiDetector) -> ExtractService:
         """The analytics extract builder; ``detector`` is the release gate (opens its own transactions)."""
@@ -180,13 +202,21 @@ class Vault:
 
 
 async def open_vault(settings: Settings) -> Vault:
-    """Build the vault: policies, KEK provider, database, system keys, audit log."""
+    """Build the vault: policies, KEK provider, database, system keys, audit log.
+
+    A change of the policy files since the last start is recorded (``policy.loaded``, by hash).
+    """
     policies = load_policies(settings)
     provider = key_provider(settings)
     db = Database(settings.database_url)
     try:
         async with db.read() as session:
             keyring = await load_keyring(session, provider)
+    except Exception:
+        await db.dispose()
+        raise
+    try:
+        await record_policy_load(db, policy_digest(settings.policy.directory))
     except Exception:
         await db.dispose()
         raise

@@ -1,7 +1,7 @@
 """Issue 10, finding 12: CLI actions name who did them.
 
 Every CLI entry records the OS user and host; erasure, export and key management act as a
-named principal (VAULT_OPERATOR_API_KEY) whose permissions apply, and both are audited.
+named principal (VAULT_API_KEY) whose permissions apply, and both are audited.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ def _cli(settings: Settings, *args: str, key: str | None = None) -> subprocess.C
            "VAULT_CRYPTO__KEK_FILE": str(settings.crypto.kek_file),
            "VAULT_POLICY__DIRECTORY": str(settings.policy.directory),
            "VAULT_RIGHTS__ERASURE_JOURNAL": str(settings.rights.erasure_journal)}
-    env.pop("VAULT_OPERATOR_API_KEY", None)
+    env.pop("VAULT_API_KEY", None)
     if key is not None:
-        env["VAULT_OPERATOR_API_KEY"] = key
+        env["VAULT_API_KEY"] = key
     return subprocess.run([sys.executable, "-m", "vault.cli.main", *args], env=env, capture_output=True,
                           text=True, timeout=180, check=False)
 
@@ -39,7 +39,7 @@ async def test_privileged_commands_need_a_named_principal(vault: Vault, settings
                                                           principals: dict[str, Creds], tmp_path: Path) -> None:
     cid, _ = await new_customer(vault)
     r = _cli(settings, "rights", "export", "--customer", str(cid), "--out", str(tmp_path / "x.json"))
-    assert r.returncode == 1 and "VAULT_OPERATOR_API_KEY" in r.stderr
+    assert r.returncode == 1 and "VAULT_API_KEY" in r.stderr
     assert not (tmp_path / "x.json").exists()
     # A principal without the permission (admin: keys and principals, no personal data) is refused.
     r = _cli(settings, "rights", "erase", "--customer", str(cid), key=principals["admin"].key)

@@ -21,13 +21,16 @@ from vault.api.errors import EXCEPTION_HANDLERS
 from vault.api.limits import RequestLimits, RestoreGate
 from vault.api.notes import NoteController
 from vault.api.openapi import ProblemResponses
+from vault.api.oversight import ImpactController, InspectionController
 from vault.api.pii import PiiController
+from vault.api.provisions import ProvisionController
 from vault.api.quality import QualityFlagController
 from vault.api.rights import RequestController, SubjectController
 from vault.audit.schedule import CheckpointSchedule
 from vault.bootstrap import Vault, open_vault
 from vault.config import Settings, get_settings
 from vault.detection.pool import DetectionPool
+from vault.web import VendoredSwaggerPlugin, security_headers, web_handlers
 
 
 @get("/health", operation_id="Health", exclude_from_auth=True, tags=["health"])
@@ -113,7 +116,10 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
     return Litestar(
         route_handlers=[health, CustomerController, PrincipalController, AuditController, PurposeController,
                         CustomerConsentController, ConsentController, ContactController, PiiController,
-                        NoteController, RequestController, SubjectController, QualityFlagController],
+                        NoteController, RequestController, SubjectController, ImpactController,
+                        InspectionController, ProvisionController, QualityFlagController,
+                        *web_handlers()],
+        before_send=[security_headers],
         dependencies={"principal": Provide(provide_principal), "caller": Provide(provide_caller)},
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[lambda app: RequestLimits(app, max_header_bytes=cfg.api.max_header_bytes,
@@ -122,7 +128,8 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
         on_startup=[startup],
         on_shutdown=[shutdown],
         plugins=[ProblemResponses()],
-        openapi_config=OpenAPIConfig(title="Customer Vault", version="0.1.0", path="/schema"),
+        openapi_config=OpenAPIConfig(title="Customer Vault", version="0.1.0", path="/schema",
+                                     render_plugins=[VendoredSwaggerPlugin()]),
         request_max_body_size=cfg.api.max_body_bytes,
         debug=False,
     )

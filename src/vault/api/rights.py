@@ -37,6 +37,8 @@ class RequestUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     status: str | None = None
     outcome: str | None = None
     extend: bool = False
+    extension_reason: str | None = None
+    """With ``extend``: ``complexity`` or ``number_of_requests`` (GDPR Art. 12(3))."""
 
 
 class RequestRead(msgspec.Struct, kw_only=True):
@@ -147,9 +149,11 @@ class RequestController(Controller):
     @patch("/{request_id:uuid}", operation_id="UpdateRequest")
     async def update_request(self, request_id: uuid.UUID, data: RequestUpdate, caller: Caller,
                              state: State) -> RequestRead:
-        """Change status, record the outcome, or extend a GDPR deadline by two months (once)."""
+        """Change status, record the outcome, or extend a GDPR deadline by two months (once, within the
+        first month, with ``extension_reason``)."""
         return RequestRead.from_domain(await vault_of(state).rights().update_request(
-            request_id, caller, status=data.status, outcome=data.outcome, extend=data.extend))
+            request_id, caller, status=data.status, outcome=data.outcome, extend=data.extend,
+            extension_reason=data.extension_reason))
 
 
 class SubjectController(Controller):

@@ -66,7 +66,7 @@ def operator(command: str) -> str:
 
 
 async def acting_principal(vault: Vault, permission: Permission, command: str, purpose: str | None = None) -> Caller:
-    """The named principal a privileged command acts as, from ``VAULT_OPERATOR_API_KEY``.
+    """The named principal a privileged command acts as, from ``VAULT_API_KEY``.
 
     Erasure, export and key management act on every customer's data or keys: shell access to the
     key file is not enough, the operator names (and proves) the principal whose rights apply, and
@@ -75,9 +75,9 @@ async def acting_principal(vault: Vault, permission: Permission, command: str, p
     Raises:
         typer.Exit: no key, an invalid key, or a principal without ``permission``.
     """
-    key = vault.settings.operator_api_key
+    key = vault.settings.api_key
     if key is None or not key.get_secret_value().strip():
-        raise fail(f"`vault {command}` acts as a named principal: set VAULT_OPERATOR_API_KEY to the API key of a "
+        raise fail(f"`vault {command}` acts as a named principal: set VAULT_API_KEY to the API key of a "
                    f"principal holding {permission} (docs/operations.md)")
     try:
         async with vault.db.read() as session:

@@ -5,19 +5,12 @@ from __future__ import annotations
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from vault.access.caller import Caller
 from vault.access.permissions import KEYS_MANAGE
-from vault.audit.entry import AuditEvent, Outcome
 from vault.bootstrap import Vault
 from vault.cli.common import acting_principal, out, run, with_vault
 
 app = typer.Typer(help="Key-encryption keys and blind-index keys: status, rotation, retirement.",
                   no_args_is_help=True)
-
-
-async def _audited(vault: Vault, caller: Caller, action: str, detail: str) -> None:
-    await vault.audit.record_durable(AuditEvent(action, Outcome.ALLOWED, caller.actor, request_id=caller.request_id,
-                                                detail=detail))
 
 
 def _bar(label: str) -> Progress:
@@ -52,14 +45,12 @@ def rotate(
 
     async def go(vault: Vault) -> None:
         caller = await acting_principal(vault, KEYS_MANAGE, "keys rotate")
-        rotation = vault.key_rotation(batch_size=batch_size)
+        rotation = vault.key_rotation(batch_size=batch_size, actor=caller.actor)
         if not resume:
-            out.print(f"new KEK version {vault.keyring.provider.add_version()} is current")
+            out.print(f"new KEK version {await rotation.add_version()} is current")
         with _bar("rewrapping") as bar:
             task = bar.add_task("rewrap", total=await rotation.pending())
             done = await rotation.rewrap(progress=lambda n: bar.advance(task, n))
-        current = vault.keyring.provider.current_version
-        await _audited(vault, caller, "keys.rotate", f"{done} DEKs rewrapped under {current}")
         out.print(f"rewrapped {done} DEKs under {vault.keyring.provider.current_version}; "
                   "retire old versions with `vault keys retire VERSION` once `vault keys status` shows them unused")
 
@@ -72,8 +63,7 @@ def retire(version: str = typer.Argument(..., help="KEK version to remove, e.g. 
 
     async def go(vault: Vault) -> None:
         caller = await acting_principal(vault, KEYS_MANAGE, "keys retire")
-        await vault.key_rotation().retire(version)
-        await _audited(vault, caller, "keys.retire", f"KEK version {version} retired")
+        await vault.key_rotation(actor=caller.actor).retire(version)
         out.print(f"KEK version {version} retired; back up the key file again")
 
     run(with_vault(go))
@@ -88,7 +78,7 @@ def rotate_index(
 
     async def go(vault: Vault) -> None:
         caller = await acting_principal(vault, KEYS_MANAGE, "keys rotate-index")
-        rotation = vault.key_rotation(batch_size=batch_size)
+        rotation = vault.key_rotation(batch_size=batch_size, actor=caller.actor)
         catalogue = vault.policies.catalogue
         with _bar("rebuilding indexes") as bar:
             if resume:
@@ -98,7 +88,6 @@ def rotate_index(
             else:
                 task = bar.add_task("rebuild", total=None)
                 version, _ = await rotation.rotate_index(catalogue, progress=lambda n: bar.advance(task, n))
-        await _audited(vault, caller, "keys.rotate_index", f"blind-index version {version} built")
         out.print(f"blind-index version {version} built; restart API workers, then `vault keys finalize-index`")
 
     run(with_vault(go))
@@ -110,8 +99,7 @@ def finalize_index() -> None:
 
     async def go(vault: Vault) -> None:
         caller = await acting_principal(vault, KEYS_MANAGE, "keys finalize-index")
-        retired = await vault.key_rotation().finalize_index(vault.keyring)
-        await _audited(vault, caller, "keys.finalize_index", f"{retired} blind-index versions retired")
+        retired = await vault.key_rotation(actor=caller.actor).finalize_index(vault.keyring)
         out.print(f"blind-index version {vault.keyring.index.version} is the only one; {retired} retired")
 
     run(with_vault(go))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from vault.cli import audit, backup, consent, customers, extract, keys, principals, rights, setup
+from vault.cli import audit, backup, consent, customers, extract, keys, notices, principals, rights, setup
 from vault.cli.common import err
 from vault.errors import VaultError
 
@@ -22,6 +22,7 @@ app.add_typer(rights.app, name="rights")
 app.add_typer(rights.retention_app, name="retention")
 app.add_typer(keys.app, name="keys")
 app.add_typer(backup.app, name="backup")
+app.add_typer(notices.app, name="notices")
 
 try:  # the PII scanner is built in parallel; mount it when present
     from vault.cli.pii import pii_app  # type: ignore[import-not-found,unused-ignore]

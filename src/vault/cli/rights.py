@@ -23,7 +23,7 @@ def _caller(command: str) -> Caller:
 
 
 async def _as_principal(vault: Vault, permission: Permission, command: str) -> Caller:
-    """Erasure and export act as a named principal (VAULT_OPERATOR_API_KEY), whose permissions apply."""
+    """Erasure and export act as a named principal (VAULT_API_KEY), whose permissions apply."""
     return await acting_principal(vault, permission, command, LEGAL)
 
 

@@ -43,3 +43,16 @@ class StaleWriteError(ConflictError):
 
     code = "customer.stale_write"
     title = "Customer changed concurrently"
+
+
+class FieldNotForPurposeError(InvalidInputError):
+    """A field the request's purpose does not use (data minimization, PIPA 16/24-2, GDPR 5(1)(c))."""
+
+    code = "customer.field_not_for_purpose"
+    title = "Field not collected for this purpose"
+
+    def __init__(self, field: str, purpose: str, valid: tuple[str, ...] | list[str]) -> None:
+        super().__init__(f"{field}: not collected for purpose {purpose!r} (its fields: {', '.join(valid)})",
+                         field=field, purpose=purpose, valid=list(valid))
+        self.field = field
+        self.purpose = purpose

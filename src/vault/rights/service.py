@@ -27,7 +27,15 @@ from vault.errors import AccessDeniedError, InvalidInputError
 from vault.lib.clock import as_utc, utcnow
 from vault.lib.ids import new_id
 from vault.rights import shredder
-from vault.rights.deadlines import OPEN, Jurisdiction, RequestKind, RequestStatus, due_date, is_overdue
+from vault.rights.deadlines import (
+    OPEN,
+    Jurisdiction,
+    RequestKind,
+    RequestStatus,
+    due_date,
+    extension_refusal,
+    is_overdue,
+)
 from vault.rights.errors import InvalidRequestError, RequestNotFoundError, RequestStateError, SubjectErasedError
 from vault.rights.export import build_export, history_field
 from vault.rights.journal import JournalEntry
@@ -221,9 +229,11 @@ class RightsService:
         return _view(row, self._now())
 
     async def update_request(self, request_id: uuid.UUID, caller: Caller, *, status: str | None = None,
-                             outcome: str | None = None, extend: bool = False) -> RightsRequest:
+                             outcome: str | None = None, extend: bool = False,
+                             extension_reason: str | None = None) -> RightsRequest:
         """Move a request along (received -> in_progress -> completed | rejected), record its outcome,
-        or extend a GDPR deadline by two months (Art. 12(3)), once.
+        or extend a GDPR deadline by two months (Art. 12(3)): once, within the first month after
+        receipt, with a reason (``complexity`` or ``number_of_requests``).
 
         Raises:
             RequestNotFoundError, InvalidRequestError, RequestStateError, AccessDeniedError.
@@ -239,10 +249,12 @@ class RightsService:
             if row.status not in OPEN:
                 raise RequestStateError(f"request {request_id} is {row.status}; closed requests cannot change")
             if extend:
-                if row.jurisdiction != Jurisdiction.GDPR or row.extended:
-                    raise RequestStateError(
-                        "only a GDPR deadline can be extended, and only once (Art. 12(3)); PIPA allows no extension")
+                refusal = extension_refusal(row.jurisdiction, row.received_at, now, extended=row.extended,
+                                            reason=extension_reason)
+                if refusal is not None:
+                    raise RequestStateError(refusal)
                 row.extended = True
+                row.extension_reason = extension_reason
                 row.due_at = due_date(Jurisdiction.GDPR, row.received_at, extended=True)
             if status is not None:
                 if status not in list(RequestStatus) or status == RequestStatus.RECEIVED:

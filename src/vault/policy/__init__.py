@@ -1,0 +1,1 @@
+"""Policy files loaded at start-up (below access: everyone reads them)."""
