@@ -15,7 +15,7 @@ from vault.audit.impact import ImpactQuery
 from vault.audit.schedule import LATEST
 from vault.audit.verify import create_checkpoint, export_checkpoint, verify_chain, verify_exported
 from vault.bootstrap import Vault
-from vault.cli.common import err, fail, out, run, with_vault
+from vault.cli.common import err, fail, operator, out, run, with_vault
 
 app = typer.Typer(help="Tamper-evident audit log.", no_args_is_help=True)
 
@@ -92,7 +92,7 @@ def impact(
                         _when(detected_at, "--detected-at"))
 
     async def go(vault: Vault) -> None:
-        report = await vault.oversight().impact(query, Caller(None, operator="cli"))
+        report = await vault.oversight().impact(query, Caller(None, operator=operator("audit impact")))
         doc = report.as_dict(limit=0)
         doc.pop("customers")
         doc.pop("truncated")
@@ -119,7 +119,7 @@ def inspection(
     """
 
     async def go(vault: Vault) -> None:
-        caller = Caller(None, operator="cli")
+        caller = Caller(None, operator=operator("audit inspection"))
         if sign_off is not None:
             token = os.environ.get(key_env, "")
             if not token:
