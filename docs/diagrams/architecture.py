@@ -29,7 +29,7 @@ LAYERS: list[list[tuple[str, str]]] = [
     [("crypto", "AES-GCM envelopes, KEK providers, HMAC, Ed25519"), ("db", "engines, sessions; schema via Alembic")],
     [("lib", "krid (RRN rules), clock, ids")],
 ]
-SIDE = [("detection", "PII detection (Presidio, offline); a leaf reached through a port")]
+SIDE = [("detection", "PII detection (Presidio-style, offline); a leaf reached through a port")]
 EXTERNAL = [("clients", "applications, analysts, compliance officers"), ("SQLite / PostgreSQL", "ciphertexts, blind indexes, audit chain"),
             ("KEK", "key file, env or HSM; never in the DB"), ("policies/", "casbin policy, purposes, field catalogue")]
 
@@ -61,12 +61,12 @@ def render(existing: set[str]) -> str:
                  'stroke-width="2" marker-end="url(#arrow)"/>')
     parts.append(f'<text x="{LEFT - 52}" y="{(top + bottom) / 2}" text-anchor="middle" font-size="12" '
                  f'transform="rotate(-90 {LEFT - 52} {(top + bottom) / 2})">imports point down only '
-                 '(import-linter layers contract)</text>')
+                 '(docs/design.md, layout)</text>')
     sx = LEFT + MAIN_W + 30
     sw = W - sx - 10
     name, text = SIDE[0]
     parts.append(_box(sx, 60 + GAP + 3 * (ROW_H + GAP), sw, ROW_H + 22, name, "", planned=name not in existing))
-    for j, line in enumerate(("Presidio, offline, no model;", "a leaf that others reach", "through a port")):
+    for j, line in enumerate(("Presidio-style recognizers,", "offline, no model; a leaf", "reached through a port")):
         parts.append(f'<text x="{sx + sw / 2}" y="{60 + GAP + 3 * (ROW_H + GAP) + 36 + 12 * j}" '
                      f'text-anchor="middle" font-size="11" fill="#333">{escape(line)}</text>')
     del text

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
+from vault.access.guard import Guard
 from vault.access.lawful_basis import LawfulBasisCheck
 from vault.access.permissions import ROLES
 from vault.access.policy import AccessPolicy
@@ -21,23 +23,24 @@ from vault.audit.policy_files import policy_digest, record_policy_load
 from vault.consent.contacts import ContactDeps, ContactResolver
 from vault.consent.imports import check_import_columns, record_imported_consents
 from vault.consent.ledger import SqlConsentLedger
-from vault.consent.purposes import load_purposes
 from vault.consent.service import ConsentDeps, ConsentService
-from vault.crypto.keyring import load_keyring
 from vault.crypto.keys import LayeredKeyProvider, load_env_keys, load_key_file
-from vault.customers.catalogue import load_catalogue
+from vault.customers.gate import restriction_error
 from vault.customers.importer import CustomerImporter
 from vault.customers.quality import QualityService
 from vault.customers.service import CustomerDeps, CustomerService
 from vault.db.engine import Database
+from vault.keys.rotation import KeyRotation
+from vault.keys.store import load_keyring
 from vault.lib.ratelimit import ConcurrencyLimit, SlidingWindow
+from vault.policy.catalogue import load_catalogue
+from vault.policy.purposes import load_purposes
 from vault.policy.statutes import StatuteRegistry, check_statutes, load_statutes
 from vault.privacy.service import ExtractDeps, ExtractService
 from vault.rights.journal import ErasureJournal
 from vault.rights.oversight import OversightDeps, OversightService
 from vault.rights.provision import ProvisionDeps, ProvisionService
 from vault.rights.retention import RetentionService
-from vault.rights.rotation import KeyRotation
 from vault.rights.service import RightsDeps, RightsService
 
 if TYPE_CHECKING:
@@ -45,11 +48,11 @@ if TYPE_CHECKING:
 
     from vault.audit.entry import Actor
     from vault.config import Settings
-    from vault.consent.purposes import PurposeCatalogue
     from vault.crypto.keyring import Keyring
     from vault.crypto.keys import KeyProvider
-    from vault.customers.catalogue import FieldCatalogue
-    from vault.detection import PiiDetector
+    from vault.lib.pii import PiiPort
+    from vault.policy.catalogue import FieldCatalogue
+    from vault.policy.purposes import PurposeCatalogue
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,18 @@ def load_policies(settings: Settings) -> Policies:
     check_statutes(d / "statutes.yaml", statutes, list(purposes), set(catalogue.names),
                    {f.name for f in catalogue.fields() if f.requires_statute})
     return Policies(purposes, catalogue, access, statutes)
+
+
+def build_detector(*, threshold: float | None = None) -> PiiPort:
+    """The offline Presidio PII detector behind the :class:`vault.lib.pii.PiiPort` port.
+
+    ``vault.detection`` is imported here, not at module level: loading Presidio and the
+    recognizers takes about two seconds, which only commands that detect PII should pay.
+    """
+    from vault.detection import PiiDetector, build_analyzer
+
+    analyzer = build_analyzer()
+    return PiiDetector(analyzer) if threshold is None else PiiDetector(analyzer, threshold=threshold)
 
 
 def key_provider(settings: Settings, *, create: bool = False) -> KeyProvider:
@@ -99,22 +114,37 @@ class Vault:
     keyring: Keyring
     audit: AuditLog
     lawful: LawfulBasisCheck
-    lookups: SlidingWindow = field(init=False)
-    lookup_misses: SlidingWindow = field(init=False)
-    detection_slots: ConcurrencyLimit = field(init=False)
 
-    def __post_init__(self) -> None:
-        # Per-process counters: each worker enforces its share of the per-principal limit.
-        limits, workers = self.settings.limits, max(1, self.settings.api.workers)
-        self.lookups = SlidingWindow(max(1, math.ceil(limits.lookups_per_minute / workers)), 60.0)
-        self.lookup_misses = SlidingWindow(max(1, math.ceil(limits.lookup_miss_alert / workers)), 600.0)
-        self.detection_slots = ConcurrencyLimit(max(1, limits.detections_in_flight))
-
-    @property
-    def customer_deps(self) -> CustomerDeps:
-        """Collaborators for :class:`CustomerService`."""
+    @cached_property
+    def guard(self) -> Guard:
+        """The one audited guard (purpose, permission, restriction/objection, lawful basis)."""
         p = self.policies
-        return CustomerDeps(self.keyring, p.catalogue, p.purposes, p.access, self.lawful, self.audit, self.db,
+        return Guard(p.access, p.purposes, self.lawful, self.audit, restriction_error)
+
+    def _share(self, limit: int) -> int:
+        """A worker's share of a per-principal limit (each worker process counts on its own)."""
+        return max(1, math.ceil(limit / max(1, self.settings.api.workers)))
+
+    @cached_property
+    def lookups(self) -> SlidingWindow:
+        """Exact lookups per principal and minute."""
+        return SlidingWindow(self._share(self.settings.limits.lookups_per_minute), 60.0)
+
+    @cached_property
+    def lookup_misses(self) -> SlidingWindow:
+        """Empty lookups per principal within 10 minutes; reaching the limit writes an alert entry."""
+        return SlidingWindow(self._share(self.settings.limits.lookup_miss_alert), 600.0)
+
+    @cached_property
+    def detection_slots(self) -> ConcurrencyLimit:
+        """PII detection runs in flight per principal."""
+        return ConcurrencyLimit(max(1, self.settings.limits.detections_in_flight))
+
+    @cached_property
+    def customer_deps(self) -> CustomerDeps:
+        """Collaborators for :class:`CustomerService` (built once per process)."""
+        p = self.policies
+        return CustomerDeps(self.keyring, p.catalogue, p.purposes, self.guard, self.audit, self.db,
                             lookups=self.lookups, lookup_misses=self.lookup_misses,
                             detection_slots=self.detection_slots)
 
@@ -122,11 +152,10 @@ class Vault:
         """A customer service on ``session``."""
         return CustomerService(session, self.customer_deps)
 
-    @property
+    @cached_property
     def consent_deps(self) -> ConsentDeps:
-        """Collaborators for :class:`ConsentService`."""
-        p = self.policies
-        return ConsentDeps(self.keyring, p.purposes, p.access, self.audit)
+        """Collaborators for :class:`ConsentService` (built once per process)."""
+        return ConsentDeps(self.keyring, self.policies.purposes, self.guard, self.audit)
 
     def consents(self, session: AsyncSession) -> ConsentService:
         """A consent service on ``session``."""
@@ -135,22 +164,22 @@ class Vault:
     def contacts(self) -> ContactResolver:
         """The consented-contact resolver (opens its own read transactions)."""
         p = self.policies
-        return ContactResolver(ContactDeps(self.db, self.keyring, p.purposes, p.access, self.audit))
+        return ContactResolver(ContactDeps(self.db, self.keyring, p.purposes, self.guard, self.audit))
 
     def quality(self, session: AsyncSession) -> QualityService:
         """Data-quality flags (compliance officers list them) on ``session``."""
-        return QualityService(session, self.policies.access, self.audit)
+        return QualityService(session, self.guard, self.audit)
 
     def importer(self) -> CustomerImporter:
         """The customer importer; consent flags become consent events in each batch's transaction."""
         return CustomerImporter(self.db, self.keyring, self.policies.catalogue, self.audit,
                                 on_created=record_imported_consents)
 
-    @property
+    @cached_property
     def rights_deps(self) -> RightsDeps:
-        """Collaborators for :class:`RightsService`."""
+        """Collaborators for :class:`RightsService` (built once per process)."""
         p = self.policies
-        return RightsDeps(self.db, self.keyring, p.catalogue, p.purposes, p.access, self.audit,
+        return RightsDeps(self.db, self.keyring, p.catalogue, p.purposes, self.guard, self.audit,
                           ErasureJournal(self.settings.rights.erasure_journal))
 
     def rights(self) -> RightsService:
@@ -167,23 +196,23 @@ class Vault:
         """Breach impact and the monthly inspection (compliance officers; opens its own transactions)."""
         a = self.settings.audit
         return OversightService(OversightDeps(
-            self.db, self.policies.catalogue, self.policies.access, self.audit,
+            self.db, self.policies.catalogue, self.guard, self.audit,
             InspectionSettings(a.off_hours_start, a.off_hours_end, a.denial_spike), a.retention_days))
 
     def provisions(self) -> ProvisionService:
         """The audited provide action, the provision log and usage notices (opens its own transactions)."""
         p = self.policies
-        return ProvisionService(ProvisionDeps(self.db, self.keyring, p.purposes, p.access, self.lawful, self.audit))
+        return ProvisionService(ProvisionDeps(self.db, self.keyring, p.purposes, self.guard, self.audit))
 
     def key_rotation(self, *, batch_size: int = 5000, actor: Actor | None = None) -> KeyRotation:
         """KEK and blind-index key rotation, audited as ``actor`` (the CLI operator when not given)."""
         return KeyRotation(self.db, self.keyring.provider, batch_size=batch_size, audit=self.audit, actor=actor)
 
-    def extracts(self, detector: PiiDetector) -> ExtractService:
+    def extracts(self, detector: PiiPort) -> ExtractService:
         """The analytics extract builder; ``detector`` is the release gate (opens its own transactions)."""
         p = self.policies
-        return ExtractService(ExtractDeps(self.db, self.keyring, p.catalogue, p.purposes, p.access, self.lawful,
-                                          self.audit), detector)
+        return ExtractService(ExtractDeps(self.db, self.keyring, p.catalogue, p.purposes, self.guard, self.audit),
+                              detector)
 
     def principals(self, session: AsyncSession) -> PrincipalService:
         """A principal service on ``session``."""
@@ -197,7 +226,7 @@ class Vault:
 
     async def close(self) -> None:
         """Flush pending audit entries and close the database pool."""
-        await self.audit.drain()
+        await self.audit.close()
         await self.db.dispose()
 
 

@@ -22,6 +22,7 @@ from vault.crypto.envelope import dek_label
 from vault.crypto.errors import DecryptionError, KeyUnavailableError
 from vault.crypto.keys import WrappedKey
 from vault.customers.errors import CustomerNotFoundError
+from vault.customers.gate import contactable_clause
 from vault.customers.models import CustomerIndexRow, CustomerRow
 from vault.errors import AccessDeniedError
 from vault.rights.deadlines import add_months
@@ -31,7 +32,6 @@ from vault.rights.errors import (
     RequestStateError,
     SubjectErasedError,
 )
-from vault.rights.gate import contactable_clause
 from vault.rights.journal import ErasureJournal
 from vault.rights.models import FieldHistoryRow, RightsRequestRow
 from vault.rights.retention import RetentionService
@@ -359,7 +359,7 @@ async def test_contact_resolution_drops_restricted_and_objecting_customers_at_on
     from vault.consent.contacts import ContactDeps, ContactQuery, ContactResolver
 
     p = vault.policies
-    resolver = ContactResolver(ContactDeps(vault.db, vault.keyring, p.purposes, p.access, vault.audit))
+    resolver = ContactResolver(ContactDeps(vault.db, vault.keyring, p.purposes, vault.guard, vault.audit))
 
     async def resolve(purpose: str, ids: tuple[uuid.UUID, ...]) -> set[str]:
         plan = await resolver.plan(ContactQuery("email", None, ids), OP.for_purpose(purpose))

@@ -8,6 +8,7 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vault.access.caller import Caller
@@ -59,7 +60,7 @@ async def provide_principal(request: Request[Any, Any, Any], state: State) -> Pr
         raise InvalidCredentialsError(f"authentication required: {exc.detail}") from None
 
 
-async def provide_caller(request: Request[Any, Any, Any], principal: Principal) -> Caller:
+async def provide_caller(request: Request[Any, Any, Any], principal: NamedDependency[Principal]) -> Caller:
     """The caller with the request's purpose (query ``purpose`` or header ``X-Purpose``)."""
     purpose = request.query_params.get("purpose") or request.headers.get("x-purpose") or None
     return Caller(principal, purpose=purpose, request_id=request_id(request), client_ip=client_ip(request))

@@ -7,6 +7,8 @@ from typing import Any
 import msgspec
 from litestar import Controller, post
 from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 
 from vault.access.caller import Caller
 from vault.access.permissions import PII_ANALYZE
@@ -14,7 +16,7 @@ from vault.api.deps import vault_of
 from vault.audit.entry import AuditEvent, Outcome
 from vault.bootstrap import Vault
 from vault.detection.pool import DetectionPool
-from vault.errors import AccessDeniedError, InvalidInputError, RateLimitedError
+from vault.errors import InvalidInputError, RateLimitedError
 
 MAX_TEXT = 100_000
 
@@ -51,16 +53,8 @@ def detector(state: State) -> DetectionPool:
 
 
 async def require_pii_analyze(vault: Vault, caller: Caller) -> None:
-    """Only roles granted ``pii:analyze`` may run detection on arbitrary text (denials audited)."""
-    if caller.principal is None:
-        return
-    try:
-        vault.policies.access.require(caller.principal, PII_ANALYZE)
-    except AccessDeniedError as exc:
-        await vault.audit.record_durable(AuditEvent(
-            "pii.analyze", Outcome.DENIED, caller.actor, request_id=caller.request_id, client_ip=caller.client_ip,
-            detail=f"{exc.code}: {exc.detail}"))
-        raise
+    """Only roles granted ``pii:analyze`` may run detection on arbitrary text (denials audited by the guard)."""
+    await vault.guard.require_any_purpose(caller, PII_ANALYZE, "pii.analyze")
 
 
 class PiiController(Controller):
@@ -70,7 +64,8 @@ class PiiController(Controller):
     tags = ["pii"]
 
     @post("/analyze", operation_id="AnalyzePii", status_code=200)
-    async def analyze(self, data: AnalyzeRequest, caller: Caller, state: State) -> AnalyzeResponse:
+    async def analyze(self, data: JSONBody[AnalyzeRequest], caller: NamedDependency[Caller],
+                      state: State) -> AnalyzeResponse:
         """Detect PII in Korean and English text (Presidio entity names); optionally return it redacted."""
         if len(data.text) > MAX_TEXT:
             raise InvalidInputError(f"text is longer than {MAX_TEXT} characters", field="text")

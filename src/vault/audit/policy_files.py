@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select, text
 
+from vault.audit.chain import AUDIT_LOCK_KEY
 from vault.audit.entry import Actor, AuditEvent, Outcome
-from vault.audit.log import AUDIT_LOCK_KEY, append
+from vault.audit.log import append
 from vault.audit.models import AuditEntryRow
 
 if TYPE_CHECKING:

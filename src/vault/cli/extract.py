@@ -9,9 +9,8 @@ import typer
 from rich.markup import escape
 
 from vault.access.caller import Caller
-from vault.bootstrap import Vault
+from vault.bootstrap import Vault, build_detector
 from vault.cli.common import err, operator, out, with_vault
-from vault.detection import PiiDetector, build_analyzer
 from vault.errors import VaultError
 from vault.privacy import ExtractSpec, load_spec, output_format
 
@@ -36,7 +35,7 @@ def create(
 
 
 async def _create(vault: Vault, spec: ExtractSpec, digest: str, out_path: Path) -> None:
-    service = vault.extracts(PiiDetector(build_analyzer()))
+    service = vault.extracts(build_detector())
     caller = Caller(None, purpose=spec.purpose, operator=operator("extract create"))
     result = await service.create(spec, out_path, caller, spec_sha256=digest)
     m = result.manifest

@@ -12,12 +12,10 @@ from vault.audit.entry import Actor
 from vault.bootstrap import Vault, key_provider, load_policies
 from vault.cli.common import err, fail, operator, out, run, settings, with_vault
 from vault.crypto.errors import KeyFileError
-from vault.crypto.keyring import ensure_system_keys
 from vault.crypto.keys import generate_key_file
-from vault.customers.demo import write_demo_csv
 from vault.db.engine import Database, is_postgres, sync_url
-from vault.db.migrate import upgrade_head
 from vault.db.roles import ServiceRoleError, grant_service_role
+from vault.keys.store import ensure_system_keys
 
 DEMO_ROLES = ("application", "analyst", "marketing", "sales", "crm_agent", "compliance_officer", "admin")
 
@@ -36,6 +34,8 @@ def init() -> None:
             except KeyFileError as exc:
                 raise fail(exc.detail) from exc
             out.print(f"created key file {s.crypto.kek_file} (mode 0600) - back it up separately from the database")
+    from vault.db.migrate import upgrade_head  # alembic: only `vault init` pays for importing it
+
     owner_url = s.database_owner_url or s.database_url
     upgrade_head(owner_url)
     if s.database_service_role:
@@ -73,6 +73,8 @@ def demo(
     csv_path = s.var_dir / "demo-customers.csv"
 
     async def go(vault: Vault) -> None:
+        from vault.customers.demo import write_demo_csv  # faker: only `vault demo` pays for importing it
+
         write_demo_csv(csv_path, count)
         caller = Caller(None, purpose="service_delivery", operator=operator("demo"))
         report = await vault.importer().run(

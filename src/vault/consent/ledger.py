@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from vault.consent.purposes import Purpose
+    from vault.policy.purposes import Purpose
 
 Clock = Callable[[], datetime]
 _IN_CHUNK = 500

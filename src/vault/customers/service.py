@@ -12,48 +12,43 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
-
-from sqlalchemy import insert, or_, select
-from sqlalchemy.exc import IntegrityError
+from typing import TYPE_CHECKING, Any
 
 from vault.access import permissions as perms
 from vault.access.errors import PermissionDeniedError
 from vault.audit.entry import AuditEvent, Outcome
 from vault.customers import records
-from vault.customers.changes import apply_changes
 from vault.customers.errors import (
     CustomerNotFoundError,
-    DuplicateCustomerError,
     IdempotencyConflictError,
     InvalidFieldError,
     StaleWriteError,
 )
-from vault.customers.masks import mask
-from vault.customers.models import CustomerIndexRow, CustomerRow, IdempotencyRow, customers_table
-from vault.customers.quality import insert_flags
-from vault.errors import AccessDeniedError, InvalidInputError, RateLimitedError
+from vault.customers.gate import restriction_error
+from vault.customers.models import CustomerRow, IdempotencyRow
+from vault.customers.repository import CustomerRepository
+from vault.errors import InvalidInputError, RateLimitedError
 from vault.lib.clock import as_utc, utcnow
-from vault.rights.errors import CustomerObjectedError, CustomerRestrictedError
-from vault.rights.gate import processing_block
+from vault.policy.masks import mask
 
 # How long a create's Idempotency-Key is remembered; after that a replay creates afresh (or conflicts).
 IDEMPOTENCY_TTL = timedelta(hours=24)
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from vault.access.caller import Caller
-    from vault.access.lawful_basis import LawfulBasisCheck
-    from vault.access.policy import AccessPolicy, Visibility
+    from vault.access.guard import Guard
+    from vault.access.policy import Visibility
     from vault.audit.log import AuditLog
-    from vault.consent.purposes import Purpose, PurposeCatalogue
     from vault.crypto.keyring import Keyring
-    from vault.customers.catalogue import FieldCatalogue
+    from vault.customers.repository import CustomerStore
     from vault.db.engine import Database
     from vault.lib.ratelimit import ConcurrencyLimit, SlidingWindow
+    from vault.policy.catalogue import FieldCatalogue
+    from vault.policy.purposes import Purpose, PurposeCatalogue
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,10 +73,11 @@ class CustomerDeps:
     keyring: Keyring
     catalogue: FieldCatalogue
     purposes: PurposeCatalogue
-    policy: AccessPolicy
-    lawful: LawfulBasisCheck
+    guard: Guard
     audit: AuditLog
     db: Database | None = None  # when given, point reads bypass the session (fast path)
+    #: Builds the storage the use cases run on (an in-memory fake in unit tests).
+    store: Callable[[AsyncSession, Database | None], CustomerStore] = CustomerRepository
     lookups: SlidingWindow | None = None  # per-principal lookup rate (None: unlimited, e.g. the CLI)
     lookup_misses: SlidingWindow | None = None  # per-principal empty lookups; reaching its limit raises an alert
     detection_slots: ConcurrencyLimit | None = None  # per-principal PII detection runs in flight
@@ -93,6 +89,7 @@ class CustomerService:
     def __init__(self, session: AsyncSession, deps: CustomerDeps) -> None:
         self._session = session
         self._d = deps
+        self._repo = deps.store(session, deps.db)
 
     # -- validation -----------------------------------------------------------------------------
 
@@ -124,49 +121,6 @@ class CustomerService:
             raise InvalidFieldError("customer_ref", "is required")
         return out
 
-    # -- access helpers -------------------------------------------------------------------------
-
-    def _purpose(self, caller: Caller) -> Purpose:
-        pid = self._d.policy.check_purpose(caller.purpose)
-        purpose = self._d.purposes.get(pid)
-        assert purpose is not None
-        return purpose
-
-    async def _deny(self, caller: Caller, action: str, exc: AccessDeniedError,
-                    customer_id: uuid.UUID | None = None) -> None:
-        await self._d.audit.record_durable(AuditEvent(
-            action, Outcome.DENIED, caller.actor, purpose=caller.purpose, customer_id=customer_id,
-            request_id=caller.request_id, client_ip=caller.client_ip, detail=f"{exc.code}: {exc.detail}"[:500],
-        ))
-
-    async def _require(self, caller: Caller, perm: perms.Permission, action: str) -> Purpose:
-        purpose = self._purpose(caller)
-        if caller.principal is None:
-            return purpose
-        try:
-            self._d.policy.require(caller.principal, perm, purpose.id)
-        except AccessDeniedError as exc:
-            await self._deny(caller, action, exc)
-            raise
-        return purpose
-
-    async def _visibility(self, caller: Caller, action: str) -> tuple[Purpose, dict[str, Visibility]]:
-        purpose = self._purpose(caller)
-        if caller.principal is None:
-            return purpose, {n: "clear" for n in purpose.fields}
-        try:
-            return purpose, self._d.policy.require_customer_read(caller.principal, purpose.id)
-        except AccessDeniedError as exc:
-            await self._deny(caller, action, exc)
-            raise
-
-    async def _require_basis(self, caller: Caller, customer_id: uuid.UUID, purpose: Purpose, action: str) -> None:
-        try:
-            await self._d.lawful.require(self._session, customer_id, purpose)
-        except AccessDeniedError as exc:
-            await self._deny(caller, action, exc, customer_id)
-            raise
-
     # -- use cases ------------------------------------------------------------------------------
 
     async def create(
@@ -177,17 +131,15 @@ class CustomerService:
         Raises:
             DuplicateCustomerError, IdempotencyConflictError, InvalidInputError, AccessDeniedError.
         """
-        purpose = await self._require(caller, perms.CUSTOMERS_CREATE, "customer.create")
+        purpose = await self._d.guard.require(caller, perms.CUSTOMERS_CREATE, "customer.create")
         clean = {k: v for k, v in self.clean(values).items() if v is not None}
         await self._require_writable(caller, purpose, clean, "customer.create")
         digest = hashlib.sha256(json.dumps(clean, sort_keys=True).encode()).digest()
         principal_id = caller.principal.id if caller.principal else uuid.UUID(int=0)
         if idempotency_key is not None:
-            prior = await self._session.get(IdempotencyRow, (principal_id, idempotency_key))
+            prior = await self._repo.idempotent(principal_id, idempotency_key)
             if prior is not None and as_utc(prior.created_at) + IDEMPOTENCY_TTL <= utcnow():
-                await self._session.delete(prior)  # expired: the key starts afresh
-                await self._session.flush()
-                prior = None
+                prior = None  # expired: the key starts afresh (remember() replaces the old record)
             if prior is not None:
                 if prior.request_digest != digest:
                     raise IdempotencyConflictError(
@@ -195,30 +147,18 @@ class CustomerService:
                 return await self._replay(prior.customer_id, caller, purpose), False
         sealed = records.seal_new(self._d.keyring, self._d.catalogue, clean)
         cid = sealed.row["id"]
-        try:
-            async with self._session.begin_nested():
-                await self._session.execute(insert(CustomerRow), [sealed.row])
-                if sealed.index_rows:
-                    await self._session.execute(insert(CustomerIndexRow), sealed.index_rows)
-                await insert_flags(self._session, sealed.flag_rows)
-        except IntegrityError as exc:
-            raise DuplicateCustomerError("a customer with this customer_ref already exists") from exc
+        await self._repo.add(sealed)
         if idempotency_key is not None:
-            self._session.add(IdempotencyRow(principal_id=principal_id, key=idempotency_key,
-                                             request_digest=digest, customer_id=cid, created_at=utcnow()))
+            await self._repo.remember(IdempotencyRow(principal_id=principal_id, key=idempotency_key,
+                                                     request_digest=digest, customer_id=cid, created_at=utcnow()))
         await self._d.audit.record(self._session, AuditEvent(
             "customer.create", Outcome.ALLOWED, caller.actor, purpose=purpose.id, customer_id=cid,
             fields=tuple(sorted(clean)), request_id=caller.request_id, client_ip=caller.client_ip,
         ))
         # The view comes from what was just sealed: no read-back round trip inside the write transaction.
         row = CustomerRow(**sealed.row)
-        visible = self._visible_for(caller, purpose)
+        visible = self._d.guard.visible_fields(caller, purpose)
         return self._to_view(row, visible, {k: v for k, v in clean.items() if k in visible}), True
-
-    def _visible_for(self, caller: Caller, purpose: Purpose) -> dict[str, Visibility]:
-        if caller.principal is None:
-            return {n: "clear" for n in purpose.fields}
-        return self._d.policy.field_visibility(caller.principal.role, purpose.id)
 
     async def _replay(self, cid: uuid.UUID, caller: Caller, purpose: Purpose) -> CustomerView:
         """A replayed create: the customer's id only, after the checks a read passes.
@@ -227,14 +167,13 @@ class CustomerService:
         may since have restricted processing, objected or been deleted or erased.
         """
         action = "customer.create.replay"
-        row = await self._session.get(CustomerRow, cid)
+        row = await self._repo.get(cid)
         if row is None or not self._readable(row, purpose):
             await self._d.audit.record_durable(AuditEvent(
                 action, Outcome.FAILED, caller.actor, purpose=purpose.id, customer_id=cid,
                 request_id=caller.request_id, client_ip=caller.client_ip, detail="not found"))
             raise CustomerNotFoundError(f"customer {cid} not found")
-        await self._gate(caller, row, purpose, action)
-        await self._require_basis(caller, cid, purpose, action)
+        await self._d.guard.admit(caller, purpose, action, row, self._session)
         await self._d.audit.record(self._session, AuditEvent(
             action, Outcome.ALLOWED, caller.actor, purpose=purpose.id, customer_id=cid,
             request_id=caller.request_id, client_ip=caller.client_ip, detail="replay: id only"))
@@ -246,15 +185,14 @@ class CustomerService:
         Raises:
             CustomerNotFoundError, AccessDeniedError (purpose, permission or lawful basis).
         """
-        purpose, visible = await self._visibility(caller, "customer.read")
+        purpose, visible = await self._d.guard.require_fields(caller, "customer.read", customer_id=customer_id)
         row = await self._fetch(customer_id)
         if row is None or not self._readable(row, purpose):
             await self._d.audit.record_durable(AuditEvent(
                 "customer.read", Outcome.FAILED, caller.actor, purpose=purpose.id, customer_id=customer_id,
                 request_id=caller.request_id, client_ip=caller.client_ip, detail="not found"))
             raise CustomerNotFoundError(f"customer {customer_id} not found")
-        await self._gate(caller, row, purpose, "customer.read")
-        await self._require_basis(caller, customer_id, purpose, "customer.read")
+        await self._d.guard.admit(caller, purpose, "customer.read", row, self._session)
         view = self._to_view(row, visible, self._open(row, visible))
         await self._d.audit.record_durable(AuditEvent(
             "customer.read", Outcome.ALLOWED, caller.actor, purpose=purpose.id, customer_id=customer_id,
@@ -269,29 +207,21 @@ class CustomerService:
         if by not in self._d.catalogue or not self._d.catalogue[by].searchable:
             raise InvalidInputError(
                 f"cannot look up by {by!r}; searchable fields: {', '.join(self._d.catalogue.searchable)}")
-        purpose, visible = await self._visibility(caller, "customer.lookup")
+        purpose, visible = await self._d.guard.require_fields(caller, "customer.lookup")
         if visible.get(by) != "clear":
             # A field seen only masked must not be searchable: exact lookups against the mask's hidden digits
             # would recover the value one guess at a time.
-            exc = PermissionDeniedError(
+            await self._d.guard.deny(caller, "customer.lookup", PermissionDeniedError(
                 f"role {caller.role!r} may not search by {by!r} for purpose {purpose.id!r} "
-                "(only by fields it sees in clear)", permission=str(perms.CUSTOMERS_READ), purpose=purpose.id)
-            await self._deny(caller, "customer.lookup", exc)
-            raise exc
+                "(only by fields it sees in clear)", permission=str(perms.CUSTOMERS_READ), purpose=purpose.id))
         await self._rate_limit_lookup(caller, purpose)
         normalized = self._d.catalogue[by].clean(value)
         # Every live index-key version: during an index-key rotation a customer is found whether rebuilt or not.
         digests = self._d.keyring.index_digests(by, normalized)
-        indexed = select(CustomerIndexRow.customer_id).where(
-            CustomerIndexRow.field == by, CustomerIndexRow.digest.in_(digests))
-        if by == "customer_ref":
-            q = select(CustomerRow).where(or_(CustomerRow.ref_digest.in_(digests), CustomerRow.id.in_(indexed)))
-        else:
-            q = select(CustomerRow).where(CustomerRow.id.in_(indexed))
-        found = [r for r in (await self._session.scalars(q.limit(100))).all() if self._readable(r, purpose)]
+        found = [r for r in await self._repo.find_indexed(by, digests, limit=100) if self._readable(r, purpose)]
         # Restricted customers (and, for direct marketing, objecting ones) are withheld like those without a basis.
-        rows = [r for r in found if processing_block(r, purpose, caller.role) is None]
-        allowed = await self._d.lawful.with_basis(self._session, [r.id for r in rows], purpose)
+        rows = [r for r in found if restriction_error(r, purpose, caller.role) is None]
+        allowed = await self._d.guard.lawful.with_basis(self._session, [r.id for r in rows], purpose)
         views = [self._to_view(r, visible, self._open(r, visible)) for r in rows if r.id in allowed]
         ids = tuple(v.id for v in views)
         await self._d.audit.record_durable(AuditEvent(
@@ -309,13 +239,10 @@ class CustomerService:
             return
         wait = self._d.lookups.hit(caller.principal.id)
         if wait:
-            exc = RateLimitedError(
+            await self._d.guard.deny(caller, "customer.lookup", RateLimitedError(
                 f"lookup rate exceeded: at most {self._d.lookups.limit} lookups per "
-                f"{self._d.lookups.window:g} s per principal (per worker); retry in {wait} s", retry_after=wait)
-            await self._d.audit.record_durable(AuditEvent(
-                "customer.lookup", Outcome.DENIED, caller.actor, purpose=purpose.id, request_id=caller.request_id,
-                client_ip=caller.client_ip, detail=f"{exc.code}: rate limited"))
-            raise exc
+                f"{self._d.lookups.window:g} s per principal (per worker); retry in {wait} s", retry_after=wait),
+                purpose=purpose.id, context="rate limited:")
 
     async def _count_miss(self, caller: Caller, purpose: Purpose, by: str) -> None:
         misses = self._d.lookup_misses
@@ -339,24 +266,26 @@ class CustomerService:
         Raises:
             CustomerNotFoundError, StaleWriteError, DuplicateCustomerError, InvalidInputError, AccessDeniedError.
         """
-        purpose = await self._require(caller, perms.CUSTOMERS_UPDATE, "customer.update")
+        purpose = await self._d.guard.require(caller, perms.CUSTOMERS_UPDATE, "customer.update",
+                                              customer_id=customer_id)
         if not values:
             raise InvalidInputError("no fields to update")
         changes = self.clean(values, partial=True)
         await self._require_writable(caller, purpose, changes, "customer.update", customer_id)
-        await self._gate(caller, await self._fetch(customer_id), purpose, "customer.update")
+        await self._gate(caller, purpose, "customer.update", customer_id)
         row = await self._load(customer_id)
-        await self._require_basis(caller, customer_id, purpose, "customer.update")
+        # The response discloses the record: the lawful basis binds it as it binds a read.
+        await self._d.guard.admit(caller, purpose, "customer.update", row, self._session)
         if expected_version is not None and expected_version != row.row_version:
             raise StaleWriteError(f"customer {customer_id} is at version {row.row_version}, not {expected_version}")
         key = records.customer_key(self._d.keyring, row)
         # Every submitted field is rewritten, equal or not: the version, the ETag and the audit entry must not
         # tell a caller whether a guessed value matched the stored one.
-        await apply_changes(self._session, self._d.keyring, self._d.catalogue, row, key, changes, utcnow())
+        await self._repo.save_changes(self._d.keyring, self._d.catalogue, row, key, dict(changes), utcnow())
         await self._d.audit.record(self._session, AuditEvent(
             "customer.update", Outcome.ALLOWED, caller.actor, purpose=purpose.id, customer_id=customer_id,
             fields=tuple(sorted(changes)), request_id=caller.request_id, client_ip=caller.client_ip))
-        visible = self._visible_for(caller, purpose)
+        visible = self._d.guard.visible_fields(caller, purpose)
         view = self._to_view(row, visible, self._open(row, visible))
         # The response carries the record: audited as a disclosure of exactly the fields it returns.
         await self._d.audit.record(self._session, AuditEvent(
@@ -372,59 +301,48 @@ class CustomerService:
         whole files) is not bound, as for every other permission check."""
         if caller.principal is None:
             return
-        visible = self._visible_for(caller, purpose)
+        visible = self._d.guard.visible_fields(caller, purpose)
         statute = sorted(n for n in names if self._d.catalogue[n].requires_statute and not purpose.statute_ref)
-        hidden = sorted(n for n in names if n not in visible)
-        denied = sorted(set(statute) | set(hidden))
+        denied = sorted(set(statute) | {n for n in names if n not in visible})
         if not denied:
             return
         why = (f"fields {statute} may only be written under a purpose with a statute basis" if statute else
                f"role {caller.role!r} may write only fields it may read for purpose {purpose.id!r}")
-        exc = PermissionDeniedError(f"{why}; refused: {', '.join(denied)}",
-                                    permission=str(perms.CUSTOMERS_UPDATE), purpose=purpose.id, fields=denied)
-        await self._deny(caller, action, exc, customer_id)
-        raise exc
+        await self._d.guard.deny(caller, action, PermissionDeniedError(
+            f"{why}; refused: {', '.join(denied)}", permission=str(perms.CUSTOMERS_UPDATE), purpose=purpose.id,
+            fields=denied), customer_id=customer_id, purpose=purpose.id)
 
     async def soft_delete(self, customer_id: uuid.UUID, caller: Caller) -> None:
         """Mark a customer deleted: no longer readable or searchable; data kept until retention erases it."""
-        purpose = await self._require(caller, perms.CUSTOMERS_DELETE, "customer.delete")
-        await self._gate(caller, await self._fetch(customer_id), purpose, "customer.delete")
+        purpose = await self._d.guard.require(caller, perms.CUSTOMERS_DELETE, "customer.delete",
+                                              customer_id=customer_id)
+        await self._gate(caller, purpose, "customer.delete", customer_id)
         row = await self._load(customer_id)
         row.status = "deleted"
         row.deleted_at = row.updated_at = utcnow()
         row.row_version += 1
-        await self._session.flush()
+        await self._repo.flush()
         await self._d.audit.record(self._session, AuditEvent(
             "customer.delete", Outcome.ALLOWED, caller.actor, purpose=purpose.id, customer_id=customer_id,
             request_id=caller.request_id, client_ip=caller.client_ip))
 
     # -- internals ------------------------------------------------------------------------------
 
-    async def _gate(self, caller: Caller, row: CustomerRow | None, purpose: Purpose, action: str) -> None:
-        """Deny (audited, saying why) when the customer restricted processing or objected to this purpose.
+    async def _gate(self, caller: Caller, purpose: Purpose, action: str, customer_id: uuid.UUID) -> None:
+        """Restriction and objection for a write (the lawful basis binds reads).
 
         Writes call it before their session takes the write lock, so the denial's durable audit entry
         (group commit) is not queued behind the lock this very request would hold.
         """
-        if row is None:
-            return
-        block = processing_block(row, purpose, caller.role)
-        if block is None:
-            return
-        code, why = block
-        error = CustomerRestrictedError if code == "restricted" else CustomerObjectedError
-        exc = error(why, customer_id=str(row.id), purpose=purpose.id)
-        await self._deny(caller, action, exc, row.id)
-        raise exc
+        row = await self._fetch(customer_id)
+        if row is not None:
+            await self._d.guard.admit(caller, purpose, action, row, self._session, lawful_basis=False)
 
     async def _fetch(self, customer_id: uuid.UUID) -> CustomerRow | None:
-        if self._d.db is None:
-            return await self._session.get(CustomerRow, customer_id)
-        row = await self._d.db.fetch_one(select(customers_table).where(customers_table.c.id == customer_id))
-        return cast("CustomerRow | None", row)  # a Core row with the same attribute names, read-only
+        return await self._repo.fetch(customer_id)
 
     async def _load(self, customer_id: uuid.UUID) -> CustomerRow:
-        row = await self._session.get(CustomerRow, customer_id)
+        row = await self._repo.get(customer_id)
         if row is None or row.status != "active":
             raise CustomerNotFoundError(f"customer {customer_id} not found")
         return row

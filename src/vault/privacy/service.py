@@ -29,30 +29,28 @@ from vault.access import permissions as perms
 from vault.audit.entry import AuditEvent, Outcome
 from vault.audit.subjects import SubjectList
 from vault.crypto.keys import WrappedKey
+from vault.customers.gate import contactable_clause
 from vault.customers.models import CustomerRow
 from vault.customers.records import open_fields
-from vault.detection.entities import STRUCTURED_TYPES
-from vault.errors import AccessDeniedError, VaultError
+from vault.errors import VaultError
 from vault.lib.clock import utcnow
 from vault.privacy.anonymize import anonymize
 from vault.privacy.errors import ReleaseRefusedError
 from vault.privacy.generalize import generalize
 from vault.privacy.spec import RangeFilter, resolve
 from vault.privacy.writer import StagedFile, manifest_path, output_format, write_json, write_rows
-from vault.rights.gate import contactable_clause
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from vault.access.caller import Caller
-    from vault.access.lawful_basis import LawfulBasisCheck
-    from vault.access.policy import AccessPolicy
+    from vault.access.guard import Guard
     from vault.audit.log import AuditLog
-    from vault.consent.purposes import PurposeCatalogue
     from vault.crypto.keyring import Keyring
-    from vault.customers.catalogue import FieldCatalogue
     from vault.db.engine import Database
-    from vault.detection import PiiDetector
+    from vault.lib.pii import PiiPort
+    from vault.policy.catalogue import FieldCatalogue
+    from vault.policy.purposes import PurposeCatalogue
     from vault.privacy.spec import ExtractPlan, ExtractSpec
 
 Clock = Callable[[], datetime]
@@ -69,8 +67,7 @@ class ExtractDeps:
     keyring: Keyring
     catalogue: FieldCatalogue
     purposes: PurposeCatalogue
-    policy: AccessPolicy
-    lawful: LawfulBasisCheck
+    guard: Guard
     audit: AuditLog
     clock: Clock = utcnow
 
@@ -99,7 +96,7 @@ class _Population:
 class ExtractService:
     """Builds extracts; opens its own read transaction and audits through the group-commit log."""
 
-    def __init__(self, deps: ExtractDeps, detector: PiiDetector, *, page_size: int = 2000) -> None:
+    def __init__(self, deps: ExtractDeps, detector: PiiPort, *, page_size: int = 2000) -> None:
         self._d = deps
         self._detector = detector
         self._page = page_size
@@ -163,7 +160,7 @@ class ExtractService:
             "generalization_steps": [
                 {"field": c.field, "from": c.from_level, "to": c.to_level, "distinct_values": c.distinct_values,
                  "failing_rows": c.failing_rows} for c in result.climbs],
-            "release_gate": {"detector": "vault.detection", "entity_types": sorted(STRUCTURED_TYPES),
+            "release_gate": {"detector": "vault.detection", "entity_types": sorted(self._detector.structured_types),
                              "values_scanned": scanned, "findings": 0},
         }
         return await self._publish(plan, out, fmt, rows, manifest, population.subjects, caller)
@@ -171,13 +168,8 @@ class ExtractService:
     # -- steps ----------------------------------------------------------------------------------------
 
     async def _authorize(self, plan: ExtractPlan, caller: Caller) -> None:
-        if caller.principal is None:
-            return
-        try:
-            self._d.policy.require(caller.principal, perms.EXTRACTS_CREATE, plan.purpose.id)
-        except AccessDeniedError as exc:
-            await self._audit_failure(plan, caller, Outcome.DENIED, f"{exc.code}: {exc.detail}")
-            raise
+        await self._d.guard.require(caller.for_purpose(plan.purpose.id), perms.EXTRACTS_CREATE, "extract.create",
+                                    fields=tuple(plan.columns[1:]), context=f"project={plan.spec.project!r}")
 
     async def _collect(self, plan: ExtractPlan) -> _Population:
         """Keyset-paginate eligible customers, keep those with a lawful basis, decrypt only the plan's fields."""
@@ -199,7 +191,7 @@ class ExtractService:
                     break
                 last = page[-1][0]
                 pop.scanned += len(page)
-                allowed = await self._d.lawful.with_basis(session, [r[0] for r in page], plan.purpose)
+                allowed = await self._d.guard.lawful.with_basis(session, [r[0] for r in page], plan.purpose)
                 pop.without_basis += len(page) - len(allowed)
                 for cid, kek_version, wrapped, dek_version, sealed in page:
                     if cid not in allowed or kek_version is None or wrapped is None:
@@ -224,13 +216,14 @@ class ExtractService:
             ReleaseRefusedError: naming the column and entity types (never the value); audited.
         """
         scanned = 0
+        gate = self._detector.structured_types
         for i, column in enumerate(plan.columns[1:], start=1):
             distinct = sorted({v for row in rows if (v := row[i]) is not None and v != "*"})
             step = max(1, len(distinct) // GATE_SAMPLE)
             found: set[str] = set()
             for value in distinct[::step][:GATE_SAMPLE]:
                 scanned += 1
-                found.update(e.type for e in self._detector.analyze(value) if e.type in STRUCTURED_TYPES)
+                found.update(e.type for e in self._detector.analyze(value) if e.type in gate)
             if found:
                 detail = (f"release refused: column {column!r} holds values detected as {', '.join(sorted(found))}; "
                           "nothing was written")

@@ -29,11 +29,11 @@ from vault.rights.models import FieldHistoryRow, ProvisionRow, RightsRequestRow
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from vault.consent.purposes import PurposeCatalogue
     from vault.crypto.envelope import CustomerKey
     from vault.crypto.keyring import Keyring
-    from vault.customers.catalogue import FieldCatalogue
     from vault.customers.models import CustomerRow
+    from vault.policy.catalogue import FieldCatalogue
+    from vault.policy.purposes import PurposeCatalogue
 
 FORMAT = "customer-vault-export/1"
 SCHEMA_ID = "https://customer-vault.example/schemas/export-1.json"

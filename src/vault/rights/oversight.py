@@ -18,14 +18,14 @@ from vault.audit.entry import AuditEvent, Outcome
 from vault.audit.impact import ImpactQuery, ImpactReport, scope_from_log, scope_of_key_version
 from vault.audit.inspection import InspectionReport, InspectionSettings, build_inspection, signoff_event
 from vault.customers.models import CustomerRow
-from vault.errors import AccessDeniedError, VaultError
+from vault.errors import VaultError
 
 if TYPE_CHECKING:
     from vault.access.caller import Caller
-    from vault.access.policy import AccessPolicy
+    from vault.access.guard import Guard
     from vault.audit.log import AuditLog
-    from vault.customers.catalogue import FieldCatalogue
     from vault.db.engine import Database
+    from vault.policy.catalogue import FieldCatalogue
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class OversightDeps:
 
     db: Database
     catalogue: FieldCatalogue
-    policy: AccessPolicy
+    guard: Guard
     audit: AuditLog
     inspection: InspectionSettings
     log_retention_days: int
@@ -46,17 +46,6 @@ class OversightService:
     def __init__(self, deps: OversightDeps) -> None:
         self._d = deps
 
-    async def _require(self, caller: Caller, perm: perms.Permission, action: str) -> None:
-        if caller.principal is None:
-            return
-        try:
-            self._d.policy.require(caller.principal, perm)
-        except AccessDeniedError as exc:
-            await self._d.audit.record_durable(AuditEvent(
-                action, Outcome.DENIED, caller.actor, request_id=caller.request_id, client_ip=caller.client_ip,
-                detail=f"{exc.code}: {exc.detail}"[:500]))
-            raise
-
     def _categories(self) -> dict[str, str]:
         return {f.name: str(f.field_class) for f in self._d.catalogue.fields()}
 
@@ -67,7 +56,7 @@ class OversightService:
             PermissionDeniedError: the caller may not read the audit log.
             BadRequestError: not exactly one scope, or an empty window.
         """
-        await self._require(caller, perms.AUDIT_READ, "audit.impact")
+        await self._d.guard.require_any_purpose(caller, perms.AUDIT_READ, "audit.impact")
         query.validate()
         async with self._d.db.read() as session:
             if query.kek_version is not None:
@@ -87,7 +76,7 @@ class OversightService:
 
     async def inspection(self, month: str, caller: Caller) -> InspectionReport:
         """The monthly inspection report for ``month`` (``YYYY-MM``, KST; audited ``audit.inspection``)."""
-        await self._require(caller, perms.AUDIT_READ, "audit.inspection")
+        await self._d.guard.require_any_purpose(caller, perms.AUDIT_READ, "audit.inspection")
         async with self._d.db.read() as session:
             report = await build_inspection(session, month, self._d.inspection,
                                             retention_days=self._d.log_retention_days)
@@ -103,7 +92,7 @@ class OversightService:
             PermissionDeniedError: the caller may not sign inspections off.
             InspectionMismatchError: the report is no longer the one with ``report_sha256``.
         """
-        await self._require(caller, perms.AUDIT_SIGNOFF, SIGNOFF_ACTION)
+        await self._d.guard.require_any_purpose(caller, perms.AUDIT_SIGNOFF, SIGNOFF_ACTION)
         async with self._d.db.read() as session:
             report = await build_inspection(session, month, self._d.inspection,
                                             retention_days=self._d.log_retention_days)
@@ -111,10 +100,7 @@ class OversightService:
             event = signoff_event(report, report_sha256, conclusion, caller.actor, request_id=caller.request_id,
                                   client_ip=caller.client_ip)
         except VaultError as exc:
-            await self._d.audit.record_durable(AuditEvent(
-                SIGNOFF_ACTION, Outcome.DENIED, caller.actor, request_id=caller.request_id,
-                client_ip=caller.client_ip, detail=f"month={month} {exc.code}"))
-            raise
+            await self._d.guard.deny(caller, SIGNOFF_ACTION, exc, context=f"month={month}")
         await self._d.audit.record_durable(event)
         async with self._d.db.read() as session:
             return await build_inspection(session, month, self._d.inspection,

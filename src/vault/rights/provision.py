@@ -30,7 +30,7 @@ from vault.consent.models import ConsentStateRow
 from vault.customers.errors import FieldNotForPurposeError
 from vault.customers.models import CustomerRow
 from vault.customers.records import customer_key, open_fields
-from vault.errors import AccessDeniedError, BadRequestError, InvalidInputError
+from vault.errors import BadRequestError, InvalidInputError
 from vault.lib.clock import as_utc, utcnow
 from vault.rights.models import ProvisionRow
 
@@ -38,12 +38,11 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from vault.access.caller import Caller
-    from vault.access.lawful_basis import LawfulBasisCheck
-    from vault.access.policy import AccessPolicy
+    from vault.access.guard import Guard
     from vault.audit.log import AuditLog
-    from vault.consent.purposes import Purpose, PurposeCatalogue
     from vault.crypto.keyring import Keyring
     from vault.db.engine import Database
+    from vault.policy.purposes import Purpose, PurposeCatalogue
 
 #: How the data leaves: through the recipient's API, a file over SFTP, or a portal upload.
 MECHANISMS = ("api", "sftp", "portal_upload", "encrypted_file")
@@ -64,8 +63,7 @@ class ProvisionDeps:
     db: Database
     keyring: Keyring
     purposes: PurposeCatalogue
-    policy: AccessPolicy
-    lawful: LawfulBasisCheck
+    guard: Guard
     audit: AuditLog
 
 
@@ -99,7 +97,7 @@ class ProvisionService:
         self._d = deps
 
     def _purpose(self, purpose_id: str | None) -> Purpose:
-        pid = self._d.policy.check_purpose(purpose_id)
+        pid = self._d.guard.policy.check_purpose(purpose_id)
         purpose = self._d.purposes.get(pid)
         assert purpose is not None  # check_purpose refuses unknown ids
         if not purpose.recipient:
@@ -108,13 +106,6 @@ class ProvisionService:
                 f"({', '.join(p.id for p in self._d.purposes if p.recipient)})",
                 purpose=pid, valid=[p.id for p in self._d.purposes if p.recipient])
         return purpose
-
-    async def _deny(self, caller: Caller, exc: Exception, customers: list[uuid.UUID]) -> None:
-        code = getattr(exc, "code", "error")
-        await self._d.audit.record_durable(AuditEvent(
-            "provision.provide", Outcome.DENIED, caller.actor, purpose=caller.purpose,
-            customer_id=customers[0] if len(customers) == 1 else None, request_id=caller.request_id,
-            client_ip=caller.client_ip, detail=f"{code}: {getattr(exc, 'detail', str(exc))}"[:500]))
 
     async def provide(self, customer_ids: list[uuid.UUID], caller: Caller, *, mechanism: str,
                       items: list[str] | None = None) -> Provided:
@@ -131,10 +122,9 @@ class ProvisionService:
             BadRequestError: unknown mechanism, no customers, or too many.
         """
         ids = list(dict.fromkeys(customer_ids))
+        subject = ids[0] if len(ids) == 1 else None
         try:
             purpose = self._purpose(caller.purpose)
-            if caller.principal is not None:
-                self._d.policy.require(caller.principal, perms.PROVISIONS_PROVIDE, purpose.id)
             if mechanism not in MECHANISMS:
                 raise BadRequestError(f"mechanism must be one of {', '.join(MECHANISMS)}")
             if not ids or len(ids) > MAX_CUSTOMERS:
@@ -143,15 +133,15 @@ class ProvisionService:
             for name in wanted:
                 if name not in purpose.fields:
                     raise FieldNotForPurposeError(name, purpose.id, purpose.fields)
-        except (AccessDeniedError, InvalidInputError, BadRequestError) as exc:
-            await self._deny(caller, exc, ids)
-            raise
+        except (InvalidInputError, BadRequestError) as exc:
+            await self._d.guard.deny(caller, "provision.provide", exc, customer_id=subject)
+        await self._d.guard.require(caller, perms.PROVISIONS_PROVIDE, "provision.provide", customer_id=subject)
         now = utcnow()
         refused: dict[uuid.UUID, str] = {}
         values: dict[uuid.UUID, dict[str, str]] = {}
         async with self._d.db.write() as session:
             rows = {r.id: r for r in (await session.scalars(select(CustomerRow).where(CustomerRow.id.in_(ids)))).all()}
-            consenting = await self._d.lawful.with_basis(session, [i for i in ids if i in rows], purpose)
+            consenting = await self._d.guard.lawful.with_basis(session, [i for i in ids if i in rows], purpose)
             notices = dict((await session.execute(
                 select(ConsentStateRow.customer_id, ConsentStateRow.notice_version).where(
                     ConsentStateRow.purpose == purpose.id, ConsentStateRow.customer_id.in_(list(consenting))))).all())
@@ -192,14 +182,7 @@ class ProvisionService:
         with their items and retention, and the provisions made to third parties or abroad.
         The run is audited (``notice.usage``, with the number of customers).
         """
-        if caller.principal is not None:
-            try:
-                self._d.policy.require(caller.principal, perms.NOTICES_READ)
-            except AccessDeniedError as exc:
-                await self._d.audit.record_durable(AuditEvent(
-                    "notice.usage", Outcome.DENIED, caller.actor, request_id=caller.request_id,
-                    client_ip=caller.client_ip, detail=f"{exc.code}: {exc.detail}"[:500]))
-                raise
+        await self._d.guard.require_any_purpose(caller, perms.NOTICES_READ, "notice.usage")
         if as_utc(since) >= as_utc(until):
             raise BadRequestError("since must be before until")
         count = 0
@@ -216,7 +199,7 @@ class ProvisionService:
                 after = ids[-1]
                 notices = {cid: UsageNotice(cid) for cid in ids}
                 for purpose in self._d.purposes:
-                    for cid in await self._d.lawful.with_basis(session, ids, purpose):
+                    for cid in await self._d.guard.lawful.with_basis(session, ids, purpose):
                         notices[cid].purposes.append({
                             "purpose": purpose.id, "lawful_basis": str(purpose.lawful_basis),
                             "items": list(purpose.fields), "retention_days": purpose.retention_days})

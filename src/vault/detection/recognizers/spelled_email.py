@@ -6,11 +6,9 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-import tldextract
-
 from vault.detection.entities import EMAIL_ADDRESS
 from vault.detection.recognizers._base import RegexPattern, RegexRecognizer, pattern
-from vault.detection.recognizers.email import offline_extractor
+from vault.detection.suffixes import SuffixList, bundled_suffixes
 
 _AT = r"(?:\s*[\(\[\{<]\s*(?:at|AT|골뱅이)\s*[\)\]\}>]\s*|\s+(?:at|AT)\s+|\s*골뱅이\s*)"
 _DOT = r"(?:\s*[\(\[\{<]\s*(?:dot|DOT|점)\s*[\)\]\}>]\s*|\s+(?:dot|DOT)\s+|\s*(?:닷|점)\s*)"
@@ -31,8 +29,8 @@ class SpelledEmailRecognizer(RegexRecognizer):
     )
     CONTEXT = ("email", "e-mail", "mail", "메일", "이메일", "전자우편")
 
-    def __init__(self, supported_language: str = "ko", extractor: tldextract.TLDExtract | None = None) -> None:
-        self._extract = extractor or offline_extractor()
+    def __init__(self, supported_language: str = "ko", suffixes: SuffixList | None = None) -> None:
+        self._suffixes = suffixes or bundled_suffixes()
         super().__init__(supported_language)
 
     def validate_result(self, pattern_text: str) -> bool | None:
@@ -40,6 +38,4 @@ class SpelledEmailRecognizer(RegexRecognizer):
         parts = _SPLIT_AT.split(pattern_text, maxsplit=1)
         if len(parts) != 2:
             return False
-        domain = ".".join(_SPLIT_DOT.split(parts[1]))
-        found = self._extract(domain)
-        return bool(found.suffix and found.domain)
+        return self._suffixes.registrable(".".join(_SPLIT_DOT.split(parts[1])))

@@ -1,6 +1,6 @@
 """Key rotation while the vault keeps serving: KEK versions and blind-index keys.
 
-It lives beside erasure because both manage the life of customer DEKs; ``vault.crypto``
+It has its own package (``vault.keys``, above customers: it rewraps customer DEKs); ``vault.crypto``
 knows keys, not customer tables.
 
 **KEK rotation** (``vault keys rotate``): the provider creates a new KEK version and makes it
@@ -32,17 +32,17 @@ from sqlalchemy import and_, bindparam, delete, func, insert, select, text, upda
 from vault.audit.entry import Actor, AuditEvent, Outcome
 from vault.crypto.envelope import dek_label
 from vault.crypto.errors import KeyUnavailableError
-from vault.crypto.keyring import (
+from vault.crypto.keys import WrappedKey
+from vault.customers.models import CustomerIndexRow, CustomerRow, customers_table
+from vault.customers.records import customer_key, open_fields
+from vault.keys.errors import KeyInUseError
+from vault.keys.models import SystemKey
+from vault.keys.store import (
     add_system_key_version,
     load_keyring,
     retire_system_key_versions,
     rewrap_system_keys,
 )
-from vault.crypto.keys import WrappedKey
-from vault.crypto.models import SystemKey
-from vault.customers.models import CustomerIndexRow, CustomerRow, customers_table
-from vault.customers.records import customer_key, open_fields
-from vault.rights.errors import KeyInUseError
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,8 +50,8 @@ if TYPE_CHECKING:
     from vault.audit.log import AuditLog
     from vault.crypto.keyring import Keyring
     from vault.crypto.keys import KeyProvider
-    from vault.customers.catalogue import FieldCatalogue
     from vault.db.engine import Database
+    from vault.policy.catalogue import FieldCatalogue
 
 Progress = Callable[[int], None]
 MAX_PASSES = 50
