@@ -32,7 +32,7 @@ from vault.customers.service import CustomerDeps, CustomerService
 from vault.db.engine import Database
 from vault.keys.rotation import KeyRotation
 from vault.keys.store import load_keyring
-from vault.lib.ratelimit import ConcurrencyLimit, SlidingWindow
+from vault.lib.ratelimit import ConcurrencyLimit, SlidingWindow, VolumeWindow
 from vault.policy.catalogue import load_catalogue
 from vault.policy.purposes import load_purposes
 from vault.policy.statutes import StatuteRegistry, check_statutes, load_statutes
@@ -141,6 +141,11 @@ class Vault:
         return ConcurrencyLimit(max(1, self.settings.limits.detections_in_flight))
 
     @cached_property
+    def contact_volume(self) -> VolumeWindow:
+        """Contacts resolved per principal within 24 h."""
+        return VolumeWindow(86_400.0)
+
+    @cached_property
     def customer_deps(self) -> CustomerDeps:
         """Collaborators for :class:`CustomerService` (built once per process)."""
         p = self.policies
@@ -164,7 +169,10 @@ class Vault:
     def contacts(self) -> ContactResolver:
         """The consented-contact resolver (opens its own read transactions)."""
         p = self.policies
-        return ContactResolver(ContactDeps(self.db, self.keyring, p.purposes, self.guard, self.audit))
+        lim = self.settings.limits
+        return ContactResolver(ContactDeps(self.db, self.keyring, p.purposes, self.guard, self.audit,
+                                           volume=self.contact_volume, per_request=lim.contacts_per_request,
+                                           per_day=self._share(lim.contacts_per_day)))
 
     def quality(self, session: AsyncSession) -> QualityService:
         """Data-quality flags (compliance officers list them) on ``session``."""
@@ -180,7 +188,8 @@ class Vault:
         """Collaborators for :class:`RightsService` (built once per process)."""
         p = self.policies
         return RightsDeps(self.db, self.keyring, p.catalogue, p.purposes, self.guard, self.audit,
-                          ErasureJournal(self.settings.rights.erasure_journal))
+                          ErasureJournal(self.settings.rights.erasure_journal),
+                          bulk_approval_over=self.settings.limits.bulk_erasure_approval_over)
 
     def rights(self) -> RightsService:
         """Data subject rights (opens its own transactions)."""

@@ -81,6 +81,12 @@ class LimitSettings(BaseModel):
         20, description="Empty lookups by one principal within 10 minutes that raise an alert entry")
     auth_failures_per_minute: int = Field(
         30, description="Failed authentications from one address per minute before it is refused (429) unchecked")
+    contacts_per_request: int = Field(
+        10_000, description="Contacts one resolution may return without a `justification` (audited)")
+    contacts_per_day: int = Field(
+        50_000, description="Contacts one principal may resolve per 24 h without a `justification`")
+    bulk_erasure_approval_over: int = Field(
+        100, description="Bulk erasures of more customers wait for a second compliance officer's approval")
     detection_processes: int = Field(1, description="Worker processes that run PII detection for the API")
     detections_in_flight: int = Field(
         2, description="PII detection runs (analyze, note redaction) one principal may have in flight per worker")

@@ -276,13 +276,15 @@ class ContactController(Controller):
         channel: Annotated[str | None, QueryParameter(max_length=16)] = None,
         at: Annotated[datetime | None, QueryParameter()] = None,
         customer_id: Annotated[list[uuid.UUID] | None, QueryParameter()] = None,
+        justification: Annotated[str | None, QueryParameter(max_length=500)] = None,
     ) -> Stream:
         """Customers with a current consent for ``purpose`` on ``channel`` at ``at`` (default now), one JSON
-        object per line. ``X-Contact-Count`` gives the number audited before the first byte."""
+        object per line. ``X-Contact-Count`` gives the number audited before the first byte. Above the volume
+        caps (per request, per principal and day) a ``justification`` is required; it is audited."""
         del purpose
         resolver = vault_of(state).contacts()
         plan = await resolver.plan(
-            ContactQuery(channel, at, tuple(customer_id) if customer_id else None), caller)
+            ContactQuery(channel, at, tuple(customer_id) if customer_id else None, justification), caller)
         return Stream(resolver.stream(plan), media_type=NDJSON,
                       headers={"X-Contact-Count": str(plan.count), "X-Audit-Seq": str(plan.audit_seq)})
 

@@ -72,7 +72,7 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
     """Framework errors (malformed JSON, unknown route, body too large, ...)."""
     status = exc.status_code
     if isinstance(exc, ValidationException):
-        detail = _validation_detail(exc)
+        detail = _validation_detail(exc, request)
         return problem_response(400, "urn:vault:bad_request", "Bad request", detail, request)
     if isinstance(exc, NotFoundException):
         return problem_response(404, "urn:vault:not_found", "Not found", "no such resource", request)
@@ -84,7 +84,7 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
     return problem_response(status, f"urn:vault:http_{status}", exc.detail or "Error", exc.detail or "", request)
 
 
-def _validation_detail(exc: ValidationException) -> str:
+def _validation_detail(exc: ValidationException, request: Request[Any, Any, Any]) -> str:
     extra = exc.extra if isinstance(exc.extra, list) else []
     parts = []
     for item in extra[:5]:
@@ -93,6 +93,9 @@ def _validation_detail(exc: ValidationException) -> str:
             msg = str(item.get("message", ""))
             parts.append(f"{key}: {msg}" if key else msg)
     base = exc.detail or "invalid request"
+    if base.startswith("Validation failed for"):
+        # Litestar quotes the whole URL, query string included (emails, phone numbers, RRNs): the path only.
+        base = f"Validation failed for {request.method} {request.url.path}"
     # Never echo submitted values: keep messages that name keys, drop anything else.
     return base if not parts else f"{base}: {'; '.join(parts)}"
 

@@ -16,6 +16,7 @@ from vault.audit.schedule import LATEST
 from vault.audit.verify import create_checkpoint, export_checkpoint, verify_chain, verify_exported
 from vault.bootstrap import Vault
 from vault.cli.common import err, fail, operator, out, run, with_vault
+from vault.lib.files import write_private
 
 app = typer.Typer(help="Tamper-evident audit log.", no_args_is_help=True)
 
@@ -97,8 +98,7 @@ def impact(
         doc.pop("customers")
         doc.pop("truncated")
         if out_csv is not None:
-            out_csv.write_text(report.notification_csv())
-            out_csv.chmod(0o600)
+            write_private(out_csv, report.notification_csv().encode())
             doc["notification_list"] = str(out_csv)
         print(json.dumps(doc, indent=2, ensure_ascii=False))
 

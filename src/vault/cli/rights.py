@@ -12,6 +12,7 @@ from vault.access.caller import Caller
 from vault.access.permissions import SUBJECTS_ERASE, SUBJECTS_EXPORT, Permission
 from vault.bootstrap import Vault
 from vault.cli.common import acting_principal, operator, out, run, with_vault
+from vault.lib.files import write_private
 
 app = typer.Typer(help="Data subject rights: export, erase, restrict, object, replay erasures.", no_args_is_help=True)
 retention_app = typer.Typer(help="Retention: erase or pseudonymize customers past retention.", no_args_is_help=True)
@@ -38,9 +39,7 @@ def export(
     async def go(vault: Vault) -> None:
         caller = await _as_principal(vault, SUBJECTS_EXPORT, "rights export")
         doc = await vault.rights().export(customer, caller, request_id=request)
-        out_file.parent.mkdir(parents=True, exist_ok=True)
-        out_file.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        out_file.chmod(0o600)
+        write_private(out_file, (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode())
         out.print(f"exported customer {customer} to {out_file} ({len(doc['fields'])} fields, "
                   f"{len(doc['access_log'])} audit entries)")
 

@@ -78,3 +78,31 @@ class ConcurrencyLimit:
             self._running.pop(key, None)
         else:
             self._running[key] = n
+
+
+class VolumeWindow:
+    """Amounts per key within the last ``window`` seconds (e.g. contacts streamed per principal per day)."""
+
+    def __init__(self, window: float, *, max_keys: int = 10_000, clock: Callable[[], float] = time.monotonic) -> None:
+        self.window = window
+        self._max_keys = max_keys
+        self._clock = clock
+        self._items: OrderedDict[Hashable, deque[tuple[float, int]]] = OrderedDict()
+
+    def total(self, key: Hashable) -> int:
+        """The amount recorded for ``key`` within the window."""
+        items = self._items.get(key)
+        if items is None:
+            return 0
+        horizon = self._clock() - self.window
+        while items and items[0][0] <= horizon:
+            items.popleft()
+        return sum(n for _, n in items)
+
+    def add(self, key: Hashable, amount: int) -> None:
+        """Record ``amount`` for ``key`` now."""
+        items = self._items.setdefault(key, deque())
+        self._items.move_to_end(key)
+        items.append((self._clock(), amount))
+        while len(self._items) > self._max_keys:
+            self._items.popitem(last=False)
