@@ -7,7 +7,7 @@ clause. PostgreSQL needs nothing here: ON CONFLICT DO UPDATE fires the UPDATE tr
 the service role has no UPDATE privilege on the audit tables (docs/operations.md).
 
 Revision ID: 0006security
-Revises: 0006cmp
+Revises: 0006seg
 Create Date: 2026-11-25
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0006security"
-down_revision = "0006cmp"
+down_revision = "0006seg"
 branch_labels = None
 depends_on = None
 

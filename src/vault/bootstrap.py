@@ -42,6 +42,9 @@ from vault.rights.oversight import OversightDeps, OversightService
 from vault.rights.provision import ProvisionDeps, ProvisionService
 from vault.rights.retention import RetentionService
 from vault.rights.service import RightsDeps, RightsService
+from vault.segments.behaviour import BehaviourImporter
+from vault.segments.labels import LabelService, not_blocked
+from vault.segments.service import SegmentDeps, SegmentService
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -171,7 +174,8 @@ class Vault:
         p = self.policies
         lim = self.settings.limits
         return ContactResolver(ContactDeps(self.db, self.keyring, p.purposes, self.guard, self.audit,
-                                           volume=self.contact_volume, per_request=lim.contacts_per_request,
+                                           blocked=lambda key: ~not_blocked(key), volume=self.contact_volume,
+                                           per_request=lim.contacts_per_request,
                                            per_day=self._share(lim.contacts_per_day)))
 
     def quality(self, session: AsyncSession) -> QualityService:
@@ -182,6 +186,19 @@ class Vault:
         """The customer importer; consent flags become consent events in each batch's transaction."""
         return CustomerImporter(self.db, self.keyring, self.policies.catalogue, self.audit,
                                 on_created=record_imported_consents)
+
+    def segments(self) -> SegmentService:
+        """Segments: preview, versions and sign-off, snapshots, diffs (opens its own transactions)."""
+        p = self.policies
+        return SegmentService(SegmentDeps(self.db, self.keyring, p.purposes, self.guard, self.audit))
+
+    def labels(self, session: AsyncSession) -> LabelService:
+        """Department labels and interactions on ``session``."""
+        return LabelService(session, self.guard, self.audit)
+
+    def behaviour_importer(self) -> BehaviourImporter:
+        """The transactions / interactions importer (no PII: customer ids, amounts and codes)."""
+        return BehaviourImporter(self.db, self.keyring.index, self.audit)
 
     @cached_property
     def rights_deps(self) -> RightsDeps:

@@ -16,7 +16,7 @@ from vault.api.admin import AuditController, PrincipalController, PurposeControl
 from vault.api.auth import ApiKeyAuthentication, KeyCache
 from vault.api.consents import ConsentController, ContactController, CustomerConsentController
 from vault.api.customers import CustomerController
-from vault.api.deps import provide_caller, provide_principal
+from vault.api.deps import provide_caller
 from vault.api.errors import EXCEPTION_HANDLERS
 from vault.api.limits import RequestLimits, RestoreGate
 from vault.api.notes import NoteController
@@ -26,6 +26,7 @@ from vault.api.pii import PiiController
 from vault.api.provisions import ProvisionController
 from vault.api.quality import QualityFlagController
 from vault.api.rights import RequestController, SubjectController
+from vault.api.segments import CustomerLabelController, InteractionController, SegmentController
 from vault.audit.schedule import CheckpointSchedule
 from vault.bootstrap import Vault, open_vault
 from vault.config import Settings, get_settings
@@ -118,9 +119,10 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
                         CustomerConsentController, ConsentController, ContactController, PiiController,
                         NoteController, RequestController, SubjectController, ImpactController,
                         InspectionController, ProvisionController, QualityFlagController,
+                        SegmentController, CustomerLabelController, InteractionController,
                         *web_handlers()],
         before_send=[security_headers],
-        dependencies={"principal": Provide(provide_principal), "caller": Provide(provide_caller)},
+        dependencies={"caller": Provide(provide_caller)},
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[lambda app: RequestLimits(app, max_header_bytes=cfg.api.max_header_bytes,
                                               max_url_bytes=cfg.api.max_url_bytes),

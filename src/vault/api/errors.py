@@ -39,7 +39,8 @@ STATUS: tuple[tuple[type[VaultError], int], ...] = (
     (UnavailableError, 503),
     (RateLimitedError, 429),
 )
-_SAFE_EXTRA = {"field", "fields", "permission", "purpose", "valid", "customer_id", "reason", "retry_after"}
+_SAFE_EXTRA = {"field", "fields", "permission", "purpose", "valid", "customer_id", "reason", "position", "segment",
+               "state", "missing", "retry_after"}
 
 
 def problem_response(status: int, type_: str, title: str, detail: str, request: Request[Any, Any, Any],

@@ -75,7 +75,7 @@ def demo(
     async def go(vault: Vault) -> None:
         from vault.customers.demo import write_demo_csv  # faker: only `vault demo` pays for importing it
 
-        write_demo_csv(csv_path, count)
+        demo_refs = [r["customer_ref"] for r in write_demo_csv(csv_path, count)]
         caller = Caller(None, purpose="service_delivery", operator=operator("demo"))
         report = await vault.importer().run(
             csv_path, caller)
@@ -99,6 +99,9 @@ def demo(
                 fh.write("".join(line + "\n" for line in lines))
             credentials.chmod(0o600)
             out.print(f"demo API keys written to {credentials}")
+        from vault.cli.segments import demo_segments  # segments build on the demo principals above
+
+        await demo_segments(vault, demo_refs, s.var_dir)
 
     run(with_vault(go))
 

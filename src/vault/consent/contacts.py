@@ -34,6 +34,7 @@ from vault.consent.models import ConsentStateRow
 from vault.consent.rules import is_night, utc
 from vault.crypto.keys import WrappedKey
 from vault.customers.gate import contactable_clause as rights_clause
+from vault.customers.gate import is_direct_marketing
 from vault.customers.models import CustomerIndexRow, CustomerRow
 from vault.customers.records import open_fields
 from vault.lib.clock import utcnow
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
     from vault.policy.purposes import Purpose, PurposeCatalogue
 
 Clock = Callable[[], datetime]
+#: Given the customer-id column of the query, a SQL condition on it.
+ScopeClause = Callable[[Any], ColumnElement[bool]]
 MAX_IDS = 1000
 PAST_SKEW = timedelta(minutes=5)
 MAX_AHEAD = timedelta(days=366)
@@ -73,6 +76,10 @@ class ContactQuery:
     channel: str | None
     at: datetime | None = None
     customer_ids: tuple[uuid.UUID, ...] | None = None
+    #: Only customers this SQL clause factory accepts (a segment snapshot, built by vault.segments);
+    #: ``scope_name`` (e.g. ``core-customers@3``) is recorded in the audit entry.
+    scope: ScopeClause | None = None
+    scope_name: str | None = None
     justification: str | None = None  # required above the volume caps; audited
 
 
@@ -88,6 +95,7 @@ class ContactPlan:
     subjects: SubjectList
     audit_seq: int
     customer_ids: tuple[uuid.UUID, ...] | None
+    scope: ScopeClause | None = None
 
     @property
     def count(self) -> int:
@@ -105,6 +113,9 @@ class ContactDeps:
     guard: Guard
     audit: AuditLog
     clock: Clock = utcnow
+    #: Customers never contacted for direct marketing or by segment (department labels ``blacklist`` /
+    #: ``do_not_contact``); wired by bootstrap from vault.segments, which sits above this package.
+    blocked: ScopeClause | None = None
     volume: VolumeWindow | None = None  # contacts resolved per principal (24 h)
     per_request: int = 10_000
     per_day: int = 50_000
@@ -165,7 +176,8 @@ class ContactResolver:
     # -- the eligibility predicate ------------------------------------------------------------------
 
     def _where(self, purpose: Purpose, channel: Channel, at: datetime, night: bool,
-               ids: tuple[uuid.UUID, ...] | None) -> tuple[Any, list[ColumnElement[bool]], Any]:
+               ids: tuple[uuid.UUID, ...] | None,
+               scope: ScopeClause | None = None) -> tuple[Any, list[ColumnElement[bool]], Any]:
         """((FROM, join), WHERE clauses, key column) of "customers to contact"; the key is the customer id."""
         clauses: list[ColumnElement[bool]] = [contactable_clause(purpose)]
         if purpose.is_consent:
@@ -196,6 +208,10 @@ class ContactResolver:
                 CustomerIndexRow.customer_id == key, (CustomerIndexRow.field + "") == required[0])))
         if ids is not None:
             clauses.append(key.in_(ids))
+        if scope is not None:
+            clauses.append(scope(key))
+        if self._d.blocked is not None and (scope is not None or is_direct_marketing(purpose)):
+            clauses.append(~self._d.blocked(key))
         return (frm, join_on), clauses, key
 
     def _select(self, cols: list[Any], frm: tuple[Any, Any], clauses: list[ColumnElement[bool]]) -> Select[Any]:
@@ -218,7 +234,7 @@ class ContactResolver:
         await self._d.guard.require(caller, perms.CONTACTS_READ, "contacts.resolve")
         justification = _justification(query.justification)
         night = purpose.night_opt_in_required and channel in NIGHT_CHANNELS and is_night(at)
-        frm, clauses, key = self._where(purpose, channel, at, night, query.customer_ids)
+        frm, clauses, key = self._where(purpose, channel, at, night, query.customer_ids, query.scope)
         subjects = SubjectList()
         last: uuid.UUID | None = None
         async with self._d.db.read() as session:
@@ -237,8 +253,9 @@ class ContactResolver:
             request_id=caller.request_id, client_ip=caller.client_ip,
             detail=f"channel={channel.value} at={at.isoformat()} night_opt_in_applied={night}"
                    + (f" ids_given={len(query.customer_ids)}" if query.customer_ids else "")
+                   + (f" segment={query.scope_name}" if query.scope_name else "")
                    + (f" justification={justification}" if justification else "")), subjects)
-        return ContactPlan(purpose, channel, at, night, fields, subjects, seq, query.customer_ids)
+        return ContactPlan(purpose, channel, at, night, fields, subjects, seq, query.customer_ids, query.scope)
 
     async def _check_volume(self, caller: Caller, count: int, justification: str | None) -> None:
         """Above the per-request or per-day cap a resolution needs a justification (denial audited)."""
@@ -263,7 +280,8 @@ class ContactResolver:
         """
         if not plan.count:
             return
-        frm, clauses, key = self._where(plan.purpose, plan.channel, plan.at, plan.night, plan.customer_ids)
+        frm, clauses, key = self._where(plan.purpose, plan.channel, plan.at, plan.night, plan.customer_ids,
+                                        plan.scope)
         cols = [CustomerRow.id, CustomerRow.kek_version, CustomerRow.wrapped_dek, CustomerRow.dek_version,
                 CustomerRow.sealed]
         audited = plan.subjects.packed()
