@@ -7,7 +7,7 @@ clause. PostgreSQL needs nothing here: ON CONFLICT DO UPDATE fires the UPDATE tr
 the service role has no UPDATE privilege on the audit tables (docs/operations.md).
 
 Revision ID: 0006security
-Revises: 0006seg
+Revises: 0007cmp
 Create Date: 2026-11-25
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0006security"
-down_revision = "0006seg"
+down_revision = "0007cmp"
 branch_labels = None
 depends_on = None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -17,12 +18,15 @@ from vault.access.lawful_basis import LawfulBasisCheck
 from vault.access.permissions import ROLES
 from vault.access.policy import AccessPolicy
 from vault.access.principals import PrincipalService
+from vault.access.sessions import SessionPolicy, SessionService
 from vault.audit.inspection import InspectionSettings
 from vault.audit.log import AuditLog
 from vault.audit.policy_files import policy_digest, record_policy_load
 from vault.consent.contacts import ContactDeps, ContactResolver
-from vault.consent.imports import check_import_columns, record_imported_consents
+from vault.consent.imports import check_import_columns, imported_consents_recorder
 from vault.consent.ledger import SqlConsentLedger
+from vault.consent.notices import check_published_notices
+from vault.consent.notifications import ConsentNotifications
 from vault.consent.service import ConsentDeps, ConsentService
 from vault.crypto.keys import LayeredKeyProvider, load_env_keys, load_key_file
 from vault.customers.gate import restriction_error
@@ -169,6 +173,11 @@ class Vault:
         """A consent service on ``session``."""
         return ConsentService(session, self.consent_deps)
 
+    def consent_notifications(self) -> ConsentNotifications:
+        """Result and reconfirmation notices: who is due, what was sent (opens its own transactions)."""
+        p = self.policies
+        return ConsentNotifications(self.db, p.purposes, p.access, self.audit)
+
     def contacts(self) -> ContactResolver:
         """The consented-contact resolver (opens its own read transactions)."""
         p = self.policies
@@ -185,7 +194,7 @@ class Vault:
     def importer(self) -> CustomerImporter:
         """The customer importer; consent flags become consent events in each batch's transaction."""
         return CustomerImporter(self.db, self.keyring, self.policies.catalogue, self.audit,
-                                on_created=record_imported_consents)
+                                on_created=imported_consents_recorder(self.policies.purposes))
 
     def segments(self) -> SegmentService:
         """Segments: preview, versions and sign-off, snapshots, diffs (opens its own transactions)."""
@@ -245,6 +254,12 @@ class Vault:
         pii_roles = frozenset(r for r in self.roles if self.policies.access.reads_pii(r))
         return PrincipalService(session, self.audit, self.roles, pii_roles)
 
+    def console_sessions(self, session: AsyncSession) -> SessionService:
+        """Console sessions and TOTP for people, on ``session``."""
+        c = self.settings.console
+        policy = SessionPolicy(timedelta(minutes=c.idle_timeout_minutes), timedelta(hours=c.max_session_hours))
+        return SessionService(session, self.audit, self.keyring.provider, policy)
+
     @property
     def roles(self) -> frozenset[str]:
         """Roles known to the policy (plus built-in roles with no grants yet)."""
@@ -259,7 +274,8 @@ class Vault:
 async def open_vault(settings: Settings) -> Vault:
     """Build the vault: policies, KEK provider, database, system keys, audit log.
 
-    A change of the policy files since the last start is recorded (``policy.loaded``, by hash).
+    A change of the policy files since the last start is recorded (``policy.loaded``, by hash); a
+    published consent notice whose disclosure changed stops start-up (``consent.notices``).
     """
     policies = load_policies(settings)
     provider = key_provider(settings)
@@ -271,6 +287,7 @@ async def open_vault(settings: Settings) -> Vault:
         await db.dispose()
         raise
     try:
+        await check_published_notices(db, policies.purposes)
         await record_policy_load(db, policy_digest(settings.policy.directory))
     except Exception:
         await db.dispose()

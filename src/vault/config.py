@@ -99,6 +99,21 @@ class RightsSettings(BaseModel):
         Path("var/erasure-journal.jsonl"),
         description="Append-only erasure journal (JSON lines: ids, digests, times, request ids; never PII), kept "
                     "apart from the database and its backups; `vault rights replay-erasures` re-applies it")
+    retention_every_s: float = Field(
+        86_400, ge=0, description="`vault serve` runs retention (erase customers past their retention period) "
+                                  "this often, first after one interval; 0 turns the schedule off")
+    retention_mode: Literal["erase", "pseudonymize"] = Field(
+        "erase", description="What the scheduled retention run does to customers past retention")
+
+
+class ConsoleSettings(BaseModel):
+    """The compliance console (people log in with a password, optionally TOTP)."""
+
+    secure_cookies: Literal["auto", "always", "never"] = Field(
+        "auto", description="Secure flag on console cookies: 'auto' sets it when the request came over https "
+                            "(plain http://127.0.0.1 from `make run` works); 'always' behind a TLS proxy")
+    idle_timeout_minutes: int = Field(30, description="A console session ends after this long without a request")
+    max_session_hours: int = Field(12, description="A console session ends this long after login, active or not")
 
 
 class Settings(BaseSettings):
@@ -122,6 +137,7 @@ class Settings(BaseSettings):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     rights: RightsSettings = Field(default_factory=RightsSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
 
 
 @lru_cache(maxsize=1)

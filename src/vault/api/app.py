@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -14,6 +15,7 @@ from litestar.openapi import OpenAPIConfig
 from vault.access.failures import AuthFailures
 from vault.api.admin import AuditController, PrincipalController, PurposeController
 from vault.api.auth import ApiKeyAuthentication, KeyCache
+from vault.api.consent_notifications import ConsentNotificationController, ResultsDueController
 from vault.api.consents import ConsentController, ContactController, CustomerConsentController
 from vault.api.customers import CustomerController
 from vault.api.deps import provide_caller
@@ -31,6 +33,7 @@ from vault.audit.schedule import CheckpointSchedule
 from vault.bootstrap import Vault, open_vault
 from vault.config import Settings, get_settings
 from vault.detection.pool import DetectionPool
+from vault.rights.schedule import run_retention_every
 from vault.web import VendoredSwaggerPlugin, security_headers, web_handlers
 
 
@@ -92,13 +95,22 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
                                           every_entries=cfg.audit.checkpoint_every_entries)
             app.state.checkpoints = asyncio.create_task(schedule.run(), name="audit-checkpoints")
         app.state.pii = DetectionPool(cfg.limits.detection_processes)
+        every = cfg.rights.retention_every_s
+        app.state.retention_task = None if not every else asyncio.create_task(
+            run_retention_every(app.state.vault.retention(), every, mode=cfg.rights.retention_mode),
+            name="retention-schedule")
 
     async def shutdown(app: Litestar) -> None:
+        task: asyncio.Task[None] | None = app.state.retention_task
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         for name in ("checkpoints", "replay_watch"):
-            task: asyncio.Task[None] | None = getattr(app.state, name, None)
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+            background: asyncio.Task[None] | None = getattr(app.state, name, None)
+            if background is not None:
+                background.cancel()
+                await asyncio.gather(background, return_exceptions=True)
         flusher: asyncio.Task[None] | None = getattr(app.state, "auth_flusher", None)
         if flusher is not None:
             flusher.cancel()
@@ -119,6 +131,7 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
                         CustomerConsentController, ConsentController, ContactController, PiiController,
                         NoteController, RequestController, SubjectController, ImpactController,
                         InspectionController, ProvisionController, QualityFlagController,
+                        ConsentNotificationController, ResultsDueController,
                         SegmentController, CustomerLabelController, InteractionController,
                         *web_handlers()],
         before_send=[security_headers],

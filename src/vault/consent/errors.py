@@ -73,3 +73,10 @@ class JustificationRequiredError(AccessDeniedError):
 
     code = "contacts.justification_required"
     title = "Justification required"
+
+
+class NoticeVersionRequiredError(InvalidInputError):
+    """A grant or reconfirmation that does not name the notice version shown (``valid`` lists the accepted ones)."""
+
+    code = "consent.notice_version_required"
+    title = "Notice version required"

@@ -28,6 +28,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from sqlalchemy import insert, select
@@ -62,6 +63,9 @@ CUSTOMER_COLUMNS = (
 )
 CONSENT_COLUMNS = ("marketing_email", "marketing_sms", "marketing_sms_night", "analytics")
 HEADER = CUSTOMER_COLUMNS + CONSENT_COLUMNS
+#: Optional columns proving the imported consents: when the customer consented (YYYY-MM-DD) and the
+#: notice version shown then. Without both, imported grants are recorded as unverified.
+CONSENT_PROOF_COLUMNS = ("consent_date", "consent_notice_version")
 #: Why a kept row carries a data-quality flag (vault.customers.quality), as written in the import report.
 WARNING_REASONS = {
     CHECK_DIGIT_UNVERIFIED: "check digit does not match; kept, because numbers issued or re-issued since "
@@ -71,8 +75,9 @@ FLAG_VALUES = {"y": True, "n": False, "": None}
 DEFAULT_ENCODING = "utf-8-sig"  # UTF-8, with or without the BOM spreadsheet programs write
 PARALLEL_MIN_ROWS = 20_000  # below this, worker start-up costs more than it saves
 
-#: Called inside each batch's transaction with the new customers' (id, consent flags) pairs.
-CreatedHook = Callable[["AsyncSession", Sequence[tuple[uuid.UUID, dict[str, bool]]], "Actor"], Awaitable[None]]
+#: Called inside each batch's transaction with the new customers' (id, consent flags, consent proof).
+CreatedHook = Callable[["AsyncSession", Sequence[tuple[uuid.UUID, dict[str, bool], dict[str, str]]], "Actor"],
+                       Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +106,7 @@ class ImportRow:
     line: int
     values: dict[str, str]
     consents: dict[str, bool]
+    proof: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -114,6 +120,7 @@ class SealedRow:
     consents: dict[str, bool]
     fields: tuple[str, ...]
     flag_rows: list[dict[str, Any]] = field(default_factory=list)
+    proof: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -139,7 +146,7 @@ class ImportReport:
 
 def unknown_columns(header: list[str]) -> list[str]:
     """Columns the field catalogue does not declare."""
-    return [c for c in header if c not in HEADER]
+    return [c for c in header if c not in HEADER and c not in CONSENT_PROOF_COLUMNS]
 
 
 _COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ .-]{0,39}")
@@ -181,10 +188,18 @@ def parse_row(line: int, header: list[str], cells: list[str], catalogue: FieldCa
         return RowError(line, "(row)", f"has {len(cells)} columns, header has {len(header)}")
     values: dict[str, str] = {}
     consents: dict[str, bool] = {}
+    proof: dict[str, str] = {}
     for col, raw in zip(header, cells, strict=True):
+        cell = raw.strip()
+        if col in CONSENT_PROOF_COLUMNS:
+            if cell:
+                bad = _bad_proof(col, cell)
+                if bad:
+                    return RowError(line, col, bad)
+                proof[col] = cell
+            continue
         if col not in HEADER:
             continue  # an undeclared column the caller chose to drop: never stored
-        cell = raw.strip()
         if col in CONSENT_COLUMNS:
             flag = FLAG_VALUES.get(cell.lower(), "bad")
             if flag == "bad":
@@ -200,7 +215,17 @@ def parse_row(line: int, header: list[str], cells: list[str], catalogue: FieldCa
             return RowError(line, exc.field, exc.reason)
     if "customer_ref" not in values:
         return RowError(line, "customer_ref", "is required")
-    return ImportRow(line, values, consents)
+    return ImportRow(line, values, consents, proof)
+
+
+def _bad_proof(col: str, cell: str) -> str | None:
+    if col == "consent_date":
+        try:
+            date.fromisoformat(cell)
+        except ValueError:
+            return "must be a date YYYY-MM-DD"
+        return None
+    return None if len(cell) <= 40 else "must be at most 40 characters"
 
 
 def _decoded(fh: BinaryIO, encoding: str) -> Iterator[str]:
@@ -299,7 +324,7 @@ class _Sealer:
                 continue
             sealed = records.seal_values(self._cipher, self._index, self._catalogue, parsed.values)
             out.append(SealedRow(line, sealed.row["ref_digest"], sealed.row, sealed.index_rows, parsed.consents,
-                                 tuple(sorted(parsed.values)), sealed.flag_rows))
+                                 tuple(sorted(parsed.values)), sealed.flag_rows, parsed.proof))
         return out
 
 
@@ -491,7 +516,7 @@ class CustomerImporter:
         await insert_flags(session, [f for r in fresh for f in r.flag_rows])
         ids = tuple(r.row["id"] for r in fresh)
         if self._on_created is not None:
-            await self._on_created(session, [(r.row["id"], r.consents) for r in fresh], caller.actor)
+            await self._on_created(session, [(r.row["id"], r.consents, r.proof) for r in fresh], caller.actor)
         await self._audit.record(session, AuditEvent(
             "customer.import", Outcome.ALLOWED, caller.actor, purpose=caller.purpose, subjects=ids,
             fields=tuple(sorted({f for r in fresh for f in r.fields})), request_id=caller.request_id,

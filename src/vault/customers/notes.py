@@ -6,7 +6,9 @@ sealed under the customer's DEK (so erasure shreds them with the rest): the
 original, readable only with ``notes:read`` (compliance, legal claims), and a
 redacted copy produced by the PII detector (``[전화번호]`` / ``<PHONE_NUMBER>``),
 which roles with ``notes:read_masked`` see. Only entity types and counts are
-kept in clear.
+kept in clear. A note holding a resident registration number keeps only its
+redacted copy unless it is written under a purpose that collects RRNs under a
+statute (PIPA art. 24-2).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ NOTES_CREATE = Permission("notes", "create")
 NOTES_READ = Permission("notes", "read")
 NOTES_READ_REDACTED = Permission("notes", "read_masked")
 MAX_NOTE = 20_000
+RRN_ENTITY = "KR_RRN"
 LANGUAGES = ("ko", "en")
 
 
@@ -119,18 +122,22 @@ class NoteService:
         await self._d.guard.admit(caller, purpose, "note.create", customer, self._session)
         result = await self._redact(text, language, caller)
         counts = dict(Counter(e.type for e in result.entities))
+        # PIPA 24-2: an RRN typed into a note is kept only where a statute purpose collects RRNs; otherwise
+        # the note keeps only its redacted copy (the "original" is the redacted text too).
+        keep_original = not counts.get(RRN_ENTITY) or "rrn" in purpose.fields
         key = records.customer_key(self._d.keyring, customer)
         note_id = new_id()
         row = NoteRow(id=note_id, customer_id=customer_id, created_at=utcnow(),
                       author_id=caller.principal.id if caller.principal else None, language=language,
-                      original=key.seal(f"note:{note_id.hex}", text),
+                      original=key.seal(f"note:{note_id.hex}", text if keep_original else result.text),
                       redacted=key.seal(f"note.redacted:{note_id.hex}", result.text), entity_counts=counts)
         self._session.add(row)
         await self._session.flush()
         await self._d.audit.record(self._session, AuditEvent(
             "note.create", Outcome.ALLOWED, caller.actor, purpose=purpose_id, customer_id=customer_id,
             fields=("note",), request_id=caller.request_id, client_ip=caller.client_ip,
-            detail="entities: " + (", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "none")))
+            detail="entities: " + (", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "none")
+                   + ("" if keep_original else "; original not kept (RRN without a statute purpose)")))
         return NoteView(note_id, customer_id, as_utc(row.created_at), language, result.text, True, counts)
 
     async def list(self, customer_id: uuid.UUID, caller: Caller) -> list[NoteView]:
