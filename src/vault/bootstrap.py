@@ -6,6 +6,7 @@ settings or builds engines, key providers or policies.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,6 +24,7 @@ from vault.consent.notices import check_published_notices
 from vault.crypto.keys import LayeredKeyProvider, load_env_keys, load_key_file
 from vault.db.engine import Database
 from vault.keys.store import load_keyring
+from vault.lib.ratelimit import ConcurrencyLimit, SlidingWindow, VolumeWindow
 from vault.policy.catalogue import load_catalogue
 from vault.policy.purposes import load_purposes
 from vault.policy.statutes import StatuteRegistry, check_statutes, load_statutes
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from vault.access.guard import Guard
     from vault.access.principals import PrincipalService
     from vault.access.sessions import SessionService
+    from vault.audit.entry import Actor
     from vault.config import Settings
     from vault.consent.contacts import ContactResolver
     from vault.consent.notifications import ConsentNotifications
@@ -125,13 +128,39 @@ class Vault:
         p = self.policies
         return Guard(p.access, p.purposes, self.lawful, self.audit, restriction_error)
 
+    def _share(self, limit: int) -> int:
+        """A worker's share of a per-principal limit (each worker process counts on its own)."""
+        return max(1, math.ceil(limit / max(1, self.settings.api.workers)))
+
+    @cached_property
+    def lookups(self) -> SlidingWindow:
+        """Exact lookups per principal and minute."""
+        return SlidingWindow(self._share(self.settings.limits.lookups_per_minute), 60.0)
+
+    @cached_property
+    def lookup_misses(self) -> SlidingWindow:
+        """Empty lookups per principal within 10 minutes; reaching the limit writes an alert entry."""
+        return SlidingWindow(self._share(self.settings.limits.lookup_miss_alert), 600.0)
+
+    @cached_property
+    def detection_slots(self) -> ConcurrencyLimit:
+        """PII detection runs in flight per principal."""
+        return ConcurrencyLimit(max(1, self.settings.limits.detections_in_flight))
+
+    @cached_property
+    def contact_volume(self) -> VolumeWindow:
+        """Contacts resolved per principal within 24 h."""
+        return VolumeWindow(86_400.0)
+
     @cached_property
     def customer_deps(self) -> CustomerDeps:
         """Collaborators for :class:`CustomerService` (built once per process)."""
         from vault.customers.service import CustomerDeps
 
         p = self.policies
-        return CustomerDeps(self.keyring, p.catalogue, p.purposes, self.guard, self.audit, self.db)
+        return CustomerDeps(self.keyring, p.catalogue, p.purposes, self.guard, self.audit, self.db,
+                            lookups=self.lookups, lookup_misses=self.lookup_misses,
+                            detection_slots=self.detection_slots)
 
     def customers(self, session: AsyncSession) -> CustomerService:
         """A customer service on ``session``."""
@@ -165,8 +194,11 @@ class Vault:
         from vault.segments.labels import not_blocked
 
         p = self.policies
+        lim = self.settings.limits
         return ContactResolver(ContactDeps(self.db, self.keyring, p.purposes, self.guard, self.audit,
-                                           blocked=lambda key: ~not_blocked(key)))
+                                           blocked=lambda key: ~not_blocked(key), volume=self.contact_volume,
+                                           per_request=lim.contacts_per_request,
+                                           per_day=self._share(lim.contacts_per_day)))
 
     def quality(self, session: AsyncSession) -> QualityService:
         """Data-quality flags (compliance officers list them) on ``session``."""
@@ -209,7 +241,8 @@ class Vault:
 
         p = self.policies
         return RightsDeps(self.db, self.keyring, p.catalogue, p.purposes, self.guard, self.audit,
-                          ErasureJournal(self.settings.rights.erasure_journal))
+                          ErasureJournal(self.settings.rights.erasure_journal),
+                          bulk_approval_over=self.settings.limits.bulk_erasure_approval_over)
 
     def rights(self) -> RightsService:
         """Data subject rights (opens its own transactions)."""
@@ -243,11 +276,11 @@ class Vault:
         p = self.policies
         return ProvisionService(ProvisionDeps(self.db, self.keyring, p.purposes, self.guard, self.audit))
 
-    def key_rotation(self, *, batch_size: int = 5000) -> KeyRotation:
-        """KEK and blind-index key rotation."""
+    def key_rotation(self, *, batch_size: int = 5000, actor: Actor | None = None) -> KeyRotation:
+        """KEK and blind-index key rotation, audited as ``actor`` (the CLI operator when not given)."""
         from vault.keys.rotation import KeyRotation
 
-        return KeyRotation(self.db, self.keyring.provider, batch_size=batch_size, audit=self.audit)
+        return KeyRotation(self.db, self.keyring.provider, batch_size=batch_size, audit=self.audit, actor=actor)
 
     def extracts(self, detector: PiiPort) -> ExtractService:
         """The analytics extract builder; ``detector`` is the release gate (opens its own transactions)."""

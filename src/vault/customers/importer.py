@@ -22,6 +22,7 @@ import csv
 import multiprocessing
 import os
 import pickle
+import re
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -148,6 +149,21 @@ def unknown_columns(header: list[str]) -> list[str]:
     return [c for c in header if c not in HEADER and c not in CONSENT_PROOF_COLUMNS]
 
 
+_COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ .-]{0,39}")
+
+
+def shown_columns(names: list[str]) -> str:
+    """Column names as quoted in a message: a name that does not look like one (a headerless file's first
+    row holds names, phone numbers...) is never echoed, only counted."""
+    plain = [n for n in names if _COLUMN_NAME.fullmatch(n)]
+    hidden = len(names) - len(plain)
+    out = repr(plain) if plain else ""
+    if hidden:
+        out += (" and " if plain else "") + (
+            f"{hidden} column(s) whose names do not look like column names (not shown: is the header line missing?)")
+    return out
+
+
 def check_header(header: list[str], *, ignore_unknown: bool = False) -> RowError | None:
     """Refuse files with missing, repeated or (unless ``ignore_unknown``) undeclared columns (line 1)."""
     missing = [c for c in ("customer_ref",) if c not in header]
@@ -159,9 +175,10 @@ def check_header(header: list[str], *, ignore_unknown: bool = False) -> RowError
     if missing:
         parts.append(f"missing columns {missing}")
     if unknown:
-        parts.append(f"unknown columns {unknown} (not in the field catalogue; refusing undeclared data)")
+        parts.append(f"unknown columns {shown_columns(unknown)} (not in the field catalogue; "
+                     "refusing undeclared data)")
     if dupes:
-        parts.append(f"repeated columns {dupes}")
+        parts.append(f"repeated columns {shown_columns(dupes)}")
     return RowError(1, "(header)", "; ".join(parts) + f"; expected header: {','.join(HEADER)}")
 
 
@@ -280,7 +297,8 @@ def discover_columns(path: Path, columns: Sequence[str], detector: PiiPort,
 def describe_discovery(found: Mapping[str, ColumnVerdict]) -> str:
     """One line per column: what it looks like (types and shares only, never values)."""
     parts = []
-    for col, v in found.items():
+    for name, v in found.items():
+        col = name if _COLUMN_NAME.fullmatch(name) else "(unnamed)"
         if v.is_pii:
             kind = v.entity_type or "mixed personal data"
             parts.append(f"column {col!r} looks like PII ({kind} in {v.ratio:.0%} of {v.sampled} sampled values)")
@@ -374,7 +392,7 @@ class CustomerImporter:
             if not ignore_unknown_columns:
                 found = describe_discovery(report.discovery) if report.discovery else ""
                 report.errors.append(RowError(1, "(header)", (
-                    f"undeclared columns {extra} are not in the field catalogue and are never stored"
+                    f"undeclared columns {shown_columns(extra)} are not in the field catalogue and are never stored"
                     + (f" ({found})" if found else "")
                     + "; remove them, declare them in policies/pii.yaml, or import without them "
                     "(--ignore-unknown-columns)")))

@@ -17,7 +17,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import JSON, DateTime, ForeignKey, LargeBinary, String, Uuid, select
 from sqlalchemy.orm import Mapped, mapped_column
@@ -28,7 +28,7 @@ from vault.customers import records
 from vault.customers.errors import CustomerNotFoundError
 from vault.customers.models import CustomerRow
 from vault.db.base import Base
-from vault.errors import InvalidInputError
+from vault.errors import InvalidInputError, RateLimitedError
 from vault.lib.clock import as_utc, utcnow
 from vault.lib.ids import new_id
 
@@ -37,7 +37,13 @@ if TYPE_CHECKING:
 
     from vault.access.caller import Caller
     from vault.customers.service import CustomerDeps
-    from vault.lib.pii import PiiPort
+    from vault.lib.pii import RedactedText
+
+
+class Redactor(Protocol):
+    """Redacts free text off the event loop (``vault.detection.pool.DetectionPool`` in the API)."""
+
+    async def redact(self, text: str, language: str | None = None) -> RedactedText: ...
 
 NOTES_CREATE = Permission("notes", "create")
 NOTES_READ = Permission("notes", "read")
@@ -79,10 +85,23 @@ class NoteView:
 class NoteService:
     """Add and read customer notes (the caller commits)."""
 
-    def __init__(self, session: AsyncSession, deps: CustomerDeps, detector: PiiPort) -> None:
+    def __init__(self, session: AsyncSession, deps: CustomerDeps, detector: Redactor) -> None:
         self._session = session
         self._d = deps
         self._detector = detector
+
+    async def _redact(self, text: str, language: str | None, caller: Caller) -> RedactedText:
+        """Detection is CPU-bound (seconds for 100k characters): run it off the event loop, a few per principal."""
+        slots, key = self._d.detection_slots, caller.principal.id if caller.principal else None
+        if slots is None or key is None:
+            return await self._detector.redact(text, language)
+        if not slots.try_acquire(key):
+            raise RateLimitedError(f"at most {slots.limit} PII detection runs in flight per principal; retry shortly",
+                                   retry_after=1)
+        try:
+            return await self._detector.redact(text, language)
+        finally:
+            slots.release(key)
 
     async def add(self, customer_id: uuid.UUID, text: str, language: str | None, caller: Caller) -> NoteView:
         """Store a note: the original sealed, the redacted copy sealed, entity counts in clear.
@@ -101,7 +120,7 @@ class NoteService:
                                     valid=list(LANGUAGES))
         customer = await self._customer(customer_id)
         await self._d.guard.admit(caller, purpose, "note.create", customer, self._session)
-        result = self._detector.redact(text, language)
+        result = await self._redact(text, language, caller)
         counts = dict(Counter(e.type for e in result.entities))
         # PIPA 24-2: an RRN typed into a note is kept only where a statute purpose collects RRNs; otherwise
         # the note keeps only its redacted copy (the "original" is the redacted text too).
