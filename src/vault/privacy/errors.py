@@ -31,3 +31,15 @@ class ExtractWriteError(VaultError):
 
     code = "extract.write_failed"
     title = "Extract could not be written"
+
+
+class TargetUnmeetableError(InvalidInputError):
+    """Even at the top of every ladder the spec's k / l cannot be met within ``max_suppression``; nothing written.
+
+    ``extra`` carries ``worst_classes`` (generalized class values, sizes, distinct sensitive values),
+    ``blocking`` (which sensitive attribute fails l-diversity and which quasi-identifier determines it),
+    ``failing_rows``, ``eligible_rows``, ``max_suppressed_rows`` and ``levels``.
+    """
+
+    code = "extract.target_unmeetable"
+    title = "Extract target cannot be met"
