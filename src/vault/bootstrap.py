@@ -146,7 +146,8 @@ class Vault:
 
     def principals(self, session: AsyncSession) -> PrincipalService:
         """A principal service on ``session``."""
-        return PrincipalService(session, self.audit, self.roles)
+        pii_roles = frozenset(r for r in self.roles if self.policies.access.reads_pii(r))
+        return PrincipalService(session, self.audit, self.roles, pii_roles)
 
     @property
     def roles(self) -> frozenset[str]:

@@ -166,6 +166,8 @@ async def test_revoked_key_stops_working(client: AsyncTestClient, principals: di
     assert r.status_code == 201, r.text
     key = r.json()["api_key"]
     h = {"Authorization": f"Bearer {key['api_key']}"}
+    r = await client.post(f"/v1/principals/{r.json()['id']}/approve", headers=principals["compliance_officer"].headers)
+    assert r.status_code == 201, r.text
     assert (await client.get("/v1/purposes", headers=h)).status_code == 200
     r = await client.post(f"/v1/principals/keys/{key['prefix']}/revoke", headers=admin)
     assert r.status_code == 204

@@ -79,3 +79,24 @@ class DuplicatePrincipalError(ConflictError):
 
     code = "principal.duplicate"
     title = "Duplicate principal"
+
+
+class SelfApprovalError(AccessDeniedError):
+    """A PII-capable principal must be approved by someone other than who created or enabled it."""
+
+    code = "principal.self_approval"
+    title = "Second approver required"
+
+
+class ApprovalNotPendingError(ConflictError):
+    """The principal is not waiting for approval."""
+
+    code = "principal.not_pending"
+    title = "Principal not pending approval"
+
+
+class ForeignKeyIssueError(AccessDeniedError):
+    """Keys are issued only to their own principal (at creation, or by rotating one's own key)."""
+
+    code = "key.foreign_issue"
+    title = "Keys are issued only to their own principal"

@@ -25,6 +25,11 @@ class PrincipalRow(Base):
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # "active", or "pending_approval" for a PII-capable principal an admin created or re-enabled
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    created_by: Mapped[str | None] = mapped_column(String(140), default=None)
+    approved_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
 
 class ApiKeyRow(Base):
@@ -38,3 +43,5 @@ class ApiKeyRow(Base):
     secret_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # who issued the key: "principal:<hex id>" or "operator:<name>" (CLI); every request records it
+    issued_by: Mapped[str | None] = mapped_column(String(140), default=None)

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 
 Visibility = Literal["clear", "masked"]
 ANY = "*"
+# Resources whose every action touches a customer's personal data (reads, writes, exports, notes).
+PII_RESOURCES = frozenset({"customers", "contacts", "subjects", "notes"})
+# Actions on other resources that disclose personal data (consent evidence holds the collection record).
+PII_ACTIONS = frozenset({("consents", "read_evidence")})
 
 
 class AccessPolicy:
@@ -90,6 +94,17 @@ class AccessPolicy:
             )
         raise PermissionDeniedError(
             f"role {principal.role!r} lacks permission {perm}", permission=str(perm), purpose=purpose
+        )
+
+    def reads_pii(self, role: str) -> bool:
+        """Whether ``role`` may see or change personal data of any customer, for any purpose.
+
+        Such roles are *PII-capable*: creating or re-enabling one of their principals needs a second
+        approval by a compliance officer, and issuing one of their keys raises an alert entry.
+        """
+        return any(
+            rule[0] == role and (rule[1] in PII_RESOURCES or (rule[1], rule[3]) in PII_ACTIONS)
+            for rule in self._enforcer.get_policy()
         )
 
     def _has_for_some_purpose(self, role: str, perm: Permission) -> bool:

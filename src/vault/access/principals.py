@@ -18,9 +18,11 @@ from sqlalchemy.exc import IntegrityError
 
 from vault.access.errors import (
     AccountLockedError,
+    ApprovalNotPendingError,
     DuplicatePrincipalError,
     InvalidCredentialsError,
     PrincipalNotFoundError,
+    SelfApprovalError,
     UnknownRoleError,
 )
 from vault.access.models import ApiKeyRow, PrincipalRow
@@ -37,6 +39,8 @@ if TYPE_CHECKING:
     from vault.db.engine import Database
 
 KEY_PREFIX = "cvk_"
+ACTIVE = "active"
+PENDING = "pending_approval"
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
 _hasher = PasswordHasher()
@@ -50,11 +54,15 @@ class Principal:
     name: str
     kind: str
     role: str
+    key_prefix: str | None = None
+    """The API key this request authenticated with (None for console logins)."""
+    key_issuer: str | None = None
+    """Who issued that key (``principal:<hex id>`` or ``operator:<name>``)."""
 
     @property
     def actor(self) -> Actor:
-        """This principal as an audit actor."""
-        return Actor(self.id, self.name, self.role)
+        """This principal as an audit actor (with the key used and its issuer)."""
+        return Actor(self.id, self.name, self.role, self.key_prefix, self.key_issuer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +72,13 @@ class IssuedKey:
     id: uuid.UUID
     prefix: str
     secret: str
+
+
+def issuer_of(actor: Actor) -> str:
+    """How a key's issuer (or a principal's creator) is recorded: a principal id or the CLI operator."""
+    if actor.principal_id is not None:
+        return f"principal:{actor.principal_id.hex}"
+    return f"operator:{actor.name}"[:140]
 
 
 def _split_key(secret: str) -> tuple[str, bytes] | None:
@@ -76,10 +91,17 @@ def _split_key(secret: str) -> tuple[str, bytes] | None:
 class PrincipalService:
     """Manage principals and keys; authenticate API keys and console logins."""
 
-    def __init__(self, session: AsyncSession, audit: AuditLog, roles: Collection[str]) -> None:
+    def __init__(self, session: AsyncSession, audit: AuditLog, roles: Collection[str],
+                 pii_roles: Collection[str] = ()) -> None:
         self._session = session
         self._audit = audit
         self._roles = roles
+        self._pii_roles = pii_roles
+
+    def _needs_approval(self, role: str, actor: Actor) -> bool:
+        # A principal (an admin over HTTP) may not alone create a PII-capable principal; the local
+        # operator (shell access to the key file) is the root of trust that bootstraps the first ones.
+        return role in self._pii_roles and actor.principal_id is not None
 
     async def create(
         self, name: str, role: str, actor: Actor, *, kind: str = "service", password: str | None = None,
@@ -99,9 +121,11 @@ class PrincipalService:
             raise InvalidInputError("principal kind must be 'service' or 'person'")
         if password is not None and len(password) < 12:
             raise InvalidInputError("password must be at least 12 characters")
+        status = PENDING if self._needs_approval(role, actor) else ACTIVE
         row = PrincipalRow(
             id=uuid.uuid4(), name=name, kind=kind, role=role, created_at=utcnow(), failed_logins=0,
-            password_hash=_hasher.hash(password) if password else None,
+            password_hash=_hasher.hash(password) if password else None, status=status,
+            created_by=issuer_of(actor),
         )
         self._session.add(row)
         try:
@@ -110,22 +134,67 @@ class PrincipalService:
             raise DuplicatePrincipalError(f"a principal named {name!r} already exists") from exc
         principal = Principal(row.id, row.name, row.kind, row.role)
         await self._audit.record(self._session, AuditEvent(
-            "principal.create", Outcome.ALLOWED, actor, detail=f"principal={row.id} role={role} kind={kind}"))
-        key = await self.issue_key(principal.id, actor) if with_key else None
+            "principal.create", Outcome.ALLOWED, actor,
+            detail=f"principal={row.id} role={role} kind={kind} status={status}"))
+        key = await self._issue_key(row, actor) if with_key else None
         return principal, key
 
-    async def issue_key(self, principal_id: uuid.UUID, actor: Actor) -> IssuedKey:
-        """Issue a new API key for a principal; the secret is returned once."""
-        await self._get_row(principal_id)
+    async def rotate_own_key(self, caller: Principal) -> IssuedKey:
+        """Issue a new API key for the calling principal itself (the only way to get another key).
+
+        Nobody issues keys for another principal: a principal gets its key at creation, or rotates its own.
+        """
+        return await self._issue_key(await self._get_row(caller.id), caller.actor)
+
+    async def _issue_key(self, principal: PrincipalRow, actor: Actor) -> IssuedKey:
         prefix = KEY_PREFIX + secrets.token_hex(4)
         secret = f"{prefix}_{secrets.token_urlsafe(32)}"
-        row = ApiKeyRow(id=uuid.uuid4(), principal_id=principal_id, prefix=prefix,
-                        secret_hash=hashlib.sha256(secret.encode()).digest(), created_at=utcnow())
+        row = ApiKeyRow(id=uuid.uuid4(), principal_id=principal.id, prefix=prefix,
+                        secret_hash=hashlib.sha256(secret.encode()).digest(), created_at=utcnow(),
+                        issued_by=issuer_of(actor))
         self._session.add(row)
         await self._session.flush()
         await self._audit.record(self._session, AuditEvent(
-            "key.issue", Outcome.ALLOWED, actor, detail=f"principal={principal_id} key={prefix}"))
+            "key.issue", Outcome.ALLOWED, actor, detail=f"principal={principal.id} key={prefix}"))
+        if principal.role in self._pii_roles:
+            await self._audit.record(self._session, AuditEvent(
+                "alert.pii_key_issued", Outcome.ALLOWED, actor,
+                detail=f"PII-capable key {prefix} issued for principal={principal.id} role={principal.role} "
+                       f"status={principal.status} by {issuer_of(actor)}"))
         return IssuedKey(row.id, prefix, secret)
+
+    async def approve(self, principal_id: uuid.UUID, approver: Principal) -> PrincipalRow:
+        """Second approval of a pending PII-capable principal by a compliance officer other than its creator.
+
+        Raises:
+            PrincipalNotFoundError, SelfApprovalError, ApprovalNotPendingError.
+        """
+        row = await self._get_row(principal_id)
+        if row.status != PENDING:
+            raise ApprovalNotPendingError(f"principal {principal_id} is not pending approval")
+        if row.created_by == issuer_of(approver.actor) or row.id == approver.id:
+            raise SelfApprovalError(
+                f"principal {principal_id} must be approved by a different principal than the one that "
+                "created or enabled it")
+        row.status = ACTIVE
+        row.approved_by = approver.id
+        row.approved_at = utcnow()
+        await self._session.flush()
+        await self._audit.record(self._session, AuditEvent(
+            "principal.approve", Outcome.ALLOWED, approver.actor, detail=f"principal={principal_id} role={row.role}"))
+        return row
+
+    async def enable(self, principal_id: uuid.UUID, actor: Actor) -> PrincipalRow:
+        """Re-enable a disabled principal; a PII-capable one waits for a compliance officer's approval again."""
+        row = await self._get_row(principal_id)
+        row.disabled_at = None
+        row.status = PENDING if self._needs_approval(row.role, actor) else ACTIVE
+        row.created_by = issuer_of(actor)  # the enabler may not approve its own re-enabling
+        row.approved_by = row.approved_at = None
+        await self._session.flush()
+        await self._audit.record(self._session, AuditEvent(
+            "principal.enable", Outcome.ALLOWED, actor, detail=f"principal={principal_id} status={row.status}"))
+        return row
 
     async def revoke_key(self, prefix: str, actor: Actor) -> None:
         """Revoke an API key by its visible prefix."""
@@ -177,13 +246,15 @@ class PrincipalService:
         prefix, digest = split
         row = (await self._session.execute(
             select(ApiKeyRow.secret_hash, ApiKeyRow.revoked_at, PrincipalRow.id, PrincipalRow.name,
-                   PrincipalRow.kind, PrincipalRow.role, PrincipalRow.disabled_at)
+                   PrincipalRow.kind, PrincipalRow.role, PrincipalRow.disabled_at, PrincipalRow.status,
+                   ApiKeyRow.issued_by)
             .join(PrincipalRow, PrincipalRow.id == ApiKeyRow.principal_id)
             .where(ApiKeyRow.prefix == prefix)
         )).first()
-        if row is None or not hmac.compare_digest(row[0], digest) or row[1] is not None or row[6] is not None:
-            raise InvalidCredentialsError("unknown, revoked or disabled API key")
-        return Principal(row[2], row[3], row[4], row[5])
+        if (row is None or not hmac.compare_digest(row[0], digest) or row[1] is not None or row[6] is not None
+                or row[7] != ACTIVE):
+            raise InvalidCredentialsError("unknown, revoked, disabled or not yet approved API key")
+        return Principal(row[2], row[3], row[4], row[5], prefix, row[8])
 
     async def login(self, name: str, password: str, *, client_ip: str | None = None) -> Principal | VaultError:
         """Check a console password; locks the account after repeated failures.
@@ -194,7 +265,7 @@ class PrincipalService:
         """
         row = (await self._session.scalars(select(PrincipalRow).where(PrincipalRow.name == name))).first()
         now = utcnow()
-        if row is None or row.password_hash is None or row.disabled_at is not None:
+        if row is None or row.password_hash is None or row.disabled_at is not None or row.status != ACTIVE:
             await self._audit.record(self._session, AuditEvent(
                 "auth.login", Outcome.DENIED, Actor(None, name[:100], "unknown"), client_ip=client_ip,
                 detail="unknown principal"))

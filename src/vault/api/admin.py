@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vault.access import permissions as perms
 from vault.access.caller import Caller
+from vault.access.errors import ForeignKeyIssueError, SelfApprovalError
 from vault.access.permissions import Permission
 from vault.api.deps import provide_read_session, provide_write_session, vault_of
 from vault.api.schemas import AuditEntryRead, AuditPage, KeyIssued, PrincipalCreate, PrincipalRead
@@ -50,20 +51,71 @@ class PrincipalController(Controller):
     @post("/", operation_id="CreatePrincipal", dependencies={"session": Provide(provide_write_session)})
     async def create_principal(self, data: PrincipalCreate, caller: Caller, session: AsyncSession,
                                state: State) -> PrincipalRead:
-        """Create a principal; a service gets an API key, shown only in this response."""
+        """Create a principal; a service gets an API key, shown only in this response.
+
+        A principal whose role may read personal data is created ``pending_approval``: its key and
+        login work only after a compliance officer other than the creator approves it.
+        """
         await _require(state, caller, perms.PRINCIPALS_CREATE, "principal.create")
         svc = vault_of(state).principals(session)
         principal, key = await svc.create(data.name, data.role, caller.actor, kind=data.kind,
                                           password=data.password, with_key=data.kind == "service")
         return PrincipalRead.from_row(await svc.get(principal.id), None, key)
 
+    @post("/me/keys", operation_id="RotateOwnKey", dependencies={"session": Provide(provide_write_session)})
+    async def rotate_own_key(self, caller: Caller, session: AsyncSession, state: State) -> KeyIssued:
+        """Issue another API key for the calling principal itself (key rotation); revoke the old one after."""
+        assert caller.principal is not None
+        return KeyIssued.from_issued(await vault_of(state).principals(session).rotate_own_key(caller.principal))
+
     @post("/{principal_id:uuid}/keys", operation_id="IssueKey",
           dependencies={"session": Provide(provide_write_session)})
     async def issue_key(self, principal_id: uuid.UUID, caller: Caller, session: AsyncSession,
                         state: State) -> KeyIssued:
-        """Issue another API key for a principal (key rotation)."""
-        await _require(state, caller, perms.PRINCIPALS_UPDATE, "key.issue")
-        return KeyIssued.from_issued(await vault_of(state).principals(session).issue_key(principal_id, caller.actor))
+        """Rotate the caller's own key; issuing a key for another principal is refused (and audited).
+
+        A principal gets its key at creation or rotates its own, so nobody (an admin included) can
+        obtain a working key of another principal and act in its name.
+        """
+        assert caller.principal is not None
+        if principal_id != caller.principal.id:
+            exc = ForeignKeyIssueError(
+                "API keys are issued only to their own principal: at creation, or by rotating one's own key "
+                "(POST /v1/principals/me/keys)")
+            await vault_of(state).audit.record_durable(AuditEvent(
+                "key.issue", Outcome.DENIED, caller.actor, request_id=caller.request_id, client_ip=caller.client_ip,
+                detail=f"{exc.code}: principal={principal_id}"))
+            raise exc
+        return KeyIssued.from_issued(await vault_of(state).principals(session).rotate_own_key(caller.principal))
+
+    @post("/{principal_id:uuid}/approve", operation_id="ApprovePrincipal",
+          dependencies={"session": Provide(provide_write_session)})
+    async def approve_principal(self, principal_id: uuid.UUID, caller: Caller, session: AsyncSession,
+                                state: State) -> PrincipalRead:
+        """Second approval (compliance officer, not the creator) of a pending PII-capable principal."""
+        await _require(state, caller, perms.PRINCIPALS_APPROVE, "principal.approve")
+        assert caller.principal is not None
+        svc = vault_of(state).principals(session)
+        try:
+            row = await svc.approve(principal_id, caller.principal)
+        except SelfApprovalError as exc:
+            await vault_of(state).audit.record_durable(AuditEvent(
+                "principal.approve", Outcome.DENIED, caller.actor, request_id=caller.request_id,
+                client_ip=caller.client_ip, detail=f"{exc.code}: principal={principal_id}"))
+            raise
+        state.key_cache.clear()
+        return PrincipalRead.from_row(row, await svc.keys(principal_id))
+
+    @post("/{principal_id:uuid}/enable", operation_id="EnablePrincipal",
+          dependencies={"session": Provide(provide_write_session)})
+    async def enable_principal(self, principal_id: uuid.UUID, caller: Caller, session: AsyncSession,
+                               state: State) -> PrincipalRead:
+        """Re-enable a principal; a PII-capable one stays pending until a compliance officer approves it."""
+        await _require(state, caller, perms.PRINCIPALS_UPDATE, "principal.enable")
+        svc = vault_of(state).principals(session)
+        row = await svc.enable(principal_id, caller.actor)
+        state.key_cache.clear()
+        return PrincipalRead.from_row(row, await svc.keys(principal_id))
 
     @post("/keys/{prefix:str}/revoke", operation_id="RevokeKey", status_code=204,
           dependencies={"session": Provide(provide_write_session)})

@@ -74,6 +74,9 @@ class PrincipalRead(msgspec.Struct, kw_only=True):
     role: str
     created_at: datetime
     disabled: bool
+    status: str = "active"
+    created_by: str | None = None
+    approved_by: uuid.UUID | None = None
     keys: list[dict[str, Any]] | None = None
     api_key: KeyIssued | None = None
 
@@ -82,10 +85,11 @@ class PrincipalRead(msgspec.Struct, kw_only=True):
                  issued: IssuedKey | None = None) -> PrincipalRead:
         return cls(
             id=r.id, name=r.name, kind=r.kind, role=r.role, created_at=as_utc(r.created_at),
-            disabled=r.disabled_at is not None,
+            disabled=r.disabled_at is not None, status=r.status, created_by=r.created_by,
+            approved_by=r.approved_by,
             keys=None if keys is None else [
                 {"prefix": k.prefix, "created_at": as_utc(k.created_at).isoformat(),
-                 "revoked": k.revoked_at is not None}
+                 "revoked": k.revoked_at is not None, "issued_by": k.issued_by}
                 for k in keys],
             api_key=KeyIssued.from_issued(issued) if issued else None,
         )

@@ -34,6 +34,10 @@ class Actor:
     principal_id: UUID | None
     name: str
     role: str
+    key_prefix: str | None = None
+    """The visible prefix of the API key the request was made with (None for logins and the CLI)."""
+    key_issuer: str | None = None
+    """Who issued that key: ``principal:<hex id>`` or ``operator:<name>``."""
 
     @classmethod
     def cli(cls, name: str = "cli") -> Actor:
@@ -76,6 +80,8 @@ HASHED_COLUMNS = (
     "seq", "ts", "principal_id", "principal_name", "role", "action", "purpose", "outcome",
     "customer_id", "subject_count", "subjects_digest", "fields", "request_id", "client_ip", "detail",
 )
+# Columns added later: hashed only when set, so entries written before they existed keep their hashes.
+OPTIONAL_HASHED_COLUMNS = ("key_prefix", "key_issuer")
 
 
 def entry_hash(row: Mapping[str, Any], prev_hash: str) -> str:
@@ -88,6 +94,9 @@ def entry_hash(row: Mapping[str, Any], prev_hash: str) -> str:
         elif isinstance(value, uuid.UUID):
             value = value.hex
         doc[col] = value
+    for col in OPTIONAL_HASHED_COLUMNS:
+        if row.get(col) is not None:
+            doc[col] = row[col]
     doc["prev_hash"] = prev_hash
     payload = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()

@@ -85,6 +85,8 @@ def _entry_row(event: AuditEvent, seq: int, now: datetime, count: int, digest: s
         "request_id": event.request_id,
         "client_ip": event.client_ip,
         "detail": event.detail,
+        "key_prefix": event.actor.key_prefix,
+        "key_issuer": event.actor.key_issuer,
     }
     row["prev_hash"] = prev
     row["hash"] = entry_hash(row, prev)

@@ -32,6 +32,8 @@ class AuditEntryRow(Base):
     request_id: Mapped[str | None] = mapped_column(String(64))
     client_ip: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(Text)
+    key_prefix: Mapped[str | None] = mapped_column(String(32))
+    key_issuer: Mapped[str | None] = mapped_column(String(140))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
