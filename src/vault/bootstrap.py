@@ -7,7 +7,9 @@ settings or builds engines, key providers or policies.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from vault.access.lawful_basis import LawfulBasisCheck
@@ -26,6 +28,9 @@ from vault.customers.catalogue import load_catalogue
 from vault.customers.importer import CustomerImporter
 from vault.customers.service import CustomerDeps, CustomerService
 from vault.db.engine import Database
+from vault.privacy.dp import DpStats
+from vault.privacy.jobs import ExtractJobs
+from vault.privacy.projects import Guard, ProjectService
 from vault.privacy.service import ExtractDeps, ExtractService
 from vault.rights.journal import ErasureJournal
 from vault.rights.retention import RetentionService
@@ -74,6 +79,15 @@ def key_provider(settings: Settings, *, create: bool = False) -> KeyProvider:
                                 prefix=c.pkcs11_key_prefix, create=create)
         return LayeredKeyProvider(hsm, load_key_file(c.legacy_kek_file)) if c.legacy_kek_file else hsm
     return load_key_file(c.kek_file)
+
+
+@dataclass(frozen=True)
+class Analysts:
+    """The analysts' services, built once per process."""
+
+    projects: ProjectService
+    jobs: ExtractJobs
+    stats: DpStats
 
 
 @dataclass
@@ -143,6 +157,28 @@ class Vault:
         p = self.policies
         return ExtractService(ExtractDeps(self.db, self.keyring, p.catalogue, p.purposes, p.access, self.lawful,
                                           self.audit), detector)
+
+    def analysts(self, detector: Callable[[], PiiDetector]) -> Analysts:
+        """Projects, extract jobs and DP statistics; build once per process (they keep per-process caches).
+
+        ``detector`` builds the extracts' release gate when the first job runs (it is slow to build).
+        """
+        p = self.policies
+        guard = Guard(p.access, self.audit)
+        projects = ProjectService(self.db, guard, self.keyring.pseudonyms)
+        gate: list[PiiDetector] = []
+
+        def extracts() -> ExtractService:
+            if not gate:
+                gate.append(detector())
+            return self.extracts(gate[0])
+
+        a = self.settings.analytics
+        directory = a.extracts_dir or self.settings.var_dir / "extracts"
+        jobs = ExtractJobs(self.db, guard, projects, p.catalogue, p.purposes, directory,
+                           timedelta(hours=a.extract_ttl_hours), extracts)
+        stats = DpStats(self.db, guard, projects, self.keyring, p.purposes)
+        return Analysts(projects, jobs, stats)
 
     def principals(self, session: AsyncSession) -> PrincipalService:
         """A principal service on ``session``."""

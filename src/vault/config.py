@@ -60,6 +60,15 @@ class RightsSettings(BaseModel):
                     "apart from the database and its backups; `vault rights replay-erasures` re-applies it")
 
 
+class AnalyticsSettings(BaseModel):
+    """Analysts' extracts over HTTP and DP statistics."""
+
+    extracts_dir: Path | None = Field(
+        None, description="Folder for extract files made over HTTP (default: <var_dir>/extracts); shared by every "
+                          "API process")
+    extract_ttl_hours: float = Field(72.0, description="Hours an extract file is kept before it is deleted")
+
+
 class Settings(BaseSettings):
     """All settings; nested areas use ``VAULT_<AREA>__<FIELD>``."""
 
@@ -72,6 +81,7 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     rights: RightsSettings = Field(default_factory=RightsSettings)
+    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
 
 
 @lru_cache(maxsize=1)

@@ -12,6 +12,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from vault.api.admin import AuditController, PrincipalController, PurposeController
+from vault.api.analytics import ExtractController, ProjectController, StatsController
 from vault.api.consents import ConsentController, ContactController, CustomerConsentController
 from vault.api.customers import CustomerController
 from vault.api.deps import KeyCache, provide_caller, provide_principal
@@ -21,6 +22,7 @@ from vault.api.pii import PiiController
 from vault.api.rights import RequestController, SubjectController
 from vault.bootstrap import Vault, open_vault
 from vault.config import Settings, get_settings
+from vault.detection import PiiDetector, build_analyzer
 
 
 @get("/health", operation_id="Health", exclude_from_auth=True, tags=["health"])
@@ -44,9 +46,11 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
         app.state.key_cache = KeyCache()
         app.state.pii = None
         app.state.pii_lock = asyncio.Lock()
+        app.state.analysts = app.state.vault.analysts(lambda: PiiDetector(build_analyzer()))
 
     async def shutdown(app: Litestar) -> None:
         v: Vault = app.state.vault
+        await app.state.analysts.jobs.wait()
         if owned:
             await v.close()
         else:
@@ -56,7 +60,8 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
     return Litestar(
         route_handlers=[health, CustomerController, PrincipalController, AuditController, PurposeController,
                         CustomerConsentController, ConsentController, ContactController, PiiController,
-                        NoteController, RequestController, SubjectController],
+                        NoteController, RequestController, SubjectController, ProjectController,
+                        ExtractController, StatsController],
         dependencies={"principal": Provide(provide_principal), "caller": Provide(provide_caller)},
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[startup],

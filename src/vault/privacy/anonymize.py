@@ -34,6 +34,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import polars as pl
 
 from vault.privacy.errors import TargetUnmeetableError
 from vault.privacy.generalize import generalize
@@ -48,6 +49,7 @@ Value = str | None
 #: Failing classes reported when the target cannot be met.
 WORST_CLASSES = 10
 _LIMIT = np.int64(1) << 62
+_POLARS_FROM = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +96,17 @@ class Anonymized:
 
 
 def factorize(values: Iterable[Value], count: int) -> tuple[NDArray[np.int64], list[Value]]:
-    """Codes per value (first-seen order) and the distinct values."""
+    """Codes per value and the distinct values (``None`` first when present, then sorted).
+
+    Large columns go through Polars (a dense rank in Rust); small ones through a dict.
+    """
+    if count >= _POLARS_FROM and isinstance(values, list):
+        column = pl.Series(values, dtype=pl.String)
+        ranks = column.rank("dense").fill_null(0).to_numpy().astype(np.int64)
+        distinct: list[Value] = column.drop_nulls().unique().sort().to_list()
+        if column.null_count():
+            return ranks, [None, *distinct]
+        return ranks - 1, distinct
     memo: dict[Value, int] = {}
     codes = np.fromiter((memo.setdefault(v, len(memo)) for v in values), dtype=np.int64, count=count)
     return codes, list(memo)

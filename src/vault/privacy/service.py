@@ -24,6 +24,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
+from sqlalchemy import select
 
 from vault.access import permissions as perms
 from vault.audit.entry import AuditEvent, Outcome
@@ -35,6 +36,7 @@ from vault.privacy.anonymize import Anonymized, anonymize
 from vault.privacy.collect import PARTITION_ROWS, executor_for, plan_tasks, run_all
 from vault.privacy.errors import ReleaseRefusedError, TargetUnmeetableError
 from vault.privacy.generalize import generalize
+from vault.privacy.models import ProjectRow
 from vault.privacy.spec import RangeFilter, resolve
 from vault.privacy.writer import StagedFile, manifest_path, output_format, write_frame, write_json
 
@@ -93,18 +95,18 @@ class _Population:
     scanned: int = 0
     without_basis: int = 0
     filtered_out: int = 0
+    key_version: int = 1
 
 
 class ExtractService:
     """Builds extracts; opens its own read transaction and audits through the group-commit log."""
 
     def __init__(self, deps: ExtractDeps, detector: PiiDetector, *, partition_rows: int = PARTITION_ROWS,
-                 workers: int | None = None, project_key_version: int = 1) -> None:
+                 workers: int | None = None) -> None:
         self._d = deps
         self._detector = detector
         self._partition_rows = partition_rows
         self._workers = workers
-        self._project_key_version = project_key_version
 
     async def create(self, spec: ExtractSpec, out: Path, caller: Caller, *, spec_sha256: str,
                      progress: Progress | None = None) -> ExtractResult:
@@ -148,6 +150,7 @@ class ExtractService:
             "file": out.name,
             "columns": plan.columns,
             "pseudonym_column": spec.pseudonym_column,
+            "pseudonym_key_version": population.key_version,
             "quasi_identifiers": [q.field for q in plan.quasi_identifiers],
             "generalization": result.levels,
             "generalization_ladders": {q.field: list(q.ladder) for q in plan.quasi_identifiers},
@@ -189,12 +192,15 @@ class ExtractService:
     async def _collect(self, plan: ExtractPlan, at: datetime, progress: Progress) -> _Population:
         """Eligible customers with a lawful basis, read and decrypted per id range (see :mod:`.collect`)."""
         fields = tuple(sorted(plan.fields))
-        pseudonyms = self._d.keyring.pseudonyms.for_project(plan.spec.project, self._project_key_version)
         provider = self._d.keyring.provider
         async with self._d.db.read() as session:
+            # A project registered for analysts may have rotated its pseudonym key; a CLI-only project is version 1.
+            version = await session.scalar(select(ProjectRow.key_version).where(ProjectRow.name == plan.spec.project))
+            pop_key_version = int(version or 1)
+            pseudonyms = self._d.keyring.pseudonyms.for_project(plan.spec.project, pop_key_version)
             tasks, total = await plan_tasks(session, self._d.db.url, plan.purpose, at, fields, plan.filters,
                                             provider, pseudonyms, self._partition_rows)
-        pop = _Population(SubjectList(), [], {name: [] for name in fields})
+        pop = _Population(SubjectList(), [], {name: [] for name in fields}, key_version=pop_key_version)
         executor = executor_for(total, provider, self._workers)
         futures = [asyncio.wrap_future(f) for f in run_all(executor, tasks)]
         try:
