@@ -26,6 +26,7 @@ from vault.crypto.keyring import load_keyring
 from vault.crypto.keys import LayeredKeyProvider, load_env_keys, load_key_file
 from vault.customers.catalogue import load_catalogue
 from vault.customers.importer import CustomerImporter
+from vault.customers.quality import QualityService
 from vault.customers.service import CustomerDeps, CustomerService
 from vault.db.engine import Database
 from vault.privacy.dp import DpStats
@@ -125,6 +126,10 @@ class Vault:
         """The consented-contact resolver (opens its own read transactions)."""
         p = self.policies
         return ContactResolver(ContactDeps(self.db, self.keyring, p.purposes, p.access, self.audit))
+
+    def quality(self, session: AsyncSession) -> QualityService:
+        """Data-quality flags (compliance officers list them) on ``session``."""
+        return QualityService(session, self.policies.access, self.audit)
 
     def importer(self) -> CustomerImporter:
         """The customer importer; consent flags become consent events in each batch's transaction."""

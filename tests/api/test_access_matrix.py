@@ -38,6 +38,7 @@ DELETE = {("application", "service_delivery")}
 PRINCIPALS_LIST = {"admin", "compliance_officer"}
 PRINCIPALS_CREATE = {"admin"}
 AUDIT_READ = {"compliance_officer"}
+QUALITY_READ = {"compliance_officer"}  # data-quality flags (field and code, no values)
 # data subject rights: the registry (no purpose) and acting on a subject (export, erase: purpose legal_claims)
 REQUESTS = {"compliance_officer"}
 SUBJECT_ACT = {("compliance_officer", "legal_claims")}
@@ -135,6 +136,7 @@ async def test_matrix(client: AsyncTestClient, principals: dict[str, Creds], vau
                     201 if role in PRINCIPALS_CREATE else 403,
                     json={"name": f"m-{role}-{uuid.uuid4().hex[:6]}", "role": "analyst"})
         await check(role, "audit", "GET", "/v1/audit", 200 if role in AUDIT_READ else 403)
+        await check(role, "quality flags", "GET", "/v1/quality-flags", 200 if role in QUALITY_READ else 403)
         await check(role, "list requests", "GET", "/v1/requests", 200 if role in REQUESTS else 403)
         await check(role, "open request", "POST", "/v1/requests", 201 if role in REQUESTS else 403,
                     json={"kind": "access", "customer_id": consent_target, "jurisdiction": "pipa"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -17,9 +18,11 @@ from vault.access.caller import Caller
 from vault.bootstrap import Vault
 from vault.config import Settings
 from vault.customers.demo import write_demo_csv
-from vault.customers.importer import CUSTOMER_COLUMNS, HEADER, CustomerImporter
+from vault.customers.importer import CUSTOMER_COLUMNS, HEADER, CustomerImporter, write_report
 from vault.customers.records import sealed_field_names
 from vault.db.engine import sync_url
+from vault.lib import krid
+from vault.lib.krid import rrn_checksum_ok
 
 OPERATOR = Caller(None, purpose="service_delivery", operator="tests")
 
@@ -51,7 +54,7 @@ async def test_import_reports_bad_rows_and_keeps_good_ones(vault: Vault, tmp_pat
         _row(f"{p}-1"),
         _row(f"{p}-2", phone="12345"),            # line 3
         _row(f"{p}-3"),
-        _row(f"{p}-4", rrn="900101-1234567"),     # line 5: bad check digit (8 is right)
+        _row(f"{p}-4", rrn="900101-9234568"),     # line 5: gender/century digit 9 (the 1800s)
         _row(f"{p}-5", birth_date="1990-02-30"),  # line 6
         _row(f"{p}-1"),                           # line 7: duplicate ref in file
         _row(f"{p}-7", marketing_email="maybe"),  # line 8
@@ -64,12 +67,78 @@ async def test_import_reports_bad_rows_and_keeps_good_ones(vault: Vault, tmp_pat
         fh.write("only,three,cells\n")  # line 11
     report = await _importer(vault).run(path, OPERATOR, batch_size=2, workers=workers)
     assert report.created == 3
+    assert report.warnings == []
     assert {(e.line, e.field) for e in report.errors} == {
         (3, "phone"), (5, "rrn"), (6, "birth_date"), (7, "customer_ref"), (8, "marketing_email"), (9, "gender"),
         (11, "(row)")}
     again = await _importer(vault).run(path, OPERATOR, batch_size=2, workers=workers)
     assert again.created == 0
     assert again.unchanged == 3
+
+
+def _with_check(body: str, *, valid: bool) -> str:
+    ok = next(d for d in "0123456789" if rrn_checksum_ok(body + d))
+    last = ok if valid else str((int(ok) + 1) % 10)
+    return f"{body[:6]}-{body[6:]}{last}"
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+async def test_reissued_rrns_are_kept_with_a_flag(vault: Vault, tmp_path: Path, workers: int) -> None:
+    """Numbers re-issued since October 2020 (random back digits) are stored, flagged and reported as warnings."""
+    p = uuid.uuid4().hex[:6]
+    reissued = [_with_check("850315" + "2" + "34567", valid=False),   # born 1985, re-issued
+                _with_check("501224" + "1" + "87654", valid=False),   # born 1950, re-issued
+                _with_check("770707" + "6" + "12345", valid=False)]   # foreigner born 1977 (RRN rule fails too)
+    checked = _with_check("900101" + "1" + "23456", valid=True)
+    born_2021 = _with_check("210315" + "4" + "12345", valid=False)   # never had a check digit
+    rows = [_row(f"{p}-1", rrn=reissued[0]), _row(f"{p}-2", rrn=checked), _row(f"{p}-3", rrn=reissued[1]),
+            _row(f"{p}-4", rrn=born_2021), _row(f"{p}-5", rrn="901301-1234567"),  # line 6: month 13
+            _row(f"{p}-6", rrn=reissued[2])]
+    path = tmp_path / "r.csv"
+    _write(path, rows)
+    report = await _importer(vault).run(path, OPERATOR, batch_size=2, workers=workers, keep_ids=True)
+    assert report.created == 5
+    assert [(e.line, e.field) for e in report.errors] == [(6, "rrn")]
+    flagged_lines = [2, 4] + ([7] if not krid.frn_checksum_ok(reissued[2].replace("-", "")) else [])
+    assert [(w.line, w.field, w.code) for w in report.warnings] == [
+        (line, "rrn", "check_digit_unverified") for line in flagged_lines]
+    async with vault.db.read() as session:
+        flags = await vault.quality(session).list(OPERATOR, code="check_digit_unverified", limit=1000)
+    mine = {f.customer_id for f in flags} & set(report.created_ids)
+    assert len(mine) == len(flagged_lines)
+    # the stored value is the number as given (normalized), not refused, not altered
+    async with vault.db.read() as session:
+        svc = vault.customers(session)
+        found = await svc.lookup("rrn", reissued[0], Caller(None, purpose="tax_reporting", operator="tests"))
+    found = [v for v in found if v.id in set(report.created_ids)]
+    assert [v.fields["rrn"] for v in found] == [reissued[0]]
+    assert found[0].id in mine
+    out = tmp_path / "r.report.csv"
+    write_report(report, out)
+    lines = out.read_text().splitlines()
+    assert lines[0] == "line,field,reason,severity"
+    assert any(x.startswith("2,rrn,") and x.endswith(",warning") for x in lines)
+    assert any(x.startswith("6,rrn,") and x.endswith(",error") for x in lines)
+    assert not any(r.replace("-", "")[6:] in out.read_text() for r in reissued)  # no values in the report
+
+
+async def test_flags_follow_field_changes(vault: Vault) -> None:
+    """A corrected number clears the flag; a new doubtful one sets it (one path: update and rectification)."""
+    p = uuid.uuid4().hex[:6]
+    caller = Caller(None, purpose="service_delivery", operator="tests")
+    async with vault.db.write() as session:
+        view, _ = await vault.customers(session).create(
+            {"customer_ref": f"{p}-f", "rrn": _with_check("850315234567", valid=False)}, caller)
+    async def codes() -> list[str]:
+        async with vault.db.read() as session:
+            return [f.code for f in await vault.quality(session).list(caller, customer_id=view.id)]
+    assert await codes() == ["check_digit_unverified"]
+    async with vault.db.write() as session:
+        await vault.customers(session).update(view.id, {"rrn": _with_check("850315234567", valid=True)}, caller)
+    assert await codes() == []
+    async with vault.db.write() as session:
+        await vault.customers(session).update(view.id, {"rrn": _with_check("850315234568", valid=False)}, caller)
+    assert await codes() == ["check_digit_unverified"]
 
 
 async def test_all_or_nothing_writes_nothing(vault: Vault, tmp_path: Path) -> None:
@@ -92,7 +161,7 @@ async def test_unknown_columns_are_refused(vault: Vault, tmp_path: Path) -> None
     assert "favourite_colour" in report.errors[0].reason
 
 
-async def test_cli_import_exit_code_and_report(settings: Settings, tmp_path: Path) -> None:
+async def test_cli_import_exit_code_and_report(vault: Vault, settings: Settings, tmp_path: Path) -> None:
     p = uuid.uuid4().hex[:6]
     path = tmp_path / "cli.csv"
     _write(path, [_row(f"{p}-1"), _row(f"{p}-2", phone="x")])
@@ -106,6 +175,29 @@ async def test_cli_import_exit_code_and_report(settings: Settings, tmp_path: Pat
     report = (tmp_path / "cli.csv.report.csv").read_text()
     assert "3,phone," in report
     assert "x" not in report.split("\n", 1)[1].replace("phone", "")  # the bad value is not echoed
+
+
+async def test_cli_import_warnings_and_flags(vault: Vault, settings: Settings, tmp_path: Path) -> None:
+    p = uuid.uuid4().hex[:6]
+    path = tmp_path / "flags.csv"
+    rrn = _with_check("850315234567", valid=False)
+    _write(path, [_row(f"{p}-1", rrn=rrn), _row(f"{p}-2")])
+    env = {**os.environ, "VAULT_DATABASE_URL": settings.database_url,
+           "VAULT_CRYPTO__KEK_FILE": str(settings.crypto.kek_file),
+           "VAULT_POLICY__DIRECTORY": str(settings.policy.directory)}
+    cli = [sys.executable, "-m", "vault.cli.main", "customers"]
+    res = subprocess.run([*cli, "import", str(path)], env=env, capture_output=True, text=True, timeout=120,
+                         check=False)
+    assert res.returncode == 0, res.stdout + res.stderr  # warnings only: the import succeeded
+    assert "created: 2" in res.stdout and "kept with warnings: 1" in res.stdout
+    report = (tmp_path / "flags.csv.report.csv").read_text()
+    assert "2,rrn," in report and ",warning" in report and rrn[7:] not in report
+    res = subprocess.run([*cli, "flags", "--code", "check_digit_unverified"], env=env, capture_output=True,
+                         text=True, timeout=120, check=False)
+    assert res.returncode == 0, res.stderr
+    lines = [json.loads(x) for x in res.stdout.splitlines()]
+    assert lines and {x["field"] for x in lines} == {"rrn"}
+    assert rrn not in res.stdout
 
 
 async def test_no_plaintext_pii_at_rest(db_target: DbTarget, vault: Vault, tmp_path: Path) -> None:

@@ -46,5 +46,6 @@ SUBJECTS_RECTIFY = Permission("subjects", "rectify")
 SUBJECTS_ERASE = Permission("subjects", "erase")
 SUBJECTS_RESTRICT = Permission("subjects", "restrict")
 SUBJECTS_OBJECT = Permission("subjects", "object")
+QUALITY_READ = Permission("quality", "read")
 
 ROLES = ("application", "analyst", "marketing", "sales", "crm_agent", "compliance_officer", "admin")

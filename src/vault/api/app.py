@@ -19,6 +19,7 @@ from vault.api.deps import KeyCache, provide_caller, provide_principal
 from vault.api.errors import EXCEPTION_HANDLERS
 from vault.api.notes import NoteController
 from vault.api.pii import PiiController
+from vault.api.quality import QualityFlagController
 from vault.api.rights import RequestController, SubjectController
 from vault.bootstrap import Vault, open_vault
 from vault.config import Settings, get_settings
@@ -60,8 +61,8 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
     return Litestar(
         route_handlers=[health, CustomerController, PrincipalController, AuditController, PurposeController,
                         CustomerConsentController, ConsentController, ContactController, PiiController,
-                        NoteController, RequestController, SubjectController, ProjectController,
-                        ExtractController, StatsController],
+                        NoteController, RequestController, SubjectController, QualityFlagController,
+                        ProjectController, ExtractController, StatsController],
         dependencies={"principal": Provide(provide_principal), "caller": Provide(provide_caller)},
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[startup],

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import sys
+import uuid
 from pathlib import Path
 
 import typer
@@ -32,7 +35,12 @@ def import_(
         help="Import without columns the field catalogue does not declare (they are never stored)"),
     purpose: str = typer.Option("service_delivery", help="Purpose of collection recorded in the audit log"),
 ) -> None:
-    """Import customers; bad rows go to a report by line number, valid rows are kept."""
+    """Import customers; bad rows go to a report by line number, valid rows are kept.
+
+    Rows kept with a data-quality flag (an RRN whose check digit does not match: numbers
+    re-issued since October 2020 have none) are listed in the report as warnings; see
+    ``vault customers flags``.
+    """
     report_path = report or file.with_name(file.name + ".report.csv")
     with file.open("rb") as fh:
         total = sum(1 for _ in fh) - 1
@@ -52,10 +60,12 @@ def import_(
             out.print("undeclared columns: " + describe_discovery(result.discovery))
         if result.dropped_columns:
             out.print(f"dropped undeclared columns {result.dropped_columns} (not stored)")
-        if result.errors:
+        if result.errors or result.warnings:
             write_report(result, report_path)
+        warned = len({w.line for w in result.warnings})
         out.print(f"rows: {result.rows}, created: {result.created}, already present: {result.unchanged}, "
-                  f"rejected: {result.rejected}" + (f" (see {report_path})" if result.errors else ""))
+                  f"rejected: {result.rejected}, kept with warnings: {warned}"
+                  + (f" (see {report_path})" if result.errors or result.warnings else ""))
         header_error = next((e for e in result.errors if e.line == 1), None)
         if header_error is not None:
             raise fail(f"file refused, nothing written: {header_error.reason}")
@@ -63,5 +73,26 @@ def import_(
             raise fail(f"--all-or-nothing: file refused because {result.rejected} rows are invalid; nothing written")
         if result.errors:
             raise typer.Exit(2)
+
+    run(with_vault(go))
+
+
+@app.command("flags")
+def flags(
+    code: str = typer.Option(None, help="Only this flag code (e.g. check_digit_unverified)"),
+    field: str = typer.Option(None, help="Only flags on this field (e.g. rrn)"),
+    customer: uuid.UUID = typer.Option(None, help="Only this customer"),
+    limit: int = typer.Option(1000, min=1, max=100_000, help="At most this many flags"),
+) -> None:
+    """List data-quality flags as JSON lines ``{"customer_id","field","code","flagged_at"}`` (no values; audited)."""
+
+    async def go(vault: Vault) -> None:
+        async with vault.db.read() as session:
+            found = await vault.quality(session).list(
+                Caller(None, purpose=None, operator="vault customers flags"),
+                code=code, field=field, customer_id=customer, limit=limit)
+        for f in found:
+            sys.stdout.write(json.dumps({"customer_id": str(f.customer_id), "field": f.field, "code": f.code,
+                                         "flagged_at": f.flagged_at.isoformat()}) + "\n")
 
     run(with_vault(go))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -49,6 +49,10 @@ NORMALIZERS: dict[str, Callable[[str, str], str]] = {
     "e164": norm.e164,
     "date": norm.iso_date,
     "rrn": norm.rrn,
+}
+#: Data-quality checks by normalizer: flags on values that are accepted but doubtful (vault.customers.quality).
+QUALITY_CHECKS: dict[str, Callable[[str], tuple[str, ...]]] = {
+    "rrn": norm.rrn_quality,
 }
 GENERALIZERS = {"year", "band5", "band10", "prefix3", "region", "value"}
 
@@ -102,6 +106,11 @@ class FieldSpec(BaseModel):
             raise InvalidFieldError(self.name, f"must be one of {', '.join(self.values)}")
         return value
 
+    def quality(self, value: str) -> tuple[str, ...]:
+        """Data-quality flags of a value :meth:`clean` accepted (e.g. ``check_digit_unverified``)."""
+        check = QUALITY_CHECKS.get(self.normalize)
+        return check(value) if check is not None else ()
+
 
 class FieldCatalogue:
     """All fields, in catalogue order."""
@@ -124,6 +133,11 @@ class FieldCatalogue:
     def searchable(self) -> list[str]:
         """Names of fields with a blind index."""
         return [n for n, f in self._fields.items() if f.searchable]
+
+    def quality(self, values: Mapping[str, str]) -> list[tuple[str, str]]:
+        """(field, flag) pairs for normalized ``values``; empty for clean data."""
+        return [(name, flag) for name, value in values.items() if name in self._fields
+                for flag in self._fields[name].quality(value)]
 
     def fields(self) -> list[FieldSpec]:
         """Every field spec."""

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from vault.customers import records
 from vault.customers.errors import DuplicateCustomerError
 from vault.customers.models import CustomerIndexRow
+from vault.customers.quality import replace_flags
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -27,7 +28,7 @@ async def apply_changes(
     changed: dict[str, str | None], now: datetime,
 ) -> None:
     """Reseal changed fields (None removes one), stamp them verified, bump the row version, rebuild their
-    blind indexes under the current index key, and flush.
+    blind indexes under the current index key and their data-quality flags, and flush.
 
     Raises:
         DuplicateCustomerError: the new customer_ref belongs to another customer.
@@ -57,6 +58,7 @@ async def apply_changes(
         if value is not None and name != "customer_ref":
             session.add(CustomerIndexRow(field=name, digest=idx.digest(name, value), customer_id=row.id,
                                          key_version=idx.version))
+    await replace_flags(session, catalogue, row.id, changed, now)
     try:
         async with session.begin_nested():
             await session.flush()

@@ -36,6 +36,8 @@ from vault.crypto.envelope import FieldCipher
 from vault.customers import records
 from vault.customers.errors import InvalidFieldError
 from vault.customers.models import CustomerRow, customer_index_table, customers_table
+from vault.customers.normalize import CHECK_DIGIT_UNVERIFIED
+from vault.customers.quality import insert_flags
 from vault.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -59,6 +61,11 @@ CUSTOMER_COLUMNS = (
 )
 CONSENT_COLUMNS = ("marketing_email", "marketing_sms", "marketing_sms_night", "analytics")
 HEADER = CUSTOMER_COLUMNS + CONSENT_COLUMNS
+#: Why a kept row carries a data-quality flag (vault.customers.quality), as written in the import report.
+WARNING_REASONS = {
+    CHECK_DIGIT_UNVERIFIED: "check digit does not match; kept, because numbers issued or re-issued since "
+                            "October 2020 have none (flagged for a compliance officer to confirm)",
+}
 FLAG_VALUES = {"y": True, "n": False, "": None}
 DEFAULT_ENCODING = "utf-8-sig"  # UTF-8, with or without the BOM spreadsheet programs write
 PARALLEL_MIN_ROWS = 20_000  # below this, worker start-up costs more than it saves
@@ -73,6 +80,16 @@ class RowError:
 
     line: int
     field: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RowWarning:
+    """A kept row with a doubtful value: line number, the field, the data-quality flag and why (no values)."""
+
+    line: int
+    field: str
+    code: str
     reason: str
 
 
@@ -95,6 +112,7 @@ class SealedRow:
     index_rows: list[dict[str, Any]]
     consents: dict[str, bool]
     fields: tuple[str, ...]
+    flag_rows: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -105,6 +123,8 @@ class ImportReport:
     created: int = 0
     unchanged: int = 0
     errors: list[RowError] = field(default_factory=list)
+    #: Rows kept with a data-quality flag (e.g. an RRN whose check digit does not match).
+    warnings: list[RowWarning] = field(default_factory=list)
     refused: bool = False
     discovery: dict[str, ColumnVerdict] = field(default_factory=dict)
     dropped_columns: list[str] = field(default_factory=list)
@@ -283,7 +303,7 @@ class _Sealer:
                 continue
             sealed = records.seal_values(self._cipher, self._index, self._catalogue, parsed.values)
             out.append(SealedRow(line, sealed.row["ref_digest"], sealed.row, sealed.index_rows, parsed.consents,
-                                 tuple(sorted(parsed.values))))
+                                 tuple(sorted(parsed.values)), sealed.flag_rows))
         return out
 
 
@@ -410,6 +430,9 @@ class CustomerImporter:
                 else:
                     seen.add(r.ref_digest)
                     batch.append(r)
+                    report.warnings.extend(
+                        RowWarning(r.line, f["field"], f["code"], WARNING_REASONS.get(f["code"], f["code"]))
+                        for f in r.flag_rows)
             if batch and not (session is not None and report.errors):
                 await self._write(batch, caller, report, keep_ids, session)
             if progress:
@@ -443,6 +466,7 @@ class CustomerImporter:
         while pending:
             await drain_one()
         report.errors.sort(key=lambda e: e.line)
+        report.warnings.sort(key=lambda w: w.line)
 
     async def _write(self, rows: list[SealedRow], caller: Caller, report: ImportReport, keep_ids: bool,
                      session: AsyncSession | None) -> None:
@@ -468,6 +492,7 @@ class CustomerImporter:
         index_rows = [i for r in fresh for i in r.index_rows]
         if index_rows:
             await session.execute(insert(customer_index_table), index_rows)
+        await insert_flags(session, [f for r in fresh for f in r.flag_rows])
         ids = tuple(r.row["id"] for r in fresh)
         if self._on_created is not None:
             await self._on_created(session, [(r.row["id"], r.consents) for r in fresh], caller.actor)
@@ -481,9 +506,10 @@ class CustomerImporter:
 
 
 def write_report(report: ImportReport, path: Path) -> None:
-    """Write the rejected rows as CSV: line, field, reason (never values)."""
+    """Write rejected rows and kept-with-warning rows as CSV: line, field, reason, severity (never values)."""
+    items = sorted([(e.line, e.field, e.reason, "error") for e in report.errors]
+                   + [(w.line, w.field, f"{w.reason} [{w.code}]", "warning") for w in report.warnings])
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["line", "field", "reason"])
-        for e in report.errors:
-            w.writerow([e.line, e.field, e.reason])
+        w.writerow(["line", "field", "reason", "severity"])
+        w.writerows(items)

@@ -53,6 +53,20 @@ class CustomerIndexRow(Base):
     key_version: Mapped[int] = mapped_column(Integer, default=1, index=True)
 
 
+class QualityFlagRow(Base):
+    """A data-quality flag on one field of a customer: the value was accepted but could not be fully
+    verified (e.g. an RRN whose check digit does not match). Field name and code only, no value."""
+
+    __tablename__ = "customer_quality_flags"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    field: Mapped[str] = mapped_column(String(40), primary_key=True)
+    code: Mapped[str] = mapped_column(String(60), primary_key=True, index=True)
+    flagged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class IdempotencyRow(Base):
     """Replay record of a POST carrying an Idempotency-Key (no PII: ids and a digest)."""
 
@@ -68,3 +82,4 @@ class IdempotencyRow(Base):
 #: Core tables, for bulk statements that skip the ORM unit of work.
 customers_table = cast(Table, CustomerRow.__table__)
 customer_index_table = cast(Table, CustomerIndexRow.__table__)
+quality_flags_table = cast(Table, QualityFlagRow.__table__)

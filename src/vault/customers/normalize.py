@@ -13,13 +13,12 @@ from datetime import date
 import phonenumbers
 
 from vault.customers.errors import InvalidFieldError
-from vault.lib.krid import CENTURY, rrn_checksum_ok
+from vault.lib import krid
 
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
-_RRN = re.compile(r"^(\d{6})-?(\d)(\d{6})$")
-# Numbers issued from October 2020 end in random digits: no checksum for people born since 2020.
-RRN_CHECKSUM_UNTIL_YEAR = 2020
+#: Quality flag: a registration number whose check digit does not match (re-issued since October 2020, or a typo).
+CHECK_DIGIT_UNVERIFIED = "check_digit_unverified"
 
 
 def strip(field: str, value: str) -> str:
@@ -93,19 +92,19 @@ def iso_date(field: str, value: str) -> str:
 def rrn(field: str, value: str) -> str:
     """A Korean resident (or foreigner) registration number as YYMMDD-GNNNNNN.
 
-    The date part must be a real date; numbers of people born before 2020 must
-    carry a valid check digit (numbers issued since October 2020 have none).
+    The rules are :func:`vault.lib.krid.parse`: a structurally impossible number
+    (length, birth date, gender/century digit) is refused; one whose check digit
+    does not match is accepted, because numbers re-issued since October 2020 have
+    none, and :func:`rrn_quality` flags it.
     """
-    m = _RRN.match(strip(field, value).replace(" ", ""))
-    if not m:
-        raise InvalidFieldError(field, "must look like YYMMDD-NNNNNNN")
-    front, gender, rest = m.groups()
-    year = CENTURY[gender] + int(front[:2])
     try:
-        date(year, int(front[2:4]), int(front[4:6]))
-    except ValueError as exc:
-        raise InvalidFieldError(field, "has an impossible birth date part") from exc
-    digits = front + gender + rest
-    if year < RRN_CHECKSUM_UNTIL_YEAR and not rrn_checksum_ok(digits):
-        raise InvalidFieldError(field, "check digit does not match")
-    return f"{front}-{gender}{rest}"
+        return krid.parse(strip(field, value)).formatted
+    except krid.MalformedNumberError as exc:
+        raise InvalidFieldError(field, exc.reason) from exc
+
+
+def rrn_quality(value: str) -> tuple[str, ...]:
+    """Data-quality flags of a normalized registration number (see :mod:`vault.customers.quality`)."""
+    if krid.parse(value).check_digit is krid.CheckDigit.UNVERIFIED:
+        return (CHECK_DIGIT_UNVERIFIED,)
+    return ()

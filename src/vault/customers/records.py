@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from vault.crypto.keys import WrappedKey
+from vault.customers.quality import flag_rows
 from vault.lib.clock import utcnow
 from vault.lib.ids import new_id
 
@@ -31,6 +32,8 @@ class SealedCustomer:
 
     row: dict[str, Any]
     index_rows: list[dict[str, Any]] = field(default_factory=list)
+    #: Data-quality flags of the values (vault.customers.quality): field and code, no value.
+    flag_rows: list[dict[str, Any]] = field(default_factory=list)
 
 
 def seal_new(
@@ -68,7 +71,7 @@ def seal_values(
         for name in catalogue.searchable
         if name != "customer_ref" and name in values
     ]
-    return SealedCustomer(row, index_rows)
+    return SealedCustomer(row, index_rows, flag_rows(catalogue, cid, values, now))
 
 
 def customer_key(keyring: Keyring, row: CustomerRow) -> CustomerKey:

@@ -31,6 +31,7 @@ from vault.customers.errors import (
 )
 from vault.customers.masks import mask
 from vault.customers.models import CustomerIndexRow, CustomerRow, IdempotencyRow, customers_table
+from vault.customers.quality import insert_flags
 from vault.errors import AccessDeniedError, InvalidInputError
 from vault.lib.clock import as_utc, utcnow
 from vault.rights.errors import CustomerObjectedError, CustomerRestrictedError
@@ -187,6 +188,7 @@ class CustomerService:
                 await self._session.execute(insert(CustomerRow), [sealed.row])
                 if sealed.index_rows:
                     await self._session.execute(insert(CustomerIndexRow), sealed.index_rows)
+                await insert_flags(self._session, sealed.flag_rows)
         except IntegrityError as exc:
             raise DuplicateCustomerError("a customer with this customer_ref already exists") from exc
         if idempotency_key is not None:

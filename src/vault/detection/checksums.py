@@ -1,11 +1,11 @@
-"""Check digits and date rules that separate real identifiers from look-alikes."""
+"""Check digits that separate real identifiers from look-alikes.
+
+Registration-number (RRN/FRN) rules live in :mod:`vault.lib.krid`, shared with validation.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 import string
-
-from vault.lib.krid import CENTURY, rrn_checksum_ok, weighted_sum
 
 _BRN_WEIGHTS = (1, 3, 7, 1, 3, 7, 1, 3, 5)
 #: IBAN length per country (ISO 13616 registry, the countries customers actually use).
@@ -37,32 +37,6 @@ def luhn_ok(number: str) -> bool:
             d = d * 2 - 9 if d > 4 else d * 2
         total += d
     return total % 10 == 0
-
-
-def frn_checksum_ok(digits: str) -> bool:
-    """Check digit of a foreigner registration number issued before October 2020.
-
-    Foreigner numbers use the RRN weights with ``13 - sum % 11``; some older
-    numbers were issued with the RRN rule, so both are accepted.
-    """
-    if len(digits) != 13 or not digits.isdigit():
-        return False
-    s = weighted_sum(digits)
-    return (13 - s % 11) % 10 == int(digits[12]) or rrn_checksum_ok(digits)
-
-
-def birth_date(digits: str, *, today: dt.date | None = None) -> dt.date | None:
-    """Birth date encoded in the first seven digits of an RRN or FRN, if it is a real past date."""
-    if len(digits) < 7 or not digits[:7].isdigit():
-        return None
-    century = CENTURY[digits[6]]
-    try:
-        born = dt.date(century + int(digits[:2]), int(digits[2:4]), int(digits[4:6]))
-    except ValueError:
-        return None
-    if born > (today or dt.date.today()):
-        return None
-    return born
 
 
 def brn_checksum_ok(digits: str) -> bool:

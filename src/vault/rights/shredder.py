@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from sqlalchemy import delete, select, text, update
 
-from vault.customers.models import CustomerIndexRow, CustomerRow, IdempotencyRow
+from vault.customers.models import CustomerIndexRow, CustomerRow, IdempotencyRow, QualityFlagRow
 from vault.customers.records import customer_key, open_fields
 from vault.rights.models import FieldHistoryRow
 
@@ -75,6 +75,7 @@ async def _drop_links(session: AsyncSession, chunk: list[uuid.UUID]) -> None:
     await session.execute(delete(CustomerIndexRow).where(CustomerIndexRow.customer_id.in_(chunk)))
     await session.execute(delete(FieldHistoryRow).where(FieldHistoryRow.customer_id.in_(chunk)))
     await session.execute(delete(IdempotencyRow).where(IdempotencyRow.customer_id.in_(chunk)))
+    await session.execute(delete(QualityFlagRow).where(QualityFlagRow.customer_id.in_(chunk)))
 
 
 async def erase_rows(session: AsyncSession, ids: Sequence[uuid.UUID], *, now: datetime,

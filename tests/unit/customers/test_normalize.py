@@ -55,19 +55,26 @@ def test_rrn_checksum_and_format() -> None:
     good = _with_check("900101123456")
     assert n.rrn("rrn", good) == good
     assert n.rrn("rrn", good.replace("-", "")) == good
-    last = int(good[-1])
-    bad = good[:-1] + str((last + 1) % 10)
-    with pytest.raises(InvalidFieldError, match="check digit"):
-        n.rrn("rrn", bad)
+    assert n.rrn_quality(good) == ()
+
+
+def test_rrn_reissued_is_accepted_and_flagged() -> None:
+    # Born 1990, number re-issued after October 2020: random back digits, so the old check digit fails.
+    good = _with_check("900101123456")
+    reissued = good[:-1] + str((int(good[-1]) + 1) % 10)
+    assert n.rrn("rrn", reissued) == reissued
+    assert n.rrn_quality(reissued) == (n.CHECK_DIGIT_UNVERIFIED,)
 
 
 def test_rrn_post_2020_has_no_checksum() -> None:
     # Born 2021 (gender digit 3/4): numbers issued since October 2020 end in random digits.
     body = "2103154123456"
     assert n.rrn("rrn", f"{body[:6]}-{body[6:]}") == "210315-4123456"
+    assert n.rrn_quality("210315-4123456") == ()  # nothing to verify: never had a check digit
 
 
-@pytest.mark.parametrize("raw", ["901301-1234567", "900230-1234567", "12345-1234567", "900101-123456", "abc"])
+@pytest.mark.parametrize("raw", ["901301-1234567", "900230-1234567", "12345-1234567", "900101-123456", "abc",
+                                 "900101-9234567", "900101-0234567", "270101-3234567", "900101-12345678"])
 def test_rrn_bad(raw: str) -> None:
     with pytest.raises(InvalidFieldError):
         n.rrn("rrn", raw)

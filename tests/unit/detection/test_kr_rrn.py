@@ -19,6 +19,11 @@ from .helpers import found
         # post-2020 numbers carry no checksum: a real birth date and gender digit are enough
         ("주민번호 210315-3847261 (2021년 출생)", ["210315-3847261"]),
         ("신분 확인 900101-1234567 완료", ["900101-1234567"]),
+        # re-issued since October 2020 to people born long before: random back digits, still an RRN
+        ("2022년 재발급 주민번호 851203-1938274 확인", ["851203-1938274"]),
+        ("re-issued RRN 570811-2048366 (changed after identity theft)", ["570811-2048366"]),
+        # structurally impossible: the same rule as import validation refuses them
+        ("주민번호 270101-3234567", []),  # born in the future
         # hard negatives: impossible dates, foreigner digit, future dates, glued to longer codes
         ("주민번호 901301-1234568", []),
         ("주민번호 900230-1234568", []),
@@ -37,3 +42,21 @@ def test_checksum_valid_rrn_scores_higher_than_unchecked(detector: PiiDetector) 
     unchecked = detector.analyze("900101-1234567")[0]
     assert valid.score == 1.0
     assert 0.5 <= unchecked.score < valid.score
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["900101-1234568", "900101-1234567", "851203-1938274", "210315-3847261", "901301-1234568", "900230-1234568",
+     "270101-3234567", "200930-4123456", "201001-4123456"],
+)
+def test_detection_follows_the_validation_rule(detector: PiiDetector, value: str) -> None:
+    """One rule (vault.lib.krid): what import validation stores, the detector finds, and nothing else."""
+    from vault.customers import normalize
+    from vault.customers.errors import InvalidFieldError
+
+    try:
+        normalize.rrn("rrn", value)
+        stored = True
+    except InvalidFieldError:
+        stored = False
+    assert (found(detector, f"주민번호 {value}", "KR_RRN", "ko") == [value]) is stored

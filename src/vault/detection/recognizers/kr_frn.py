@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from vault.detection.checksums import birth_date, frn_checksum_ok
 from vault.detection.entities import KR_FRN
 from vault.detection.recognizers._base import LEFT, RIGHT, RegexPattern, RegexRecognizer, pattern
+from vault.lib.krid import CheckDigit, MalformedNumberError, parse_digits
 
 
 class KoreanFrnRecognizer(RegexRecognizer):
@@ -24,11 +24,12 @@ class KoreanFrnRecognizer(RegexRecognizer):
     NEGATIVE_CONTEXT = ("주문", "송장", "운송장", "order", "tracking", "invoice", "sku", "상품코드", "품번", "모델")
 
     def score_match(self, match: re.Match[str], pat: RegexPattern, text: str) -> tuple[int, int, float] | None:
-        """Score by checksum first, then by a plausible birth date."""
-        digits = re.sub(r"\D", "", match.group("value"))
-        if birth_date(digits) is None:
+        """Drop impossible numbers (:func:`vault.lib.krid.parse_digits`); score by check digit, then writing."""
+        try:
+            number = parse_digits(re.sub(r"\D", "", match.group("value")))
+        except MalformedNumberError:
             return None
         start, end = match.span("value")
-        if frn_checksum_ok(digits):
+        if number.check_digit is CheckDigit.VALID:
             return start, end, self.VALIDATED_SCORE
         return start, end, pat.score if match.group("sep") else 0.5
