@@ -25,7 +25,8 @@ from vault.customers.importer import HEADER
 from vault.privacy.dp import noisy_counts
 
 Client = AsyncTestClient  # type: ignore[type-arg]
-SPEC: dict[str, Any] = {"project": "", "quasi_identifiers": ["birth_date", "gender", {"field": "postal_code", "max": "*"}],
+SPEC: dict[str, Any] = {"project": "",
+                        "quasi_identifiers": ["birth_date", "gender", {"field": "postal_code", "max": "*"}],
                         "sensitive_attributes": ["city"], "k": 5, "l": 2, "max_suppression": 0.1}
 DIRECT = {"name", "email", "phone", "rrn", "customer_ref", "address_line"}
 
