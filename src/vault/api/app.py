@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -51,7 +52,9 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
 
     async def shutdown(app: Litestar) -> None:
         v: Vault = app.state.vault
-        await app.state.analysts.jobs.wait()
+        # Jobs still running are reported as interrupted once their heartbeat goes stale; wait a little.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(app.state.analysts.jobs.wait(), timeout=30)
         if owned:
             await v.close()
         else:
