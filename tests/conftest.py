@@ -18,10 +18,10 @@ from vault.access.principals import Principal
 from vault.audit.entry import Actor
 from vault.bootstrap import Vault, open_vault
 from vault.config import CryptoSettings, PolicySettings, RightsSettings, Settings
-from vault.crypto.keyring import ensure_system_keys
 from vault.crypto.keys import generate_key_file, load_key_file
 from vault.db.engine import Database, sync_url
 from vault.db.migrate import upgrade_head
+from vault.keys.store import ensure_system_keys
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_URL = os.environ.get("VAULT_TEST_DATABASE_URL")

@@ -10,43 +10,51 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING
 
+from vault.access.guard import Guard
 from vault.access.lawful_basis import LawfulBasisCheck
 from vault.access.permissions import ROLES
 from vault.access.policy import AccessPolicy
 from vault.access.principals import PrincipalService
+from vault.audit.inspection import InspectionSettings
 from vault.audit.log import AuditLog
+from vault.audit.policy_files import policy_digest, record_policy_load
 from vault.consent.contacts import ContactDeps, ContactResolver
 from vault.consent.imports import check_import_columns, record_imported_consents
 from vault.consent.ledger import SqlConsentLedger
-from vault.consent.purposes import load_purposes
 from vault.consent.service import ConsentDeps, ConsentService
-from vault.crypto.keyring import load_keyring
 from vault.crypto.keys import LayeredKeyProvider, load_env_keys, load_key_file
-from vault.customers.catalogue import load_catalogue
+from vault.customers.gate import restriction_error
 from vault.customers.importer import CustomerImporter
 from vault.customers.quality import QualityService
 from vault.customers.service import CustomerDeps, CustomerService
 from vault.db.engine import Database
+from vault.keys.rotation import KeyRotation
+from vault.keys.store import load_keyring
+from vault.policy.catalogue import load_catalogue
+from vault.policy.purposes import load_purposes
+from vault.policy.statutes import StatuteRegistry, check_statutes, load_statutes
 from vault.privacy.dp import DpStats
 from vault.privacy.jobs import ExtractJobs
-from vault.privacy.projects import Guard, ProjectService
+from vault.privacy.projects import ProjectGuard, ProjectService
 from vault.privacy.service import ExtractDeps, ExtractService
 from vault.rights.journal import ErasureJournal
+from vault.rights.oversight import OversightDeps, OversightService
+from vault.rights.provision import ProvisionDeps, ProvisionService
 from vault.rights.retention import RetentionService
-from vault.rights.rotation import KeyRotation
 from vault.rights.service import RightsDeps, RightsService
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from vault.config import Settings
-    from vault.consent.purposes import PurposeCatalogue
     from vault.crypto.keyring import Keyring
     from vault.crypto.keys import KeyProvider
-    from vault.customers.catalogue import FieldCatalogue
-    from vault.detection import PiiDetector
+    from vault.lib.pii import PiiPort
+    from vault.policy.catalogue import FieldCatalogue
+    from vault.policy.purposes import PurposeCatalogue
 
 
 @dataclass(frozen=True)
@@ -56,16 +64,32 @@ class Policies:
     purposes: PurposeCatalogue
     catalogue: FieldCatalogue
     access: AccessPolicy
+    statutes: StatuteRegistry
 
 
 def load_policies(settings: Settings) -> Policies:
-    """Load and cross-validate purposes.yaml, pii.yaml and the casbin files (stops start-up on error)."""
+    """Load and cross-validate purposes.yaml, pii.yaml, statutes.yaml and the casbin files (stops start-up on error)."""
     d = settings.policy.directory
     purposes = load_purposes(d / "purposes.yaml")
     catalogue = load_catalogue(d / "pii.yaml", purposes)
     access = AccessPolicy(d / "model.conf", d / "policy.csv", purposes, catalogue)
     check_import_columns(purposes)
-    return Policies(purposes, catalogue, access)
+    statutes = load_statutes(d / "statutes.yaml")
+    check_statutes(d / "statutes.yaml", statutes, list(purposes), set(catalogue.names),
+                   {f.name for f in catalogue.fields() if f.requires_statute})
+    return Policies(purposes, catalogue, access, statutes)
+
+
+def build_detector(*, threshold: float | None = None) -> PiiPort:
+    """The offline Presidio PII detector behind the :class:`vault.lib.pii.PiiPort` port.
+
+    ``vault.detection`` is imported here, not at module level: loading Presidio and the
+    recognizers takes about two seconds, which only commands that detect PII should pay.
+    """
+    from vault.detection import PiiDetector, build_analyzer
+
+    analyzer = build_analyzer()
+    return PiiDetector(analyzer) if threshold is None else PiiDetector(analyzer, threshold=threshold)
 
 
 def key_provider(settings: Settings, *, create: bool = False) -> KeyProvider:
@@ -102,21 +126,26 @@ class Vault:
     audit: AuditLog
     lawful: LawfulBasisCheck
 
-    @property
-    def customer_deps(self) -> CustomerDeps:
-        """Collaborators for :class:`CustomerService`."""
+    @cached_property
+    def guard(self) -> Guard:
+        """The one audited guard (purpose, permission, restriction/objection, lawful basis)."""
         p = self.policies
-        return CustomerDeps(self.keyring, p.catalogue, p.purposes, p.access, self.lawful, self.audit, self.db)
+        return Guard(p.access, p.purposes, self.lawful, self.audit, restriction_error)
+
+    @cached_property
+    def customer_deps(self) -> CustomerDeps:
+        """Collaborators for :class:`CustomerService` (built once per process)."""
+        p = self.policies
+        return CustomerDeps(self.keyring, p.catalogue, p.purposes, self.guard, self.audit, self.db)
 
     def customers(self, session: AsyncSession) -> CustomerService:
         """A customer service on ``session``."""
         return CustomerService(session, self.customer_deps)
 
-    @property
+    @cached_property
     def consent_deps(self) -> ConsentDeps:
-        """Collaborators for :class:`ConsentService`."""
-        p = self.policies
-        return ConsentDeps(self.keyring, p.purposes, p.access, self.audit)
+        """Collaborators for :class:`ConsentService` (built once per process)."""
+        return ConsentDeps(self.keyring, self.policies.purposes, self.guard, self.audit)
 
     def consents(self, session: AsyncSession) -> ConsentService:
         """A consent service on ``session``."""
@@ -125,22 +154,22 @@ class Vault:
     def contacts(self) -> ContactResolver:
         """The consented-contact resolver (opens its own read transactions)."""
         p = self.policies
-        return ContactResolver(ContactDeps(self.db, self.keyring, p.purposes, p.access, self.audit))
+        return ContactResolver(ContactDeps(self.db, self.keyring, p.purposes, self.guard, self.audit))
 
     def quality(self, session: AsyncSession) -> QualityService:
         """Data-quality flags (compliance officers list them) on ``session``."""
-        return QualityService(session, self.policies.access, self.audit)
+        return QualityService(session, self.guard, self.audit)
 
     def importer(self) -> CustomerImporter:
         """The customer importer; consent flags become consent events in each batch's transaction."""
         return CustomerImporter(self.db, self.keyring, self.policies.catalogue, self.audit,
                                 on_created=record_imported_consents)
 
-    @property
+    @cached_property
     def rights_deps(self) -> RightsDeps:
-        """Collaborators for :class:`RightsService`."""
+        """Collaborators for :class:`RightsService` (built once per process)."""
         p = self.policies
-        return RightsDeps(self.db, self.keyring, p.catalogue, p.purposes, p.access, self.audit,
+        return RightsDeps(self.db, self.keyring, p.catalogue, p.purposes, self.guard, self.audit,
                           ErasureJournal(self.settings.rights.erasure_journal))
 
     def rights(self) -> RightsService:
@@ -153,25 +182,37 @@ class Vault:
         return RetentionService(self.db, self.keyring, p.catalogue, p.purposes, self.audit,
                                 ErasureJournal(self.settings.rights.erasure_journal))
 
+    def oversight(self) -> OversightService:
+        """Breach impact and the monthly inspection (compliance officers; opens its own transactions)."""
+        a = self.settings.audit
+        return OversightService(OversightDeps(
+            self.db, self.policies.catalogue, self.guard, self.audit,
+            InspectionSettings(a.off_hours_start, a.off_hours_end, a.denial_spike), a.retention_days))
+
+    def provisions(self) -> ProvisionService:
+        """The audited provide action, the provision log and usage notices (opens its own transactions)."""
+        p = self.policies
+        return ProvisionService(ProvisionDeps(self.db, self.keyring, p.purposes, self.guard, self.audit))
+
     def key_rotation(self, *, batch_size: int = 5000) -> KeyRotation:
         """KEK and blind-index key rotation."""
-        return KeyRotation(self.db, self.keyring.provider, batch_size=batch_size)
+        return KeyRotation(self.db, self.keyring.provider, batch_size=batch_size, audit=self.audit)
 
-    def extracts(self, detector: PiiDetector) -> ExtractService:
+    def extracts(self, detector: PiiPort) -> ExtractService:
         """The analytics extract builder; ``detector`` is the release gate (opens its own transactions)."""
         p = self.policies
-        return ExtractService(ExtractDeps(self.db, self.keyring, p.catalogue, p.purposes, p.access, self.lawful,
-                                          self.audit), detector)
+        return ExtractService(ExtractDeps(self.db, self.keyring, p.catalogue, p.purposes, self.guard, self.audit),
+                              detector)
 
-    def analysts(self, detector: Callable[[], PiiDetector]) -> Analysts:
+    def analysts(self, detector: Callable[[], PiiPort]) -> Analysts:
         """Projects, extract jobs and DP statistics; build once per process (they keep per-process caches).
 
         ``detector`` builds the extracts' release gate when the first job runs (it is slow to build).
         """
         p = self.policies
-        guard = Guard(p.access, self.audit)
+        guard = ProjectGuard(p.access, self.audit)
         projects = ProjectService(self.db, guard, self.keyring.pseudonyms)
-        gate: list[PiiDetector] = []
+        gate: list[PiiPort] = []
 
         def extracts() -> ExtractService:
             if not gate:
@@ -197,18 +238,26 @@ class Vault:
 
     async def close(self) -> None:
         """Flush pending audit entries and close the database pool."""
-        await self.audit.drain()
+        await self.audit.close()
         await self.db.dispose()
 
 
 async def open_vault(settings: Settings) -> Vault:
-    """Build the vault: policies, KEK provider, database, system keys, audit log."""
+    """Build the vault: policies, KEK provider, database, system keys, audit log.
+
+    A change of the policy files since the last start is recorded (``policy.loaded``, by hash).
+    """
     policies = load_policies(settings)
     provider = key_provider(settings)
     db = Database(settings.database_url)
     try:
         async with db.read() as session:
             keyring = await load_keyring(session, provider)
+    except Exception:
+        await db.dispose()
+        raise
+    try:
+        await record_policy_load(db, policy_digest(settings.policy.directory))
     except Exception:
         await db.dispose()
         raise

@@ -45,10 +45,23 @@ class ApiSettings(BaseModel):
     workers: int = Field(1, description="Uvicorn worker processes for `vault serve`")
 
 
+#: Access logs are kept at least 2 years (personal-information safety-measures standard, art. 8(1)).
+ACCESS_LOG_MIN_RETENTION_DAYS = 730
+
+
 class AuditSettings(BaseModel):
     """Audit log settings."""
 
     group_commit_max: int = Field(512, description="Most entries one group commit writes")
+    retention_days: int = Field(
+        ACCESS_LOG_MIN_RETENTION_DAYS, ge=ACCESS_LOG_MIN_RETENTION_DAYS,
+        description="How long access-log entries are kept (days). The safety-measures standard (art. 8) asks for "
+                    "at least 2 years for processors of this size; a smaller value stops start-up. The log is "
+                    "append-only: nothing inside the vault deletes entries, older ones may only be archived")
+    off_hours_start: int = Field(21, ge=0, le=23, description="Start of off-hours access (KST hour) in inspections")
+    off_hours_end: int = Field(8, ge=0, le=23, description="End of off-hours access (KST hour) in inspections")
+    denial_spike: int = Field(20, ge=1, description="Denials by one principal in one hour that the monthly "
+                                                    "inspection reports as a spike")
 
 
 class RightsSettings(BaseModel):

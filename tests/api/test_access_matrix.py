@@ -136,6 +136,14 @@ async def test_matrix(client: AsyncTestClient, principals: dict[str, Creds], vau
                     201 if role in PRINCIPALS_CREATE else 403,
                     json={"name": f"m-{role}-{uuid.uuid4().hex[:6]}", "role": "analyst"})
         await check(role, "audit", "GET", "/v1/audit", 200 if role in AUDIT_READ else 403)
+        await check(role, "audit impact", "GET", "/v1/audit/impact", 200 if role in AUDIT_READ else 403,
+                    params={"principal_id": str(principals["application"].principal.id)})
+        for purpose in ("third_party_delivery", "cross_border_transfer"):
+            await check(role, f"provide {purpose}", "POST", f"/v1/provisions?purpose={purpose}",
+                        201 if role == "application" else 403, json={"customer_ids": [target], "mechanism": "api"})
+        await check(role, "inspection", "GET", "/v1/audit/inspections/2026-01", 200 if role in AUDIT_READ else 403)
+        await check(role, "inspection sign-off", "POST", "/v1/audit/inspections/2026-01/signoff",
+                    409 if role in AUDIT_READ else 403, json={"report_sha256": "0" * 64, "conclusion": "no_findings"})
         await check(role, "quality flags", "GET", "/v1/quality-flags", 200 if role in QUALITY_READ else 403)
         await check(role, "list requests", "GET", "/v1/requests", 200 if role in REQUESTS else 403)
         await check(role, "open request", "POST", "/v1/requests", 201 if role in REQUESTS else 403,

@@ -70,3 +70,22 @@ async def test_pagination(client: AsyncTestClient, principals: dict[str, Creds])
         if cursor is None:
             break
     assert len(seen) == len(set(seen)) >= 3
+
+
+async def test_erasure_removes_the_flags(client: AsyncTestClient, principals: dict[str, Creds]) -> None:  # type: ignore[type-arg]
+    app, officer = principals["application"].headers, principals["compliance_officer"].headers
+    r = await client.post("/v1/customers?purpose=service_delivery",
+                          json={"customer_ref": f"E-{uuid.uuid4().hex[:10]}", "rrn": _reissued("691130297531")},
+                          headers=app)
+    assert r.status_code == 201, r.text
+    cid = r.json()["id"]
+    flags = (await client.get("/v1/quality-flags", params={"customer_id": cid}, headers=officer)).json()["items"]
+    assert len(flags) == 1
+    r = await client.post("/v1/requests", json={"kind": "erasure", "customer_id": cid, "jurisdiction": "pipa"},
+                          headers=officer)
+    assert r.status_code == 201, r.text
+    r = await client.post(f"/v1/subjects/{cid}/erasure?purpose=legal_claims", json={"request_id": r.json()["id"]},
+                          headers=officer)
+    assert r.status_code == 200 and r.json()["erased"] == 1, r.text
+    flags = (await client.get("/v1/quality-flags", params={"customer_id": cid}, headers=officer)).json()["items"]
+    assert flags == []

@@ -93,7 +93,8 @@ async def test_registry_export_rectify_over_http(client: AsyncTestClient, princi
     assert "application" in {w["role"] for w in doc["recipients"]["accessed_by"]}
     r = await client.get(f"/v1/requests/{access['id']}", headers=co)
     assert r.json()["status"] == "completed" and r.json()["overdue"] is False
-    r = await client.patch(f"/v1/requests/{access['id']}", json={"extend": True}, headers=co)
+    r = await client.patch(f"/v1/requests/{access['id']}",
+                           json={"extend": True, "extension_reason": "number_of_requests"}, headers=co)
     assert r.status_code == 409 and r.headers["content-type"].startswith("application/problem+json")
     r = await client.post("/v1/requests", json={"kind": "teleport", "customer_id": cid, "jurisdiction": "gdpr"},
                           headers=co)

@@ -27,11 +27,11 @@ from tests.bench.report import machine, write_section
 from vault.access.caller import Caller
 from vault.bootstrap import open_vault
 from vault.config import CryptoSettings, PolicySettings, Settings
-from vault.crypto.keyring import ensure_system_keys
 from vault.crypto.keys import generate_key_file, load_key_file
 from vault.customers.importer import CustomerImporter
 from vault.db.engine import Database, sync_url
 from vault.db.migrate import upgrade_head
+from vault.keys.store import ensure_system_keys
 
 ROOT = Path(__file__).resolve().parents[2]
 SCALE = {"1m": 1_000_000, "100k": 100_000, "10k": 10_000}.get(os.environ.get("BENCH_SCALE", "100k"), 100_000)

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
 from tests.conftest import DbTarget
-from vault.audit import Actor, AuditEvent, Outcome, create_checkpoint, export_checkpoint, verify_chain
+from vault.audit import Actor, AuditEvent, AuditWriteError, Outcome, create_checkpoint, export_checkpoint, verify_chain
 from vault.audit.verify import verify_exported
 from vault.bootstrap import Vault
 from vault.config import Settings
@@ -47,6 +47,21 @@ async def test_group_commit_keeps_one_linear_chain(vault: Vault) -> None:
     assert result.ok, result.reason
     assert result.entries >= 301
     assert result.head_seq == result.entries
+
+
+async def test_one_bad_entry_fails_alone_and_the_chain_stays_linear(vault: Vault) -> None:
+    """The writer retries a failed batch entry by entry: only the bad entry's waiter learns of a failure."""
+    bad = AuditEvent(None, Outcome.ALLOWED, ACTOR)  # type: ignore[arg-type]  # action is NOT NULL
+    results = await asyncio.gather(*(vault.audit.record_durable(_event(i)) for i in range(20)),
+                                   vault.audit.record_durable(bad),
+                                   *(vault.audit.record_durable(_event(i)) for i in range(20, 40)),
+                                   return_exceptions=True)
+    failed = [r for r in results if isinstance(r, BaseException)]
+    assert len(failed) == 1 and isinstance(failed[0], AuditWriteError)
+    seqs = sorted(r for r in results if isinstance(r, int))
+    assert len(seqs) == 40 and seqs == list(range(seqs[0], seqs[0] + 40))
+    async with vault.db.read() as session:
+        assert (await verify_chain(session)).ok
 
 
 async def test_update_and_delete_are_refused_by_the_database(db_target: DbTarget, vault: Vault) -> None:

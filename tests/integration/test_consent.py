@@ -39,7 +39,7 @@ def consents(vault: Vault, session, at: datetime) -> ConsentService:  # type: ig
 
 def resolver(vault: Vault, at: datetime, page_size: int = 5000) -> ContactResolver:
     p = vault.policies
-    return ContactResolver(ContactDeps(vault.db, vault.keyring, p.purposes, p.access, vault.audit,
+    return ContactResolver(ContactDeps(vault.db, vault.keyring, p.purposes, vault.guard, vault.audit,
                                        clock=lambda: at), page_size=page_size)
 
 

@@ -258,6 +258,8 @@ async def test_direct_identifiers_refused(vault: Vault, seeded: Seeded, detector
 class _FlagsEverything:
     """A detector that sees an e-mail address in every value (to exercise the release gate)."""
 
+    structured_types = frozenset({"EMAIL_ADDRESS"})
+
     def analyze(self, text: str, language: str | None = None, **_: object) -> list[DetectedEntity]:
         return [DetectedEntity("EMAIL_ADDRESS", 0, len(text), 0.99)]
 

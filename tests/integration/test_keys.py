@@ -11,11 +11,12 @@ from tests.integration.test_rights import OP, new_customer
 from vault.bootstrap import Vault
 from vault.crypto.envelope import FieldCipher
 from vault.crypto.errors import KeyUnavailableError
-from vault.crypto.keyring import Keyring, load_keyring
+from vault.crypto.keyring import Keyring
 from vault.crypto.keys import LocalKeyProvider, load_key_file, read_key_file
 from vault.customers.models import CustomerIndexRow, CustomerRow
 from vault.customers.records import seal_new
 from vault.customers.service import CustomerService
+from vault.keys.store import load_keyring
 from vault.rights.errors import KeyInUseError
 
 
@@ -107,7 +108,7 @@ async def test_index_key_rotation_keeps_lookups_working(vault: Vault) -> None:
                     return False
             return True
 
-    from vault.crypto.keyring import add_system_key_version
+    from vault.keys.store import add_system_key_version
 
     async with vault.db.write() as session:
         target = await add_system_key_version(session, vault.keyring.provider, "blind_index")

@@ -22,6 +22,7 @@ from vault.crypto.envelope import dek_label
 from vault.crypto.errors import DecryptionError, KeyUnavailableError
 from vault.crypto.keys import WrappedKey
 from vault.customers.errors import CustomerNotFoundError
+from vault.customers.gate import contactable_clause
 from vault.customers.models import CustomerIndexRow, CustomerRow
 from vault.errors import AccessDeniedError
 from vault.rights.deadlines import add_months
@@ -31,9 +32,8 @@ from vault.rights.errors import (
     RequestStateError,
     SubjectErasedError,
 )
-from vault.rights.gate import contactable_clause
 from vault.rights.journal import ErasureJournal
-from vault.rights.models import FieldHistoryRow
+from vault.rights.models import FieldHistoryRow, RightsRequestRow
 from vault.rights.retention import RetentionService
 from vault.rights.service import RightsService
 
@@ -78,9 +78,10 @@ async def test_registry_due_dates_overdue_first_and_compliance_only(vault: Vault
     listed = await rights.list_requests(officer(principals), customer_id=cid)
     assert [r.id for r in listed] == [late.id, soon.id]
     assert (await rights.list_requests(officer(principals), status="overdue", customer_id=cid))[0].id == late.id
-    extended = await rights.update_request(soon.id, officer(principals), extend=True, status="in_progress")
+    extended = await rights.update_request(soon.id, officer(principals), extend=True, status="in_progress",
+                                           extension_reason="complexity")
     assert extended.extended and extended.due_at > soon.due_at and extended.status == "in_progress"
-    with pytest.raises(RequestStateError, match="only once"):
+    with pytest.raises(RequestStateError, match="already extended"):
         await rights.update_request(soon.id, officer(principals), extend=True)
     with pytest.raises(RequestStateError, match="PIPA allows no extension"):
         await rights.update_request(late.id, officer(principals), extend=True)
@@ -358,7 +359,7 @@ async def test_contact_resolution_drops_restricted_and_objecting_customers_at_on
     from vault.consent.contacts import ContactDeps, ContactQuery, ContactResolver
 
     p = vault.policies
-    resolver = ContactResolver(ContactDeps(vault.db, vault.keyring, p.purposes, p.access, vault.audit))
+    resolver = ContactResolver(ContactDeps(vault.db, vault.keyring, p.purposes, vault.guard, vault.audit))
 
     async def resolve(purpose: str, ids: tuple[uuid.UUID, ...]) -> set[str]:
         plan = await resolver.plan(ContactQuery("email", None, ids), OP.for_purpose(purpose))
@@ -377,3 +378,22 @@ async def test_contact_resolution_drops_restricted_and_objecting_customers_at_on
     assert len(lines) == 1 and str(plain) in next(iter(lines))
     service = await resolve("service_delivery", ids)  # objection is to marketing only; restriction is total
     assert len(service) == 2 and not any(str(restricted) in line for line in service)
+
+
+async def test_gdpr_extension_only_in_the_first_month_and_with_a_reason(vault: Vault,
+                                                                        principals: dict[str, Creds]) -> None:
+    rights = vault.rights()
+    cid, _ = await new_customer(vault)
+    old = await rights.open_request("access", cid, "gdpr", officer(principals),
+                                    received_at=datetime.now(UTC) - timedelta(days=60))
+    with pytest.raises(RequestStateError, match="within one month"):
+        await rights.update_request(old.id, officer(principals), extend=True, extension_reason="complexity")
+    fresh = await rights.open_request("access", cid, "gdpr", officer(principals),
+                                      received_at=datetime.now(UTC) - timedelta(days=3))
+    with pytest.raises(RequestStateError, match="needs a reason"):
+        await rights.update_request(fresh.id, officer(principals), extend=True)
+    done = await rights.update_request(fresh.id, officer(principals), extend=True, extension_reason="complexity")
+    assert done.extended and done.due_at == add_months(fresh.received_at, 3)
+    async with vault.db.read() as session:
+        row = await session.get(RightsRequestRow, fresh.id)
+    assert row is not None and row.extension_reason == "complexity"

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from vault.access.errors import NoLawfulBasisError
-from vault.consent.purposes import LawfulBasis
+from vault.policy.purposes import LawfulBasis
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from vault.consent.purposes import Purpose
+    from vault.policy.purposes import Purpose
 
 
 _REASONS = {

@@ -4,35 +4,22 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, get, post
 from litestar.datastructures import State
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vault.access import permissions as perms
 from vault.access.caller import Caller
 from vault.access.errors import ForeignKeyIssueError, SelfApprovalError
-from vault.access.permissions import Permission
 from vault.api.deps import provide_read_session, provide_write_session, vault_of
 from vault.api.schemas import AuditEntryRead, AuditPage, KeyIssued, PrincipalCreate, PrincipalRead
 from vault.audit.entry import AuditEvent, Outcome
 from vault.audit.query import AuditFilter, search
-from vault.errors import AccessDeniedError, BadRequestError
-
-
-async def _require(state: State, caller: Caller, perm: Permission, action: str) -> None:
-    vault = vault_of(state)
-    assert caller.principal is not None
-    try:
-        vault.policies.access.require(caller.principal, perm)
-    except AccessDeniedError as exc:
-        await vault.audit.record_durable(AuditEvent(
-            action, Outcome.DENIED, caller.actor, request_id=caller.request_id, client_ip=caller.client_ip,
-            detail=f"{exc.code}: {exc.detail}"))
-        raise
+from vault.errors import BadRequestError
 
 
 class PrincipalController(Controller):
@@ -42,35 +29,39 @@ class PrincipalController(Controller):
     tags = ["principals"]
 
     @get("/", operation_id="ListPrincipals", dependencies={"session": Provide(provide_read_session)})
-    async def list_principals(self, caller: Caller, session: AsyncSession, state: State) -> list[PrincipalRead]:
+    async def list_principals(self, caller: NamedDependency[Caller], session: NamedDependency[AsyncSession],
+                              state: State) -> list[PrincipalRead]:
         """List principals and their key prefixes."""
-        await _require(state, caller, perms.PRINCIPALS_READ, "principal.list")
+        await vault_of(state).guard.require_any_purpose(caller, perms.PRINCIPALS_READ, "principal.list")
         svc = vault_of(state).principals(session)
         return [PrincipalRead.from_row(p, await svc.keys(p.id)) for p in await svc.list()]
 
     @post("/", operation_id="CreatePrincipal", dependencies={"session": Provide(provide_write_session)})
-    async def create_principal(self, data: PrincipalCreate, caller: Caller, session: AsyncSession,
+    async def create_principal(self, data: JSONBody[PrincipalCreate], caller: NamedDependency[Caller],
+                               session: NamedDependency[AsyncSession],
                                state: State) -> PrincipalRead:
         """Create a principal; a service gets an API key, shown only in this response.
 
         A principal whose role may read personal data is created ``pending_approval``: its key and
         login work only after a compliance officer other than the creator approves it.
         """
-        await _require(state, caller, perms.PRINCIPALS_CREATE, "principal.create")
+        await vault_of(state).guard.require_any_purpose(caller, perms.PRINCIPALS_CREATE, "principal.create")
         svc = vault_of(state).principals(session)
         principal, key = await svc.create(data.name, data.role, caller.actor, kind=data.kind,
                                           password=data.password, with_key=data.kind == "service")
         return PrincipalRead.from_row(await svc.get(principal.id), None, key)
 
     @post("/me/keys", operation_id="RotateOwnKey", dependencies={"session": Provide(provide_write_session)})
-    async def rotate_own_key(self, caller: Caller, session: AsyncSession, state: State) -> KeyIssued:
+    async def rotate_own_key(self, caller: NamedDependency[Caller], session: NamedDependency[AsyncSession],
+                             state: State) -> KeyIssued:
         """Issue another API key for the calling principal itself (key rotation); revoke the old one after."""
         assert caller.principal is not None
         return KeyIssued.from_issued(await vault_of(state).principals(session).rotate_own_key(caller.principal))
 
     @post("/{principal_id:uuid}/keys", operation_id="IssueKey",
           dependencies={"session": Provide(provide_write_session)})
-    async def issue_key(self, principal_id: uuid.UUID, caller: Caller, session: AsyncSession,
+    async def issue_key(self, principal_id: FromPath[uuid.UUID], caller: NamedDependency[Caller],
+                        session: NamedDependency[AsyncSession],
                         state: State) -> KeyIssued:
         """Rotate the caller's own key; issuing a key for another principal is refused (and audited).
 
@@ -82,36 +73,32 @@ class PrincipalController(Controller):
             exc = ForeignKeyIssueError(
                 "API keys are issued only to their own principal: at creation, or by rotating one's own key "
                 "(POST /v1/principals/me/keys)")
-            await vault_of(state).audit.record_durable(AuditEvent(
-                "key.issue", Outcome.DENIED, caller.actor, request_id=caller.request_id, client_ip=caller.client_ip,
-                detail=f"{exc.code}: principal={principal_id}"))
-            raise exc
+            await vault_of(state).guard.deny(caller, "key.issue", exc, context=f"principal={principal_id}")
         return KeyIssued.from_issued(await vault_of(state).principals(session).rotate_own_key(caller.principal))
 
     @post("/{principal_id:uuid}/approve", operation_id="ApprovePrincipal",
           dependencies={"session": Provide(provide_write_session)})
-    async def approve_principal(self, principal_id: uuid.UUID, caller: Caller, session: AsyncSession,
+    async def approve_principal(self, principal_id: FromPath[uuid.UUID], caller: NamedDependency[Caller],
+                                session: NamedDependency[AsyncSession],
                                 state: State) -> PrincipalRead:
         """Second approval (compliance officer, not the creator) of a pending PII-capable principal."""
-        await _require(state, caller, perms.PRINCIPALS_APPROVE, "principal.approve")
+        await vault_of(state).guard.require_any_purpose(caller, perms.PRINCIPALS_APPROVE, "principal.approve")
         assert caller.principal is not None
         svc = vault_of(state).principals(session)
         try:
             row = await svc.approve(principal_id, caller.principal)
         except SelfApprovalError as exc:
-            await vault_of(state).audit.record_durable(AuditEvent(
-                "principal.approve", Outcome.DENIED, caller.actor, request_id=caller.request_id,
-                client_ip=caller.client_ip, detail=f"{exc.code}: principal={principal_id}"))
-            raise
+            await vault_of(state).guard.deny(caller, "principal.approve", exc, context=f"principal={principal_id}")
         state.key_cache.clear()
         return PrincipalRead.from_row(row, await svc.keys(principal_id))
 
     @post("/{principal_id:uuid}/enable", operation_id="EnablePrincipal",
           dependencies={"session": Provide(provide_write_session)})
-    async def enable_principal(self, principal_id: uuid.UUID, caller: Caller, session: AsyncSession,
+    async def enable_principal(self, principal_id: FromPath[uuid.UUID], caller: NamedDependency[Caller],
+                               session: NamedDependency[AsyncSession],
                                state: State) -> PrincipalRead:
         """Re-enable a principal; a PII-capable one stays pending until a compliance officer approves it."""
-        await _require(state, caller, perms.PRINCIPALS_UPDATE, "principal.enable")
+        await vault_of(state).guard.require_any_purpose(caller, perms.PRINCIPALS_UPDATE, "principal.enable")
         svc = vault_of(state).principals(session)
         row = await svc.enable(principal_id, caller.actor)
         state.key_cache.clear()
@@ -119,18 +106,20 @@ class PrincipalController(Controller):
 
     @post("/keys/{prefix:str}/revoke", operation_id="RevokeKey", status_code=204,
           dependencies={"session": Provide(provide_write_session)})
-    async def revoke_key(self, prefix: str, caller: Caller, session: AsyncSession, state: State) -> None:
+    async def revoke_key(self, prefix: FromPath[str], caller: NamedDependency[Caller],
+                         session: NamedDependency[AsyncSession], state: State) -> None:
         """Revoke an API key by prefix."""
-        await _require(state, caller, perms.PRINCIPALS_UPDATE, "key.revoke")
+        await vault_of(state).guard.require_any_purpose(caller, perms.PRINCIPALS_UPDATE, "key.revoke")
         await vault_of(state).principals(session).revoke_key(prefix, caller.actor)
         state.key_cache.clear()
 
     @post("/{principal_id:uuid}/disable", operation_id="DisablePrincipal", status_code=204,
           dependencies={"session": Provide(provide_write_session)})
-    async def disable_principal(self, principal_id: uuid.UUID, caller: Caller, session: AsyncSession,
+    async def disable_principal(self, principal_id: FromPath[uuid.UUID], caller: NamedDependency[Caller],
+                                session: NamedDependency[AsyncSession],
                                 state: State) -> None:
         """Disable a principal: its keys stop working."""
-        await _require(state, caller, perms.PRINCIPALS_UPDATE, "principal.disable")
+        await vault_of(state).guard.require_any_purpose(caller, perms.PRINCIPALS_UPDATE, "principal.disable")
         await vault_of(state).principals(session).disable(principal_id, caller.actor)
         state.key_cache.clear()
 
@@ -143,16 +132,16 @@ class AuditController(Controller):
 
     @get("/", operation_id="SearchAudit", dependencies={"session": Provide(provide_read_session)})
     async def search_audit(
-        self, caller: Caller, session: AsyncSession, state: State,
-        principal_id: uuid.UUID | None = None, customer_id: uuid.UUID | None = None,
-        action: str | None = Parameter(default=None, max_length=60),
-        outcome: str | None = Parameter(default=None, max_length=16),
-        since: datetime | None = None, until: datetime | None = None,
-        cursor: str | None = Parameter(default=None, max_length=20),
-        limit: int = Parameter(default=100, ge=1, le=1000),
+        self, caller: NamedDependency[Caller], session: NamedDependency[AsyncSession], state: State,
+        principal_id: FromQuery[uuid.UUID | None] = None, customer_id: FromQuery[uuid.UUID | None] = None,
+        action: Annotated[str | None, QueryParameter(max_length=60)] = None,
+        outcome: Annotated[str | None, QueryParameter(max_length=16)] = None,
+        since: FromQuery[datetime | None] = None, until: FromQuery[datetime | None] = None,
+        cursor: Annotated[str | None, QueryParameter(max_length=20)] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
     ) -> AuditPage:
         """Filter by principal, customer, action, outcome and time range; oldest first, cursor-paginated."""
-        await _require(state, caller, perms.AUDIT_READ, "audit.read")
+        await vault_of(state).guard.require_any_purpose(caller, perms.AUDIT_READ, "audit.read")
         try:
             after = int(cursor) if cursor else 0
         except ValueError:
@@ -173,7 +162,7 @@ class PurposeController(Controller):
     tags = ["purposes"]
 
     @get("/", operation_id="ListPurposes")
-    async def list_purposes(self, caller: Caller, state: State) -> list[dict[str, Any]]:
+    async def list_purposes(self, caller: NamedDependency[Caller], state: State) -> list[dict[str, Any]]:
         """Every purpose with its lawful basis, channels, fields, retention and current notice."""
         del caller
         return [

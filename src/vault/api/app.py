@@ -19,12 +19,15 @@ from vault.api.customers import CustomerController
 from vault.api.deps import KeyCache, provide_caller, provide_principal
 from vault.api.errors import EXCEPTION_HANDLERS
 from vault.api.notes import NoteController
+from vault.api.openapi import ProblemResponses
+from vault.api.oversight import ImpactController, InspectionController
 from vault.api.pii import PiiController
+from vault.api.provisions import ProvisionController
 from vault.api.quality import QualityFlagController
 from vault.api.rights import RequestController, SubjectController
-from vault.bootstrap import Vault, open_vault
+from vault.bootstrap import Vault, build_detector, open_vault
 from vault.config import Settings, get_settings
-from vault.detection import PiiDetector, build_analyzer
+from vault.web import VendoredSwaggerPlugin, security_headers, web_handlers
 
 
 @get("/health", operation_id="Health", exclude_from_auth=True, tags=["health"])
@@ -48,7 +51,7 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
         app.state.key_cache = KeyCache()
         app.state.pii = None
         app.state.pii_lock = asyncio.Lock()
-        app.state.analysts = app.state.vault.analysts(lambda: PiiDetector(build_analyzer()))
+        app.state.analysts = app.state.vault.analysts(build_detector)
 
     async def shutdown(app: Litestar) -> None:
         v: Vault = app.state.vault
@@ -64,13 +67,18 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
     return Litestar(
         route_handlers=[health, CustomerController, PrincipalController, AuditController, PurposeController,
                         CustomerConsentController, ConsentController, ContactController, PiiController,
-                        NoteController, RequestController, SubjectController, QualityFlagController,
-                        ProjectController, ExtractController, StatsController],
+                        NoteController, RequestController, SubjectController, ImpactController,
+                        InspectionController, ProvisionController, QualityFlagController, ProjectController,
+                        ExtractController, StatsController,
+                        *web_handlers()],
+        before_send=[security_headers],
         dependencies={"principal": Provide(provide_principal), "caller": Provide(provide_caller)},
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[startup],
         on_shutdown=[shutdown],
-        openapi_config=OpenAPIConfig(title="Customer Vault", version="0.1.0", path="/schema"),
+        plugins=[ProblemResponses()],
+        openapi_config=OpenAPIConfig(title="Customer Vault", version="0.1.0", path="/schema",
+                                     render_plugins=[VendoredSwaggerPlugin()]),
         request_max_body_size=cfg.api.max_body_bytes,
         debug=False,
     )

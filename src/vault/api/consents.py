@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, get, post
 from litestar.datastructures import State
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -179,8 +179,9 @@ class CustomerConsentController(Controller):
     @post("/", operation_id="RecordConsents", status_code=201,
           dependencies={"session": Provide(provide_write_session)})
     async def record_consents(
-        self, customer_id: uuid.UUID, data: ConsentRequestBody, caller: Caller, session: AsyncSession, state: State,
-        purpose: str | None = Parameter(query="purpose", default=None),
+        self, customer_id: FromPath[uuid.UUID], data: JSONBody[ConsentRequestBody], caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession], state: State,
+        purpose: Annotated[str | None, QueryParameter()] = None,
     ) -> ConsentRecorded:
         """Grant, refuse, withdraw or reconfirm one or many purposes at once; returns a signed receipt."""
         del purpose
@@ -196,8 +197,9 @@ class CustomerConsentController(Controller):
 
     @get("/", operation_id="GetConsentState", dependencies={"session": Provide(provide_read_session)})
     async def get_state(
-        self, customer_id: uuid.UUID, caller: Caller, session: AsyncSession, state: State,
-        purpose: str | None = Parameter(query="purpose", default=None),
+        self, customer_id: FromPath[uuid.UUID], caller: NamedDependency[Caller], session: NamedDependency[AsyncSession],
+        state: State,
+        purpose: Annotated[str | None, QueryParameter()] = None,
     ) -> ConsentStateRead:
         """Current state of every consent purpose and channel (never_granted where nothing was recorded)."""
         del purpose
@@ -206,9 +208,10 @@ class CustomerConsentController(Controller):
 
     @get("/history", operation_id="GetConsentHistory", dependencies={"session": Provide(provide_read_session)})
     async def get_history(
-        self, customer_id: uuid.UUID, caller: Caller, session: AsyncSession, state: State,
-        purpose: str | None = Parameter(query="purpose", default=None),
-        evidence: bool = Parameter(query="evidence", default=False),
+        self, customer_id: FromPath[uuid.UUID], caller: NamedDependency[Caller], session: NamedDependency[AsyncSession],
+        state: State,
+        purpose: Annotated[str | None, QueryParameter()] = None,
+        evidence: Annotated[bool, QueryParameter()] = False,
     ) -> ConsentHistoryRead:
         """Every decision ever recorded, oldest first; ``evidence=true`` decrypts IP and user agent
         (compliance officers, purpose legal_claims)."""
@@ -224,7 +227,7 @@ class ConsentController(Controller):
     tags = ["consents"]
 
     @get("/receipt-key", operation_id="GetReceiptKey")
-    async def receipt_key(self, caller: Caller, state: State) -> dict[str, Any]:
+    async def receipt_key(self, caller: NamedDependency[Caller], state: State) -> dict[str, Any]:
         """The Ed25519 public key receipts are signed with (PEM and JWK), for offline verification."""
         del caller
         vault = vault_of(state)
@@ -233,12 +236,12 @@ class ConsentController(Controller):
 
     @get("/due", operation_id="ListConsentsDue", dependencies={"session": Provide(provide_read_session)})
     async def due(
-        self, caller: Caller, session: AsyncSession, state: State,
-        purpose: str | None = Parameter(query="purpose", default=None),
-        consent_purpose: str | None = Parameter(query="consent_purpose", default=None, max_length=60),
-        within_days: int = Parameter(query="within_days", default=30, ge=1, le=365),
-        cursor: str | None = Parameter(query="cursor", default=None, max_length=200),
-        limit: int = Parameter(query="limit", default=500, ge=1, le=5000),
+        self, caller: NamedDependency[Caller], session: NamedDependency[AsyncSession], state: State,
+        purpose: Annotated[str | None, QueryParameter()] = None,
+        consent_purpose: Annotated[str | None, QueryParameter(max_length=60)] = None,
+        within_days: Annotated[int, QueryParameter(ge=1, le=365)] = 30,
+        cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=5000)] = 500,
     ) -> DuePage:
         """Grants whose reconfirmation interval ends within ``within_days`` (default 30), soonest first."""
         del purpose
@@ -251,8 +254,9 @@ class ConsentController(Controller):
     @get("/{event_id:uuid}/receipt", operation_id="GetConsentReceipt",
          dependencies={"session": Provide(provide_read_session)})
     async def receipt(
-        self, event_id: uuid.UUID, caller: Caller, session: AsyncSession, state: State,
-        purpose: str | None = Parameter(query="purpose", default=None),
+        self, event_id: FromPath[uuid.UUID], caller: NamedDependency[Caller], session: NamedDependency[AsyncSession],
+        state: State,
+        purpose: Annotated[str | None, QueryParameter()] = None,
     ) -> ReceiptRead:
         """The signed receipt of the request that recorded this consent event."""
         del purpose
@@ -267,11 +271,11 @@ class ContactController(Controller):
 
     @get("/", operation_id="ResolveContacts", media_type=NDJSON)
     async def resolve(
-        self, caller: Caller, state: State,
-        purpose: str | None = Parameter(query="purpose", default=None),
-        channel: str | None = Parameter(query="channel", default=None, max_length=16),
-        at: datetime | None = Parameter(query="at", default=None),
-        customer_id: list[uuid.UUID] | None = Parameter(query="customer_id", default=None),
+        self, caller: NamedDependency[Caller], state: State,
+        purpose: Annotated[str | None, QueryParameter()] = None,
+        channel: Annotated[str | None, QueryParameter(max_length=16)] = None,
+        at: Annotated[datetime | None, QueryParameter()] = None,
+        customer_id: Annotated[list[uuid.UUID] | None, QueryParameter()] = None,
     ) -> Stream:
         """Customers with a current consent for ``purpose`` on ``channel`` at ``at`` (default now), one JSON
         object per line. ``X-Contact-Count`` gives the number audited before the first byte."""

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.datastructures import State
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vault.access.caller import Caller
@@ -37,9 +37,10 @@ class CustomerController(Controller):
     @post("/", operation_id="CreateCustomer", dependencies={"session": Provide(provide_write_session)},
           status_code=201)
     async def create_customer(
-        self, data: dict[str, Any], caller: Caller, session: AsyncSession, state: State,
-        idempotency_key: str | None = Parameter(header="Idempotency-Key", default=None, max_length=200),
-        purpose: str | None = Parameter(query="purpose", default=None),
+        self, data: JSONBody[dict[str, Any]], caller: NamedDependency[Caller], session: NamedDependency[AsyncSession],
+        state: State,
+        idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key", max_length=200)] = None,
+        purpose: Annotated[str | None, QueryParameter()] = None,
     ) -> Response[CustomerRead]:
         """Create a customer from catalogue fields; replays with the same Idempotency-Key return the first result."""
         del purpose
@@ -49,8 +50,9 @@ class CustomerController(Controller):
 
     @get("/{customer_id:uuid}", operation_id="GetCustomer", dependencies={"session": Provide(provide_read_session)})
     async def get_customer(
-        self, customer_id: uuid.UUID, caller: Caller, session: AsyncSession, state: State,
-        purpose: str | None = Parameter(query="purpose", default=None),
+        self, customer_id: FromPath[uuid.UUID], caller: NamedDependency[Caller], session: NamedDependency[AsyncSession],
+        state: State,
+        purpose: Annotated[str | None, QueryParameter()] = None,
     ) -> Response[CustomerRead]:
         """Return one customer with the fields the caller's role may see for the purpose (masked where required)."""
         del purpose
@@ -59,12 +61,12 @@ class CustomerController(Controller):
 
     @get("/", operation_id="LookupCustomers", dependencies={"session": Provide(provide_read_session)})
     async def lookup_customers(
-        self, caller: Caller, session: AsyncSession, state: State,
-        purpose: str | None = Parameter(query="purpose", default=None),
-        customer_ref: str | None = Parameter(query="customer_ref", default=None),
-        email: str | None = Parameter(query="email", default=None),
-        phone: str | None = Parameter(query="phone", default=None),
-        rrn: str | None = Parameter(query="rrn", default=None),
+        self, caller: NamedDependency[Caller], session: NamedDependency[AsyncSession], state: State,
+        purpose: Annotated[str | None, QueryParameter()] = None,
+        customer_ref: Annotated[str | None, QueryParameter()] = None,
+        email: Annotated[str | None, QueryParameter()] = None,
+        phone: Annotated[str | None, QueryParameter()] = None,
+        rrn: Annotated[str | None, QueryParameter()] = None,
     ) -> CustomerList:
         """Exact lookup by exactly one of customer_ref, email, phone or rrn (through blind indexes)."""
         del purpose
@@ -79,9 +81,10 @@ class CustomerController(Controller):
     @patch("/{customer_id:uuid}", operation_id="UpdateCustomer",
            dependencies={"session": Provide(provide_write_session)})
     async def update_customer(
-        self, customer_id: uuid.UUID, data: dict[str, Any], caller: Caller, session: AsyncSession, state: State,
-        if_match: str | None = Parameter(header="If-Match", default=None),
-        purpose: str | None = Parameter(query="purpose", default=None),
+        self, customer_id: FromPath[uuid.UUID], data: JSONBody[dict[str, Any]], caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession], state: State,
+        if_match: Annotated[str | None, HeaderParameter(name="If-Match")] = None,
+        purpose: Annotated[str | None, QueryParameter()] = None,
     ) -> Response[CustomerRead]:
         """Change fields; null or "" removes an optional field. If-Match guards against lost updates."""
         del purpose
@@ -92,8 +95,9 @@ class CustomerController(Controller):
     @delete("/{customer_id:uuid}", operation_id="DeleteCustomer",
             dependencies={"session": Provide(provide_write_session)}, status_code=204)
     async def delete_customer(
-        self, customer_id: uuid.UUID, caller: Caller, session: AsyncSession, state: State,
-        purpose: str | None = Parameter(query="purpose", default=None),
+        self, customer_id: FromPath[uuid.UUID], caller: NamedDependency[Caller], session: NamedDependency[AsyncSession],
+        state: State,
+        purpose: Annotated[str | None, QueryParameter()] = None,
     ) -> None:
         """Soft-delete a customer (kept for retention, then erased)."""
         del purpose

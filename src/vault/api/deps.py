@@ -9,12 +9,12 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vault.access.caller import Caller
 from vault.access.errors import InvalidCredentialsError
 from vault.access.principals import Principal
-from vault.audit.entry import Actor, AuditEvent, Outcome
 from vault.bootstrap import Vault
 
 KEY_CACHE_TTL = 5.0  # seconds a verified API key is trusted before it is looked up again
@@ -90,13 +90,10 @@ async def provide_principal(request: Request[Any, Any, Any], state: State) -> Pr
         reason = "unknown, revoked or malformed API key"
     else:
         reason = "missing Authorization: Bearer header"
-    await vault.audit.record_durable(AuditEvent(
-        "auth.api_key", Outcome.DENIED, Actor(None, "anonymous", "unknown"), request_id=request_id(request),
-        client_ip=client_ip(request), detail=reason))
-    raise InvalidCredentialsError(f"authentication required: {reason}")
+    await vault.guard.reject_credentials(reason, request_id=request_id(request), client_ip=client_ip(request))
 
 
-async def provide_caller(request: Request[Any, Any, Any], principal: Principal) -> Caller:
+async def provide_caller(request: Request[Any, Any, Any], principal: NamedDependency[Principal]) -> Caller:
     """The caller with the request's purpose (query ``purpose`` or header ``X-Purpose``)."""
     purpose = request.query_params.get("purpose") or request.headers.get("x-purpose") or None
     return Caller(principal, purpose=purpose, request_id=request_id(request), client_ip=client_ip(request))

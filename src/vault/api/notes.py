@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, get, post
 from litestar.datastructures import State
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vault.access.caller import Caller
@@ -49,16 +50,18 @@ class NoteController(Controller):
     tags = ["notes"]
 
     @post("/", operation_id="AddNote", status_code=201, dependencies={"session": Provide(provide_write_session)})
-    async def add_note(self, customer_id: uuid.UUID, data: NoteCreate, caller: Caller, session: AsyncSession,
-                       state: State, purpose: str | None = Parameter(query="purpose", default=None)) -> NoteRead:
+    async def add_note(self, customer_id: FromPath[uuid.UUID], data: JSONBody[NoteCreate],
+                       caller: NamedDependency[Caller], session: NamedDependency[AsyncSession],
+                       state: State, purpose: Annotated[str | None, QueryParameter()] = None) -> NoteRead:
         """Store a note; the response carries the redacted text and the entity types found."""
         del purpose
         svc = NoteService(session, vault_of(state).customer_deps, await detector(state))
         return NoteRead.from_view(await svc.add(customer_id, data.text, data.language, caller))
 
     @get("/", operation_id="ListNotes", dependencies={"session": Provide(provide_read_session)})
-    async def list_notes(self, customer_id: uuid.UUID, caller: Caller, session: AsyncSession, state: State,
-                         purpose: str | None = Parameter(query="purpose", default=None)) -> list[NoteRead]:
+    async def list_notes(self, customer_id: FromPath[uuid.UUID], caller: NamedDependency[Caller],
+                         session: NamedDependency[AsyncSession], state: State,
+                         purpose: Annotated[str | None, QueryParameter()] = None) -> list[NoteRead]:
         """Notes, newest first: originals for roles with notes:read, redacted copies for notes:read_masked."""
         del purpose
         svc = NoteService(session, vault_of(state).customer_deps, await detector(state))

@@ -8,12 +8,15 @@ from typing import Any
 import msgspec
 from litestar import Controller, post
 from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 
 from vault.access.caller import Caller
 from vault.api.deps import vault_of
 from vault.audit.entry import AuditEvent, Outcome
-from vault.detection import PiiDetector, build_analyzer
+from vault.bootstrap import build_detector
 from vault.errors import InvalidInputError
+from vault.lib.pii import PiiPort
 
 MAX_TEXT = 100_000
 
@@ -43,13 +46,13 @@ class AnalyzeResponse(msgspec.Struct, kw_only=True):
     redacted: str | None = None
 
 
-async def detector(state: State) -> PiiDetector:
+async def detector(state: State) -> PiiPort:
     """The process's detector, built on first use (the analyzer is built once per process)."""
     lock: asyncio.Lock = state.pii_lock
     async with lock:
         if getattr(state, "pii", None) is None:
-            state.pii = PiiDetector(await asyncio.to_thread(build_analyzer))
-    found: PiiDetector = state.pii
+            state.pii = await asyncio.to_thread(build_detector)
+    found: PiiPort = state.pii
     return found
 
 
@@ -60,7 +63,8 @@ class PiiController(Controller):
     tags = ["pii"]
 
     @post("/analyze", operation_id="AnalyzePii", status_code=200)
-    async def analyze(self, data: AnalyzeRequest, caller: Caller, state: State) -> AnalyzeResponse:
+    async def analyze(self, data: JSONBody[AnalyzeRequest], caller: NamedDependency[Caller],
+                      state: State) -> AnalyzeResponse:
         """Detect PII in Korean and English text (Presidio entity names); optionally return it redacted."""
         if len(data.text) > MAX_TEXT:
             raise InvalidInputError(f"text is longer than {MAX_TEXT} characters", field="text")

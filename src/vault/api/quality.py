@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, get
 from litestar.datastructures import State
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromQuery, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vault.access.caller import Caller
@@ -55,12 +56,12 @@ class QualityFlagController(Controller):
 
     @get("/", operation_id="ListQualityFlags", dependencies={"session": Provide(provide_read_session)})
     async def list_flags(
-        self, caller: Caller, session: AsyncSession, state: State,
-        code: str | None = Parameter(default=None, max_length=60),
-        field: str | None = Parameter(default=None, max_length=40),
-        customer_id: uuid.UUID | None = None,
-        cursor: str | None = Parameter(default=None, max_length=120),
-        limit: int = Parameter(default=100, ge=1, le=1000),
+        self, caller: NamedDependency[Caller], session: NamedDependency[AsyncSession], state: State,
+        code: Annotated[str | None, QueryParameter(max_length=60)] = None,
+        field: Annotated[str | None, QueryParameter(max_length=40)] = None,
+        customer_id: FromQuery[uuid.UUID | None] = None,
+        cursor: Annotated[str | None, QueryParameter(max_length=120)] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
     ) -> QualityFlagPage:
         """List flags (e.g. ``code=check_digit_unverified``), ordered by customer; cursor-paginated, audited."""
         flags = await vault_of(state).quality(session).list(

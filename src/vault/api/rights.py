@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.datastructures import State
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from vault.access.caller import Caller
 from vault.api.deps import vault_of
 from vault.lib.clock import as_utc
-from vault.rights.service import ErasureResult, RightsRequest
+from vault.rights.requests import RightsRequest
+from vault.rights.service import ErasureResult
 
 
 class RequestCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -37,6 +39,8 @@ class RequestUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     status: str | None = None
     outcome: str | None = None
     extend: bool = False
+    extension_reason: str | None = None
+    """With ``extend``: ``complexity`` or ``number_of_requests`` (GDPR Art. 12(3))."""
 
 
 class RequestRead(msgspec.Struct, kw_only=True):
@@ -121,11 +125,11 @@ class RequestController(Controller):
 
     @get("/", operation_id="ListRequests")
     async def list_requests(
-        self, caller: Caller, state: State,
-        status: str | None = Parameter(default=None, max_length=16,
-                                       description="open, overdue, received, in_progress, completed, rejected"),
-        customer_id: uuid.UUID | None = None,
-        limit: int = Parameter(default=100, ge=1, le=1000), offset: int = Parameter(default=0, ge=0),
+        self, caller: NamedDependency[Caller], state: State,
+        status: Annotated[str | None, QueryParameter(max_length=16,
+                                       description="open, overdue, received, in_progress, completed, rejected")] = None,
+        customer_id: FromQuery[uuid.UUID | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100, offset: Annotated[int, QueryParameter(ge=0)] = 0,
     ) -> RequestList:
         """Requests with overdue ones first, then by due date."""
         items = await vault_of(state).rights().list_requests(caller, status=status, customer_id=customer_id,
@@ -133,23 +137,28 @@ class RequestController(Controller):
         return RequestList(items=[RequestRead.from_domain(r) for r in items], count=len(items))
 
     @post("/", operation_id="OpenRequest", status_code=201)
-    async def open_request(self, data: RequestCreate, caller: Caller, state: State) -> RequestRead:
+    async def open_request(self, data: JSONBody[RequestCreate], caller: NamedDependency[Caller],
+                           state: State) -> RequestRead:
         """Register a request; the due date follows from jurisdiction (gdpr: 1 month, pipa: 10 days)."""
         return RequestRead.from_domain(await vault_of(state).rights().open_request(
             data.kind, data.customer_id, data.jurisdiction, caller, received_at=data.received_at,
             channel=data.channel))
 
     @get("/{request_id:uuid}", operation_id="GetRequest")
-    async def get_request(self, request_id: uuid.UUID, caller: Caller, state: State) -> RequestRead:
+    async def get_request(self, request_id: FromPath[uuid.UUID], caller: NamedDependency[Caller],
+                          state: State) -> RequestRead:
         """One request."""
         return RequestRead.from_domain(await vault_of(state).rights().get_request(request_id, caller))
 
     @patch("/{request_id:uuid}", operation_id="UpdateRequest")
-    async def update_request(self, request_id: uuid.UUID, data: RequestUpdate, caller: Caller,
+    async def update_request(self, request_id: FromPath[uuid.UUID], data: JSONBody[RequestUpdate],
+                             caller: NamedDependency[Caller],
                              state: State) -> RequestRead:
-        """Change status, record the outcome, or extend a GDPR deadline by two months (once)."""
+        """Change status, record the outcome, or extend a GDPR deadline by two months (once, within the
+        first month, with ``extension_reason``)."""
         return RequestRead.from_domain(await vault_of(state).rights().update_request(
-            request_id, caller, status=data.status, outcome=data.outcome, extend=data.extend))
+            request_id, caller, status=data.status, outcome=data.outcome, extend=data.extend,
+            extension_reason=data.extension_reason))
 
 
 class SubjectController(Controller):
@@ -160,8 +169,8 @@ class SubjectController(Controller):
 
     @get("/{customer_id:uuid}/export", operation_id="ExportSubject")
     async def export_subject(
-        self, customer_id: uuid.UUID, caller: Caller, state: State,
-        request_id: uuid.UUID | None = None, purpose: str | None = Parameter(query="purpose", default=None),
+        self, customer_id: FromPath[uuid.UUID], caller: NamedDependency[Caller], state: State,
+        request_id: FromQuery[uuid.UUID | None] = None, purpose: Annotated[str | None, QueryParameter()] = None,
     ) -> Response[dict[str, Any]]:
         """Everything stored about the customer as one JSON document (docs/export.schema.json)."""
         del purpose
@@ -169,47 +178,54 @@ class SubjectController(Controller):
         return Response(doc, headers={"Content-Disposition": f'attachment; filename="subject-{customer_id}.json"'})
 
     @patch("/{customer_id:uuid}", operation_id="RectifySubject")
-    async def rectify_subject(self, customer_id: uuid.UUID, data: Rectification, caller: Caller,
+    async def rectify_subject(self, customer_id: FromPath[uuid.UUID], data: JSONBody[Rectification],
+                              caller: NamedDependency[Caller],
                               state: State) -> dict[str, list[str]]:
         """Correct fields; replaced values stay only as ciphertext under the customer's key."""
         changed = await vault_of(state).rights().rectify(customer_id, data.fields, caller, request_id=data.request_id)
         return {"changed": changed}
 
     @post("/{customer_id:uuid}/erasure", operation_id="EraseSubject", status_code=200)
-    async def erase_subject(self, customer_id: uuid.UUID, data: SubjectAction, caller: Caller,
+    async def erase_subject(self, customer_id: FromPath[uuid.UUID], data: JSONBody[SubjectAction],
+                            caller: NamedDependency[Caller],
                             state: State) -> ErasureRead:
         """Erase by crypto-shredding (journaled first); a tombstone and the audit entries remain."""
         return ErasureRead.from_domain(await vault_of(state).rights().erase(customer_id, caller,
                                                                             request_id=data.request_id))
 
     @post("/erasures", operation_id="EraseSubjects", status_code=200)
-    async def erase_subjects(self, data: BulkErasure, caller: Caller, state: State) -> ErasureRead:
+    async def erase_subjects(self, data: JSONBody[BulkErasure], caller: NamedDependency[Caller],
+                             state: State) -> ErasureRead:
         """Erase many customers in one transaction (up to 100,000)."""
         return ErasureRead.from_domain(await vault_of(state).rights().erase_many(data.customer_ids, caller,
                                                                                  reason=data.reason))
 
     @post("/{customer_id:uuid}/restriction", operation_id="RestrictSubject", status_code=200)
-    async def restrict_subject(self, customer_id: uuid.UUID, data: SubjectAction, caller: Caller,
+    async def restrict_subject(self, customer_id: FromPath[uuid.UUID], data: JSONBody[SubjectAction],
+                               caller: NamedDependency[Caller],
                                state: State) -> StateRead:
         """Restrict processing: data kept, every read denied except legal-claims handling."""
         since = await vault_of(state).rights().restrict(customer_id, caller, request_id=data.request_id)
         return StateRead(customer_id=customer_id, since=since)
 
     @delete("/{customer_id:uuid}/restriction", operation_id="LiftRestriction", status_code=200)
-    async def lift_restriction(self, customer_id: uuid.UUID, caller: Caller, state: State) -> StateRead:
+    async def lift_restriction(self, customer_id: FromPath[uuid.UUID], caller: NamedDependency[Caller],
+                               state: State) -> StateRead:
         """Lift a restriction."""
         await vault_of(state).rights().restrict(customer_id, caller, lift=True)
         return StateRead(customer_id=customer_id, since=None)
 
     @post("/{customer_id:uuid}/objection", operation_id="ObjectForSubject", status_code=200)
-    async def object_subject(self, customer_id: uuid.UUID, data: SubjectAction, caller: Caller,
+    async def object_subject(self, customer_id: FromPath[uuid.UUID], data: JSONBody[SubjectAction],
+                             caller: NamedDependency[Caller],
                              state: State) -> StateRead:
         """Record an objection to direct marketing: every marketing purpose stops at once."""
         since = await vault_of(state).rights().object(customer_id, caller, request_id=data.request_id)
         return StateRead(customer_id=customer_id, since=since)
 
     @delete("/{customer_id:uuid}/objection", operation_id="WithdrawObjection", status_code=200)
-    async def withdraw_objection(self, customer_id: uuid.UUID, caller: Caller, state: State) -> StateRead:
+    async def withdraw_objection(self, customer_id: FromPath[uuid.UUID], caller: NamedDependency[Caller],
+                                 state: State) -> StateRead:
         """Withdraw an objection (the customer's own decision)."""
         await vault_of(state).rights().object(customer_id, caller, withdraw=True)
         return StateRead(customer_id=customer_id, since=None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -60,7 +60,6 @@ class AuditEvent:
     request_id: str | None = None
     client_ip: str | None = None
     detail: str | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 def subjects_digest(customer_ids: Iterable[UUID]) -> str:

@@ -13,26 +13,26 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import Table, insert, select, text
 
-from vault.audit.entry import GENESIS, AuditEvent, entry_hash, subjects_digest
+from vault.audit.chain import AUDIT_LOCK_KEY, chain_rows, entry_row
+from vault.audit.entry import GENESIS, AuditEvent
 from vault.audit.errors import AuditWriteError
 from vault.audit.models import AuditEntryRow, AuditSubjectRow
 from vault.audit.subjects import SubjectList
+from vault.audit.writer import AuditWriter
+from vault.db.engine import sync_url
 from vault.lib.clock import utcnow
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from datetime import datetime
 
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from vault.db.engine import Database
 
-# Arbitrary constant naming the audit chain's advisory lock on PostgreSQL.
-AUDIT_LOCK_KEY = 0x5641554C54  # "VAULT"
 # Bulk entries up to this many subjects ride along in group commit; larger ones commit on their own.
 GROUP_SUBJECTS_MAX = 2000
 _BULK_SUBJECT_CHUNK = 50_000
@@ -48,49 +48,11 @@ async def append(session: AsyncSession, events: Sequence[AuditEvent]) -> list[in
     head = (
         await session.execute(select(AuditEntryRow.seq, AuditEntryRow.hash).order_by(AuditEntryRow.seq.desc()).limit(1))
     ).first()
-    seq, prev = (head[0], head[1]) if head else (0, GENESIS)
-    rows: list[dict[str, Any]] = []
-    subject_rows: list[dict[str, Any]] = []
-    now = utcnow()
-    for event in events:
-        seq += 1
-        subjects = tuple(dict.fromkeys(event.subjects))
-        count = event.subject_count if event.subject_count is not None else (
-            len(subjects) if subjects else (1 if event.customer_id else 0))
-        row = _entry_row(event, seq, now, count, subjects_digest(subjects) if subjects else None, prev)
-        prev = row["hash"]
-        rows.append(row)
-        subject_rows.extend({"seq": seq, "customer_id": c} for c in subjects)
+    rows, subject_rows = chain_rows(events, head[0] if head else 0, head[1] if head else None, utcnow())
     await session.execute(insert(AuditEntryRow), rows)
     if subject_rows:
-        await session.execute(insert(AuditSubjectRow), subject_rows)
+        await session.execute(insert(_SUBJECTS_TABLE), subject_rows)
     return [r["seq"] for r in rows]
-
-
-def _entry_row(event: AuditEvent, seq: int, now: datetime, count: int, digest: str | None,
-               prev: str) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "seq": seq,
-        "ts": now,
-        "principal_id": event.actor.principal_id,
-        "principal_name": event.actor.name,
-        "role": event.actor.role,
-        "action": event.action,
-        "purpose": event.purpose,
-        "outcome": str(event.outcome),
-        "customer_id": event.customer_id,
-        "subject_count": count,
-        "subjects_digest": digest,
-        "fields": ",".join(event.fields) if event.fields else None,
-        "request_id": event.request_id,
-        "client_ip": event.client_ip,
-        "detail": event.detail,
-        "key_prefix": event.actor.key_prefix,
-        "key_issuer": event.actor.key_issuer,
-    }
-    row["prev_hash"] = prev
-    row["hash"] = entry_hash(row, prev)
-    return row
 
 
 async def append_bulk(session: AsyncSession, event: AuditEvent, subjects: SubjectList) -> int:
@@ -104,7 +66,7 @@ async def append_bulk(session: AsyncSession, event: AuditEvent, subjects: Subjec
         await session.execute(select(AuditEntryRow.seq, AuditEntryRow.hash).order_by(AuditEntryRow.seq.desc()).limit(1))
     ).first()
     seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
-    row = _entry_row(event, seq, utcnow(), len(subjects), subjects.digest() if len(subjects) else None, prev)
+    row = entry_row(event, seq, utcnow(), len(subjects), subjects.digest() if len(subjects) else None, prev)
     await session.execute(insert(AuditEntryRow), [row])
     await _insert_subjects(session, seq, subjects)
     return seq
@@ -136,33 +98,28 @@ class AuditLog:
 
     def __init__(self, db: Database, *, max_batch: int = 512) -> None:
         self._db = db
-        self._max_batch = max_batch
-        self._pending: list[tuple[AuditEvent, asyncio.Future[int]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._writer = AuditWriter(sync_url(db.url), max_batch=max_batch)
+        self._waiting: set[asyncio.Future[int]] = set()
 
     async def record(self, session: AsyncSession, event: AuditEvent) -> int:
         """Append ``event`` in the caller's write transaction (commits with the change)."""
         return (await append(session, [event]))[0]
 
-    async def record_many(self, session: AsyncSession, events: Sequence[AuditEvent]) -> list[int]:
-        """Append several events in the caller's write transaction."""
-        return await append(session, events)
-
     async def record_durable(self, event: AuditEvent) -> int:
         """Append ``event`` in its own committed transaction via group commit; returns its seq.
 
-        Returns only once the entry is committed, so the caller may then release data.
+        Returns only once the entry is committed, so the caller may then release data. The
+        batch is written by :class:`~vault.audit.writer.AuditWriter` on its own thread.
 
         Raises:
-            AuditWriteError: if the batch could not be committed.
+            AuditWriteError: if the entry could not be committed.
         """
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._pending.append((event, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush_loop(), name=f"audit-flush-{uuid.uuid4().hex[:6]}")
+        future = self._writer.submit(event)
+        self._waiting.add(future)
+        future.add_done_callback(self._waiting.discard)
         if self._db.holds_write_lock():
-            # This task holds the process's SQLite write lock (a denial inside a write request): the flusher
-            # needs that lock, so waiting here would deadlock. The entry commits as soon as the request's
+            # This task holds the process's SQLite write lock (a denial inside a write request): the writer
+            # needs SQLite's lock, so waiting here would deadlock. The entry commits as soon as the request's
             # transaction ends; no data leaves with a denial.
             return -1
         return await future
@@ -185,24 +142,14 @@ class AuditLog:
         except Exception as exc:
             raise AuditWriteError("audit entry could not be committed") from exc
 
-    async def _flush_loop(self) -> None:
-        while self._pending:
-            batch = self._pending[: self._max_batch]
-            del self._pending[: self._max_batch]
-            try:
-                async with self._db.audit_write() as session:
-                    seqs = await append(session, [event for event, _ in batch])
-            except Exception as exc:  # every waiter must learn that its entry is not durable
-                for _, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(AuditWriteError("audit entry could not be committed"))
-                del exc
-                continue
-            for (_, fut), seq in zip(batch, seqs, strict=True):
-                if not fut.done():
-                    fut.set_result(seq)
-
     async def drain(self) -> None:
-        """Wait for pending entries (on shutdown)."""
-        if self._flusher is not None:
-            await asyncio.shield(self._flusher)
+        """Wait until every entry submitted from this event loop is committed (or failed)."""
+        loop = asyncio.get_running_loop()
+        pending = [f for f in self._waiting if f.get_loop() is loop]
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def close(self) -> None:
+        """Drain, then stop the writer thread and close its connection."""
+        await self.drain()
+        await asyncio.to_thread(self._writer.close)

@@ -11,14 +11,9 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from vault.access.caller import Caller
-from vault.bootstrap import Vault
+from vault.bootstrap import Vault, build_detector
 from vault.cli.common import fail, out, run, with_vault
 from vault.customers.importer import describe_discovery, write_report
-from vault.detection import PiiDetector, build_analyzer
-
-
-def _detector() -> PiiDetector:
-    return PiiDetector(build_analyzer())
 
 app = typer.Typer(help="Customer records.", no_args_is_help=True)
 
@@ -54,7 +49,7 @@ def import_(
             result = await importer.run(file, Caller(None, purpose=purpose, operator="import"),
                                         batch_size=batch_size, all_or_nothing=all_or_nothing,
                                         progress=lambda n: bar.advance(task, n),
-                                        ignore_unknown_columns=ignore_unknown_columns, detector=_detector,
+                                        ignore_unknown_columns=ignore_unknown_columns, detector=build_detector,
                                         encoding=encoding)
         if result.discovery:
             out.print("undeclared columns: " + describe_discovery(result.discovery))

@@ -10,9 +10,8 @@ import typer
 from rich.markup import escape
 
 from vault.access.caller import Caller
-from vault.bootstrap import Vault
+from vault.bootstrap import Vault, build_detector
 from vault.cli.common import err, out, with_vault
-from vault.detection import PiiDetector, build_analyzer
 from vault.errors import VaultError
 from vault.privacy import ExtractSpec, TargetUnmeetableError, load_spec, output_format
 
@@ -46,7 +45,7 @@ def create(
 
 
 async def _create(vault: Vault, spec: ExtractSpec, digest: str, out_path: Path) -> None:
-    service = vault.extracts(PiiDetector(build_analyzer()))
+    service = vault.extracts(build_detector())
     result = await service.create(spec, out_path, Caller(None, purpose=spec.purpose, operator="extract"),
                                   spec_sha256=digest)
     m = result.manifest

@@ -45,7 +45,7 @@ def rotate(
     async def go(vault: Vault) -> None:
         rotation = vault.key_rotation(batch_size=batch_size)
         if not resume:
-            out.print(f"new KEK version {vault.keyring.provider.add_version()} is current")
+            out.print(f"new KEK version {await rotation.add_version()} is current")
         with _bar("rewrapping") as bar:
             task = bar.add_task("rewrap", total=await rotation.pending())
             done = await rotation.rewrap(progress=lambda n: bar.advance(task, n))

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
+# Imported only for `vault pii` (vault.cli.main registers this group lazily): the scanner needs
+# the detector and nothing of the vault (no database, keys or policies).
 from vault.detection import PiiDetector, build_analyzer
 
 pii_app = typer.Typer(help="Detect personal data (Korean + English) in free text, fully offline.", no_args_is_help=True)

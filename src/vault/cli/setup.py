@@ -11,11 +11,9 @@ from vault.audit.entry import Actor
 from vault.bootstrap import Vault, key_provider, load_policies
 from vault.cli.common import err, fail, out, run, settings, with_vault
 from vault.crypto.errors import KeyFileError
-from vault.crypto.keyring import ensure_system_keys
 from vault.crypto.keys import generate_key_file
-from vault.customers.demo import write_demo_csv
 from vault.db.engine import Database
-from vault.db.migrate import upgrade_head
+from vault.keys.store import ensure_system_keys
 
 DEMO_ROLES = ("application", "analyst", "marketing", "sales", "crm_agent", "compliance_officer", "admin")
 
@@ -34,6 +32,8 @@ def init() -> None:
             except KeyFileError as exc:
                 raise fail(exc.detail) from exc
             out.print(f"created key file {s.crypto.kek_file} (mode 0600) - back it up separately from the database")
+    from vault.db.migrate import upgrade_head  # alembic: only `vault init` pays for importing it
+
     upgrade_head(s.database_url)
     provider = key_provider(s, create=True)
 
@@ -58,6 +58,8 @@ def demo(
     csv_path = s.var_dir / "demo-customers.csv"
 
     async def go(vault: Vault) -> None:
+        from vault.customers.demo import write_demo_csv  # faker: only `vault demo` pays for importing it
+
         write_demo_csv(csv_path, count)
         caller = Caller(None, purpose="service_delivery", operator="demo")
         report = await vault.importer().run(

@@ -5,7 +5,7 @@ package root must not pull in the services (which import ``vault.access``). Use
 ``vault.consent.service``, ``.ledger``, ``.contacts`` and ``.imports`` directly.
 """
 
-from vault.consent.purposes import (
+from vault.policy.purposes import (
     CHANNEL_FIELDS,
     Channel,
     Controller,

@@ -31,22 +31,21 @@ from vault.audit.subjects import SubjectList
 from vault.consent.errors import InvalidConsentError, UnknownChannelError
 from vault.consent.ledger import effective_clause
 from vault.consent.models import ConsentStateRow
-from vault.consent.purposes import CHANNEL_FIELDS, CHANNEL_REQUIRED, NIGHT_CHANNELS, Channel
 from vault.consent.rules import is_night, utc
 from vault.crypto.keys import WrappedKey
+from vault.customers.gate import contactable_clause as rights_clause
 from vault.customers.models import CustomerIndexRow, CustomerRow
 from vault.customers.records import open_fields
-from vault.errors import AccessDeniedError
 from vault.lib.clock import utcnow
-from vault.rights.gate import contactable_clause as rights_clause
+from vault.policy.purposes import CHANNEL_FIELDS, CHANNEL_REQUIRED, NIGHT_CHANNELS, Channel
 
 if TYPE_CHECKING:
     from vault.access.caller import Caller
-    from vault.access.policy import AccessPolicy
+    from vault.access.guard import Guard
     from vault.audit.log import AuditLog
-    from vault.consent.purposes import Purpose, PurposeCatalogue
     from vault.crypto.keyring import Keyring
     from vault.db.engine import Database
+    from vault.policy.purposes import Purpose, PurposeCatalogue
 
 Clock = Callable[[], datetime]
 MAX_IDS = 1000
@@ -60,7 +59,7 @@ def contactable_clause(purpose: Purpose | None = None) -> ColumnElement[bool]:
 
     The record is active (not soft-deleted) and not erased, processing is not restricted
     (GDPR Art. 18, PIPA Art. 37) and, when ``purpose`` is direct marketing, the customer has
-    not objected to it (GDPR Art. 21(2)-(3)); see :mod:`vault.rights.gate`. The stream pass
+    not objected to it (GDPR Art. 21(2)-(3)); see :mod:`vault.customers.gate`. The stream pass
     re-evaluates it page by page, so a restriction or objection takes effect at once.
     """
     return and_(CustomerRow.status == "active", CustomerRow.erased_at.is_(None), rights_clause(purpose))
@@ -101,7 +100,7 @@ class ContactDeps:
     db: Database
     keyring: Keyring
     purposes: PurposeCatalogue
-    policy: AccessPolicy
+    guard: Guard
     audit: AuditLog
     clock: Clock = utcnow
 
@@ -115,13 +114,8 @@ class ContactResolver:
 
     # -- validation and access ----------------------------------------------------------------------
 
-    async def _deny(self, caller: Caller, exc: AccessDeniedError) -> None:
-        await self._d.audit.record_durable(AuditEvent(
-            "contacts.resolve", Outcome.DENIED, caller.actor, purpose=caller.purpose, request_id=caller.request_id,
-            client_ip=caller.client_ip, detail=f"{exc.code}: {exc.detail}"[:500]))
-
     def _check(self, query: ContactQuery, caller: Caller) -> tuple[Purpose, Channel, datetime]:
-        pid = self._d.policy.check_purpose(caller.purpose)
+        pid = self._d.guard.policy.check_purpose(caller.purpose)
         purpose = self._d.purposes.get(pid)
         assert purpose is not None
         if pid in self._d.purposes.supplements:
@@ -207,12 +201,7 @@ class ContactResolver:
             AccessDeniedError (403, audited); AuditWriteError.
         """
         purpose, channel, at = self._check(query, caller)
-        if caller.principal is not None:
-            try:
-                self._d.policy.require(caller.principal, perms.CONTACTS_READ, purpose.id)
-            except AccessDeniedError as exc:
-                await self._deny(caller, exc)
-                raise
+        await self._d.guard.require(caller, perms.CONTACTS_READ, "contacts.resolve")
         night = purpose.night_opt_in_required and channel in NIGHT_CHANNELS and is_night(at)
         frm, clauses, key = self._where(purpose, channel, at, night, query.customer_ids)
         subjects = SubjectList()

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from vault.audit.entry import Actor
-    from vault.consent.purposes import PurposeCatalogue
+    from vault.policy.purposes import PurposeCatalogue
 
 # CSV column -> (purpose, channel); "" = a purpose without a contact channel.
 IMPORT_COLUMNS: dict[str, tuple[str, str]] = {

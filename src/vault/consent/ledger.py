@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, and_, exists, func, select, true
 
 from vault.consent.models import ConsentStateRow
-from vault.consent.purposes import LawfulBasis
 from vault.consent.rules import Kind, Reason, State, grant_cutoff, why_not
 from vault.customers.models import CustomerRow
 from vault.lib.clock import utcnow
+from vault.policy.purposes import LawfulBasis
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from vault.consent.purposes import Purpose
+    from vault.policy.purposes import Purpose
 
 Clock = Callable[[], datetime]
 _IN_CHUNK = 500

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from vault.lib.clock import as_utc
 
 if TYPE_CHECKING:
-    from vault.consent.purposes import Purpose
+    from vault.policy.purposes import Purpose
 
 # Korea Standard Time has had no daylight saving since 1988: a fixed offset needs no tz database.
 KST = timezone(timedelta(hours=9), "KST")

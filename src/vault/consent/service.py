@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
-
-from sqlalchemy import and_, insert, or_, select, tuple_, update
 
 from vault.access import permissions as perms
 from vault.audit.entry import AuditEvent, Outcome
@@ -28,8 +26,8 @@ from vault.consent.errors import (
     UnknownConsentPurposeError,
     UnknownNoticeError,
 )
-from vault.consent.models import ConsentEventRow, ConsentReceiptRow, ConsentStateRow
-from vault.consent.purposes import Channel, LawfulBasis
+from vault.consent.receipts import EVIDENCE_IP, EVIDENCE_UA, evidence_field, receipt_key, sign_receipt
+from vault.consent.repository import ConsentRepository
 from vault.consent.rules import (
     COLLECTION_SOURCES,
     Action,
@@ -43,13 +41,21 @@ from vault.consent.rules import (
     utc,
     why_not,
 )
-from vault.crypto.jws import public_jwk, sign_compact
+from vault.consent.views import (
+    ConsentChoice,
+    ConsentEvent,
+    ConsentStatus,
+    DueConsent,
+    Evidence,
+    Receipt,
+    RecordResult,
+)
 from vault.customers.errors import CustomerNotFoundError
 from vault.customers.models import CustomerRow
 from vault.customers.records import customer_key
-from vault.errors import AccessDeniedError
 from vault.lib.clock import as_utc, utcnow
 from vault.lib.ids import new_id
+from vault.policy.purposes import Channel, LawfulBasis
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -57,23 +63,30 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from vault.access.caller import Caller
-    from vault.access.policy import AccessPolicy
+    from vault.access.guard import Guard
     from vault.audit.log import AuditLog
-    from vault.consent.purposes import Purpose, PurposeCatalogue
     from vault.crypto.keyring import Keyring
+    from vault.policy.purposes import Purpose, PurposeCatalogue
+
+__all__ = [
+    "EVIDENCE_IP",
+    "EVIDENCE_UA",
+    "ConsentChoice",
+    "ConsentDeps",
+    "ConsentEvent",
+    "ConsentService",
+    "ConsentStatus",
+    "DueConsent",
+    "Evidence",
+    "Receipt",
+    "RecordResult",
+    "evidence_field",
+]
 
 Clock = Callable[[], datetime]
 CLOCK_SKEW = timedelta(minutes=5)  # how far in the future a collection time may be (client clocks drift)
 DUE_WITHIN_DAYS = 30
 MAX_CHOICES = 50
-RECEIPT_TYPE = "consent-receipt+jwt"
-EVIDENCE_IP = "consent.evidence.ip"
-EVIDENCE_UA = "consent.evidence.user_agent"
-
-
-def evidence_field(name: str, event_id: uuid.UUID) -> str:
-    """The sealed field name of one event's evidence: binds the ciphertext to the event as well."""
-    return f"{name}/{event_id.hex}"
 
 
 _NOT_CONSENT = {
@@ -90,105 +103,15 @@ _NOT_CONSENT = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class ConsentChoice:
-    """One decision in a request: an action on a purpose, for some or all of its channels."""
-
-    purpose: str
-    action: str
-    channels: tuple[str, ...] | None = None  # None: every channel of the purpose
-    notice_version: str | None = None  # None: the current notice
-
-
-@dataclass(frozen=True, slots=True)
-class Evidence:
-    """How the decision was captured (personal data: sealed under the customer's key)."""
-
-    ip: str | None = None
-    user_agent: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ConsentEvent:
-    """One recorded decision."""
-
-    id: uuid.UUID
-    customer_id: uuid.UUID
-    purpose: str
-    channel: str | None
-    kind: str
-    notice_version: str | None
-    notice_hash: str | None
-    source: str
-    collected_by: str
-    collected_by_role: str
-    occurred_at: datetime
-    recorded_at: datetime
-    receipt_id: uuid.UUID | None
-    evidence: dict[str, str] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ConsentStatus:
-    """The current state of one purpose x channel for a customer."""
-
-    purpose: str
-    channel: str | None
-    status: str  # granted | refused | withdrawn | expired | never_granted
-    current: bool
-    reason: str | None
-    granted_at: datetime | None
-    expires_at: datetime | None
-    notice_version: str | None
-    notice_hash: str | None
-    updated_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class Receipt:
-    """A signed consent receipt."""
-
-    id: uuid.UUID
-    customer_id: uuid.UUID
-    issued_at: datetime
-    key_id: str
-    jws: str
-
-
-@dataclass(frozen=True, slots=True)
-class RecordResult:
-    """What recording a request did."""
-
-    events: list[ConsentEvent]
-    receipt: Receipt | None
-    state: list[ConsentStatus] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class DueConsent:
-    """A grant that lapses soon (ids and dates only)."""
-
-    customer_id: uuid.UUID
-    purpose: str
-    channel: str | None
-    granted_at: datetime
-    expires_at: datetime
-
-
 @dataclass(frozen=True)
 class ConsentDeps:
     """Collaborators of :class:`ConsentService`, built once per process."""
 
     keyring: Keyring
     purposes: PurposeCatalogue
-    policy: AccessPolicy
+    guard: Guard
     audit: AuditLog
     clock: Clock = utcnow
-
-
-def _state_of(row: ConsentStateRow) -> State:
-    return State(row.status, as_utc(row.granted_at) if row.granted_at else None, as_utc(row.updated_at),
-                 row.notice_version, row.notice_hash)
 
 
 def _channel_out(channel: str) -> str | None:
@@ -201,6 +124,7 @@ class ConsentService:
     def __init__(self, session: AsyncSession, deps: ConsentDeps) -> None:
         self._session = session
         self._d = deps
+        self._repo = ConsentRepository(session)
 
     @property
     def consent_purposes(self) -> list[str]:
@@ -209,29 +133,8 @@ class ConsentService:
 
     # -- access -------------------------------------------------------------------------------------
 
-    async def _require(self, caller: Caller, perm: perms.Permission, action: str,
-                       customer_id: uuid.UUID | None = None) -> str:
-        purpose = self._d.policy.check_purpose(caller.purpose)
-        if caller.principal is None:
-            return purpose
-        try:
-            self._d.policy.require(caller.principal, perm, purpose)
-        except AccessDeniedError as exc:
-            await self._d.audit.record_durable(AuditEvent(
-                action, Outcome.DENIED, caller.actor, purpose=purpose, customer_id=customer_id,
-                request_id=caller.request_id, client_ip=caller.client_ip, detail=f"{exc.code}: {exc.detail}"[:500]))
-            raise
-        return purpose
-
-    def _may(self, caller: Caller, perm: perms.Permission, purpose: str) -> bool:
-        return caller.principal is None or self._d.policy.allows(
-            caller.principal.role, perm.resource, "*", perm.action, purpose)
-
     async def _customer(self, customer_id: uuid.UUID, *, lock: bool = False) -> CustomerRow:
-        q = select(CustomerRow).where(CustomerRow.id == customer_id)
-        if lock and self._session.get_bind().dialect.name == "postgresql":
-            q = q.with_for_update()  # serializes decisions per customer (SQLite: BEGIN IMMEDIATE does)
-        row = (await self._session.scalars(q)).first()
+        row = await self._repo.customer(customer_id, lock=lock)
         if row is None or row.status != "active" or row.erased_at is not None:
             raise CustomerNotFoundError(f"customer {customer_id} not found")
         return row
@@ -305,7 +208,8 @@ class ConsentService:
             ConsentNotApplicableError, NothingToReconfirmError, ConsentOrderError (409);
             CustomerNotFoundError (404); AccessDeniedError (403, audited).
         """
-        request_purpose = await self._require(caller, perms.CONSENTS_WRITE, "consent.record", customer_id)
+        request_purpose = (await self._d.guard.require(caller, perms.CONSENTS_WRITE, "consent.record",
+                                                       customer_id=customer_id)).id
         if not choices:
             raise InvalidConsentError("give at least one consent decision", field="consents")
         if len(choices) > MAX_CHOICES:
@@ -330,7 +234,7 @@ class ConsentService:
         # concurrent requests for one customer get increasing times and never look out of order.
         now = utc(self._d.clock())
         at = self._collected_at(collected_at, now)
-        current = await self._states(customer_id)  # all purposes: the response shows the whole state
+        current = await self._repo.states(customer_id)  # all purposes: the response shows the whole state
         events: list[dict[str, Any]] = []
         new_states: list[tuple[bool, dict[str, Any]]] = []
         for purpose, action, channel, version, digest in planned:
@@ -370,14 +274,12 @@ class ConsentService:
                     ev["evidence_user_agent"] = key.seal(evidence_field(EVIDENCE_UA, ev["id"]),
                                                          evidence.user_agent[:512])
                 ev["evidence_key_version"] = key.version
-        receipt = self._sign_receipt(customer_id, events, now)
-        await self._session.execute(insert(ConsentReceiptRow), [{
-            "id": receipt.id, "customer_id": customer_id, "issued_at": receipt.issued_at,
-            "key_id": receipt.key_id, "jws": receipt.jws}])
+        receipt = sign_receipt(self._d.keyring.receipt_signer, self._d.purposes.controller, customer_id, events, now)
+        await self._repo.add_receipt(receipt)
         for ev in events:
             ev["receipt_id"] = receipt.id
-        await self._session.execute(insert(ConsentEventRow), events)
-        await self._write_states(new_states)
+        await self._repo.add_events(events)
+        await self._repo.write_states(new_states)
         await self._d.audit.record(self._session, AuditEvent(
             "consent.record", Outcome.ALLOWED, caller.actor, purpose=request_purpose, customer_id=customer_id,
             request_id=caller.request_id, client_ip=caller.client_ip,
@@ -386,46 +288,6 @@ class ConsentService:
             current[(st["purpose"], st["channel"])] = State(st["status"], st["granted_at"], st["updated_at"],
                                                             st["notice_version"], st["notice_hash"])
         return RecordResult([self._event(e, None) for e in events], receipt, self._statuses(current, now))
-
-    async def _write_states(self, new_states: list[tuple[bool, dict[str, Any]]]) -> None:
-        inserts = [s for exists, s in new_states if not exists]
-        if inserts:
-            await self._session.execute(insert(ConsentStateRow), inserts)
-        for exists, s in new_states:
-            if not exists:
-                continue
-            await self._session.execute(
-                update(ConsentStateRow).where(
-                    ConsentStateRow.customer_id == s["customer_id"], ConsentStateRow.purpose == s["purpose"],
-                    ConsentStateRow.channel == s["channel"])
-                .values({k: v for k, v in s.items() if k not in ("customer_id", "purpose", "channel")}))
-
-    def _sign_receipt(self, customer_id: uuid.UUID, events: list[dict[str, Any]], now: datetime) -> Receipt:
-        signer = self._d.keyring.receipt_signer
-        receipt_id = new_id()
-        controller = self._d.purposes.controller
-        payload = {
-            "iss": controller.name,
-            "sub": str(customer_id),
-            "jti": str(receipt_id),
-            "iat": int(now.timestamp()),
-            "controller": {"name": controller.name, "contact": controller.contact},
-            "consents": [
-                {"event_id": str(e["id"]), "purpose": e["purpose"], "channel": e["channel"] or None,
-                 "decision": e["kind"], "notice_version": e["notice_version"], "notice_sha256": e["notice_hash"],
-                 "collected_at": e["occurred_at"].isoformat(), "source": e["source"]}
-                for e in events
-            ],
-        }
-        jws = sign_compact(signer, payload, typ=RECEIPT_TYPE)
-        return Receipt(receipt_id, customer_id, now, signer.key_id, jws)
-
-    async def _states(self, customer_id: uuid.UUID, purposes: set[str] | None = None,
-                      ) -> dict[tuple[str, str], State]:
-        q = select(ConsentStateRow).where(ConsentStateRow.customer_id == customer_id)
-        if purposes is not None:
-            q = q.where(ConsentStateRow.purpose.in_(sorted(purposes)))
-        return {(r.purpose, r.channel): _state_of(r) for r in (await self._session.scalars(q)).all()}
 
     def _status(self, purpose: Purpose, channel: str, state: State | None, at: datetime) -> ConsentStatus:
         reason = why_not(purpose, state, at)
@@ -439,7 +301,7 @@ class ConsentService:
             state.updated_at if state else None)
 
     async def _current(self, customer_id: uuid.UUID, at: datetime) -> list[ConsentStatus]:
-        return self._statuses(await self._states(customer_id), at)
+        return self._statuses(await self._repo.states(customer_id), at)
 
     def _statuses(self, states: dict[tuple[str, str], State], at: datetime) -> list[ConsentStatus]:
         return [self._status(p, ch, states.get((p.id, ch)), at)
@@ -455,7 +317,8 @@ class ConsentService:
     async def state(self, customer_id: uuid.UUID, caller: Caller, *, at: datetime | None = None,
                     ) -> list[ConsentStatus]:
         """Current state of every consent purpose x channel for a customer (audited before it is returned)."""
-        purpose = await self._require(caller, perms.CONSENTS_READ, "consent.read", customer_id)
+        purpose = (await self._d.guard.require(caller, perms.CONSENTS_READ, "consent.read",
+                                               customer_id=customer_id)).id
         await self._customer(customer_id)
         out = await self._current(customer_id, utc(at) if at else utc(self._d.clock()))
         await self._d.audit.record_durable(AuditEvent(
@@ -470,13 +333,13 @@ class ConsentService:
         Raises:
             CustomerNotFoundError, AccessDeniedError (audited).
         """
-        purpose = await self._require(caller, perms.CONSENTS_READ, "consent.history", customer_id)
-        if with_evidence and not self._may(caller, perms.CONSENT_EVIDENCE_READ, purpose):
-            await self._require(caller, perms.CONSENT_EVIDENCE_READ, "consent.history", customer_id)
+        purpose = (await self._d.guard.require(caller, perms.CONSENTS_READ, "consent.history",
+                                               customer_id=customer_id)).id
+        if with_evidence and not self._d.guard.may(caller, perms.CONSENT_EVIDENCE_READ, purpose):
+            await self._d.guard.require(caller, perms.CONSENT_EVIDENCE_READ, "consent.history",
+                                        customer_id=customer_id)
         customer = await self._customer(customer_id)
-        rows = (await self._session.execute(
-            select(ConsentEventRow.__table__).where(ConsentEventRow.customer_id == customer_id)
-            .order_by(ConsentEventRow.recorded_at, ConsentEventRow.id))).mappings().all()
+        rows = await self._repo.events_of(customer_id)
         key = customer_key(self._d.keyring, customer) if with_evidence and customer.wrapped_dek else None
         out = []
         for r in rows:
@@ -500,16 +363,14 @@ class ConsentService:
         Raises:
             ConsentEventNotFoundError, ReceiptNotFoundError, AccessDeniedError (audited).
         """
-        purpose = await self._require(caller, perms.CONSENTS_READ, "consent.receipt")
-        row = (await self._session.execute(
-            select(ConsentEventRow.customer_id, ConsentEventRow.receipt_id).where(ConsentEventRow.id == event_id)
-        )).first()
+        purpose = (await self._d.guard.require(caller, perms.CONSENTS_READ, "consent.receipt")).id
+        row = await self._repo.event_receipt(event_id)
         if row is None:
             raise ConsentEventNotFoundError(f"consent event {event_id} not found")
         if row.receipt_id is None:
             raise ReceiptNotFoundError(
                 f"consent event {event_id} has no receipt (imported or expiry events carry none)")
-        rec = await self._session.get(ConsentReceiptRow, row.receipt_id)
+        rec = await self._repo.receipt(row.receipt_id)
         assert rec is not None
         await self._d.audit.record_durable(AuditEvent(
             "consent.receipt", Outcome.ALLOWED, caller.actor, purpose=purpose, customer_id=row.customer_id,
@@ -518,9 +379,7 @@ class ConsentService:
 
     def receipt_key(self) -> dict[str, Any]:
         """The receipt-signing public key (PEM and JWK): receipts verify offline against it."""
-        signer = self._d.keyring.receipt_signer
-        return {"kid": signer.key_id, "alg": "EdDSA", "public_key_pem": signer.public_pem(),
-                "jwk": public_jwk(signer.public_key, signer.key_id)}
+        return receipt_key(self._d.keyring.receipt_signer)
 
     async def expire_due(self, caller: Caller, *, at: datetime | None = None, limit: int = 5000) -> int:
         """Record ``expired`` events for up to ``limit`` grants past their reconfirmation interval.
@@ -534,11 +393,7 @@ class ConsentService:
             cutoff = grant_cutoff(purpose, when)
             if cutoff is None or total >= limit:
                 continue
-            rows = (await self._session.execute(
-                select(ConsentStateRow.__table__).where(
-                    ConsentStateRow.purpose == purpose.id, ConsentStateRow.status == Kind.GRANTED.value,
-                    ConsentStateRow.granted_at <= cutoff)
-                .order_by(ConsentStateRow.granted_at).limit(limit - total))).mappings().all()
+            rows = await self._repo.granted_until(purpose.id, cutoff, limit=limit - total)
             if not rows:
                 continue
             events, ids = [], []
@@ -554,12 +409,8 @@ class ConsentService:
                     "recorded_at": now, "evidence_ip": None, "evidence_user_agent": None,
                     "evidence_key_version": None, "receipt_id": None, "request_id": caller.request_id})
                 ids.append(r["customer_id"])
-                await self._session.execute(
-                    update(ConsentStateRow).where(
-                        ConsentStateRow.customer_id == r["customer_id"], ConsentStateRow.purpose == purpose.id,
-                        ConsentStateRow.channel == r["channel"])
-                    .values(status=Kind.EXPIRED.value, event_id=event_id, updated_at=lapsed))
-            await self._session.execute(insert(ConsentEventRow), events)
+                await self._repo.mark_expired(r["customer_id"], purpose.id, r["channel"], event_id, lapsed)
+            await self._repo.add_events(events)
             await self._d.audit.record(self._session, AuditEvent(
                 "consent.expire", Outcome.ALLOWED, caller.actor, purpose=purpose.id,
                 subjects=tuple(dict.fromkeys(ids)), request_id=caller.request_id,
@@ -573,32 +424,19 @@ class ConsentService:
     ) -> list[DueConsent]:
         """Grants lapsing in the next ``within_days`` days (soonest first, keyset-paginated), so
         applications can ask the customers to reconfirm. Ids and dates only."""
-        purpose = await self._require(caller, perms.CONSENTS_READ, "consent.due")
+        purpose = (await self._d.guard.require(caller, perms.CONSENTS_READ, "consent.due")).id
         if not 1 <= within_days <= 365:
             raise InvalidConsentError("within_days must be between 1 and 365", field="within_days")
         now = utc(self._d.clock())
         targets = [self.purpose(purpose_id)] if purpose_id else list(self._d.purposes)
-        clauses = []
+        windows = []
         for p in targets:
             lo, hi = grant_cutoff(p, now), grant_cutoff(p, now + timedelta(days=within_days))
-            if lo is None or hi is None:
-                continue
-            clauses.append(and_(ConsentStateRow.purpose == p.id, ConsentStateRow.granted_at > lo,
-                                ConsentStateRow.granted_at <= hi))
-        if not clauses:
+            if lo is not None and hi is not None:
+                windows.append((p.id, lo, hi))
+        if not windows:
             return []
-        q = (select(ConsentStateRow.customer_id, ConsentStateRow.purpose, ConsentStateRow.channel,
-                    ConsentStateRow.granted_at)
-             .join(CustomerRow, CustomerRow.id == ConsentStateRow.customer_id)
-             .where(ConsentStateRow.status == Kind.GRANTED.value, or_(*clauses), CustomerRow.status == "active",
-                    CustomerRow.erased_at.is_(None))
-             .order_by(ConsentStateRow.granted_at, ConsentStateRow.customer_id, ConsentStateRow.purpose,
-                       ConsentStateRow.channel)
-             .limit(limit))
-        if after is not None:
-            q = q.where(tuple_(ConsentStateRow.granted_at, ConsentStateRow.customer_id, ConsentStateRow.purpose,
-                               ConsentStateRow.channel) > tuple_(*after))
-        rows = (await self._session.execute(q)).all()
+        rows = await self._repo.granted_between(windows, after=after, limit=limit)
         out = []
         for cid, pid, channel, granted in rows:
             p = self._d.purposes.get(pid)

@@ -6,7 +6,7 @@ No other package imports ``cryptography``.
 from vault.crypto.blind_index import BlindIndexer
 from vault.crypto.envelope import CustomerKey, FieldCipher
 from vault.crypto.errors import DecryptionError, KeyFileError, KeyUnavailableError
-from vault.crypto.keyring import Keyring, ensure_system_keys, load_keyring
+from vault.crypto.keyring import Keyring
 from vault.crypto.keys import (
     KeyProvider,
     LocalKeyProvider,
@@ -32,10 +32,8 @@ __all__ = [
     "SignatureError",
     "Signer",
     "WrappedKey",
-    "ensure_system_keys",
     "generate_key_file",
     "load_env_keys",
     "load_key_file",
-    "load_keyring",
     "verify",
 ]

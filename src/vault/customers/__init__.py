@@ -6,8 +6,8 @@ packages they depend on (rights, consent) can import customer models without
 an import cycle.
 """
 
-from vault.customers.catalogue import FieldCatalogue, FieldClass, FieldSpec, load_catalogue
 from vault.customers.errors import CustomerNotFoundError, DuplicateCustomerError, InvalidFieldError
+from vault.policy.catalogue import FieldCatalogue, FieldClass, FieldSpec, load_catalogue
 
 __all__ = [
     "CustomerNotFoundError",

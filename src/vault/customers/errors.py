@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from vault.errors import ConflictError, InvalidInputError, NotFoundError
+from vault.errors import AccessDeniedError, ConflictError, InvalidInputError, NotFoundError
+from vault.policy.errors import InvalidFieldError
+
+__all__ = [
+    "CustomerNotFoundError",
+    "CustomerObjectedError",
+    "CustomerRestrictedError",
+    "DuplicateCustomerError",
+    "FieldNotForPurposeError",
+    "IdempotencyConflictError",
+    "InvalidFieldError",
+    "StaleWriteError",
+]
 
 
 class CustomerNotFoundError(NotFoundError):
@@ -19,18 +31,6 @@ class DuplicateCustomerError(ConflictError):
     title = "Duplicate customer"
 
 
-class InvalidFieldError(InvalidInputError):
-    """A field value failed validation; ``field`` names it, the value is never echoed."""
-
-    code = "customer.invalid_field"
-    title = "Invalid field value"
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}", field=field)
-        self.field = field
-        self.reason = reason
-
-
 class IdempotencyConflictError(ConflictError):
     """An Idempotency-Key was reused with a different request body."""
 
@@ -43,3 +43,30 @@ class StaleWriteError(ConflictError):
 
     code = "customer.stale_write"
     title = "Customer changed concurrently"
+
+
+class CustomerRestrictedError(AccessDeniedError):
+    """Processing of the customer is restricted (GDPR Art. 18, PIPA Art. 37): only legal-claims handling may read."""
+
+    code = "rights.restricted"
+    title = "Processing restricted"
+
+
+class CustomerObjectedError(AccessDeniedError):
+    """The customer objected to direct marketing (GDPR Art. 21(3)): no marketing processing at all."""
+
+    code = "rights.objected"
+    title = "Customer objected to direct marketing"
+
+
+class FieldNotForPurposeError(InvalidInputError):
+    """A field the request's purpose does not use (data minimization, PIPA 16/24-2, GDPR 5(1)(c))."""
+
+    code = "customer.field_not_for_purpose"
+    title = "Field not collected for this purpose"
+
+    def __init__(self, field: str, purpose: str, valid: tuple[str, ...] | list[str]) -> None:
+        super().__init__(f"{field}: not collected for purpose {purpose!r} (its fields: {', '.join(valid)})",
+                         field=field, purpose=purpose, valid=list(valid))
+        self.field = field
+        self.purpose = purpose

@@ -9,7 +9,7 @@ half-written customer. Re-running a file is idempotent: customer_ref is the key.
 
 Validation and sealing (normalization, one AES-GCM per field, DEK wrap, blind
 indexes) run in worker processes for large files while this process inserts
-the previous batch, so crypto and index maintenance overlap (DESIGN.md, bulk
+the previous batch, so crypto and index maintenance overlap (docs/design.md, bulk
 import). Small files, and key providers that cannot be handed to a local
 worker process (an HSM session), are sealed in-process.
 """
@@ -36,9 +36,9 @@ from vault.crypto.envelope import FieldCipher
 from vault.customers import records
 from vault.customers.errors import InvalidFieldError
 from vault.customers.models import CustomerRow, customer_index_table, customers_table
-from vault.customers.normalize import CHECK_DIGIT_UNVERIFIED
 from vault.customers.quality import insert_flags
 from vault.errors import InvalidInputError
+from vault.policy.normalize import CHECK_DIGIT_UNVERIFIED
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -51,9 +51,9 @@ if TYPE_CHECKING:
     from vault.crypto.blind_index import BlindIndexer
     from vault.crypto.keyring import Keyring
     from vault.crypto.keys import KeyProvider
-    from vault.customers.catalogue import FieldCatalogue
     from vault.db.engine import Database
-    from vault.detection.service import ColumnVerdict, PiiDetector
+    from vault.lib.pii import ColumnVerdict, PiiPort
+    from vault.policy.catalogue import FieldCatalogue
 
 CUSTOMER_COLUMNS = (
     "customer_ref", "name", "email", "phone", "birth_date", "gender", "postal_code", "city", "district",
@@ -237,7 +237,7 @@ def _lines(path: Path, *, ignore_unknown: bool = False,
                 yield reader.line_num, cells
 
 
-def discover_columns(path: Path, columns: Sequence[str], detector: PiiDetector,
+def discover_columns(path: Path, columns: Sequence[str], detector: PiiPort,
                      sample_size: int = 200, encoding: str = DEFAULT_ENCODING) -> dict[str, ColumnVerdict]:
     """Sample undeclared columns and classify them with the PII detector."""
     samples: dict[str, list[str]] = {c: [] for c in columns}
@@ -262,28 +262,6 @@ def describe_discovery(found: Mapping[str, ColumnVerdict]) -> str:
         else:
             parts.append(f"column {col!r}: no PII found in {v.sampled} sampled values")
     return "; ".join(parts)
-
-
-def read_rows(path: Path, catalogue: FieldCatalogue) -> Iterator[ImportRow | RowError]:
-    """Parse and validate the CSV, yielding valid rows and row errors in file order."""
-    header: list[str] = []
-    seen: set[str] = set()
-    for item in _lines(path):
-        if isinstance(item, RowError):
-            yield item
-            continue
-        line, cells = item
-        if line == 1 and not header:
-            header = cells
-            continue
-        parsed = parse_row(line, header, cells, catalogue)
-        if isinstance(parsed, ImportRow):
-            ref = parsed.values["customer_ref"]
-            if ref in seen:
-                yield RowError(line, "customer_ref", "appears more than once in this file")
-                continue
-            seen.add(ref)
-        yield parsed
 
 
 class _Sealer:
@@ -342,7 +320,7 @@ class CustomerImporter:
     async def run(
         self, path: Path, caller: Caller, *, batch_size: int = 5000, all_or_nothing: bool = False,
         progress: Callable[[int], None] | None = None, keep_ids: bool = False, workers: int | None = None,
-        ignore_unknown_columns: bool = False, detector: Callable[[], PiiDetector] | None = None,
+        ignore_unknown_columns: bool = False, detector: Callable[[], PiiPort] | None = None,
         encoding: str = DEFAULT_ENCODING,
     ) -> ImportReport:
         """Import ``path``; see the module docstring for the guarantees.

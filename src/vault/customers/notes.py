@@ -26,18 +26,16 @@ from vault.customers import records
 from vault.customers.errors import CustomerNotFoundError
 from vault.customers.models import CustomerRow
 from vault.db.base import Base
-from vault.errors import AccessDeniedError, InvalidInputError
+from vault.errors import InvalidInputError
 from vault.lib.clock import as_utc, utcnow
 from vault.lib.ids import new_id
-from vault.rights.errors import CustomerObjectedError, CustomerRestrictedError
-from vault.rights.gate import processing_block
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from vault.access.caller import Caller
     from vault.customers.service import CustomerDeps
-    from vault.detection.service import PiiDetector
+    from vault.lib.pii import PiiPort
 
 NOTES_CREATE = Permission("notes", "create")
 NOTES_READ = Permission("notes", "read")
@@ -78,39 +76,10 @@ class NoteView:
 class NoteService:
     """Add and read customer notes (the caller commits)."""
 
-    def __init__(self, session: AsyncSession, deps: CustomerDeps, detector: PiiDetector) -> None:
+    def __init__(self, session: AsyncSession, deps: CustomerDeps, detector: PiiPort) -> None:
         self._session = session
         self._d = deps
         self._detector = detector
-
-    def _check(self, caller: Caller, perm: Permission) -> str:
-        purpose = self._d.policy.check_purpose(caller.purpose)
-        if caller.principal is not None:
-            self._d.policy.require(caller.principal, perm, purpose)
-        return purpose
-
-    async def _deny(self, caller: Caller, action: str, customer_id: uuid.UUID, exc: AccessDeniedError) -> None:
-        await self._d.audit.record_durable(AuditEvent(
-            action, Outcome.DENIED, caller.actor, purpose=caller.purpose, customer_id=customer_id,
-            request_id=caller.request_id, client_ip=caller.client_ip, detail=f"{exc.code}: {exc.detail}"[:500]))
-
-    async def _require_basis(self, caller: Caller, action: str, customer: CustomerRow, purpose_id: str) -> None:
-        """Restriction / objection (rights gate), then the lawful basis; denials audited."""
-        purpose = self._d.purposes.get(purpose_id)
-        assert purpose is not None
-        customer_id = customer.id
-        block = processing_block(customer, purpose, caller.role)
-        if block is not None:
-            code, why = block
-            error = CustomerRestrictedError if code == "restricted" else CustomerObjectedError
-            exc = error(why, customer_id=str(customer_id), purpose=purpose_id)
-            await self._deny(caller, action, customer_id, exc)
-            raise exc
-        try:
-            await self._d.lawful.require(self._session, customer_id, purpose)
-        except AccessDeniedError as exc:
-            await self._deny(caller, action, customer_id, exc)
-            raise
 
     async def add(self, customer_id: uuid.UUID, text: str, language: str | None, caller: Caller) -> NoteView:
         """Store a note: the original sealed, the redacted copy sealed, entity counts in clear.
@@ -118,11 +87,8 @@ class NoteService:
         Raises:
             InvalidInputError, CustomerNotFoundError, AccessDeniedError.
         """
-        try:
-            purpose_id = self._check(caller, NOTES_CREATE)
-        except AccessDeniedError as exc:
-            await self._deny(caller, "note.create", customer_id, exc)
-            raise
+        purpose = await self._d.guard.require(caller, NOTES_CREATE, "note.create", customer_id=customer_id)
+        purpose_id = purpose.id
         if not text.strip():
             raise InvalidInputError("note text must not be empty", field="text")
         if len(text) > MAX_NOTE:
@@ -131,7 +97,7 @@ class NoteService:
             raise InvalidInputError(f"language must be one of {', '.join(LANGUAGES)}", field="language",
                                     valid=list(LANGUAGES))
         customer = await self._customer(customer_id)
-        await self._require_basis(caller, "note.create", customer, purpose_id)
+        await self._d.guard.admit(caller, purpose, "note.create", customer, self._session)
         result = self._detector.redact(text, language)
         counts = dict(Counter(e.type for e in result.entities))
         key = records.customer_key(self._d.keyring, customer)
@@ -150,17 +116,13 @@ class NoteService:
 
     async def list(self, customer_id: uuid.UUID, caller: Caller) -> list[NoteView]:
         """Notes of a customer, newest first: originals for ``notes:read``, redacted for ``notes:read_masked``."""
-        purpose_id = self._d.policy.check_purpose(caller.purpose)
-        clear = caller.principal is None or self._d.policy.allows(
-            caller.principal.role, NOTES_READ.resource, "*", NOTES_READ.action, purpose_id)
+        purpose = await self._d.guard.purpose(caller, "note.read", customer_id=customer_id)
+        purpose_id = purpose.id
+        clear = self._d.guard.may(caller, NOTES_READ, purpose_id)
         if not clear:
-            try:
-                self._check(caller, NOTES_READ_REDACTED)
-            except AccessDeniedError as exc:
-                await self._deny(caller, "note.read", customer_id, exc)
-                raise
+            await self._d.guard.require(caller, NOTES_READ_REDACTED, "note.read", customer_id=customer_id)
         customer = await self._customer(customer_id)
-        await self._require_basis(caller, "note.read", customer, purpose_id)
+        await self._d.guard.admit(caller, purpose, "note.read", customer, self._session)
         key = records.customer_key(self._d.keyring, customer)
         rows = (await self._session.scalars(
             select(NoteRow).where(NoteRow.customer_id == customer_id).order_by(NoteRow.id.desc()).limit(200)

@@ -22,8 +22,8 @@ from sqlalchemy import delete, insert, select, tuple_
 from vault.access import permissions as perms
 from vault.audit.entry import AuditEvent, Outcome
 from vault.customers.models import QualityFlagRow, quality_flags_table
-from vault.customers.normalize import CHECK_DIGIT_UNVERIFIED
-from vault.errors import AccessDeniedError, InvalidInputError
+from vault.errors import InvalidInputError
+from vault.policy.normalize import CHECK_DIGIT_UNVERIFIED
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -31,9 +31,9 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from vault.access.caller import Caller
-    from vault.access.policy import AccessPolicy
+    from vault.access.guard import Guard
     from vault.audit.log import AuditLog
-    from vault.customers.catalogue import FieldCatalogue
+    from vault.policy.catalogue import FieldCatalogue
 
 #: Every flag code the vault writes, with what it means (for listings and docs).
 CODES: dict[str, str] = {
@@ -86,9 +86,9 @@ async def drop_flags(session: AsyncSession, customer_ids: Iterable[uuid.UUID]) -
 class QualityService:
     """Lists data-quality flags for compliance officers (permission ``quality:read``), audited."""
 
-    def __init__(self, session: AsyncSession, policy: AccessPolicy, audit: AuditLog) -> None:
+    def __init__(self, session: AsyncSession, guard: Guard, audit: AuditLog) -> None:
         self._session = session
-        self._policy = policy
+        self._guard = guard
         self._audit = audit
 
     async def list(self, caller: Caller, *, code: str | None = None, field: str | None = None,
@@ -100,14 +100,7 @@ class QualityService:
             AccessDeniedError: the caller's role lacks ``quality:read`` (the denial is audited).
             InvalidInputError: an unknown ``code``.
         """
-        if caller.principal is not None:
-            try:
-                self._policy.require(caller.principal, perms.QUALITY_READ)
-            except AccessDeniedError as exc:
-                await self._audit.record_durable(AuditEvent(
-                    "quality.list", Outcome.DENIED, caller.actor, request_id=caller.request_id,
-                    client_ip=caller.client_ip, detail=f"{exc.code}: {exc.detail}"[:500]))
-                raise
+        await self._guard.require_any_purpose(caller, perms.QUALITY_READ, "quality.list")
         if code is not None and code not in CODES:
             raise InvalidInputError(f"unknown flag code {code!r}; known codes: {', '.join(CODES)}",
                                     fields=["code"])

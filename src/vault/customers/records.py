@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from vault.crypto.blind_index import BlindIndexer
     from vault.crypto.envelope import CustomerKey, FieldCipher
     from vault.crypto.keyring import Keyring
-    from vault.customers.catalogue import FieldCatalogue
     from vault.customers.models import CustomerRow
+    from vault.policy.catalogue import FieldCatalogue
 
 _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder(dict[str, bytes]).decode

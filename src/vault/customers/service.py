@@ -12,44 +12,39 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
-
-from sqlalchemy import insert, or_, select
-from sqlalchemy.exc import IntegrityError
+from typing import TYPE_CHECKING, Any
 
 from vault.access import permissions as perms
 from vault.access.errors import PermissionDeniedError
 from vault.audit.entry import AuditEvent, Outcome
 from vault.customers import records
-from vault.customers.changes import apply_changes
 from vault.customers.errors import (
     CustomerNotFoundError,
-    DuplicateCustomerError,
     IdempotencyConflictError,
     InvalidFieldError,
     StaleWriteError,
 )
-from vault.customers.masks import mask
-from vault.customers.models import CustomerIndexRow, CustomerRow, IdempotencyRow, customers_table
-from vault.customers.quality import insert_flags
-from vault.errors import AccessDeniedError, InvalidInputError
+from vault.customers.gate import restriction_error
+from vault.customers.models import CustomerRow, IdempotencyRow
+from vault.customers.repository import CustomerRepository
+from vault.errors import InvalidInputError
 from vault.lib.clock import as_utc, utcnow
-from vault.rights.errors import CustomerObjectedError, CustomerRestrictedError
-from vault.rights.gate import processing_block
+from vault.policy.masks import mask
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from vault.access.caller import Caller
-    from vault.access.lawful_basis import LawfulBasisCheck
-    from vault.access.policy import AccessPolicy, Visibility
+    from vault.access.guard import Guard
+    from vault.access.policy import Visibility
     from vault.audit.log import AuditLog
-    from vault.consent.purposes import Purpose, PurposeCatalogue
     from vault.crypto.keyring import Keyring
-    from vault.customers.catalogue import FieldCatalogue
+    from vault.customers.repository import CustomerStore
     from vault.db.engine import Database
+    from vault.policy.catalogue import FieldCatalogue
+    from vault.policy.purposes import Purpose, PurposeCatalogue
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +69,11 @@ class CustomerDeps:
     keyring: Keyring
     catalogue: FieldCatalogue
     purposes: PurposeCatalogue
-    policy: AccessPolicy
-    lawful: LawfulBasisCheck
+    guard: Guard
     audit: AuditLog
     db: Database | None = None  # when given, point reads bypass the session (fast path)
+    #: Builds the storage the use cases run on (an in-memory fake in unit tests).
+    store: Callable[[AsyncSession, Database | None], CustomerStore] = CustomerRepository
 
 
 class CustomerService:
@@ -86,6 +82,7 @@ class CustomerService:
     def __init__(self, session: AsyncSession, deps: CustomerDeps) -> None:
         self._session = session
         self._d = deps
+        self._repo = deps.store(session, deps.db)
 
     # -- validation -----------------------------------------------------------------------------
 
@@ -117,49 +114,6 @@ class CustomerService:
             raise InvalidFieldError("customer_ref", "is required")
         return out
 
-    # -- access helpers -------------------------------------------------------------------------
-
-    def _purpose(self, caller: Caller) -> Purpose:
-        pid = self._d.policy.check_purpose(caller.purpose)
-        purpose = self._d.purposes.get(pid)
-        assert purpose is not None
-        return purpose
-
-    async def _deny(self, caller: Caller, action: str, exc: AccessDeniedError,
-                    customer_id: uuid.UUID | None = None) -> None:
-        await self._d.audit.record_durable(AuditEvent(
-            action, Outcome.DENIED, caller.actor, purpose=caller.purpose, customer_id=customer_id,
-            request_id=caller.request_id, client_ip=caller.client_ip, detail=f"{exc.code}: {exc.detail}"[:500],
-        ))
-
-    async def _require(self, caller: Caller, perm: perms.Permission, action: str) -> Purpose:
-        purpose = self._purpose(caller)
-        if caller.principal is None:
-            return purpose
-        try:
-            self._d.policy.require(caller.principal, perm, purpose.id)
-        except AccessDeniedError as exc:
-            await self._deny(caller, action, exc)
-            raise
-        return purpose
-
-    async def _visibility(self, caller: Caller, action: str) -> tuple[Purpose, dict[str, Visibility]]:
-        purpose = self._purpose(caller)
-        if caller.principal is None:
-            return purpose, {n: "clear" for n in purpose.fields}
-        try:
-            return purpose, self._d.policy.require_customer_read(caller.principal, purpose.id)
-        except AccessDeniedError as exc:
-            await self._deny(caller, action, exc)
-            raise
-
-    async def _require_basis(self, caller: Caller, customer_id: uuid.UUID, purpose: Purpose, action: str) -> None:
-        try:
-            await self._d.lawful.require(self._session, customer_id, purpose)
-        except AccessDeniedError as exc:
-            await self._deny(caller, action, exc, customer_id)
-            raise
-
     # -- use cases ------------------------------------------------------------------------------
 
     async def create(
@@ -170,12 +124,12 @@ class CustomerService:
         Raises:
             DuplicateCustomerError, IdempotencyConflictError, InvalidInputError, AccessDeniedError.
         """
-        purpose = await self._require(caller, perms.CUSTOMERS_CREATE, "customer.create")
+        purpose = await self._d.guard.require(caller, perms.CUSTOMERS_CREATE, "customer.create")
         clean = {k: v for k, v in self.clean(values).items() if v is not None}
         digest = hashlib.sha256(json.dumps(clean, sort_keys=True).encode()).digest()
         principal_id = caller.principal.id if caller.principal else uuid.UUID(int=0)
         if idempotency_key is not None:
-            prior = await self._session.get(IdempotencyRow, (principal_id, idempotency_key))
+            prior = await self._repo.idempotent(principal_id, idempotency_key)
             if prior is not None:
                 if prior.request_digest != digest:
                     raise IdempotencyConflictError(
@@ -183,34 +137,22 @@ class CustomerService:
                 return await self._view_for(prior.customer_id, caller, purpose, "customer.create.replay"), False
         sealed = records.seal_new(self._d.keyring, self._d.catalogue, clean)
         cid = sealed.row["id"]
-        try:
-            async with self._session.begin_nested():
-                await self._session.execute(insert(CustomerRow), [sealed.row])
-                if sealed.index_rows:
-                    await self._session.execute(insert(CustomerIndexRow), sealed.index_rows)
-                await insert_flags(self._session, sealed.flag_rows)
-        except IntegrityError as exc:
-            raise DuplicateCustomerError("a customer with this customer_ref already exists") from exc
+        await self._repo.add(sealed)
         if idempotency_key is not None:
-            self._session.add(IdempotencyRow(principal_id=principal_id, key=idempotency_key,
-                                             request_digest=digest, customer_id=cid, created_at=utcnow()))
+            await self._repo.remember(IdempotencyRow(principal_id=principal_id, key=idempotency_key,
+                                                     request_digest=digest, customer_id=cid, created_at=utcnow()))
         await self._d.audit.record(self._session, AuditEvent(
             "customer.create", Outcome.ALLOWED, caller.actor, purpose=purpose.id, customer_id=cid,
             fields=tuple(sorted(clean)), request_id=caller.request_id, client_ip=caller.client_ip,
         ))
         # The view comes from what was just sealed: no read-back round trip inside the write transaction.
         row = CustomerRow(**sealed.row)
-        visible = self._visible_for(caller, purpose)
+        visible = self._d.guard.visible_fields(caller, purpose)
         return self._to_view(row, visible, {k: v for k, v in clean.items() if k in visible}), True
-
-    def _visible_for(self, caller: Caller, purpose: Purpose) -> dict[str, Visibility]:
-        if caller.principal is None:
-            return {n: "clear" for n in purpose.fields}
-        return self._d.policy.field_visibility(caller.principal.role, purpose.id)
 
     async def _view_for(self, cid: uuid.UUID, caller: Caller, purpose: Purpose, action: str) -> CustomerView:
         row = await self._load(cid)
-        visible = self._visible_for(caller, purpose)
+        visible = self._d.guard.visible_fields(caller, purpose)
         view = self._to_view(row, visible, self._open(row, visible))
         await self._d.audit.record(self._session, AuditEvent(
             action, Outcome.ALLOWED, caller.actor, purpose=purpose.id, customer_id=cid,
@@ -223,15 +165,14 @@ class CustomerService:
         Raises:
             CustomerNotFoundError, AccessDeniedError (purpose, permission or lawful basis).
         """
-        purpose, visible = await self._visibility(caller, "customer.read")
+        purpose, visible = await self._d.guard.require_fields(caller, "customer.read", customer_id=customer_id)
         row = await self._fetch(customer_id)
         if row is None or not self._readable(row, purpose):
             await self._d.audit.record_durable(AuditEvent(
                 "customer.read", Outcome.FAILED, caller.actor, purpose=purpose.id, customer_id=customer_id,
                 request_id=caller.request_id, client_ip=caller.client_ip, detail="not found"))
             raise CustomerNotFoundError(f"customer {customer_id} not found")
-        await self._gate(caller, row, purpose, "customer.read")
-        await self._require_basis(caller, customer_id, purpose, "customer.read")
+        await self._d.guard.admit(caller, purpose, "customer.read", row, self._session)
         view = self._to_view(row, visible, self._open(row, visible))
         await self._d.audit.record_durable(AuditEvent(
             "customer.read", Outcome.ALLOWED, caller.actor, purpose=purpose.id, customer_id=customer_id,
@@ -246,26 +187,18 @@ class CustomerService:
         if by not in self._d.catalogue or not self._d.catalogue[by].searchable:
             raise InvalidInputError(
                 f"cannot look up by {by!r}; searchable fields: {', '.join(self._d.catalogue.searchable)}")
-        purpose, visible = await self._visibility(caller, "customer.lookup")
+        purpose, visible = await self._d.guard.require_fields(caller, "customer.lookup")
         if by not in visible:
-            exc = PermissionDeniedError(
+            await self._d.guard.deny(caller, "customer.lookup", PermissionDeniedError(
                 f"role {caller.role!r} may not search by {by!r} for purpose {purpose.id!r}",
-                permission=str(perms.CUSTOMERS_READ), purpose=purpose.id)
-            await self._deny(caller, "customer.lookup", exc)
-            raise exc
+                permission=str(perms.CUSTOMERS_READ), purpose=purpose.id))
         normalized = self._d.catalogue[by].clean(value)
         # Every live index-key version: during an index-key rotation a customer is found whether rebuilt or not.
         digests = self._d.keyring.index_digests(by, normalized)
-        indexed = select(CustomerIndexRow.customer_id).where(
-            CustomerIndexRow.field == by, CustomerIndexRow.digest.in_(digests))
-        if by == "customer_ref":
-            q = select(CustomerRow).where(or_(CustomerRow.ref_digest.in_(digests), CustomerRow.id.in_(indexed)))
-        else:
-            q = select(CustomerRow).where(CustomerRow.id.in_(indexed))
-        found = [r for r in (await self._session.scalars(q.limit(100))).all() if self._readable(r, purpose)]
+        found = [r for r in await self._repo.find_indexed(by, digests, limit=100) if self._readable(r, purpose)]
         # Restricted customers (and, for direct marketing, objecting ones) are withheld like those without a basis.
-        rows = [r for r in found if processing_block(r, purpose, caller.role) is None]
-        allowed = await self._d.lawful.with_basis(self._session, [r.id for r in rows], purpose)
+        rows = [r for r in found if restriction_error(r, purpose, caller.role) is None]
+        allowed = await self._d.guard.lawful.with_basis(self._session, [r.id for r in rows], purpose)
         views = [self._to_view(r, visible, self._open(r, visible)) for r in rows if r.id in allowed]
         ids = tuple(v.id for v in views)
         await self._d.audit.record_durable(AuditEvent(
@@ -285,65 +218,57 @@ class CustomerService:
         Raises:
             CustomerNotFoundError, StaleWriteError, DuplicateCustomerError, InvalidInputError, AccessDeniedError.
         """
-        purpose = await self._require(caller, perms.CUSTOMERS_UPDATE, "customer.update")
+        purpose = await self._d.guard.require(caller, perms.CUSTOMERS_UPDATE, "customer.update",
+                                              customer_id=customer_id)
         if not values:
             raise InvalidInputError("no fields to update")
         changes = self.clean(values, partial=True)
-        await self._gate(caller, await self._fetch(customer_id), purpose, "customer.update")
+        await self._gate(caller, purpose, "customer.update", customer_id)
         row = await self._load(customer_id)
         if expected_version is not None and expected_version != row.row_version:
             raise StaleWriteError(f"customer {customer_id} is at version {row.row_version}, not {expected_version}")
         key = records.customer_key(self._d.keyring, row)
         current = records.open_fields(key, row.sealed, set(changes))
         changed = {n: v for n, v in changes.items() if current.get(n) != v}
-        await apply_changes(self._session, self._d.keyring, self._d.catalogue, row, key, changed, utcnow())
+        await self._repo.save_changes(self._d.keyring, self._d.catalogue, row, key, changed, utcnow())
         await self._d.audit.record(self._session, AuditEvent(
             "customer.update", Outcome.ALLOWED, caller.actor, purpose=purpose.id, customer_id=customer_id,
             fields=tuple(sorted(changed)), request_id=caller.request_id, client_ip=caller.client_ip,
             detail=None if changed else "no change"))
-        visible = self._visible_for(caller, purpose)
+        visible = self._d.guard.visible_fields(caller, purpose)
         return self._to_view(row, visible, self._open(row, visible))
 
     async def soft_delete(self, customer_id: uuid.UUID, caller: Caller) -> None:
         """Mark a customer deleted: no longer readable or searchable; data kept until retention erases it."""
-        purpose = await self._require(caller, perms.CUSTOMERS_DELETE, "customer.delete")
-        await self._gate(caller, await self._fetch(customer_id), purpose, "customer.delete")
+        purpose = await self._d.guard.require(caller, perms.CUSTOMERS_DELETE, "customer.delete",
+                                              customer_id=customer_id)
+        await self._gate(caller, purpose, "customer.delete", customer_id)
         row = await self._load(customer_id)
         row.status = "deleted"
         row.deleted_at = row.updated_at = utcnow()
         row.row_version += 1
-        await self._session.flush()
+        await self._repo.flush()
         await self._d.audit.record(self._session, AuditEvent(
             "customer.delete", Outcome.ALLOWED, caller.actor, purpose=purpose.id, customer_id=customer_id,
             request_id=caller.request_id, client_ip=caller.client_ip))
 
     # -- internals ------------------------------------------------------------------------------
 
-    async def _gate(self, caller: Caller, row: CustomerRow | None, purpose: Purpose, action: str) -> None:
-        """Deny (audited, saying why) when the customer restricted processing or objected to this purpose.
+    async def _gate(self, caller: Caller, purpose: Purpose, action: str, customer_id: uuid.UUID) -> None:
+        """Restriction and objection for a write (the lawful basis binds reads).
 
         Writes call it before their session takes the write lock, so the denial's durable audit entry
         (group commit) is not queued behind the lock this very request would hold.
         """
-        if row is None:
-            return
-        block = processing_block(row, purpose, caller.role)
-        if block is None:
-            return
-        code, why = block
-        error = CustomerRestrictedError if code == "restricted" else CustomerObjectedError
-        exc = error(why, customer_id=str(row.id), purpose=purpose.id)
-        await self._deny(caller, action, exc, row.id)
-        raise exc
+        row = await self._fetch(customer_id)
+        if row is not None:
+            await self._d.guard.admit(caller, purpose, action, row, self._session, lawful_basis=False)
 
     async def _fetch(self, customer_id: uuid.UUID) -> CustomerRow | None:
-        if self._d.db is None:
-            return await self._session.get(CustomerRow, customer_id)
-        row = await self._d.db.fetch_one(select(customers_table).where(customers_table.c.id == customer_id))
-        return cast("CustomerRow | None", row)  # a Core row with the same attribute names, read-only
+        return await self._repo.fetch(customer_id)
 
     async def _load(self, customer_id: uuid.UUID) -> CustomerRow:
-        row = await self._session.get(CustomerRow, customer_id)
+        row = await self._repo.get(customer_id)
         if row is None or row.status != "active":
             raise CustomerNotFoundError(f"customer {customer_id} not found")
         return row

@@ -16,7 +16,7 @@ WRITE_OPTION = "vault_write"
 BUSY_TIMEOUT_S = 30.0
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Mapping
 
     from sqlalchemy.engine.interfaces import DBAPIConnection
     from sqlalchemy.pool import ConnectionPoolEntry
@@ -90,7 +90,7 @@ class Database:
         self._write_owner: asyncio.Task[Any] | None = None
         self._lock_dbapi: Any = None
         # SQLite point reads skip aiosqlite's thread hops: a primary-key SELECT on a local file takes
-        # microseconds, less than handing it to a thread and back (DESIGN.md, performance notes).
+        # microseconds, less than handing it to a thread and back (docs/design.md, performance notes).
         self._sync_reads: Engine | None = None
         if not self.is_postgres:
             self._sync_reads = create_engine(sync_url(url), pool_size=pool_size, max_overflow=pool_size)
@@ -153,13 +153,17 @@ class Database:
         """Whether the current task is inside a SQLite write transaction of this process."""
         return self._write_owner is not None and self._write_owner is asyncio.current_task()
 
-    async def fetch_one(self, statement: Executable) -> Row[Any] | None:
-        """Run a single-row, read-only Core statement outside any session (autocommit read)."""
+    async def fetch_one(self, statement: Executable, params: Mapping[str, Any] | None = None) -> Row[Any] | None:
+        """Run a single-row, read-only Core statement outside any session (autocommit read).
+
+        Pass a statement built once with ``bindparam`` and its ``params``: the statement object and
+        its compiled form are then reused across requests.
+        """
         if self._sync_reads is not None:
             with self._sync_reads.connect() as conn:
-                return conn.execute(statement).first()
+                return conn.execute(statement, params).first()
         async with self.engine.connect() as conn:
-            return (await conn.execute(statement)).first()
+            return (await conn.execute(statement, params)).first()
 
     @asynccontextmanager
     async def audit_write(self) -> AsyncIterator[AsyncSession]:

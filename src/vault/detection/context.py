@@ -4,22 +4,19 @@ Presidio's ``LemmaContextAwareEnhancer`` compares context words with spaCy
 lemmas. Korean attaches particles to words (``주민번호는``, ``연락처로``) and we
 run without a trained spaCy model, so that enhancer never fires on Korean.
 This one looks for each context word as a case-insensitive substring of a
-character window around the value.
+character window around the value. It needs no Presidio import; the Presidio
+enhancer in :mod:`vault.detection.presidio` delegates to it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Any
 
-from presidio_analyzer import RecognizerResult
-from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
-
-if TYPE_CHECKING:
-    from presidio_analyzer import EntityRecognizer
-    from presidio_analyzer.nlp_engine import NlpArtifacts
+from vault.detection.recognizers._base import IS_SCORE_ENHANCED_BY_CONTEXT_KEY, RECOGNIZER_IDENTIFIER_KEY
 
 
-class SubstringContextEnhancer(ContextAwareEnhancer):
+class SubstringContextEnhancer:
     """Raise scores when a recognizer's context word sits near its value; lower them for negative words.
 
     Args:
@@ -39,22 +36,23 @@ class SubstringContextEnhancer(ContextAwareEnhancer):
         window_after: int = 12,
         negative_penalty: float = 0.35,
     ) -> None:
-        super().__init__(
-            context_similarity_factor=boost,
-            min_score_with_context_similarity=min_score_with_context,
-            context_prefix_count=window_before,
-            context_suffix_count=window_after,
-        )
+        self.context_similarity_factor = boost
+        self.min_score_with_context_similarity = min_score_with_context
+        self.context_prefix_count = window_before
+        self.context_suffix_count = window_after
         self.negative_penalty = negative_penalty
+
+    MIN_SCORE = 0.0
+    MAX_SCORE = 1.0
 
     def enhance_using_context(
         self,
         text: str,
-        raw_results: list[RecognizerResult],
-        nlp_artifacts: NlpArtifacts | None,
-        recognizers: list[EntityRecognizer],
+        raw_results: Sequence[Any],
+        nlp_artifacts: object,
+        recognizers: Sequence[Any],
         context: list[str] | None = None,
-    ) -> list[RecognizerResult]:
+    ) -> list[Any]:
         """Adjust each result's score from the words around it.
 
         Args:
@@ -74,9 +72,9 @@ class SubstringContextEnhancer(ContextAwareEnhancer):
         lowered = text.lower()
         for result in raw_results:
             meta = result.recognition_metadata or {}
-            if meta.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY):
+            if meta.get(IS_SCORE_ENHANCED_BY_CONTEXT_KEY):
                 continue
-            recognizer = by_id.get(meta.get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY))
+            recognizer = by_id.get(meta.get(RECOGNIZER_IDENTIFIER_KEY))
             if recognizer is None:
                 continue
             positive: list[str] = recognizer.context or []
@@ -96,11 +94,11 @@ class SubstringContextEnhancer(ContextAwareEnhancer):
                     max(result.score + self.context_similarity_factor, self.min_score_with_context_similarity),
                     self.MAX_SCORE,
                 )
-                meta[RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY] = True
+                meta[IS_SCORE_ENHANCED_BY_CONTEXT_KEY] = True
                 result.recognition_metadata = meta
             elif near_negative < _FAR:
                 result.score = max(result.score - self.negative_penalty, self.MIN_SCORE)
-        return raw_results
+        return list(raw_results)
 
     def _window(self, lowered: str, start: int, end: int) -> tuple[str, str]:
         """The text just before and after a value, cut at line breaks (a new line is a new field)."""

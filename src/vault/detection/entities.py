@@ -21,6 +21,8 @@ KR_PASSPORT: Final = "KR_PASSPORT"
 KR_DRIVER_LICENSE: Final = "KR_DRIVER_LICENSE"
 KR_BRN: Final = "KR_BRN"
 KR_BANK_ACCOUNT: Final = "KR_BANK_ACCOUNT"
+#: Presidio's name for dates; the vault reports dates of birth only (a date is personal data when it is one).
+DATE_TIME: Final = "DATE_TIME"
 
 #: Identifiers with a fixed shape (and often a checksum): the precision-critical group.
 STRUCTURED_TYPES: Final = frozenset(
@@ -40,7 +42,9 @@ STRUCTURED_TYPES: Final = frozenset(
 )
 #: Free-form mentions found from vocabulary and context rather than shape.
 NAME_ADDRESS_TYPES: Final = frozenset({PERSON, LOCATION})
-ALL_TYPES: Final = STRUCTURED_TYPES | NAME_ADDRESS_TYPES
+#: Quasi-identifiers written in text: dates of birth.
+BIRTH_DATE_TYPES: Final = frozenset({DATE_TIME})
+ALL_TYPES: Final = STRUCTURED_TYPES | NAME_ADDRESS_TYPES | BIRTH_DATE_TYPES
 
 #: Tie-breaker when two overlapping candidates score the same: a checksummed
 #: national id outranks a card or account number that happens to share digits,
@@ -58,6 +62,7 @@ PRIORITY: Final[dict[str, int]] = {
     PHONE_NUMBER: 80,
     KR_BANK_ACCOUNT: 70,
     LOCATION: 50,
+    DATE_TIME: 45,
     PERSON: 40,
 }
 
@@ -75,6 +80,7 @@ _KO_LABELS: Final[dict[str, str]] = {
     KR_DRIVER_LICENSE: "[운전면허번호]",
     KR_BRN: "[사업자등록번호]",
     KR_BANK_ACCOUNT: "[계좌번호]",
+    DATE_TIME: "[생년월일]",
 }
 
 

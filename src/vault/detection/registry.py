@@ -9,11 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry
-from presidio_analyzer.nlp_engine import NoOpNlpEngine
-
-from vault.detection.context import SubstringContextEnhancer
+from vault.detection.engine import Analyzer
 from vault.detection.recognizers import (
+    BirthDateRecognizer,
     EmailAddressRecognizer,
     EnglishAddressRecognizer,
     EnglishNameRecognizer,
@@ -31,7 +29,7 @@ from vault.detection.recognizers import (
     KoreanRrnRecognizer,
     PaymentCardRecognizer,
 )
-from vault.detection.recognizers.email import offline_extractor
+from vault.detection.recognizers._base import RegexRecognizer
 
 #: Languages callers may name. Notes mix Korean and English freely, so every
 #: recognizer below is registered for both; a recognizer for a language that
@@ -41,7 +39,7 @@ LANGUAGES: tuple[str, ...] = ("ko", "en")
 #: when a text's language is missing or not one of :data:`LANGUAGES`.
 ANY_LANGUAGE = "xx"
 
-RecognizerFactory = Callable[[str], EntityRecognizer]
+RecognizerFactory = Callable[[str], RegexRecognizer]
 
 
 @dataclass(frozen=True)
@@ -55,8 +53,7 @@ class RecognizerSpec:
 
 def default_recognizers() -> tuple[RecognizerSpec, ...]:
     """The recognizers of the vault's Korean + English configuration."""
-    extractor = offline_extractor()
-    bilingual: list[type[EntityRecognizer]] = [
+    bilingual: list[type[RegexRecognizer]] = [
         KoreanRrnRecognizer,
         KoreanFrnRecognizer,
         KoreanPhoneRecognizer,
@@ -72,51 +69,32 @@ def default_recognizers() -> tuple[RecognizerSpec, ...]:
         KoreanAddressRecognizer,
         EnglishNameRecognizer,
         EnglishAddressRecognizer,
+        BirthDateRecognizer,
     ]
     specs = [RecognizerSpec(cls.__name__, cls) for cls in bilingual]
-    specs.append(RecognizerSpec("EmailAddressRecognizer", lambda lang: EmailAddressRecognizer(lang, extractor)))
+    specs.append(RecognizerSpec("EmailAddressRecognizer", EmailAddressRecognizer))
     return tuple(specs)
-
-
-def build_registry(specs: Sequence[RecognizerSpec], languages: Sequence[str] = LANGUAGES) -> RecognizerRegistry:
-    """A Presidio registry with one recognizer instance per (spec, language) and the any-language set.
-
-    Args:
-        specs: Recognizers to load.
-        languages: Languages to register (besides :data:`ANY_LANGUAGE`).
-    """
-    registry = RecognizerRegistry(supported_languages=[*languages, ANY_LANGUAGE])
-    for spec in specs:
-        for language in spec.languages:
-            if language in languages:
-                registry.add_recognizer(spec.factory(language))
-        registry.add_recognizer(spec.factory(ANY_LANGUAGE))
-    return registry
 
 
 def build_analyzer(
     specs: Sequence[RecognizerSpec] | None = None, languages: Sequence[str] = LANGUAGES
-) -> AnalyzerEngine:
-    """Build the offline analyzer: no spaCy model, no network, Hangul-aware context scoring.
+) -> Analyzer:
+    """Build the offline analyzer: no Presidio import, no spaCy, no model, no network.
 
-    The NLP engine is Presidio's no-op engine: every recognizer here works on
-    characters, and :class:`SubstringContextEnhancer` replaces the lemma-based
-    context enhancer, so no tokenizer or model is loaded.
+    Each spec gives one recognizer instance per listed language plus one for
+    :data:`ANY_LANGUAGE` (which runs every recognizer once). For the same
+    recognizers inside Presidio's ``AnalyzerEngine`` see
+    :func:`vault.detection.presidio.build_presidio_analyzer`.
 
     Args:
         specs: Recognizers to load; :func:`default_recognizers` when omitted.
         languages: Languages callers may pass to ``analyze``.
 
     Returns:
-        A ready Presidio ``AnalyzerEngine``; share it, it is stateless per call.
+        A ready :class:`~vault.detection.engine.Analyzer`; share it, it is stateless per call.
     """
-    all_languages = [*languages, ANY_LANGUAGE]
-    nlp_engine = NoOpNlpEngine(models=[{"lang_code": lang, "model_name": "no_op"} for lang in all_languages])
-    nlp_engine.load()
-    return AnalyzerEngine(
-        registry=build_registry(specs if specs is not None else default_recognizers(), languages),
-        nlp_engine=nlp_engine,
-        supported_languages=all_languages,
-        context_aware_enhancer=SubstringContextEnhancer(),
-        default_score_threshold=0.0,
-    )
+    recognizers: list[RegexRecognizer] = []
+    for spec in specs if specs is not None else default_recognizers():
+        for language in [*(lang for lang in spec.languages if lang in languages), ANY_LANGUAGE]:
+            recognizers.append(spec.factory(language))
+    return Analyzer(recognizers, [*languages, ANY_LANGUAGE])

@@ -3,57 +3,21 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
-from vault.detection.entities import redaction_label
+from vault.detection.entities import STRUCTURED_TYPES, redaction_label
 from vault.detection.overlap import resolve_overlaps
 from vault.detection.registry import ANY_LANGUAGE
+from vault.lib.pii import ColumnVerdict, DetectedEntity, RedactedText
+
+__all__ = ["DEFAULT_THRESHOLD", "ColumnVerdict", "DetectedEntity", "PiiDetector", "RedactedText"]
 
 if TYPE_CHECKING:
-    from presidio_analyzer import AnalyzerEngine
+    from collections.abc import Sequence
 
-DEFAULT_THRESHOLD = 0.5
+    from vault.detection.engine import Analyzer
 
-
-@dataclass(frozen=True)
-class DetectedEntity:
-    """One piece of personal data: its type, its ``[start, end)`` in Python characters, and a 0-1 score."""
-
-    type: str
-    start: int
-    end: int
-    score: float
-
-
-@dataclass(frozen=True)
-class RedactedText:
-    """Text with each detected entity replaced by a label; ``entities`` point into the original text."""
-
-    text: str
-    entities: tuple[DetectedEntity, ...]
-
-
-@dataclass(frozen=True)
-class ColumnVerdict:
-    """What a column of imported values appears to hold.
-
-    Attributes:
-        entity_type: The type most sampled values are, if it reaches the ratio; else None.
-        is_pii: Whether the column should be treated as personal data (a dominant
-            type, or personal data in at least ``min_ratio`` of the values, e.g. free-text notes).
-        ratio: Share of sampled values whose main entity is ``entity_type`` (or, without
-            a dominant type, share of values containing any entity).
-        sampled: Number of non-empty values looked at.
-        type_counts: For each type, how many sampled values had it as their main entity.
-    """
-
-    entity_type: str | None
-    is_pii: bool
-    ratio: float
-    sampled: int
-    type_counts: Mapping[str, int] = field(default_factory=dict)
+DEFAULT_THRESHOLD: Final = 0.5
 
 
 class PiiDetector:
@@ -64,7 +28,9 @@ class PiiDetector:
         threshold: Default minimum score of a reported entity.
     """
 
-    def __init__(self, analyzer: AnalyzerEngine, *, threshold: float = DEFAULT_THRESHOLD) -> None:
+    structured_types: frozenset[str] = STRUCTURED_TYPES
+
+    def __init__(self, analyzer: Analyzer, *, threshold: float = DEFAULT_THRESHOLD) -> None:
         self._analyzer = analyzer
         self._threshold = threshold
         self._languages = frozenset(analyzer.supported_languages)

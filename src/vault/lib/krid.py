@@ -1,6 +1,6 @@
 """Korean resident/foreigner registration number rules shared by validation and PII detection.
 
-The one home of these rules: :mod:`vault.customers.normalize` (import and API
+The one home of these rules: :mod:`vault.policy.normalize` (import and API
 validation) and the ``KR_RRN``/``KR_FRN`` recognizers in :mod:`vault.detection`
 both call :func:`parse`, so a number the vault stores is a number the detector
 finds, and the other way round.

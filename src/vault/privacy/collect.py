@@ -30,11 +30,11 @@ from sqlalchemy.pool import NullPool
 
 from vault.consent.ledger import basis_clause
 from vault.crypto.envelope import FieldCipher
+from vault.customers.gate import contactable_clause
 from vault.customers.models import CustomerRow
 from vault.customers.records import open_many
 from vault.db.engine import sync_url
 from vault.privacy.spec import RangeFilter
-from vault.rights.gate import contactable_clause
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -43,9 +43,9 @@ if TYPE_CHECKING:
     from sqlalchemy import ColumnElement
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from vault.consent.purposes import Purpose
     from vault.crypto.keys import KeyProvider
     from vault.crypto.pseudonym import ProjectPseudonyms
+    from vault.policy.purposes import Purpose
 
 #: Below this many customers one thread does it all (a process pool costs ~1 s to start).
 PARALLEL_MIN = 50_000

@@ -47,10 +47,10 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from vault.access.caller import Caller
-    from vault.consent.purposes import PurposeCatalogue
     from vault.crypto.keyring import Keyring
     from vault.db.engine import Database
-    from vault.privacy.projects import Guard, ProjectService
+    from vault.policy.purposes import PurposeCatalogue
+    from vault.privacy.projects import ProjectGuard, ProjectService
 
 dp.enable_features("contrib")
 
@@ -116,7 +116,7 @@ def noisy_counts(counts: Sequence[int], epsilon: float) -> tuple[list[int], floa
 class DpStats:
     """Snapshots and DP queries (opens its own transactions)."""
 
-    def __init__(self, db: Database, guard: Guard, projects: ProjectService, keyring: Keyring,
+    def __init__(self, db: Database, guard: ProjectGuard, projects: ProjectService, keyring: Keyring,
                  purposes: PurposeCatalogue, clock: Callable[[], datetime] = utcnow) -> None:
         self._db = db
         self._guard = guard

@@ -46,10 +46,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from vault.access.caller import Caller
-    from vault.consent.purposes import PurposeCatalogue
-    from vault.customers.catalogue import FieldCatalogue
     from vault.db.engine import Database
-    from vault.privacy.projects import Guard, ProjectService
+    from vault.policy.catalogue import FieldCatalogue
+    from vault.policy.purposes import PurposeCatalogue
+    from vault.privacy.projects import ProjectGuard, ProjectService
     from vault.privacy.service import ExtractService
 
 log = logging.getLogger("vault.privacy.jobs")
@@ -86,7 +86,7 @@ class ExtractJob:
 class ExtractJobs:
     """Submits, runs, reports and serves extract jobs."""
 
-    def __init__(self, db: Database, guard: Guard, projects: ProjectService, catalogue: FieldCatalogue,
+    def __init__(self, db: Database, guard: ProjectGuard, projects: ProjectService, catalogue: FieldCatalogue,
                  purposes: PurposeCatalogue, directory: Path, ttl: timedelta,
                  extracts: Callable[[], ExtractService], clock: Callable[[], datetime] = utcnow) -> None:
         self._db = db

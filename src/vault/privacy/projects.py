@@ -83,7 +83,7 @@ class Reidentified:
     status: str
 
 
-class Guard:
+class ProjectGuard:
     """Permission checks for the analysts' services: a denial is audited, then raised."""
 
     def __init__(self, policy: AccessPolicy, audit: AuditLog) -> None:
@@ -126,7 +126,7 @@ class Guard:
 class ProjectService:
     """Projects, members, budgets, key rotation and re-identification (opens its own transactions)."""
 
-    def __init__(self, db: Database, guard: Guard, pseudonyms: Pseudonymizer,
+    def __init__(self, db: Database, guard: ProjectGuard, pseudonyms: Pseudonymizer,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self._db = db
         self._guard = guard

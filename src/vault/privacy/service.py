@@ -29,8 +29,7 @@ from sqlalchemy import select
 from vault.access import permissions as perms
 from vault.audit.entry import AuditEvent, Outcome
 from vault.audit.subjects import SubjectList
-from vault.detection.entities import STRUCTURED_TYPES
-from vault.errors import AccessDeniedError, VaultError
+from vault.errors import VaultError
 from vault.lib.clock import utcnow
 from vault.privacy.anonymize import Anonymized, anonymize
 from vault.privacy.collect import PARTITION_ROWS, executor_for, plan_tasks, run_all
@@ -44,14 +43,13 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from vault.access.caller import Caller
-    from vault.access.lawful_basis import LawfulBasisCheck
-    from vault.access.policy import AccessPolicy
+    from vault.access.guard import Guard
     from vault.audit.log import AuditLog
-    from vault.consent.purposes import PurposeCatalogue
     from vault.crypto.keyring import Keyring
-    from vault.customers.catalogue import FieldCatalogue
     from vault.db.engine import Database
-    from vault.detection import PiiDetector
+    from vault.lib.pii import PiiPort
+    from vault.policy.catalogue import FieldCatalogue
+    from vault.policy.purposes import PurposeCatalogue
     from vault.privacy.spec import ExtractPlan, ExtractSpec
 
 Clock = Callable[[], datetime]
@@ -70,8 +68,7 @@ class ExtractDeps:
     keyring: Keyring
     catalogue: FieldCatalogue
     purposes: PurposeCatalogue
-    policy: AccessPolicy
-    lawful: LawfulBasisCheck
+    guard: Guard
     audit: AuditLog
     clock: Clock = utcnow
 
@@ -101,7 +98,7 @@ class _Population:
 class ExtractService:
     """Builds extracts; opens its own read transaction and audits through the group-commit log."""
 
-    def __init__(self, deps: ExtractDeps, detector: PiiDetector, *, partition_rows: int = PARTITION_ROWS,
+    def __init__(self, deps: ExtractDeps, detector: PiiPort, *, partition_rows: int = PARTITION_ROWS,
                  workers: int | None = None) -> None:
         self._d = deps
         self._detector = detector
@@ -173,7 +170,7 @@ class ExtractService:
             "generalization_steps": [
                 {"field": c.field, "from": c.from_level, "to": c.to_level, "distinct_values": c.distinct_values,
                  "failing_rows": c.failing_rows} for c in result.climbs],
-            "release_gate": {"detector": "vault.detection", "entity_types": sorted(STRUCTURED_TYPES),
+            "release_gate": {"detector": "vault.detection", "entity_types": sorted(self._detector.structured_types),
                              "values_scanned": scanned, "findings": 0},
         }
         return await self._publish(plan, out, fmt, frame, manifest, population.subjects, caller)
@@ -181,13 +178,8 @@ class ExtractService:
     # -- steps ----------------------------------------------------------------------------------------
 
     async def _authorize(self, plan: ExtractPlan, caller: Caller) -> None:
-        if caller.principal is None:
-            return
-        try:
-            self._d.policy.require(caller.principal, perms.EXTRACTS_CREATE, plan.purpose.id)
-        except AccessDeniedError as exc:
-            await self._audit_failure(plan, caller, Outcome.DENIED, f"{exc.code}: {exc.detail}")
-            raise
+        await self._d.guard.require(caller.for_purpose(plan.purpose.id), perms.EXTRACTS_CREATE, "extract.create",
+                                    fields=tuple(plan.columns[1:]), context=f"project={plan.spec.project!r}")
 
     async def _collect(self, plan: ExtractPlan, at: datetime, progress: Progress) -> _Population:
         """Eligible customers with a lawful basis, read and decrypted per id range (see :mod:`.collect`)."""
@@ -231,13 +223,14 @@ class ExtractService:
             ReleaseRefusedError: naming the column and entity types (never the value); audited.
         """
         scanned = 0
+        gate = self._detector.structured_types
         for column in plan.columns[1:]:
             distinct = sorted(v for v in frame.get_column(column).unique().to_list() if v is not None and v != "*")
             step = max(1, len(distinct) // GATE_SAMPLE)
             found: set[str] = set()
             for value in distinct[::step][:GATE_SAMPLE]:
                 scanned += 1
-                found.update(e.type for e in self._detector.analyze(value) if e.type in STRUCTURED_TYPES)
+                found.update(e.type for e in self._detector.analyze(value) if e.type in gate)
             if found:
                 detail = (f"release refused: column {column!r} holds values detected as {', '.join(sorted(found))}; "
                           "nothing was written")

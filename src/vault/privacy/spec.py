@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from vault.customers.catalogue import Category, FieldClass
+from vault.policy.catalogue import Category, FieldClass
 from vault.privacy.errors import DirectIdentifierError, ExtractSpecError
 from vault.privacy.generalize import SUPPRESS
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from vault.consent.purposes import Purpose, PurposeCatalogue
-    from vault.customers.catalogue import FieldCatalogue, FieldSpec
+    from vault.policy.catalogue import FieldCatalogue, FieldSpec
+    from vault.policy.purposes import Purpose, PurposeCatalogue
 
 DEFAULT_PURPOSE = "analytics"
 DEFAULT_K = 5

@@ -1,10 +1,6 @@
 """Data subject rights: requests registry, export, rectification, erasure (crypto-shredding),
-restriction and objection, retention, key rotation.
+restriction and objection, retention.
 
-Only light modules are re-exported here: ``vault.customers`` and ``vault.consent`` import
-:mod:`vault.rights.gate`, so the package root must not pull in the services.
+The restriction/objection rule lives beside the customer record (:mod:`vault.customers.gate`);
+key rotation in :mod:`vault.keys`. Import the services from their own modules.
 """
-
-from vault.rights.gate import contactable_clause, is_direct_marketing, processing_block
-
-__all__ = ["contactable_clause", "is_direct_marketing", "processing_block"]

@@ -62,6 +62,31 @@ def due_date(jurisdiction: Jurisdiction, received_at: datetime, *, extended: boo
     return add_months(received, 1 + (GDPR_EXTENSION_MONTHS if extended else 0))
 
 
+class ExtensionReason(StrEnum):
+    """Why a GDPR deadline is extended: Art. 12(3) allows it only for these."""
+
+    COMPLEXITY = "complexity"
+    NUMBER_OF_REQUESTS = "number_of_requests"
+
+
+def extension_refusal(jurisdiction: str, received_at: datetime, now: datetime, *, extended: bool,
+                      reason: str | None) -> str | None:
+    """Why a deadline may not be extended now, or None when it may (GDPR Art. 12(3)).
+
+    Only a GDPR deadline, only once, only with a reason (complexity or number of requests), and
+    only within the first month after receipt (the subject must be told within that month).
+    """
+    if jurisdiction != Jurisdiction.GDPR:
+        return "only a GDPR deadline can be extended (Art. 12(3)); PIPA allows no extension"
+    if extended:
+        return "the deadline was already extended; Art. 12(3) allows one extension"
+    if reason not in list(ExtensionReason):
+        return f"an extension needs a reason: {' or '.join(ExtensionReason)} (Art. 12(3))"
+    if as_utc(now) >= add_months(as_utc(received_at), 1):
+        return "an extension must be decided and told to the subject within one month of receipt (Art. 12(3))"
+    return None
+
+
 def is_overdue(status: str, due_at: datetime, now: datetime) -> bool:
     """An open request past its deadline."""
     return status in OPEN and as_utc(due_at) < as_utc(now)

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from vault.errors import AccessDeniedError, ConflictError, InvalidInputError, NotFoundError
+from vault.customers.errors import CustomerObjectedError, CustomerRestrictedError
+from vault.errors import ConflictError, InvalidInputError, NotFoundError
+from vault.keys.errors import KeyInUseError
+
+__all__ = [
+    "CustomerObjectedError",
+    "CustomerRestrictedError",
+    "InvalidRequestError",
+    "JournalError",
+    "KeyInUseError",
+    "RequestNotFoundError",
+    "RequestStateError",
+    "SubjectErasedError",
+]
 
 
 class RequestNotFoundError(NotFoundError):
@@ -26,32 +39,11 @@ class RequestStateError(ConflictError):
     title = "Request state conflict"
 
 
-class CustomerRestrictedError(AccessDeniedError):
-    """Processing of the customer is restricted (GDPR Art. 18, PIPA Art. 37): only legal-claims handling may read."""
-
-    code = "rights.restricted"
-    title = "Processing restricted"
-
-
-class CustomerObjectedError(AccessDeniedError):
-    """The customer objected to direct marketing (GDPR Art. 21(3)): no marketing processing at all."""
-
-    code = "rights.objected"
-    title = "Customer objected to direct marketing"
-
-
 class SubjectErasedError(ConflictError):
     """The customer was erased; only the tombstone remains."""
 
     code = "rights.erased"
     title = "Customer erased"
-
-
-class KeyInUseError(ConflictError):
-    """A key version cannot be retired while data is still wrapped or indexed under it."""
-
-    code = "keys.in_use"
-    title = "Key version still in use"
 
 
 class JournalError(ConflictError):

@@ -3,8 +3,8 @@
 Its shape is documented by ``docs/export.schema.json``; :data:`FORMAT` names the version.
 Everything stored about the customer is decrypted: fields, replaced values (rectification
 history), consent state and history with notice versions and evidence; the purposes with
-lawful basis and retention; and the recipients: third parties named by purposes the
-customer consented to, and, from the audit log, every principal and application that
+lawful basis and retention; and the recipients: the third parties and foreign recipients
+the data was actually provided to (the provision log), and, from the audit log, every principal and application that
 accessed the data and why (the audit side table makes bulk reads count too).
 """
 
@@ -24,16 +24,16 @@ from vault.crypto.errors import DecryptionError
 from vault.customers.notes import NoteRow
 from vault.customers.records import customer_key, open_fields
 from vault.lib.clock import as_utc
-from vault.rights.models import FieldHistoryRow, RightsRequestRow
+from vault.rights.models import FieldHistoryRow, ProvisionRow, RightsRequestRow
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from vault.consent.purposes import PurposeCatalogue
     from vault.crypto.envelope import CustomerKey
     from vault.crypto.keyring import Keyring
-    from vault.customers.catalogue import FieldCatalogue
     from vault.customers.models import CustomerRow
+    from vault.policy.catalogue import FieldCatalogue
+    from vault.policy.purposes import PurposeCatalogue
 
 FORMAT = "customer-vault-export/1"
 SCHEMA_ID = "https://customer-vault.example/schemas/export-1.json"
@@ -124,7 +124,13 @@ async def build_export(session: AsyncSession, row: CustomerRow, *, keyring: Keyr
 
     granted = {p for (p, _), s in states.items() if s.granted_at is not None}
     purpose_docs = []
-    third_parties = []
+    # Actual disclosures from the provision log (PIPA 17/28-8, GDPR 15(1)(c)), not purposes ever granted.
+    third_parties = [{
+        "purpose": pr.purpose, "recipient": pr.recipient, "country": pr.country, "items": pr.items.split(","),
+        "mechanism": pr.mechanism, "legal_basis": pr.legal_basis, "notice_version": pr.notice_version,
+        "provided_at": _ts(pr.provided_at),
+    } for pr in (await session.scalars(select(ProvisionRow).where(ProvisionRow.customer_id == row.id)
+                                        .order_by(ProvisionRow.provided_at, ProvisionRow.id))).all()]
     for p in purposes:
         applies = (not p.is_consent and p.required) or p.id in granted
         purpose_docs.append({
@@ -133,8 +139,6 @@ async def build_export(session: AsyncSession, row: CustomerRow, *, keyring: Keyr
             "fields_held": [f for f in p.fields if f in values], "retention_days": p.retention_days,
             "applies": applies, "recipient": p.recipient, "country": p.country,
         })
-        if p.recipient and p.id in granted:
-            third_parties.append({"purpose": p.id, "recipient": p.recipient, "country": p.country})
 
     mine = or_(AuditEntryRow.customer_id == row.id,
                AuditEntryRow.seq.in_(select(AuditSubjectRow.seq).where(AuditSubjectRow.customer_id == row.id)))

@@ -23,6 +23,7 @@ class RightsRequestRow(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     extended: Mapped[bool] = mapped_column(Boolean, default=False)
+    extension_reason: Mapped[str | None] = mapped_column(String(30), default=None)
     status: Mapped[str] = mapped_column(String(16))
     channel: Mapped[str | None] = mapped_column(String(20), default=None)
     handler_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
@@ -47,3 +48,26 @@ class FieldHistoryRow(Base):
     request_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
     actor_name: Mapped[str] = mapped_column(String(100))
     actor_role: Mapped[str] = mapped_column(String(40))
+
+
+class ProvisionRow(Base):
+    """One disclosure of a customer's data to a third party or abroad (PIPA 17/28-8, GDPR 15(1)(c)).
+
+    Names of fields, the recipient (an organisation from purposes.yaml), the country and the
+    transfer mechanism; never values.
+    """
+
+    __tablename__ = "provisions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    purpose: Mapped[str] = mapped_column(String(60))
+    recipient: Mapped[str] = mapped_column(String(200))
+    country: Mapped[str | None] = mapped_column(String(2), default=None)
+    items: Mapped[str] = mapped_column(String(500))
+    mechanism: Mapped[str] = mapped_column(String(40))
+    legal_basis: Mapped[str] = mapped_column(String(40))
+    notice_version: Mapped[str | None] = mapped_column(String(40), default=None)
+    provided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    principal_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    request_id: Mapped[str | None] = mapped_column(String(64), default=None)

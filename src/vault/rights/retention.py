@@ -31,10 +31,10 @@ from vault.rights.journal import JournalEntry
 if TYPE_CHECKING:
     from vault.access.caller import Caller
     from vault.audit.log import AuditLog
-    from vault.consent.purposes import PurposeCatalogue
     from vault.crypto.keyring import Keyring
-    from vault.customers.catalogue import FieldCatalogue
     from vault.db.engine import Database
+    from vault.policy.catalogue import FieldCatalogue
+    from vault.policy.purposes import PurposeCatalogue
     from vault.rights.journal import ErasureJournal
 
 Clock = Callable[[], datetime]

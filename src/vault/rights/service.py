@@ -1,5 +1,5 @@
-"""Data subject rights use cases: the requests registry, export, rectification, erasure,
-restriction, objection, and replaying the erasure journal after a restore.
+"""Data subject rights use cases: export, rectification, erasure, restriction, objection, and
+replaying the erasure journal after a restore (the requests registry is :mod:`vault.rights.requests`).
 
 Every use case checks the caller's permission and purpose (acting on a subject is purpose
 ``legal_claims``), audits allowed and denied calls alike, and opens its own short
@@ -12,26 +12,26 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import case, func, insert, select
+from sqlalchemy import func, insert, select
 
 from vault.access import permissions as perms
 from vault.audit.entry import AuditEvent, Outcome
 from vault.customers import records
-from vault.customers.changes import apply_changes
 from vault.customers.errors import CustomerNotFoundError, InvalidFieldError
 from vault.customers.models import CustomerRow
-from vault.errors import AccessDeniedError, InvalidInputError
+from vault.customers.repository import apply_changes
+from vault.errors import InvalidInputError
 from vault.lib.clock import as_utc, utcnow
 from vault.lib.ids import new_id
 from vault.rights import shredder
-from vault.rights.deadlines import OPEN, Jurisdiction, RequestKind, RequestStatus, due_date, is_overdue
-from vault.rights.errors import InvalidRequestError, RequestNotFoundError, RequestStateError, SubjectErasedError
+from vault.rights.errors import SubjectErasedError
 from vault.rights.export import build_export, history_field
 from vault.rights.journal import JournalEntry
-from vault.rights.models import FieldHistoryRow, RightsRequestRow
+from vault.rights.models import FieldHistoryRow
+from vault.rights.requests import RequestRegistry, RightsRequest, close_request, link_request
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -39,25 +39,16 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from vault.access.caller import Caller
-    from vault.access.policy import AccessPolicy
+    from vault.access.guard import Guard
     from vault.audit.log import AuditLog
-    from vault.consent.purposes import PurposeCatalogue
     from vault.crypto.keyring import Keyring
-    from vault.customers.catalogue import FieldCatalogue
     from vault.db.engine import Database
+    from vault.policy.catalogue import FieldCatalogue
+    from vault.policy.purposes import PurposeCatalogue
     from vault.rights.journal import ErasureJournal
 
 Clock = Callable[[], datetime]
-CLOCK_SKEW = timedelta(minutes=5)
 MAX_BULK_ERASURE = 100_000
-# Which request kinds each action answers.
-ANSWERS = {
-    "export": (RequestKind.ACCESS, RequestKind.PORTABILITY),
-    "rectify": (RequestKind.RECTIFICATION,),
-    "erase": (RequestKind.ERASURE,),
-    "restrict": (RequestKind.RESTRICTION,),
-    "object": (RequestKind.OBJECTION,),
-}
 
 
 @dataclass(frozen=True)
@@ -68,30 +59,10 @@ class RightsDeps:
     keyring: Keyring
     catalogue: FieldCatalogue
     purposes: PurposeCatalogue
-    policy: AccessPolicy
+    guard: Guard
     audit: AuditLog
     journal: ErasureJournal
     clock: Clock = utcnow
-
-
-@dataclass(frozen=True, slots=True)
-class RightsRequest:
-    """A data subject request as the registry shows it."""
-
-    id: uuid.UUID
-    kind: str
-    customer_id: uuid.UUID
-    jurisdiction: str
-    received_at: datetime
-    due_at: datetime
-    extended: bool
-    status: str
-    overdue: bool
-    channel: str | None
-    handler: str | None
-    outcome: str | None
-    created_at: datetime
-    completed_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,33 +86,14 @@ class ReplayResult:
     absent: int
 
 
-def _view(row: RightsRequestRow, now: datetime) -> RightsRequest:
-    return RightsRequest(
-        row.id, row.kind, row.customer_id, row.jurisdiction, as_utc(row.received_at), as_utc(row.due_at),
-        row.extended, row.status, is_overdue(row.status, row.due_at, now), row.channel, row.handler_name,
-        row.outcome, as_utc(row.created_at), as_utc(row.completed_at) if row.completed_at else None)
-
-
 class RightsService:
     """Data subject rights; opens its own transactions."""
 
     def __init__(self, deps: RightsDeps) -> None:
         self._d = deps
+        self._requests = RequestRegistry(deps.db, deps.guard, deps.audit, deps.clock)
 
     # -- access -------------------------------------------------------------------------------------
-
-    async def _require(self, caller: Caller, perm: perms.Permission, action: str,
-                       customer_id: uuid.UUID | None = None, *, purpose_bound: bool = True) -> str | None:
-        try:
-            purpose = self._d.policy.check_purpose(caller.purpose) if purpose_bound else caller.purpose
-            if caller.principal is not None:
-                self._d.policy.require(caller.principal, perm, purpose or "*")
-        except (AccessDeniedError, InvalidInputError) as exc:
-            await self._d.audit.record_durable(AuditEvent(
-                action, Outcome.DENIED, caller.actor, purpose=caller.purpose, customer_id=customer_id,
-                request_id=caller.request_id, client_ip=caller.client_ip, detail=f"{exc.code}: {exc.detail}"[:500]))
-            raise
-        return purpose
 
     def _now(self) -> datetime:
         return as_utc(self._d.clock())
@@ -150,139 +102,25 @@ class RightsService:
 
     async def open_request(self, kind: str, customer_id: uuid.UUID, jurisdiction: str, caller: Caller, *,
                            received_at: datetime | None = None, channel: str | None = None) -> RightsRequest:
-        """Register a request; its due date follows from the jurisdiction and the received date.
-
-        Raises:
-            InvalidRequestError, CustomerNotFoundError, AccessDeniedError.
-        """
-        await self._require(caller, perms.REQUESTS_WRITE, "rights.request.open", customer_id, purpose_bound=False)
-        try:
-            k, j = RequestKind(kind), Jurisdiction(jurisdiction)
-        except ValueError:
-            raise InvalidRequestError(
-                f"kind must be one of {', '.join(RequestKind)} and jurisdiction one of {', '.join(Jurisdiction)}",
-                valid={"kind": list(RequestKind), "jurisdiction": list(Jurisdiction)}) from None
-        now = self._now()
-        received = as_utc(received_at) if received_at else now
-        if received > now + CLOCK_SKEW:
-            raise InvalidRequestError("received_at lies in the future", field="received_at")
-        if channel is not None and (not channel or len(channel) > 20):
-            raise InvalidRequestError("channel must be 1-20 characters", field="channel")
-        async with self._d.db.write() as session:
-            if await session.get(CustomerRow, customer_id) is None:
-                raise CustomerNotFoundError(f"customer {customer_id} not found")
-            row = RightsRequestRow(
-                id=new_id(), kind=k.value, customer_id=customer_id, jurisdiction=j.value, received_at=received,
-                due_at=due_date(j, received), extended=False, status=RequestStatus.RECEIVED.value, channel=channel,
-                handler_id=caller.principal.id if caller.principal else None, handler_name=caller.actor.name,
-                created_at=now, updated_at=now)
-            session.add(row)
-            await session.flush()
-            await self._d.audit.record(session, AuditEvent(
-                "rights.request.open", Outcome.ALLOWED, caller.actor, customer_id=customer_id,
-                request_id=caller.request_id, client_ip=caller.client_ip,
-                detail=f"request {row.id} {k.value} ({j.value}) due {row.due_at.date().isoformat()}"))
-        return _view(row, now)
+        """Register a request (see :meth:`RequestRegistry.open`)."""
+        return await self._requests.open(kind, customer_id, jurisdiction, caller, received_at=received_at,
+                                         channel=channel)
 
     async def list_requests(self, caller: Caller, *, status: str | None = None, customer_id: uuid.UUID | None = None,
                             limit: int = 100, offset: int = 0) -> list[RightsRequest]:
-        """Requests, overdue ones first, then by due date (soonest first), then closed ones."""
-        await self._require(caller, perms.REQUESTS_READ, "rights.request.list", purpose_bound=False)
-        now = self._now()
-        is_open = RightsRequestRow.status.in_(OPEN)
-        q = select(RightsRequestRow).order_by(
-            case((is_open & (RightsRequestRow.due_at < now), 0), (is_open, 1), else_=2),
-            RightsRequestRow.due_at, RightsRequestRow.id).limit(limit).offset(offset)
-        if status == "overdue":
-            q = q.where(is_open, RightsRequestRow.due_at < now)
-        elif status == "open":
-            q = q.where(is_open)
-        elif status is not None:
-            if status not in list(RequestStatus):
-                raise InvalidRequestError(f"status must be open, overdue or one of {', '.join(RequestStatus)}",
-                                          field="status")
-            q = q.where(RightsRequestRow.status == status)
-        if customer_id is not None:
-            q = q.where(RightsRequestRow.customer_id == customer_id)
-        async with self._d.db.read() as session:
-            rows = (await session.scalars(q)).all()
-        await self._d.audit.record_durable(AuditEvent(
-            "rights.request.list", Outcome.ALLOWED, caller.actor, request_id=caller.request_id,
-            client_ip=caller.client_ip, detail=f"{len(rows)} requests"))
-        return [_view(r, now) for r in rows]
+        """Requests, overdue first (see :meth:`RequestRegistry.list`)."""
+        return await self._requests.list(caller, status=status, customer_id=customer_id, limit=limit, offset=offset)
 
     async def get_request(self, request_id: uuid.UUID, caller: Caller) -> RightsRequest:
         """One request."""
-        await self._require(caller, perms.REQUESTS_READ, "rights.request.read", purpose_bound=False)
-        async with self._d.db.read() as session:
-            row = await session.get(RightsRequestRow, request_id)
-        if row is None:
-            raise RequestNotFoundError(f"request {request_id} not found")
-        return _view(row, self._now())
+        return await self._requests.get(request_id, caller)
 
     async def update_request(self, request_id: uuid.UUID, caller: Caller, *, status: str | None = None,
-                             outcome: str | None = None, extend: bool = False) -> RightsRequest:
-        """Move a request along (received -> in_progress -> completed | rejected), record its outcome,
-        or extend a GDPR deadline by two months (Art. 12(3)), once.
-
-        Raises:
-            RequestNotFoundError, InvalidRequestError, RequestStateError, AccessDeniedError.
-        """
-        await self._require(caller, perms.REQUESTS_WRITE, "rights.request.update", purpose_bound=False)
-        if outcome is not None and len(outcome) > 500:
-            raise InvalidRequestError("outcome must be at most 500 characters (no personal data)", field="outcome")
-        now = self._now()
-        async with self._d.db.write() as session:
-            row = await session.get(RightsRequestRow, request_id)
-            if row is None:
-                raise RequestNotFoundError(f"request {request_id} not found")
-            if row.status not in OPEN:
-                raise RequestStateError(f"request {request_id} is {row.status}; closed requests cannot change")
-            if extend:
-                if row.jurisdiction != Jurisdiction.GDPR or row.extended:
-                    raise RequestStateError(
-                        "only a GDPR deadline can be extended, and only once (Art. 12(3)); PIPA allows no extension")
-                row.extended = True
-                row.due_at = due_date(Jurisdiction.GDPR, row.received_at, extended=True)
-            if status is not None:
-                if status not in list(RequestStatus) or status == RequestStatus.RECEIVED:
-                    raise InvalidRequestError("status must be in_progress, completed or rejected", field="status")
-                row.status = status
-                if status in (RequestStatus.COMPLETED, RequestStatus.REJECTED):
-                    row.completed_at = now
-            if outcome is not None:
-                row.outcome = outcome
-            row.handler_id = caller.principal.id if caller.principal else None
-            row.handler_name = caller.actor.name
-            row.updated_at = now
-            await self._d.audit.record(session, AuditEvent(
-                "rights.request.update", Outcome.ALLOWED, caller.actor, customer_id=row.customer_id,
-                request_id=caller.request_id, client_ip=caller.client_ip,
-                detail=f"request {row.id}: status {row.status}" + (", extended" if extend else "")))
-        return _view(row, now)
-
-    async def _link(self, session: AsyncSession, request_id: uuid.UUID | None, customer_id: uuid.UUID,
-                    action: str) -> RightsRequestRow | None:
-        if request_id is None:
-            return None
-        row = await session.get(RightsRequestRow, request_id)
-        if row is None:
-            raise RequestNotFoundError(f"request {request_id} not found")
-        if row.customer_id != customer_id:
-            raise RequestStateError(f"request {request_id} concerns another customer")
-        if row.kind not in ANSWERS[action]:
-            raise RequestStateError(f"request {request_id} is a {row.kind} request; {action} does not answer it")
-        if row.status not in OPEN:
-            raise RequestStateError(f"request {request_id} is already {row.status}")
-        return row
-
-    @staticmethod
-    def _close(row: RightsRequestRow | None, caller: Caller, now: datetime, outcome: str) -> None:
-        if row is None:
-            return
-        row.status, row.outcome, row.completed_at, row.updated_at = RequestStatus.COMPLETED.value, outcome, now, now
-        row.handler_id = caller.principal.id if caller.principal else None
-        row.handler_name = caller.actor.name
+                             outcome: str | None = None, extend: bool = False,
+                             extension_reason: str | None = None) -> RightsRequest:
+        """Move a request along (see :meth:`RequestRegistry.update`)."""
+        return await self._requests.update(request_id, caller, status=status, outcome=outcome, extend=extend,
+                                           extension_reason=extension_reason)
 
     async def _customer(self, session: AsyncSession, customer_id: uuid.UUID, *, live: bool = True) -> CustomerRow:
         row = await session.get(CustomerRow, customer_id)
@@ -303,11 +141,12 @@ class RightsService:
         Raises:
             CustomerNotFoundError, RequestNotFoundError, RequestStateError, AccessDeniedError.
         """
-        purpose = await self._require(caller, perms.SUBJECTS_EXPORT, "subject.export", customer_id)
+        purpose = (await self._d.guard.require(caller, perms.SUBJECTS_EXPORT, "subject.export",
+                                               customer_id=customer_id)).id
         now = self._now()
         async with self._d.db.read() as session:
             row = await self._customer(session, customer_id, live=False)
-            await self._link(session, request_id, customer_id, "export")
+            await link_request(session, request_id, customer_id, "export")
             doc = await build_export(session, row, keyring=self._d.keyring, catalogue=self._d.catalogue,
                                      purposes=self._d.purposes, now=now)
         await self._d.audit.record_durable(AuditEvent(
@@ -316,8 +155,8 @@ class RightsService:
             detail=f"request {request_id}" if request_id else None))
         if request_id is not None:
             async with self._d.db.write() as session:
-                req = await self._link(session, request_id, customer_id, "export")
-                self._close(req, caller, now, "export delivered")
+                req = await link_request(session, request_id, customer_id, "export")
+                close_request(req, caller, now, "export delivered")
         return doc
 
     # -- rectification ------------------------------------------------------------------------------
@@ -331,7 +170,8 @@ class RightsService:
         Raises:
             InvalidInputError, InvalidFieldError, DuplicateCustomerError, CustomerNotFoundError, AccessDeniedError.
         """
-        purpose = await self._require(caller, perms.SUBJECTS_RECTIFY, "subject.rectify", customer_id)
+        purpose = (await self._d.guard.require(caller, perms.SUBJECTS_RECTIFY, "subject.rectify",
+                                               customer_id=customer_id)).id
         if not values:
             raise InvalidInputError("no fields to rectify")
         unknown = sorted(k for k in values if k not in self._d.catalogue)
@@ -351,7 +191,7 @@ class RightsService:
         now = self._now()
         async with self._d.db.write() as session:
             row = await self._customer(session, customer_id)
-            req = await self._link(session, request_id, customer_id, "rectify")
+            req = await link_request(session, request_id, customer_id, "rectify")
             key = records.customer_key(self._d.keyring, row)
             current = records.open_fields(key, row.sealed, set(changes))
             changed = {n: v for n, v in changes.items() if current.get(n) != v}
@@ -368,7 +208,7 @@ class RightsService:
             if changed:
                 await session.execute(insert(FieldHistoryRow), history)
                 await apply_changes(session, self._d.keyring, self._d.catalogue, row, key, changed, now)
-            self._close(req, caller, now, f"rectified: {', '.join(sorted(changed)) or 'nothing changed'}")
+            close_request(req, caller, now, f"rectified: {', '.join(sorted(changed)) or 'nothing changed'}")
             await self._d.audit.record(session, AuditEvent(
                 "subject.rectify", Outcome.ALLOWED, caller.actor, purpose=purpose, customer_id=customer_id,
                 fields=tuple(sorted(changed)), request_id=caller.request_id, client_ip=caller.client_ip,
@@ -384,19 +224,20 @@ class RightsService:
         Raises:
             CustomerNotFoundError, RequestNotFoundError, RequestStateError, JournalError, AccessDeniedError.
         """
-        purpose = await self._require(caller, perms.SUBJECTS_ERASE, "subject.erase", customer_id)
+        purpose = (await self._d.guard.require(caller, perms.SUBJECTS_ERASE, "subject.erase",
+                                               customer_id=customer_id)).id
         now = self._now()
         async with self._d.db.write() as session:
             row = await self._customer(session, customer_id, live=False)
-            req = await self._link(session, request_id, customer_id, "erase")
+            req = await link_request(session, request_id, customer_id, "erase")
             if row.status == shredder.ERASED:
-                self._close(req, caller, now, "already erased")
+                close_request(req, caller, now, "already erased")
                 return ErasureResult([], [customer_id])
             found = await shredder.targets(session, [customer_id])
             self._d.journal.append([JournalEntry(t.id, t.ref_digest, now, str(request_id) if request_id else
                                                  caller.request_id) for t in found])
             await shredder.erase_rows(session, [customer_id], now=now, request_id=request_id)
-            self._close(req, caller, now, "erased (crypto-shredded)")
+            close_request(req, caller, now, "erased (crypto-shredded)")
             await self._d.audit.record(session, AuditEvent(
                 "subject.erase", Outcome.ALLOWED, caller.actor, purpose=purpose, customer_id=customer_id,
                 request_id=caller.request_id, client_ip=caller.client_ip,
@@ -410,7 +251,7 @@ class RightsService:
         Raises:
             InvalidInputError, JournalError, AccessDeniedError.
         """
-        purpose = await self._require(caller, perms.SUBJECTS_ERASE, "subject.erase")
+        purpose = (await self._d.guard.require(caller, perms.SUBJECTS_ERASE, "subject.erase")).id
         if not customer_ids or len(customer_ids) > MAX_BULK_ERASURE:
             raise InvalidInputError(f"give 1 to {MAX_BULK_ERASURE} customer ids", field="customer_ids")
         if not reason or len(reason) > 200:
@@ -487,18 +328,19 @@ class RightsService:
 
         Returns when the restriction started (None once lifted).
         """
-        purpose = await self._require(caller, perms.SUBJECTS_RESTRICT, "subject.restrict", customer_id)
+        purpose = (await self._d.guard.require(caller, perms.SUBJECTS_RESTRICT, "subject.restrict",
+                                               customer_id=customer_id)).id
         now = self._now()
         async with self._d.db.write() as session:
             row = await self._customer(session, customer_id)
-            req = await self._link(session, request_id, customer_id, "restrict") if not lift else None
+            req = await link_request(session, request_id, customer_id, "restrict") if not lift else None
             if lift:
                 row.restricted_at, row.restriction_request_id = None, None
             elif row.restricted_at is None:
                 row.restricted_at, row.restriction_request_id = now, request_id
             row.updated_at = now
             row.row_version += 1
-            self._close(req, caller, now, "processing restricted")
+            close_request(req, caller, now, "processing restricted")
             await self._d.audit.record(session, AuditEvent(
                 "subject.restrict.lift" if lift else "subject.restrict", Outcome.ALLOWED, caller.actor,
                 purpose=purpose, customer_id=customer_id, request_id=caller.request_id, client_ip=caller.client_ip,
@@ -508,18 +350,19 @@ class RightsService:
     async def object(self, customer_id: uuid.UUID, caller: Caller, *, request_id: uuid.UUID | None = None,
                      withdraw: bool = False) -> datetime | None:
         """Record (or withdraw) an objection to direct marketing: every marketing purpose stops at once."""
-        purpose = await self._require(caller, perms.SUBJECTS_OBJECT, "subject.object", customer_id)
+        purpose = (await self._d.guard.require(caller, perms.SUBJECTS_OBJECT, "subject.object",
+                                               customer_id=customer_id)).id
         now = self._now()
         async with self._d.db.write() as session:
             row = await self._customer(session, customer_id)
-            req = await self._link(session, request_id, customer_id, "object") if not withdraw else None
+            req = await link_request(session, request_id, customer_id, "object") if not withdraw else None
             if withdraw:
                 row.objected_marketing_at = None
             elif row.objected_marketing_at is None:
                 row.objected_marketing_at = now
             row.updated_at = now
             row.row_version += 1
-            self._close(req, caller, now, "objection to direct marketing recorded")
+            close_request(req, caller, now, "objection to direct marketing recorded")
             await self._d.audit.record(session, AuditEvent(
                 "subject.object.withdraw" if withdraw else "subject.object", Outcome.ALLOWED, caller.actor,
                 purpose=purpose, customer_id=customer_id, request_id=caller.request_id, client_ip=caller.client_ip,

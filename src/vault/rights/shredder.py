@@ -33,8 +33,8 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from vault.crypto.keyring import Keyring
-    from vault.customers.catalogue import FieldCatalogue
     from vault.db.engine import Database
+    from vault.policy.catalogue import FieldCatalogue
 
 EMPTY_SEALED = msgspec.msgpack.encode({})
 ERASED = "erased"

@@ -43,6 +43,10 @@ KO_ROADS = [
 ]  # fmt: skip
 KO_DONGS = [("서울특별시", "강남구", "역삼동"), ("서울", "서초구", "반포동"), ("부산", "수영구", "광안동"),
             ("경기도 고양시", "일산동구", "장항동"), ("대전", "서구", "둔산동"), ("전라북도 전주시", "완산구", "효자동")]  # fmt: skip
+ROMAN_ROADS = ["Teheran-ro", "Sejong-daero", "Olympic-ro", "Gangnam-daero", "Haeundae-ro", "Jungang-daero",
+               "Teheran-ro 20-gil", "Dosan-daero 45-gil"]
+ROMAN_AREAS = [("Gangnam-gu", "Seoul"), ("Jongno-gu", "Seoul"), ("Songpa-gu", "Seoul"), ("Haeundae-gu", "Busan"),
+               ("Mapo-gu", "Seoul"), ("Bundang-gu, Seongnam-si", "Gyeonggi-do")]
 EN_STREETS = ["Main Street", "Oak Avenue", "Maple Drive", "Baker Street", "Elm Road", "Sunset Boulevard", "Park Lane", "Cedar Court", "High Street", "Pine St"]
 EN_CITIES = ["Springfield, IL 62704", "Austin, TX 78701", "London SW1A 1AA", "Seattle, WA 98101", "Boston, MA 02110"]
 BANKS = {
@@ -201,6 +205,29 @@ class Gen:
             text += f", {self.r.choice(EN_CITIES)}"
         return text
 
+    def dob_ko(self) -> str:
+        y, m, d = self.r.randint(1950, 2005), self.r.randint(1, 12), self.r.randint(1, 28)
+        return self.r.choice([f"{y}년 {m}월 {d}일", f"{y}.{m:02d}.{d:02d}", f"{y}-{m:02d}-{d:02d}", f"{y}{m:02d}{d:02d}"])
+
+    def dob_en(self) -> str:
+        y, m, d = self.r.randint(1950, 2005), self.r.randint(1, 12), self.r.randint(1, 28)
+        month = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+                 "November", "December"][m - 1]
+        return self.r.choice([f"{month} {d}, {y}", f"{d} {month} {y}", f"{y}-{m:02d}-{d:02d}", f"{d:02d}/{m:02d}/{y}"])
+
+    def addr_rom(self) -> str:
+        road = self.r.choice(ROMAN_ROADS)
+        gu, city = self.r.choice(ROMAN_AREAS)
+        n = self.r.randint(1, 450)
+        if self.r.random() < 0.5:
+            return f"{n} {road}, {gu}, {city}"
+        return f"{road} {n}, {gu}, {city} {self.r.randint(10000, 63999):05d}"
+
+    def passport_lc(self) -> str:
+        if self.r.random() < 0.5:
+            return f"{self.r.choice('ms')}{self.digits(8)}"
+        return f"M{self.digits(3)}{self.r.choice('abcdefgh')}{self.digits(4)}"
+
     # --- hard negatives --------------------------------------------------------------
     def neg_order(self) -> str:
         return self.r.choice(
@@ -298,7 +325,9 @@ def slots(g: Gen) -> dict[str, tuple[Callable[[], str], str | None]]:
         "order": (g.neg_order, None), "tracking": (g.neg_tracking, None), "amount": (g.neg_amount, None),
         "date": (g.neg_date, None), "bad_card": (g.neg_bad_card, None), "bad_rrn": (g.neg_bad_rrn, None),
         "bad_brn": (g.neg_bad_brn, None), "product": (g.neg_product, None), "version": (g.neg_version, None),
-        "time": (g.neg_time, None), "qty": (g.neg_qty, None),
+        "time": (g.neg_time, None), "qty": (g.neg_qty, None), "dob_ko": (g.dob_ko, "DATE_TIME"),
+        "dob_en": (g.dob_en, "DATE_TIME"), "addr_rom": (g.addr_rom, "LOCATION"),
+        "passport_lc": (g.passport_lc, "KR_PASSPORT"),
     }  # fmt: skip
 
 
@@ -347,6 +376,12 @@ KO_TEMPLATES = [
     "외국인등록번호({frn}) 및 연락처 {phone} 확인",
     "고객 {name_ko}님께서 {email}로 영수증 요청",
     "서버 로그 {ip} - - [{date}] GET /api/v2 200",
+    # dates of birth, delivery numbers beside refund wording, hand-typed passports
+    "생년월일 {dob_ko} 확인 후 본인인증 완료, 성함 {name_ko}",
+    "{name_ko} 고객님 생일({dob_ko}) 쿠폰 발송, 주문일 {date}",
+    "환불 요청 건 운송장번호 {tracking} 확인 부탁드립니다 ({amount})",
+    "입금 확인 후 발송 예정, 택배 송장 {tracking}, 주문번호 {order}",
+    "여권번호 {passport_lc} 로 면세 구매 확인",
 ]
 EN_TEMPLATES = [
     "Customer {name_en} called about order {order}. Callback number {phone_en}.",
@@ -369,6 +404,10 @@ EN_TEMPLATES = [
     "Business registration number {brn} for the B2B account.",
     "Please wire the refund to {bank} account {account}.",
     "Server {ip} returned 500 for order {order}.",
+    "Customer {name_en}, date of birth {dob_en}, asked us to delete the account.",
+    "Deliver to {addr_rom}; recipient {name_en}, {phone_en}.",
+    "Refund pending, tracking number {tracking}, order {order} placed {date}.",
+    "I was born on {dob_en}; please fix the birthday in my profile.",
 ]
 MIX_TEMPLATES = [
     "{name_en} 고객님 (외국인) - 연락처 {phone_en}, email {email}, 배송지 {addr_ko}",
@@ -379,6 +418,7 @@ MIX_TEMPLATES = [
     "Passport {passport} (여권) and 외국인등록번호 {frn} received",
     "Ship to {addr_en} — 고객 {name_ko}님 해외 주소",
     "연락처 {phone} or {phone_en}, 이메일 {email}",
+    "Ship to {addr_rom} (고객 {name_ko}님, DOB {dob_en})",
 ]
 SHEET_TEMPLATES = [
     "{name_ko}",

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from vault.consent.purposes import load_purposes
 from vault.consent.rules import (
     Action,
     Kind,
@@ -20,6 +19,7 @@ from vault.consent.rules import (
     is_night,
     why_not,
 )
+from vault.policy.purposes import load_purposes
 
 ROOT = Path(__file__).resolve().parents[3]
 PURPOSES = load_purposes(ROOT / "policies" / "purposes.yaml")

@@ -11,8 +11,8 @@ import yaml
 
 from vault.audit.entry import subjects_digest
 from vault.audit.subjects import SubjectList
-from vault.consent.purposes import load_purposes
 from vault.errors import ConfigurationError
+from vault.policy.purposes import load_purposes
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -22,3 +22,17 @@ from .helpers import found
 )
 def test_english_address(detector: PiiDetector, text: str, expected: list[str]) -> None:
     assert found(detector, text, "LOCATION", "en") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Korean road-name addresses in the official romanization
+        ("12, Teheran-ro 20-gil, Gangnam-gu, Seoul 06236", ["12, Teheran-ro 20-gil, Gangnam-gu, Seoul 06236"]),
+        ("Ship to 152 Teheran-ro, Gangnam-gu, Seoul, Korea", ["152 Teheran-ro, Gangnam-gu, Seoul, Korea"]),
+        ("Deliver to Sejong-daero 209, Jongno-gu, Seoul 03172", ["Sejong-daero 209, Jongno-gu, Seoul 03172"]),
+        ("Version 2 Teheran-ro road trip", []),
+    ],
+)
+def test_romanized_korean_address(detector: PiiDetector, text: str, expected: list[str]) -> None:
+    assert found(detector, text, "LOCATION", "en") == expected

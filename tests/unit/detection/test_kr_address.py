@@ -26,3 +26,17 @@ from .helpers import found
 )
 def test_korean_address(detector: PiiDetector, text: str, expected: list[str]) -> None:
     assert found(detector, text, "LOCATION", "ko") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # road-name address rules: 시/도 + 시/군/구 + 로/길 + 건물번호, also 세종 (no 시/군/구) and 읍/면 + 리 (지번)
+        ("세종특별자치시 한누리대로 2130", ["세종특별자치시 한누리대로 2130"]),
+        ("충청남도 공주시 우성면 한천리 123 자택", ["충청남도 공주시 우성면 한천리 123"]),
+        ("경기도 화성시 봉담읍 동화길 33", ["경기도 화성시 봉담읍 동화길 33"]),
+        ("대구 수성구 달구벌대로 2450 101동 502호", ["대구 수성구 달구벌대로 2450 101동 502호"]),
+    ],
+)
+def test_road_name_address_rules(detector: PiiDetector, text: str, expected: list[str]) -> None:
+    assert found(detector, text, "LOCATION", "ko") == expected

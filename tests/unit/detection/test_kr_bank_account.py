@@ -23,6 +23,17 @@ from .helpers import found
         ("송장번호 6012-3456-7890", []),
         ("주문번호 123456-78-901234", []),
         ("참고 110-123-456789", []),
+        # delivery and order numbers next to refund/deposit wording (independent-corpus false positives)
+        ("환불 요청 건 운송장번호 6012345678901 확인 부탁드립니다", []),
+        ("입금 확인 후 발송, CJ대한통운 송장 612345678901", []),
+        ("환불 처리 중 주문번호 2024031512345 참고", []),
+        ("Refund pending, tracking number 1234567890123", []),
+        ("order no. 202403-15-123456 refunded to card", []),
+        ("부산 해운대구 배송 송장 6012345678901", []),
+        ("택배 접수번호 1234-5678-9012 입금 완료", []),
+        # the account word is closer than the order word: still an account
+        ("주문 취소, 환불계좌 신한 110-123-456789", ["110-123-456789"]),
+        ("부산은행 101-2023-4567-08 예금주 김민수", ["101-2023-4567-08"]),
     ],
 )
 def test_kr_bank_account(detector: PiiDetector, text: str, expected: list[str]) -> None:

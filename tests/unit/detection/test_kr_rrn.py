@@ -51,8 +51,8 @@ def test_checksum_valid_rrn_scores_higher_than_unchecked(detector: PiiDetector) 
 )
 def test_detection_follows_the_validation_rule(detector: PiiDetector, value: str) -> None:
     """One rule (vault.lib.krid): what import validation stores, the detector finds, and nothing else."""
-    from vault.customers import normalize
     from vault.customers.errors import InvalidFieldError
+    from vault.policy import normalize
 
     try:
         normalize.rrn("rrn", value)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from vault.consent.purposes import load_purposes
-from vault.customers.catalogue import load_catalogue
+from vault.policy.catalogue import load_catalogue
+from vault.policy.purposes import load_purposes
 from vault.privacy.errors import DirectIdentifierError, ExtractSpecError
 from vault.privacy.spec import ExtractSpec, RangeFilter, load_spec, parse_spec, resolve
 from vault.privacy.writer import output_format

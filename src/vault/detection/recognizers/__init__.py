@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from vault.detection.recognizers.birth_date import BirthDateRecognizer
 from vault.detection.recognizers.credit_card import PaymentCardRecognizer
 from vault.detection.recognizers.email import EmailAddressRecognizer
 from vault.detection.recognizers.en_address import EnglishAddressRecognizer
@@ -20,6 +21,7 @@ from vault.detection.recognizers.kr_phone import KoreanPhoneRecognizer
 from vault.detection.recognizers.kr_rrn import KoreanRrnRecognizer
 
 __all__ = [
+    "BirthDateRecognizer",
     "EmailAddressRecognizer",
     "EnglishAddressRecognizer",
     "EnglishNameRecognizer",

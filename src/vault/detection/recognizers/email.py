@@ -2,28 +2,33 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-import tldextract
+from typing import TYPE_CHECKING, ClassVar
 
 from vault.detection.entities import EMAIL_ADDRESS
 from vault.detection.recognizers._base import RegexPattern, RegexRecognizer, pattern
+from vault.detection.suffixes import SuffixList, bundled_suffixes
+
+if TYPE_CHECKING:
+    import tldextract
 
 
 def offline_extractor() -> tldextract.TLDExtract:
-    """A tldextract instance that only ever reads its bundled public-suffix snapshot.
+    """A tldextract instance that only ever reads its bundled public-suffix snapshot (for Presidio's recognizers).
 
     ``suffix_list_urls=()`` stops the fetch of publicsuffix.org that
     ``tldextract.extract`` would attempt on first use; ``cache_dir=None`` stops
-    it writing to ``~/.cache``.
+    it writing to ``~/.cache``. The vault's own recognizer reads the same list
+    through :mod:`vault.detection.suffixes`, without importing tldextract.
     """
+    import tldextract
+
     return tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
 
 
 class EmailAddressRecognizer(RegexRecognizer):
     """Detect addresses such as ``gildong@naver.com``, also with a particle attached (``...com으로``).
 
-    The domain's suffix must be on the public suffix list (bundled snapshot),
+    The domain's suffix must be on the public suffix list (tldextract's bundled snapshot),
     which drops ``user@localhost`` and ``file@v1.2``-style look-alikes.
     """
 
@@ -38,18 +43,13 @@ class EmailAddressRecognizer(RegexRecognizer):
     )
     CONTEXT = ("email", "e-mail", "mail", "메일", "이메일", "전자우편")
 
-    def __init__(self, supported_language: str = "ko", extractor: tldextract.TLDExtract | None = None) -> None:
-        self._extract = extractor or offline_extractor()
+    def __init__(self, supported_language: str = "ko", suffixes: SuffixList | None = None) -> None:
+        self._suffixes = suffixes or bundled_suffixes()
         super().__init__(supported_language)
-
-    def load(self) -> None:
-        """Read the suffix snapshot now, so the first scan does not pay for it."""
-        self._extract("example.com")
 
     def validate_result(self, pattern_text: str) -> bool | None:
         """True when the domain ends in a known public suffix."""
         local, _, domain = pattern_text.rpartition("@")
         if ".." in local or local.endswith("."):
             return False
-        parts = self._extract(domain)
-        return bool(parts.suffix and parts.domain)
+        return self._suffixes.registrable(domain)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-import phonenumbers
-
 from vault.detection.entities import PHONE_NUMBER
 from vault.detection.recognizers._base import LEFT, RIGHT, RegexPattern, RegexRecognizer, pattern
 
@@ -60,6 +58,7 @@ class IntlPhoneRecognizer(RegexRecognizer):
 
     def score_match(self, match: re.Match[str], pat: RegexPattern, text: str) -> tuple[int, int, float] | None:
         """Confirm the candidate with phonenumbers metadata."""
+        import phonenumbers
         value = match.group("value")
         start, end = match.span("value")
         if pat.name == "nanp":

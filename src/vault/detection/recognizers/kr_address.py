@@ -12,7 +12,9 @@ from vault.detection.recognizers._lexicon_ko import PROVINCES
 _PROVINCE = "|".join(sorted(PROVINCES, key=len, reverse=True))
 _CITY = r"[가-힣]{1,5}시"
 _GU = r"[가-힣]{1,5}[구군]"
-_DONG = r"[가-힣]{1,6}[0-9]{0,2}(?:동|읍|면|리|[0-9]가)"
+# 읍/면 may be followed by 리 (지번: ``우성면 한천리 123``); a level ends at a space (``한누리대로`` is a road, not 리).
+_DONG1 = r"[가-힣]{1,6}[0-9]{0,2}(?:동|읍|면|리|[0-9]가)(?![가-힣])"
+_DONG = _DONG1 + r"(?:[ ]" + _DONG1 + r")?"
 _ROAD = r"[가-힣A-Za-z0-9]{1,12}(?:로|길)(?:[ ]?[0-9]{1,4}(?:번?[가-힣]?길))?"
 _NUM = r"(?:산[ ]?)?[0-9]{1,5}(?:-[0-9]{1,5})?(?:번지)?"
 _DETAIL = (

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, ClassVar
-
-from presidio_analyzer import RecognizerResult
+from typing import ClassVar
 
 from vault.detection.entities import EMAIL_ADDRESS, KR_FRN, KR_RRN, PERSON, PHONE_NUMBER
-from vault.detection.recognizers._base import RegexPattern, RegexRecognizer, pattern
+from vault.detection.recognizers._base import Finding, RegexPattern, RegexRecognizer, pattern
 from vault.detection.recognizers._lexicon_ko import (
     COMPOUND_SURNAMES,
     GIVEN_SYLLABLES,
@@ -18,9 +16,6 @@ from vault.detection.recognizers._lexicon_ko import (
     STOPWORDS,
     SURNAMES,
 )
-
-if TYPE_CHECKING:
-    from presidio_analyzer.nlp_engine import NlpArtifacts
 
 _HONORIFIC_FIRST = sorted(HONORIFICS, key=len, reverse=True)
 _PARTICLE_SET = frozenset(PARTICLES)
@@ -114,11 +109,11 @@ class HangulNameRecognizer(RegexRecognizer):
     def enhance_using_context(
         self,
         text: str,
-        raw_recognizer_results: list[RecognizerResult],
-        other_raw_recognizer_results: list[RecognizerResult],
-        nlp_artifacts: NlpArtifacts | None,
+        raw_recognizer_results: list[Finding],
+        other_raw_recognizer_results: list[Finding],
+        nlp_artifacts: object = None,
         context: list[str] | None = None,
-    ) -> list[RecognizerResult]:
+    ) -> list[Finding]:
         """Lift a candidate written right next to a phone number, e-mail or RRN (``김민수 010-...``)."""
         linked = [r for r in other_raw_recognizer_results if r.entity_type in _LINKED_TYPES]
         for result in raw_recognizer_results:

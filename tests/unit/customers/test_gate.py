@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.dialects import sqlite
 
-from vault.consent.purposes import PurposeCatalogue, load_purposes
+from vault.customers.gate import contactable_clause, is_direct_marketing, processing_block
 from vault.customers.models import CustomerRow
-from vault.rights.gate import contactable_clause, is_direct_marketing, processing_block
+from vault.policy.purposes import PurposeCatalogue, load_purposes
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -12,8 +12,8 @@ from datetime import date
 
 import phonenumbers
 
-from vault.customers.errors import InvalidFieldError
 from vault.lib import krid
+from vault.policy.errors import InvalidFieldError
 
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")

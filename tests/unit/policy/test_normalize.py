@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from vault.customers import normalize as n
 from vault.customers.errors import InvalidFieldError
-from vault.customers.masks import mask
 from vault.lib.krid import rrn_checksum_ok
+from vault.policy import normalize as n
+from vault.policy.masks import mask
 
 
 @pytest.mark.parametrize(("raw", "want"), [

@@ -86,6 +86,8 @@ class Purpose(BaseModel):
     night_opt_in_required: bool = False
     night_opt_in_purpose: str | None = None
     statute_ref: str | None = None
+    statute: str | None = None
+    """Id of the statute registry entry (policies/statutes.yaml) a legal-obligation purpose rests on."""
     recipient: str | None = None
     country: str | None = None
     notices: tuple[Notice, ...] = Field(min_length=1)
@@ -107,6 +109,11 @@ class Purpose(BaseModel):
             if missing:
                 raise ValueError(f"channel {channel} needs fields {missing} in `fields`")
         return self
+
+    @property
+    def is_legal_obligation(self) -> bool:
+        """Whether the purpose rests on a legal obligation (and so on a statute registry entry)."""
+        return self.lawful_basis is LawfulBasis.LEGAL_OBLIGATION
 
     @property
     def is_consent(self) -> bool:

@@ -10,15 +10,15 @@ from typing import TYPE_CHECKING
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from vault.customers import normalize as norm
-from vault.customers.errors import InvalidFieldError
-from vault.customers.masks import MASKS
 from vault.errors import ConfigurationError
+from vault.policy import normalize as norm
+from vault.policy.errors import InvalidFieldError
+from vault.policy.masks import MASKS
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from vault.consent.purposes import PurposeCatalogue
+    from vault.policy.purposes import PurposeCatalogue
 
 
 class FieldClass(StrEnum):

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import phonenumbers
 
+# Korean numbers already in E.164 (what the catalogue stores): mobile 01x, Seoul 02 and regional 0[3-6]x;
+# their national grouping is fixed, so the mask needs no libphonenumber parse on the read path.
+_KR_E164 = re.compile(r"^\+82(1[016789]|2|[3-6][1-5])(\d{3,4})(\d{4})$")
+
 
 def _phone(value: str) -> str:
+    fast = _KR_E164.match(value)
+    if fast is not None:
+        area, middle, last = fast.groups()
+        return f"0{area}-{'*' * len(middle)}-{last}"
     try:
         num = phonenumbers.parse(value, "KR")
         national = phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.NATIONAL)

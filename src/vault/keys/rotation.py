@@ -1,6 +1,6 @@
 """Key rotation while the vault keeps serving: KEK versions and blind-index keys.
 
-It lives beside erasure because both manage the life of customer DEKs; ``vault.crypto``
+It has its own package (``vault.keys``, above customers: it rewraps customer DEKs); ``vault.crypto``
 knows keys, not customer tables.
 
 **KEK rotation** (``vault keys rotate``): the provider creates a new KEK version and makes it
@@ -29,27 +29,29 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, delete, func, insert, select, text, update
 
+from vault.audit.entry import Actor, AuditEvent, Outcome
 from vault.crypto.envelope import dek_label
 from vault.crypto.errors import KeyUnavailableError
-from vault.crypto.keyring import (
+from vault.crypto.keys import WrappedKey
+from vault.customers.models import CustomerIndexRow, CustomerRow, customers_table
+from vault.customers.records import customer_key, open_fields
+from vault.keys.errors import KeyInUseError
+from vault.keys.models import SystemKey
+from vault.keys.store import (
     add_system_key_version,
     load_keyring,
     retire_system_key_versions,
     rewrap_system_keys,
 )
-from vault.crypto.keys import WrappedKey
-from vault.crypto.models import SystemKey
-from vault.customers.models import CustomerIndexRow, CustomerRow, customers_table
-from vault.customers.records import customer_key, open_fields
-from vault.rights.errors import KeyInUseError
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from vault.audit.log import AuditLog
     from vault.crypto.keyring import Keyring
     from vault.crypto.keys import KeyProvider
-    from vault.customers.catalogue import FieldCatalogue
     from vault.db.engine import Database
+    from vault.policy.catalogue import FieldCatalogue
 
 Progress = Callable[[int], None]
 MAX_PASSES = 50
@@ -133,10 +135,25 @@ async def _store_rewrapped(session: AsyncSession, updates: list[tuple[uuid.UUID,
 class KeyRotation:
     """Rotates KEK versions and blind-index keys in resumable batches."""
 
-    def __init__(self, db: Database, provider: KeyProvider, *, batch_size: int = 5000) -> None:
+    def __init__(self, db: Database, provider: KeyProvider, *, batch_size: int = 5000,
+                 audit: AuditLog | None = None, actor: Actor | None = None) -> None:
         self._db = db
         self._provider = provider
         self._batch = batch_size
+        self._audit = audit
+        self._actor = actor or Actor.cli()
+
+    async def _record(self, action: str, detail: str) -> None:
+        """Audit a key-management step (``key.*``): versions and counts only."""
+        if self._audit is not None:
+            await self._audit.record_durable(AuditEvent(action, Outcome.ALLOWED, self._actor, detail=detail))
+
+    async def add_version(self) -> str:
+        """Create a new KEK version and make it current (audited ``key.kek_rotate``); returns it."""
+        previous = self._provider.current_version
+        version = self._provider.add_version()
+        await self._record("key.kek_rotate", f"version={version} previous={previous}")
+        return version
 
     async def status(self) -> KeyStatus:
         """KEK versions with how many DEKs and system keys each wraps; index versions with their customers."""
@@ -172,7 +189,7 @@ class KeyRotation:
 
     async def rotate(self, *, progress: Progress | None = None) -> str:
         """Create a new KEK version, make it current, and rewrap everything under it; returns the version."""
-        version = self._provider.add_version()
+        version = await self.add_version()
         await self.rewrap(progress=progress)
         return version
 
@@ -213,9 +230,11 @@ class KeyRotation:
                 if progress is not None:
                     progress(len(rows))
                 if limit is not None and total >= limit:
+                    await self._record("key.kek_rewrap", f"version={current} rewrapped={total} complete=false")
                     return total
             if seen == 0:
                 break
+        await self._record("key.kek_rewrap", f"version={current} rewrapped={total} complete=true")
         return total
 
     async def retire(self, version: str) -> None:
@@ -237,6 +256,7 @@ class KeyRotation:
             raise KeyInUseError(f"KEK version {version!r} still wraps {deks} DEKs and {sys} system keys; "
                                 "run `vault keys rotate --resume` first", version=version)
         self._provider.remove_version(version)
+        await self._record("key.kek_retire", f"version={version}")
 
     # -- blind-index key ------------------------------------------------------------------------
 
@@ -247,6 +267,7 @@ class KeyRotation:
         """
         async with self._db.write() as session:
             version = await add_system_key_version(session, self._provider, "blind_index")
+        await self._record("key.index_rotate", f"index_version={version}")
         async with self._db.read() as session:
             keyring = await load_keyring(session, self._provider)
         await self.rebuild_index(keyring, catalogue, progress=progress)
@@ -331,4 +352,6 @@ class KeyRotation:
                                   execution_options={"synchronize_session": False})
             await session.execute(delete(CustomerIndexRow).where(CustomerIndexRow.field == "customer_ref"))
             await session.execute(delete(CustomerIndexRow).where(CustomerIndexRow.key_version < target))
-            return await retire_system_key_versions(session, "blind_index", below=target)
+            retired = await retire_system_key_versions(session, "blind_index", below=target)
+        await self._record("key.index_finalize", f"index_version={target} retired={retired}")
+        return retired

@@ -1,5 +1,9 @@
 """Restriction and objection: who may still process a customer, as a pure rule and as SQL.
 
+The guard (:class:`vault.access.guard.Guard`) applies :func:`restriction_error` to every
+read or change of one customer; contact resolution and extracts AND :func:`contactable_clause`
+into their SQL.
+
 - **Restriction** (GDPR Art. 18, PIPA Art. 37): the data is kept, but every read is denied
   except by a compliance officer handling legal claims (purpose ``legal_claims``); the
   customer drops out of every contact resolution.
@@ -17,13 +21,16 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import and_
 
+from vault.customers.errors import CustomerObjectedError, CustomerRestrictedError
 from vault.customers.models import CustomerRow
 from vault.lib.clock import as_utc
 
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement
 
-    from vault.consent.purposes import Purpose
+    from vault.access.guard import CustomerState
+    from vault.errors import AccessDeniedError
+    from vault.policy.purposes import Purpose
 
 LEGAL_CLAIMS = "legal_claims"
 # Roles that handle legal claims; the CLI operator (shell access to the key file) is one of them.
@@ -35,7 +42,7 @@ def is_direct_marketing(purpose: Purpose) -> bool:
     return purpose.is_consent and bool(purpose.channels)
 
 
-def processing_block(row: CustomerRow, purpose: Purpose, role: str) -> tuple[str, str] | None:
+def processing_block(row: CustomerState, purpose: Purpose, role: str) -> tuple[str, str] | None:
     """Why ``role`` may not process this customer for ``purpose``: (code, explanation), or None.
 
     The code is ``restricted`` or ``objected``; the explanation names the legal ground and the
@@ -54,6 +61,19 @@ def processing_block(row: CustomerRow, purpose: Purpose, role: str) -> tuple[str
             f"customer {row.id} objected to direct marketing on {since} (GDPR Art. 21(3), PIPA Art. 37): "
             f"no processing for purpose {purpose.id!r}, whatever consent was given")
     return None
+
+
+def restriction_error(row: CustomerState, purpose: Purpose, role: str) -> AccessDeniedError | None:
+    """The error to deny with when ``role`` may not process this customer for ``purpose`` (the guard's port).
+
+    :class:`vault.access.guard.Guard` calls it (wired by the composition root) and audits the denial.
+    """
+    block = processing_block(row, purpose, role)
+    if block is None:
+        return None
+    code, why = block
+    error = CustomerRestrictedError if code == "restricted" else CustomerObjectedError
+    return error(why, customer_id=str(row.id), purpose=purpose.id)
 
 
 def contactable_clause(purpose: Purpose | None = None) -> ColumnElement[bool]:

@@ -1,0 +1,129 @@
+"""Consent storage: events, current state, receipts. Every SQL statement of the consent use cases."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, insert, or_, select, tuple_, update
+
+from vault.consent.models import ConsentEventRow, ConsentReceiptRow, ConsentStateRow
+from vault.consent.rules import Kind, State
+from vault.customers.models import CustomerRow
+from vault.lib.clock import as_utc
+
+if TYPE_CHECKING:
+    from sqlalchemy import Row, RowMapping
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from vault.consent.views import Receipt
+
+__all__ = ["ConsentRepository"]
+
+
+def _state_of(row: ConsentStateRow) -> State:
+    return State(row.status, as_utc(row.granted_at) if row.granted_at else None, as_utc(row.updated_at),
+                 row.notice_version, row.notice_hash)
+
+
+class ConsentRepository:
+    """Consent SQL on the caller's session (flushes, never commits)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def customer(self, customer_id: uuid.UUID, *, lock: bool = False) -> CustomerRow | None:
+        """The customer row; ``lock`` serializes one customer's decisions (PostgreSQL row lock;
+        SQLite's BEGIN IMMEDIATE already does)."""
+        q = select(CustomerRow).where(CustomerRow.id == customer_id)
+        if lock and self._session.get_bind().dialect.name == "postgresql":
+            q = q.with_for_update()
+        return (await self._session.scalars(q)).first()
+
+    async def states(self, customer_id: uuid.UUID, purposes: set[str] | None = None,
+                     ) -> dict[tuple[str, str], State]:
+        """Current state per (purpose, channel) of one customer."""
+        q = select(ConsentStateRow).where(ConsentStateRow.customer_id == customer_id)
+        if purposes is not None:
+            q = q.where(ConsentStateRow.purpose.in_(sorted(purposes)))
+        return {(r.purpose, r.channel): _state_of(r) for r in (await self._session.scalars(q)).all()}
+
+    async def add_receipt(self, receipt: Receipt) -> None:
+        """Store a signed receipt."""
+        await self._session.execute(insert(ConsentReceiptRow), [{
+            "id": receipt.id, "customer_id": receipt.customer_id, "issued_at": receipt.issued_at,
+            "key_id": receipt.key_id, "jws": receipt.jws}])
+
+    async def add_events(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """Append consent events (append-only: never updated)."""
+        await self._session.execute(insert(ConsentEventRow), list(events))
+
+    async def write_states(self, new_states: Sequence[tuple[bool, Mapping[str, Any]]]) -> None:
+        """Insert new (purpose, channel) states and update existing ones; ``(exists, values)`` pairs."""
+        inserts = [s for exists, s in new_states if not exists]
+        if inserts:
+            await self._session.execute(insert(ConsentStateRow), inserts)
+        for exists, s in new_states:
+            if not exists:
+                continue
+            await self._session.execute(
+                update(ConsentStateRow).where(
+                    ConsentStateRow.customer_id == s["customer_id"], ConsentStateRow.purpose == s["purpose"],
+                    ConsentStateRow.channel == s["channel"])
+                .values({k: v for k, v in s.items() if k not in ("customer_id", "purpose", "channel")}))
+
+    async def events_of(self, customer_id: uuid.UUID) -> Sequence[RowMapping]:
+        """Every event of a customer, oldest first."""
+        return (await self._session.execute(
+            select(ConsentEventRow.__table__).where(ConsentEventRow.customer_id == customer_id)
+            .order_by(ConsentEventRow.recorded_at, ConsentEventRow.id))).mappings().all()
+
+    async def event_receipt(self, event_id: uuid.UUID) -> Row[uuid.UUID, uuid.UUID | None] | None:
+        """(customer_id, receipt_id) of an event."""
+        return (await self._session.execute(
+            select(ConsentEventRow.customer_id, ConsentEventRow.receipt_id).where(ConsentEventRow.id == event_id)
+        )).first()
+
+    async def receipt(self, receipt_id: uuid.UUID) -> ConsentReceiptRow | None:
+        """A stored receipt."""
+        return await self._session.get(ConsentReceiptRow, receipt_id)
+
+    async def granted_until(self, purpose_id: str, cutoff: datetime, *, limit: int) -> Sequence[RowMapping]:
+        """Current grants of ``purpose_id`` given at or before ``cutoff`` (oldest first)."""
+        return (await self._session.execute(
+            select(ConsentStateRow.__table__).where(
+                ConsentStateRow.purpose == purpose_id, ConsentStateRow.status == Kind.GRANTED.value,
+                ConsentStateRow.granted_at <= cutoff)
+            .order_by(ConsentStateRow.granted_at).limit(limit))).mappings().all()
+
+    async def mark_expired(self, customer_id: uuid.UUID, purpose_id: str, channel: str, event_id: uuid.UUID,
+                           lapsed: datetime) -> None:
+        """Move one state to ``expired`` (the expiry event is added alongside)."""
+        await self._session.execute(
+            update(ConsentStateRow).where(
+                ConsentStateRow.customer_id == customer_id, ConsentStateRow.purpose == purpose_id,
+                ConsentStateRow.channel == channel)
+            .values(status=Kind.EXPIRED.value, event_id=event_id, updated_at=lapsed))
+
+    async def granted_between(
+        self, windows: Sequence[tuple[str, datetime, datetime]], *,
+        after: tuple[datetime, uuid.UUID, str, str] | None, limit: int,
+    ) -> Sequence[Row[uuid.UUID, str, str, datetime | None]]:
+        """Current grants with ``lo < granted_at <= hi`` for each (purpose, lo, hi), of active customers,
+        keyset-paginated by (granted_at, customer, purpose, channel)."""
+        clauses = [and_(ConsentStateRow.purpose == pid, ConsentStateRow.granted_at > lo,
+                        ConsentStateRow.granted_at <= hi) for pid, lo, hi in windows]
+        q = (select(ConsentStateRow.customer_id, ConsentStateRow.purpose, ConsentStateRow.channel,
+                    ConsentStateRow.granted_at)
+             .join(CustomerRow, CustomerRow.id == ConsentStateRow.customer_id)
+             .where(ConsentStateRow.status == Kind.GRANTED.value, or_(*clauses), CustomerRow.status == "active",
+                    CustomerRow.erased_at.is_(None))
+             .order_by(ConsentStateRow.granted_at, ConsentStateRow.customer_id, ConsentStateRow.purpose,
+                       ConsentStateRow.channel)
+             .limit(limit))
+        if after is not None:
+            q = q.where(tuple_(ConsentStateRow.granted_at, ConsentStateRow.customer_id, ConsentStateRow.purpose,
+                               ConsentStateRow.channel) > tuple_(*after))
+        return (await self._session.execute(q)).all()

@@ -1,0 +1,181 @@
+"""Customer storage: every SQL statement of the customer use cases, with driver errors translated here.
+
+:class:`CustomerRepository` works on the caller's session (it flushes, never commits).
+:class:`CustomerStore` is the protocol the use cases depend on, so they are unit-tested
+against an in-memory fake (``tests/unit/customers``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Protocol, cast
+
+from sqlalchemy import bindparam, delete, insert, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from vault.customers import records
+from vault.customers.errors import DuplicateCustomerError
+from vault.customers.models import CustomerIndexRow, CustomerRow, IdempotencyRow, customers_table
+from vault.customers.quality import insert_flags, replace_flags
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from vault.crypto.envelope import CustomerKey
+    from vault.crypto.keyring import Keyring
+    from vault.db.engine import Database
+    from vault.policy.catalogue import FieldCatalogue
+
+__all__ = ["CustomerRepository", "CustomerStore", "apply_changes"]
+
+# Built once: the hot read reuses the statement and its compiled form.
+_BY_ID = select(customers_table).where(customers_table.c.id == bindparam("cid"))
+
+
+class CustomerStore(Protocol):
+    """What the customer use cases need from storage."""
+
+    async def fetch(self, customer_id: uuid.UUID) -> CustomerRow | None:
+        """The row (read-only; may be a Core row with the same attributes), or None."""
+        ...
+
+    async def get(self, customer_id: uuid.UUID) -> CustomerRow | None:
+        """The row to change (tracked by the session), or None."""
+        ...
+
+    async def add(self, sealed: records.SealedCustomer) -> None:
+        """Insert a sealed new customer and its blind indexes.
+
+        Raises:
+            DuplicateCustomerError: the customer_ref is taken.
+        """
+        ...
+
+    async def find_indexed(self, field: str, digests: Sequence[bytes], *, limit: int) -> list[CustomerRow]:
+        """Customers whose blind index for ``field`` is one of ``digests``."""
+        ...
+
+    async def idempotent(self, principal_id: uuid.UUID, key: str) -> IdempotencyRow | None:
+        """The replay record of an Idempotency-Key, if any."""
+        ...
+
+    async def remember(self, record: IdempotencyRow) -> None:
+        """Store a replay record (with the create it belongs to)."""
+        ...
+
+    async def save_changes(self, keyring: Keyring, catalogue: FieldCatalogue, row: CustomerRow, key: CustomerKey,
+                           changed: dict[str, str | None], now: datetime) -> None:
+        """Apply field changes to ``row`` and persist them (see :func:`apply_changes`)."""
+        ...
+
+    async def flush(self) -> None:
+        """Persist changes made to tracked rows."""
+        ...
+
+
+class CustomerRepository:
+    """Customer SQL on one session. ``db``, when given, serves point reads outside the session (fast path)."""
+
+    def __init__(self, session: AsyncSession, db: Database | None = None) -> None:
+        self._session = session
+        self._db = db
+
+    async def fetch(self, customer_id: uuid.UUID) -> CustomerRow | None:
+        """The row by primary key: a read-only Core row on the fast path, else the session's ORM row."""
+        if self._db is None:
+            return await self._session.get(CustomerRow, customer_id)
+        row = await self._db.fetch_one(_BY_ID, {"cid": customer_id})
+        return cast("CustomerRow | None", row)  # a Core row with the same attribute names, read-only
+
+    async def get(self, customer_id: uuid.UUID) -> CustomerRow | None:
+        """The row, tracked by the session (to change it)."""
+        return await self._session.get(CustomerRow, customer_id)
+
+    async def add(self, sealed: records.SealedCustomer) -> None:
+        """Insert the customer and its index rows in a savepoint.
+
+        Raises:
+            DuplicateCustomerError: the customer_ref (unique ``ref_digest``) is taken.
+        """
+        try:
+            async with self._session.begin_nested():
+                await self._session.execute(insert(CustomerRow), [sealed.row])
+                if sealed.index_rows:
+                    await self._session.execute(insert(CustomerIndexRow), sealed.index_rows)
+                await insert_flags(self._session, sealed.flag_rows)
+        except IntegrityError as exc:
+            raise DuplicateCustomerError("a customer with this customer_ref already exists") from exc
+
+    async def find_indexed(self, field: str, digests: Sequence[bytes], *, limit: int) -> list[CustomerRow]:
+        """Customers found through ``field``'s blind index (customer_ref also through ``ref_digest``)."""
+        indexed = select(CustomerIndexRow.customer_id).where(
+            CustomerIndexRow.field == field, CustomerIndexRow.digest.in_(digests))
+        if field == "customer_ref":
+            q = select(CustomerRow).where(or_(CustomerRow.ref_digest.in_(digests), CustomerRow.id.in_(indexed)))
+        else:
+            q = select(CustomerRow).where(CustomerRow.id.in_(indexed))
+        return list((await self._session.scalars(q.limit(limit))).all())
+
+    async def idempotent(self, principal_id: uuid.UUID, key: str) -> IdempotencyRow | None:
+        """The replay record of ``key`` sent by ``principal_id``."""
+        return await self._session.get(IdempotencyRow, (principal_id, key))
+
+    async def remember(self, record: IdempotencyRow) -> None:
+        """Add a replay record to the transaction."""
+        self._session.add(record)
+
+    async def save_changes(self, keyring: Keyring, catalogue: FieldCatalogue, row: CustomerRow, key: CustomerKey,
+                           changed: dict[str, str | None], now: datetime) -> None:
+        """See :func:`apply_changes`."""
+        await apply_changes(self._session, keyring, catalogue, row, key, changed, now)
+
+    async def flush(self) -> None:
+        """Flush tracked changes."""
+        await self._session.flush()
+
+
+async def apply_changes(
+    session: AsyncSession, keyring: Keyring, catalogue: FieldCatalogue, row: CustomerRow, key: CustomerKey,
+    changed: dict[str, str | None], now: datetime,
+) -> None:
+    """Reseal changed fields (None removes one), stamp them verified, bump the row version, rebuild their
+    blind indexes under the current index key and their data-quality flags, and flush. One path for
+    updates and rectifications.
+
+    Raises:
+        DuplicateCustomerError: the new customer_ref belongs to another customer.
+    """
+    if not changed:
+        return
+    row.sealed = records.reseal(key, row.sealed, changed)
+    meta = dict(row.field_meta or {})
+    for name, value in changed.items():
+        if value is None:
+            meta.pop(name, None)
+        else:
+            meta[name] = {"verified_at": now.isoformat()}
+    row.field_meta = meta
+    row.updated_at = now
+    row.row_version += 1
+    idx = keyring.index
+    ref = changed.get("customer_ref")
+    if ref is not None:
+        row.ref_digest = idx.digest("customer_ref", ref)
+    for name, value in changed.items():
+        if not catalogue[name].searchable:
+            continue
+        # Every key version's digests go, including customer_ref ones an index-key rotation put here.
+        await session.execute(delete(CustomerIndexRow).where(
+            CustomerIndexRow.customer_id == row.id, CustomerIndexRow.field == name))
+        if value is not None and name != "customer_ref":
+            session.add(CustomerIndexRow(field=name, digest=idx.digest(name, value), customer_id=row.id,
+                                         key_version=idx.version))
+    await replace_flags(session, catalogue, row.id, changed, now)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:
+        raise DuplicateCustomerError("another customer already has this customer_ref") from exc
