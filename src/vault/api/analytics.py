@@ -275,7 +275,7 @@ class ExtractController(Controller):
         """Status, progress and (when done) the manifest."""
         return ExtractRead.from_domain(await analysts_of(state).jobs.get(job_id, caller))
 
-    @get("/{job_id:uuid}/file", operation_id="DownloadExtract")
+    @get("/{job_id:uuid}/file", operation_id="DownloadExtract", media_type="application/octet-stream")
     async def download(self, job_id: uuid.UUID, caller: Caller, state: State) -> File:
         """The extract file, streamed."""
         path, job = await analysts_of(state).jobs.file(job_id, caller)
