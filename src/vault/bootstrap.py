@@ -18,6 +18,7 @@ from vault.access.lawful_basis import LawfulBasisCheck
 from vault.access.permissions import ROLES
 from vault.access.policy import AccessPolicy
 from vault.access.principals import PrincipalService
+from vault.access.sessions import SessionPolicy, SessionService
 from vault.audit.inspection import InspectionSettings
 from vault.audit.log import AuditLog
 from vault.audit.policy_files import policy_digest, record_policy_load
@@ -45,6 +46,9 @@ from vault.rights.oversight import OversightDeps, OversightService
 from vault.rights.provision import ProvisionDeps, ProvisionService
 from vault.rights.retention import RetentionService
 from vault.rights.service import RightsDeps, RightsService
+from vault.segments.behaviour import BehaviourImporter
+from vault.segments.labels import LabelService, not_blocked
+from vault.segments.service import SegmentDeps, SegmentService
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -154,7 +158,8 @@ class Vault:
     def contacts(self) -> ContactResolver:
         """The consented-contact resolver (opens its own read transactions)."""
         p = self.policies
-        return ContactResolver(ContactDeps(self.db, self.keyring, p.purposes, self.guard, self.audit))
+        return ContactResolver(ContactDeps(self.db, self.keyring, p.purposes, self.guard, self.audit,
+                                           blocked=lambda key: ~not_blocked(key)))
 
     def quality(self, session: AsyncSession) -> QualityService:
         """Data-quality flags (compliance officers list them) on ``session``."""
@@ -164,6 +169,19 @@ class Vault:
         """The customer importer; consent flags become consent events in each batch's transaction."""
         return CustomerImporter(self.db, self.keyring, self.policies.catalogue, self.audit,
                                 on_created=record_imported_consents)
+
+    def segments(self) -> SegmentService:
+        """Segments: preview, versions and sign-off, snapshots, diffs (opens its own transactions)."""
+        p = self.policies
+        return SegmentService(SegmentDeps(self.db, self.keyring, p.purposes, self.guard, self.audit))
+
+    def labels(self, session: AsyncSession) -> LabelService:
+        """Department labels and interactions on ``session``."""
+        return LabelService(session, self.guard, self.audit)
+
+    def behaviour_importer(self) -> BehaviourImporter:
+        """The transactions / interactions importer (no PII: customer ids, amounts and codes)."""
+        return BehaviourImporter(self.db, self.keyring.index, self.audit)
 
     @cached_property
     def rights_deps(self) -> RightsDeps:
@@ -230,6 +248,12 @@ class Vault:
         """A principal service on ``session``."""
         pii_roles = frozenset(r for r in self.roles if self.policies.access.reads_pii(r))
         return PrincipalService(session, self.audit, self.roles, pii_roles)
+
+    def console_sessions(self, session: AsyncSession) -> SessionService:
+        """Console sessions and TOTP for people, on ``session``."""
+        c = self.settings.console
+        policy = SessionPolicy(timedelta(minutes=c.idle_timeout_minutes), timedelta(hours=c.max_session_hours))
+        return SessionService(session, self.audit, self.keyring.provider, policy)
 
     @property
     def roles(self) -> frozenset[str]:

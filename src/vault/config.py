@@ -73,6 +73,16 @@ class RightsSettings(BaseModel):
                     "apart from the database and its backups; `vault rights replay-erasures` re-applies it")
 
 
+class ConsoleSettings(BaseModel):
+    """The compliance console (people log in with a password, optionally TOTP)."""
+
+    secure_cookies: Literal["auto", "always", "never"] = Field(
+        "auto", description="Secure flag on console cookies: 'auto' sets it when the request came over https "
+                            "(plain http://127.0.0.1 from `make run` works); 'always' behind a TLS proxy")
+    idle_timeout_minutes: int = Field(30, description="A console session ends after this long without a request")
+    max_session_hours: int = Field(12, description="A console session ends this long after login, active or not")
+
+
 class AnalyticsSettings(BaseModel):
     """Analysts' extracts over HTTP and DP statistics."""
 
@@ -94,6 +104,7 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     rights: RightsSettings = Field(default_factory=RightsSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
 
 

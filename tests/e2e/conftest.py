@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -49,7 +50,7 @@ def server_env(settings: Settings) -> dict[str, str]:
         "VAULT_CRYPTO__KEK_FILE": str(settings.crypto.kek_file),
         "VAULT_POLICY__DIRECTORY": str(settings.policy.directory),
         "VAULT_RIGHTS__ERASURE_JOURNAL": str(settings.rights.erasure_journal),
-        "VAULT_CONSOLE__SECURE_COOKIES": "false",  # plain http://127.0.0.1 in tests
+        "VAULT_CONSOLE__SECURE_COOKIES": "never",  # plain http://127.0.0.1 in tests
     })
     return env
 
@@ -120,3 +121,32 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.e2e)
+
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="module")
+async def people(vault: Vault) -> dict[str, str]:
+    """One console login (person principal with a password) per role: role -> name. Password: PASSWORD."""
+    import uuid
+
+    from vault.audit.entry import Actor
+
+    out: dict[str, str] = {}
+    async with vault.db.write() as session:
+        svc = vault.principals(session)
+        for role in ("compliance_officer", "admin", "analyst", "marketing", "sales", "crm_agent", "application"):
+            name = f"{role}-{uuid.uuid4().hex[:4]}"
+            await svc.create(name, role, Actor.cli("tests"), kind="person", password=PASSWORD, with_key=False)
+            out[role] = name
+    return out
+
+
+async def log_in(page: Any, server: str, name: str, password: str = PASSWORD) -> None:
+    """Fill the login form and submit it."""
+    await page.goto(f"{server}/console/login")
+    await page.fill("#name", name)
+    await page.fill("#password", password)
+    await page.click("#login")
+    await page.wait_for_load_state()

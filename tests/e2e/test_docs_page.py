@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlparse
 
-from tests.e2e.conftest import shot_path
+from tests.e2e.conftest import keep_shot, shot_path
 
 
 async def test_swagger_ui_renders_offline_under_csp(server: str, browser: Any) -> None:
@@ -19,6 +19,7 @@ async def test_swagger_ui_renders_offline_under_csp(server: str, browser: Any) -
     await page.locator(".opblock").first.wait_for(timeout=20_000)  # operations listed: the spec loaded
     assert await page.locator(".opblock").count() > 10
     await page.screenshot(path=shot_path("api-docs"))
+    keep_shot("api-docs")
     assert hosts == {urlparse(server).netloc}, f"requests left the vault: {hosts}"
     assert not [p for p in problems if "Content Security Policy" in p or "Refused" in p], problems
     await page.close()

@@ -100,3 +100,24 @@ class ForeignKeyIssueError(AccessDeniedError):
 
     code = "key.foreign_issue"
     title = "Keys are issued only to their own principal"
+
+
+class SessionExpiredError(AuthenticationError):
+    """The console session is unknown, ended, idle too long or past its lifetime."""
+
+    code = "auth.session_expired"
+    title = "Session expired"
+
+
+class SecondFactorRequiredError(AuthenticationError):
+    """The password was right; the session still needs a TOTP code."""
+
+    code = "auth.second_factor_required"
+    title = "Second factor required"
+
+
+class CsrfRejectedError(AccessDeniedError):
+    """A console form arrived without the session's CSRF token."""
+
+    code = "auth.csrf_rejected"
+    title = "Form token missing or wrong"

@@ -16,7 +16,7 @@ from vault.api.admin import AuditController, PrincipalController, PurposeControl
 from vault.api.analytics import ExtractController, ProjectController, StatsController
 from vault.api.consents import ConsentController, ContactController, CustomerConsentController
 from vault.api.customers import CustomerController
-from vault.api.deps import KeyCache, provide_caller, provide_principal
+from vault.api.deps import KeyCache, provide_caller
 from vault.api.errors import EXCEPTION_HANDLERS
 from vault.api.notes import NoteController
 from vault.api.openapi import ProblemResponses
@@ -25,6 +25,7 @@ from vault.api.pii import PiiController
 from vault.api.provisions import ProvisionController
 from vault.api.quality import QualityFlagController
 from vault.api.rights import RequestController, SubjectController
+from vault.api.segments import CustomerLabelController, InteractionController, SegmentController
 from vault.bootstrap import Vault, build_detector, open_vault
 from vault.config import Settings, get_settings
 from vault.web import VendoredSwaggerPlugin, security_headers, web_handlers
@@ -69,10 +70,11 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
                         CustomerConsentController, ConsentController, ContactController, PiiController,
                         NoteController, RequestController, SubjectController, ImpactController,
                         InspectionController, ProvisionController, QualityFlagController, ProjectController,
-                        ExtractController, StatsController,
+                        ExtractController, StatsController, SegmentController, CustomerLabelController,
+                        InteractionController,
                         *web_handlers()],
         before_send=[security_headers],
-        dependencies={"principal": Provide(provide_principal), "caller": Provide(provide_caller)},
+        dependencies={"caller": Provide(provide_caller)},
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[startup],
         on_shutdown=[shutdown],

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vault.access.caller import Caller
 from vault.api.deps import provide_read_session, provide_write_session, vault_of
-from vault.api.schemas import CustomerList, CustomerRead
+from vault.api.schemas import CustomerLabel, CustomerList, CustomerRead
 from vault.errors import BadRequestError, InvalidInputError
 
 LOOKUP_FIELDS = ("customer_ref", "email", "phone", "rrn")
@@ -56,8 +56,12 @@ class CustomerController(Controller):
     ) -> Response[CustomerRead]:
         """Return one customer with the fields the caller's role may see for the purpose (masked where required)."""
         del purpose
-        view = await vault_of(state).customers(session).get(customer_id, caller)
-        return Response(CustomerRead.from_view(view), headers={"ETag": f'"{view.row_version}"'})
+        vault = vault_of(state)
+        view = await vault.customers(session).get(customer_id, caller)
+        labels = [CustomerLabel(id=lv.id, label=lv.label, department=lv.department, reason_code=lv.reason_code,
+                                set_by=lv.set_by, set_at=lv.set_at)
+                  for lv in await vault.labels(session).labels_of(customer_id, caller)]
+        return Response(CustomerRead.from_view(view, labels), headers={"ETag": f'"{view.row_version}"'})
 
     @get("/", operation_id="LookupCustomers", dependencies={"session": Provide(provide_read_session)})
     async def lookup_customers(

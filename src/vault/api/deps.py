@@ -9,7 +9,6 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import State
-from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vault.access.caller import Caller
@@ -93,8 +92,14 @@ async def provide_principal(request: Request[Any, Any, Any], state: State) -> Pr
     await vault.guard.reject_credentials(reason, request_id=request_id(request), client_ip=client_ip(request))
 
 
-async def provide_caller(request: Request[Any, Any, Any], principal: NamedDependency[Principal]) -> Caller:
-    """The caller with the request's purpose (query ``purpose`` or header ``X-Purpose``)."""
+async def provide_caller(request: Request[Any, Any, Any], state: State) -> Caller:
+    """The one request dependency: the authenticated principal with the request's purpose (query
+    ``purpose`` or header ``X-Purpose``), request id and client address.
+
+    Raises:
+        InvalidCredentialsError: missing, malformed, unknown or revoked key (audited).
+    """
+    principal = await provide_principal(request, state)
     purpose = request.query_params.get("purpose") or request.headers.get("x-purpose") or None
     return Caller(principal, purpose=purpose, request_id=request_id(request), client_ip=client_ip(request))
 

@@ -35,7 +35,8 @@ STATUS: tuple[tuple[type[VaultError], int], ...] = (
     (BadRequestError, 400),
     (ConfigurationError, 503),
 )
-_SAFE_EXTRA = {"field", "fields", "permission", "purpose", "valid", "customer_id", "reason",
+_SAFE_EXTRA = {"field", "fields", "permission", "purpose", "valid", "customer_id", "reason", "position", "segment",
+               "state", "missing",
                # extract refusals: generalized class values and counts, never a customer's value
                "worst_classes", "blocking", "failing_rows", "eligible_rows", "max_suppressed_rows", "levels",
                # the ε ledger

@@ -29,12 +29,25 @@ class CustomerRead(msgspec.Struct, kw_only=True):
     row_version: int
     created_at: datetime
     updated_at: datetime
+    #: Every department's active labels (single customer view); filled on GET /v1/customers/{id}.
+    labels: list[CustomerLabel] = msgspec.field(default_factory=list)
 
     @classmethod
-    def from_view(cls, v: CustomerView) -> CustomerRead:
+    def from_view(cls, v: CustomerView, labels: list[CustomerLabel] | None = None) -> CustomerRead:
         return cls(id=v.id, status=v.status, fields=v.fields, masked=v.masked, stale=v.stale,
                    verified_at=v.verified_at, row_version=v.row_version, created_at=v.created_at,
-                   updated_at=v.updated_at)
+                   updated_at=v.updated_at, labels=labels or [])
+
+
+class CustomerLabel(msgspec.Struct, kw_only=True):
+    """A department label as shown on the single customer view."""
+
+    id: uuid.UUID
+    label: str
+    department: str
+    reason_code: str
+    set_by: str
+    set_at: datetime
 
 
 class CustomerList(msgspec.Struct, kw_only=True):

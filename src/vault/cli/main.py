@@ -30,6 +30,9 @@ GROUPS: dict[str, tuple[str, str]] = {
     "backup": ("vault.cli.backup:app", "Database backup and restore (keys are backed up separately)."),
     "notices": ("vault.cli.notices:app", "Notices to data subjects the application sends."),
     "pii": ("vault.cli.pii:pii_app", "Detect personal data (Korean + English) in free text, fully offline."),
+    "transactions": ("vault.cli.behaviour:transactions_app", "Purchase transactions (behaviour data for segments)."),
+    "interactions": ("vault.cli.behaviour:interactions_app", "Service interactions (behaviour data for segments)."),
+    "segments": ("vault.cli.segments:app", "Shared customer segments: preview, evaluate, diff, versions."),
 }
 #: name -> (module:attribute of a command function, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {

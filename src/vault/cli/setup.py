@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import typer
@@ -51,7 +52,8 @@ def init() -> None:
 
 def demo(
     count: int = typer.Option(1000, help="Number of synthetic customers"),
-    credentials: Path = typer.Option(Path("var/demo-credentials.txt"), help="Where demo API keys are written"),
+    credentials: Path = typer.Option(Path("var/demo-credentials.txt"),
+                                     help="Where demo API keys and console logins are written"),
 ) -> None:
     """Load synthetic Korean and English customers and create one demo principal per role."""
     s = settings()
@@ -60,7 +62,7 @@ def demo(
     async def go(vault: Vault) -> None:
         from vault.customers.demo import write_demo_csv  # faker: only `vault demo` pays for importing it
 
-        write_demo_csv(csv_path, count)
+        demo_refs = [r["customer_ref"] for r in write_demo_csv(csv_path, count)]
         caller = Caller(None, purpose="service_delivery", operator="demo")
         report = await vault.importer().run(
             csv_path, caller)
@@ -78,12 +80,22 @@ def demo(
                 _, key = await svc.create(name, role, Actor.cli("demo"))
                 assert key is not None
                 lines.append(f"{role}\t{name}\t{key.secret}")
+            for role in DEMO_ROLES:  # people log in to the console at /console with a name and a password
+                name = f"console-{role}"
+                if name in existing:
+                    continue
+                password = secrets.token_urlsafe(12)
+                await svc.create(name, role, Actor.cli("demo"), kind="person", password=password, with_key=False)
+                lines.append(f"console\t{role}\t{name}\t{password}")
         if lines:
             credentials.parent.mkdir(parents=True, exist_ok=True)
             with credentials.open("a") as fh:
                 fh.write("".join(line + "\n" for line in lines))
             credentials.chmod(0o600)
-            out.print(f"demo API keys written to {credentials}")
+            out.print(f"demo API keys and console logins written to {credentials}")
+        from vault.cli.segments import demo_segments  # segments build on the demo principals above
+
+        await demo_segments(vault, demo_refs, s.var_dir)
 
     run(with_vault(go))
 

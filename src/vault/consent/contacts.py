@@ -34,6 +34,7 @@ from vault.consent.models import ConsentStateRow
 from vault.consent.rules import is_night, utc
 from vault.crypto.keys import WrappedKey
 from vault.customers.gate import contactable_clause as rights_clause
+from vault.customers.gate import is_direct_marketing
 from vault.customers.models import CustomerIndexRow, CustomerRow
 from vault.customers.records import open_fields
 from vault.lib.clock import utcnow
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
     from vault.policy.purposes import Purpose, PurposeCatalogue
 
 Clock = Callable[[], datetime]
+#: Given the customer-id column of the query, a SQL condition on it.
+ScopeClause = Callable[[Any], ColumnElement[bool]]
 MAX_IDS = 1000
 PAST_SKEW = timedelta(minutes=5)
 MAX_AHEAD = timedelta(days=366)
@@ -72,6 +75,10 @@ class ContactQuery:
     channel: str | None
     at: datetime | None = None
     customer_ids: tuple[uuid.UUID, ...] | None = None
+    #: Only customers this SQL clause factory accepts (a segment snapshot, built by vault.segments);
+    #: ``scope_name`` (e.g. ``core-customers@3``) is recorded in the audit entry.
+    scope: ScopeClause | None = None
+    scope_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +93,7 @@ class ContactPlan:
     subjects: SubjectList
     audit_seq: int
     customer_ids: tuple[uuid.UUID, ...] | None
+    scope: ScopeClause | None = None
 
     @property
     def count(self) -> int:
@@ -103,6 +111,9 @@ class ContactDeps:
     guard: Guard
     audit: AuditLog
     clock: Clock = utcnow
+    #: Customers never contacted for direct marketing or by segment (department labels ``blacklist`` /
+    #: ``do_not_contact``); wired by bootstrap from vault.segments, which sits above this package.
+    blocked: ScopeClause | None = None
 
 
 class ContactResolver:
@@ -151,7 +162,8 @@ class ContactResolver:
     # -- the eligibility predicate ------------------------------------------------------------------
 
     def _where(self, purpose: Purpose, channel: Channel, at: datetime, night: bool,
-               ids: tuple[uuid.UUID, ...] | None) -> tuple[Any, list[ColumnElement[bool]], Any]:
+               ids: tuple[uuid.UUID, ...] | None,
+               scope: ScopeClause | None = None) -> tuple[Any, list[ColumnElement[bool]], Any]:
         """((FROM, join), WHERE clauses, key column) of "customers to contact"; the key is the customer id."""
         clauses: list[ColumnElement[bool]] = [contactable_clause(purpose)]
         if purpose.is_consent:
@@ -182,6 +194,10 @@ class ContactResolver:
                 CustomerIndexRow.customer_id == key, (CustomerIndexRow.field + "") == required[0])))
         if ids is not None:
             clauses.append(key.in_(ids))
+        if scope is not None:
+            clauses.append(scope(key))
+        if self._d.blocked is not None and (scope is not None or is_direct_marketing(purpose)):
+            clauses.append(~self._d.blocked(key))
         return (frm, join_on), clauses, key
 
     def _select(self, cols: list[Any], frm: tuple[Any, Any], clauses: list[ColumnElement[bool]]) -> Select[Any]:
@@ -203,7 +219,7 @@ class ContactResolver:
         purpose, channel, at = self._check(query, caller)
         await self._d.guard.require(caller, perms.CONTACTS_READ, "contacts.resolve")
         night = purpose.night_opt_in_required and channel in NIGHT_CHANNELS and is_night(at)
-        frm, clauses, key = self._where(purpose, channel, at, night, query.customer_ids)
+        frm, clauses, key = self._where(purpose, channel, at, night, query.customer_ids, query.scope)
         subjects = SubjectList()
         last: uuid.UUID | None = None
         async with self._d.db.read() as session:
@@ -220,8 +236,9 @@ class ContactResolver:
             "contacts.resolve", Outcome.ALLOWED, caller.actor, purpose=purpose.id, fields=fields,
             request_id=caller.request_id, client_ip=caller.client_ip,
             detail=f"channel={channel.value} at={at.isoformat()} night_opt_in_applied={night}"
-                   + (f" ids_given={len(query.customer_ids)}" if query.customer_ids else "")), subjects)
-        return ContactPlan(purpose, channel, at, night, fields, subjects, seq, query.customer_ids)
+                   + (f" ids_given={len(query.customer_ids)}" if query.customer_ids else "")
+                   + (f" segment={query.scope_name}" if query.scope_name else "")), subjects)
+        return ContactPlan(purpose, channel, at, night, fields, subjects, seq, query.customer_ids, query.scope)
 
     # -- pass 2: stream -------------------------------------------------------------------------------
 
@@ -232,7 +249,8 @@ class ContactResolver:
         """
         if not plan.count:
             return
-        frm, clauses, key = self._where(plan.purpose, plan.channel, plan.at, plan.night, plan.customer_ids)
+        frm, clauses, key = self._where(plan.purpose, plan.channel, plan.at, plan.night, plan.customer_ids,
+                                        plan.scope)
         cols = [CustomerRow.id, CustomerRow.kek_version, CustomerRow.wrapped_dek, CustomerRow.dek_version,
                 CustomerRow.sealed]
         audited = plan.subjects.packed()

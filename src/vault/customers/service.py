@@ -159,13 +159,19 @@ class CustomerService:
             fields=tuple(sorted(view.fields)), request_id=caller.request_id, client_ip=caller.client_ip))
         return view
 
-    async def get(self, customer_id: uuid.UUID, caller: Caller) -> CustomerView:
+    async def get(self, customer_id: uuid.UUID, caller: Caller, *, masked: bool = False) -> CustomerView:
         """Read one customer for the caller's purpose, audited before it is returned.
+
+        Args:
+            masked: mask every field, even those the role may see in clear (the console's default view;
+                :meth:`reveal` shows one field in clear, audited on its own).
 
         Raises:
             CustomerNotFoundError, AccessDeniedError (purpose, permission or lawful basis).
         """
         purpose, visible = await self._d.guard.require_fields(caller, "customer.read", customer_id=customer_id)
+        if masked:
+            visible = dict.fromkeys(visible, "masked")
         row = await self._fetch(customer_id)
         if row is None or not self._readable(row, purpose):
             await self._d.audit.record_durable(AuditEvent(
@@ -178,6 +184,31 @@ class CustomerService:
             "customer.read", Outcome.ALLOWED, caller.actor, purpose=purpose.id, customer_id=customer_id,
             fields=tuple(sorted(view.fields)), request_id=caller.request_id, client_ip=caller.client_ip))
         return view
+
+    async def reveal(self, customer_id: uuid.UUID, name: str, caller: Caller) -> str:
+        """One field in clear, for a role allowed to read it in clear for the caller's purpose (audited as
+        ``customer.reveal`` with the field name, before the value is returned).
+
+        Raises:
+            InvalidInputError, CustomerNotFoundError, AccessDeniedError (purpose, permission, restriction or
+            lawful basis; each denial audited by the guard).
+        """
+        if name not in self._d.catalogue:
+            raise InvalidInputError(f"unknown field {name!r}")
+        purpose, visible = await self._d.guard.require_fields(caller, "customer.reveal", customer_id=customer_id)
+        if visible.get(name) != "clear":
+            await self._d.guard.deny(caller, "customer.reveal", PermissionDeniedError(
+                f"role {caller.role!r} may not see {name!r} in clear for purpose {purpose.id!r}",
+                permission=str(perms.CUSTOMERS_READ), purpose=purpose.id), customer_id=customer_id, fields=(name,))
+        row = await self._fetch(customer_id)
+        if row is None or not self._readable(row, purpose):
+            raise CustomerNotFoundError(f"customer {customer_id} not found")
+        await self._d.guard.admit(caller, purpose, "customer.reveal", row, self._session)
+        value = self._open(row, {name: "clear"}).get(name, "")
+        await self._d.audit.record_durable(AuditEvent(
+            "customer.reveal", Outcome.ALLOWED, caller.actor, purpose=purpose.id, customer_id=customer_id,
+            fields=(name,), request_id=caller.request_id, client_ip=caller.client_ip))
+        return value
 
     async def lookup(self, by: str, value: str, caller: Caller) -> list[CustomerView]:
         """Exact lookup through a blind index (email, phone, customer_ref, rrn).
