@@ -142,7 +142,7 @@ class ExtractList(msgspec.Struct, kw_only=True):
     count: int
 
 
-class SnapshotRead(msgspec.Struct, kw_only=True):
+class StatsSnapshotRead(msgspec.Struct, kw_only=True):
     """A statistics snapshot (true counts are never returned)."""
 
     id: uuid.UUID
@@ -172,7 +172,7 @@ class CountsRead(msgspec.Struct, kw_only=True):
     groups: list[dict[str, Any]]
     noise: NoiseRead
     epsilon_remaining: float
-    snapshot: SnapshotRead
+    snapshot: StatsSnapshotRead
 
     @classmethod
     def from_domain(cls, project: str, c: NoisyCounts) -> CountsRead:
@@ -184,7 +184,7 @@ class CountsRead(msgspec.Struct, kw_only=True):
                                         "counts lie within ci95 of the truth; counts are unbiased and may be "
                                         "negative"),
                    epsilon_remaining=c.epsilon_remaining,
-                   snapshot=SnapshotRead(id=s.id, created_at=s.created_at, reference_date=s.reference_date,
+                   snapshot=StatsSnapshotRead(id=s.id, created_at=s.created_at, reference_date=s.reference_date,
                                          customers=s.customers))
 
 
@@ -291,10 +291,11 @@ class StatsController(Controller):
     tags = ["analysts"]
 
     @post("/snapshots", operation_id="CreateStatsSnapshot", status_code=201)
-    async def snapshot(self, caller: Caller, state: State) -> SnapshotRead:
+    async def snapshot(self, caller: Caller, state: State) -> StatsSnapshotRead:
         """Recount the consented population (the true counts DP answers are drawn from)."""
         s = await analysts_of(state).stats.refresh(caller)
-        return SnapshotRead(id=s.id, created_at=s.created_at, reference_date=s.reference_date, customers=s.customers)
+        return StatsSnapshotRead(id=s.id, created_at=s.created_at, reference_date=s.reference_date,
+                                 customers=s.customers)
 
     @get("/counts", operation_id="DpCounts")
     async def counts(
