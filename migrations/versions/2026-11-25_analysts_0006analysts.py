@@ -1,7 +1,7 @@
 """Analysts: analysis projects (members, ε budget and ledger), extract jobs, DP statistics snapshots.
 
 Revision ID: 0006analysts
-Revises: 0005console
+Revises: 0006security
 Create Date: 2026-11-25
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006analysts"
-down_revision = "0005console"
+down_revision = "0006security"
 branch_labels = None
 depends_on = None
 

@@ -1,5 +1,6 @@
 """Provision log: disclosures to third parties and transfers abroad (issue 12, section 5);
-the reason a GDPR request's deadline was extended.
+the reason a GDPR request's deadline was extended; the published consent notices (hash of each
+version's canonical disclosure, first seen).
 
 Revision ID: 0006cmp
 Revises: 0005realworld
@@ -35,11 +36,19 @@ def upgrade() -> None:
     )
     op.create_index("ix_provisions_customer_id", "provisions", ["customer_id"])
     op.create_index("ix_provisions_provided_at", "provisions", ["provided_at"])
+    op.create_table(
+        "consent_notices",
+        sa.Column("purpose", sa.String(60), primary_key=True),
+        sa.Column("version", sa.String(40), primary_key=True),
+        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False),
+    )
     with op.batch_alter_table("rights_requests") as t:
         t.add_column(sa.Column("extension_reason", sa.String(30), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_table("consent_notices")
     with op.batch_alter_table("rights_requests") as t:
         t.drop_column("extension_reason")
     op.drop_index("ix_provisions_provided_at", "provisions")

@@ -6,6 +6,7 @@ settings or builds engines, key providers or policies.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,8 +24,10 @@ from vault.audit.inspection import InspectionSettings
 from vault.audit.log import AuditLog
 from vault.audit.policy_files import policy_digest, record_policy_load
 from vault.consent.contacts import ContactDeps, ContactResolver
-from vault.consent.imports import check_import_columns, record_imported_consents
+from vault.consent.imports import check_import_columns, imported_consents_recorder
 from vault.consent.ledger import SqlConsentLedger
+from vault.consent.notices import check_published_notices
+from vault.consent.notifications import ConsentNotifications
 from vault.consent.service import ConsentDeps, ConsentService
 from vault.crypto.keys import LayeredKeyProvider, load_env_keys, load_key_file
 from vault.customers.gate import restriction_error
@@ -34,6 +37,7 @@ from vault.customers.service import CustomerDeps, CustomerService
 from vault.db.engine import Database
 from vault.keys.rotation import KeyRotation
 from vault.keys.store import load_keyring
+from vault.lib.ratelimit import ConcurrencyLimit, SlidingWindow, VolumeWindow
 from vault.policy.catalogue import load_catalogue
 from vault.policy.purposes import load_purposes
 from vault.policy.statutes import StatuteRegistry, check_statutes, load_statutes
@@ -53,6 +57,7 @@ from vault.segments.service import SegmentDeps, SegmentService
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from vault.audit.entry import Actor
     from vault.config import Settings
     from vault.crypto.keyring import Keyring
     from vault.crypto.keys import KeyProvider
@@ -136,11 +141,37 @@ class Vault:
         p = self.policies
         return Guard(p.access, p.purposes, self.lawful, self.audit, restriction_error)
 
+    def _share(self, limit: int) -> int:
+        """A worker's share of a per-principal limit (each worker process counts on its own)."""
+        return max(1, math.ceil(limit / max(1, self.settings.api.workers)))
+
+    @cached_property
+    def lookups(self) -> SlidingWindow:
+        """Exact lookups per principal and minute."""
+        return SlidingWindow(self._share(self.settings.limits.lookups_per_minute), 60.0)
+
+    @cached_property
+    def lookup_misses(self) -> SlidingWindow:
+        """Empty lookups per principal within 10 minutes; reaching the limit writes an alert entry."""
+        return SlidingWindow(self._share(self.settings.limits.lookup_miss_alert), 600.0)
+
+    @cached_property
+    def detection_slots(self) -> ConcurrencyLimit:
+        """PII detection runs in flight per principal."""
+        return ConcurrencyLimit(max(1, self.settings.limits.detections_in_flight))
+
+    @cached_property
+    def contact_volume(self) -> VolumeWindow:
+        """Contacts resolved per principal within 24 h."""
+        return VolumeWindow(86_400.0)
+
     @cached_property
     def customer_deps(self) -> CustomerDeps:
         """Collaborators for :class:`CustomerService` (built once per process)."""
         p = self.policies
-        return CustomerDeps(self.keyring, p.catalogue, p.purposes, self.guard, self.audit, self.db)
+        return CustomerDeps(self.keyring, p.catalogue, p.purposes, self.guard, self.audit, self.db,
+                            lookups=self.lookups, lookup_misses=self.lookup_misses,
+                            detection_slots=self.detection_slots)
 
     def customers(self, session: AsyncSession) -> CustomerService:
         """A customer service on ``session``."""
@@ -155,11 +186,19 @@ class Vault:
         """A consent service on ``session``."""
         return ConsentService(session, self.consent_deps)
 
+    def consent_notifications(self) -> ConsentNotifications:
+        """Result and reconfirmation notices: who is due, what was sent (opens its own transactions)."""
+        p = self.policies
+        return ConsentNotifications(self.db, p.purposes, p.access, self.audit)
+
     def contacts(self) -> ContactResolver:
         """The consented-contact resolver (opens its own read transactions)."""
         p = self.policies
+        lim = self.settings.limits
         return ContactResolver(ContactDeps(self.db, self.keyring, p.purposes, self.guard, self.audit,
-                                           blocked=lambda key: ~not_blocked(key)))
+                                           blocked=lambda key: ~not_blocked(key), volume=self.contact_volume,
+                                           per_request=lim.contacts_per_request,
+                                           per_day=self._share(lim.contacts_per_day)))
 
     def quality(self, session: AsyncSession) -> QualityService:
         """Data-quality flags (compliance officers list them) on ``session``."""
@@ -168,7 +207,7 @@ class Vault:
     def importer(self) -> CustomerImporter:
         """The customer importer; consent flags become consent events in each batch's transaction."""
         return CustomerImporter(self.db, self.keyring, self.policies.catalogue, self.audit,
-                                on_created=record_imported_consents)
+                                on_created=imported_consents_recorder(self.policies.purposes))
 
     def segments(self) -> SegmentService:
         """Segments: preview, versions and sign-off, snapshots, diffs (opens its own transactions)."""
@@ -188,7 +227,8 @@ class Vault:
         """Collaborators for :class:`RightsService` (built once per process)."""
         p = self.policies
         return RightsDeps(self.db, self.keyring, p.catalogue, p.purposes, self.guard, self.audit,
-                          ErasureJournal(self.settings.rights.erasure_journal))
+                          ErasureJournal(self.settings.rights.erasure_journal),
+                          bulk_approval_over=self.settings.limits.bulk_erasure_approval_over)
 
     def rights(self) -> RightsService:
         """Data subject rights (opens its own transactions)."""
@@ -212,9 +252,9 @@ class Vault:
         p = self.policies
         return ProvisionService(ProvisionDeps(self.db, self.keyring, p.purposes, self.guard, self.audit))
 
-    def key_rotation(self, *, batch_size: int = 5000) -> KeyRotation:
-        """KEK and blind-index key rotation."""
-        return KeyRotation(self.db, self.keyring.provider, batch_size=batch_size, audit=self.audit)
+    def key_rotation(self, *, batch_size: int = 5000, actor: Actor | None = None) -> KeyRotation:
+        """KEK and blind-index key rotation, audited as ``actor`` (the CLI operator when not given)."""
+        return KeyRotation(self.db, self.keyring.provider, batch_size=batch_size, audit=self.audit, actor=actor)
 
     def extracts(self, detector: PiiPort) -> ExtractService:
         """The analytics extract builder; ``detector`` is the release gate (opens its own transactions)."""
@@ -269,7 +309,8 @@ class Vault:
 async def open_vault(settings: Settings) -> Vault:
     """Build the vault: policies, KEK provider, database, system keys, audit log.
 
-    A change of the policy files since the last start is recorded (``policy.loaded``, by hash).
+    A change of the policy files since the last start is recorded (``policy.loaded``, by hash); a
+    published consent notice whose disclosure changed stops start-up (``consent.notices``).
     """
     policies = load_policies(settings)
     provider = key_provider(settings)
@@ -281,6 +322,7 @@ async def open_vault(settings: Settings) -> Vault:
         await db.dispose()
         raise
     try:
+        await check_published_notices(db, policies.purposes)
         await record_policy_load(db, policy_digest(settings.policy.directory))
     except Exception:
         await db.dispose()

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -42,7 +42,11 @@ class ApiSettings(BaseModel):
     host: str = Field("127.0.0.1", description="Bind address")
     port: int = Field(8000, description="Bind port")
     max_body_bytes: int = Field(1_048_576, description="Largest accepted request body")
+    max_header_bytes: int = Field(16_384, description="Largest accepted header block (431 beyond)")
+    max_url_bytes: int = Field(8_192, description="Longest accepted request URL, path plus query (414 beyond)")
     workers: int = Field(1, description="Uvicorn worker processes for `vault serve`")
+    max_connections: int = Field(
+        1000, description="Concurrent connections and requests per worker; beyond, 503 before authentication")
 
 
 #: Access logs are kept at least 2 years (personal-information safety-measures standard, art. 8(1)).
@@ -62,6 +66,30 @@ class AuditSettings(BaseModel):
     off_hours_end: int = Field(8, ge=0, le=23, description="End of off-hours access (KST hour) in inspections")
     denial_spike: int = Field(20, ge=1, description="Denials by one principal in one hour that the monthly "
                                                     "inspection reports as a spike")
+    checkpoint_dir: Path | None = Field(
+        None, description="Where `vault serve` exports signed checkpoints (default <var_dir>/checkpoints; "
+                          "keep it on other storage than the database)")
+    checkpoint_every_seconds: float = Field(300.0, description="Export a checkpoint at least this often (0: never)")
+    checkpoint_every_entries: int = Field(10_000, description="...or after this many new entries")
+
+
+class LimitSettings(BaseModel):
+    """Abuse limits per principal (each worker enforces its share: the limit divided by api.workers)."""
+
+    lookups_per_minute: int = Field(60, description="Exact customer lookups one principal may make per minute")
+    lookup_miss_alert: int = Field(
+        20, description="Empty lookups by one principal within 10 minutes that raise an alert entry")
+    auth_failures_per_minute: int = Field(
+        30, description="Failed authentications from one address per minute before it is refused (429) unchecked")
+    contacts_per_request: int = Field(
+        10_000, description="Contacts one resolution may return without a `justification` (audited)")
+    contacts_per_day: int = Field(
+        50_000, description="Contacts one principal may resolve per 24 h without a `justification`")
+    bulk_erasure_approval_over: int = Field(
+        100, description="Bulk erasures of more customers wait for a second compliance officer's approval")
+    detection_processes: int = Field(1, description="Worker processes that run PII detection for the API")
+    detections_in_flight: int = Field(
+        2, description="PII detection runs (analyze, note redaction) one principal may have in flight per worker")
 
 
 class RightsSettings(BaseModel):
@@ -71,6 +99,11 @@ class RightsSettings(BaseModel):
         Path("var/erasure-journal.jsonl"),
         description="Append-only erasure journal (JSON lines: ids, digests, times, request ids; never PII), kept "
                     "apart from the database and its backups; `vault rights replay-erasures` re-applies it")
+    retention_every_s: float = Field(
+        86_400, ge=0, description="`vault serve` runs retention (erase customers past their retention period) "
+                                  "this often, first after one interval; 0 turns the schedule off")
+    retention_mode: Literal["erase", "pseudonymize"] = Field(
+        "erase", description="What the scheduled retention run does to customers past retention")
 
 
 class ConsoleSettings(BaseModel):
@@ -98,12 +131,21 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VAULT_", env_nested_delimiter="__", extra="ignore")
 
     database_url: str = Field("sqlite+aiosqlite:///var/vault.db", description="SQLAlchemy async URL")
+    database_owner_url: str | None = Field(
+        None, description="PostgreSQL: URL of the role that owns the schema; `vault init` migrates with it "
+                          "(default: database_url)")
+    api_key: SecretStr | None = Field(
+        None, description="API key of the principal a privileged CLI command (rights erase/export, keys ...) acts as")
+    database_service_role: str | None = Field(
+        None, description="PostgreSQL: the role the service connects as; `vault init` grants it INSERT and SELECT "
+                          "only on the audit tables (docs/operations.md)")
     var_dir: Path = Field(Path("var"), description="Folder for the embedded database and generated files")
     crypto: CryptoSettings = Field(default_factory=CryptoSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     rights: RightsSettings = Field(default_factory=RightsSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
 

@@ -63,6 +63,24 @@ class AccessDeniedError(VaultError):
     title = "Access denied"
 
 
+class UnavailableError(VaultError):
+    """The vault cannot serve the request right now (e.g. its audit log is not writable) (503)."""
+
+    code = "unavailable"
+    title = "Service unavailable"
+
+
+class RateLimitedError(VaultError):
+    """Too many requests of this kind from this principal or source; retry later (429)."""
+
+    code = "rate_limited"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int, **extra: Any) -> None:
+        super().__init__(detail, retry_after=retry_after, **extra)
+        self.retry_after = retry_after
+
+
 class ConfigurationError(VaultError):
     """A policy or settings file is invalid; start-up must stop."""
 

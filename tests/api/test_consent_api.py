@@ -43,8 +43,10 @@ async def test_grant_gives_a_receipt_that_verifies_offline_and_fails_when_modifi
 ) -> None:
     app = principals["application"].headers
     cid = await _customer(client, app)
-    body = await _record(client, app, cid, {"purpose": "marketing_email", "action": "grant"},
-                         {"purpose": "marketing_sms", "action": "grant", "channels": ["sms"]},
+    body = await _record(client, app, cid, {"purpose": "marketing_email", "action": "grant",
+                                            "notice_version": "2026-01"},
+                         {"purpose": "marketing_sms", "action": "grant",
+                          "notice_version": "2026-01", "channels": ["sms"]},
                          evidence={"ip": "198.51.100.4", "user_agent": "Shop/1.0"})
     events = body["events"]
     assert isinstance(events, list) and len(events) == 2
@@ -76,7 +78,7 @@ async def test_withdraw_denies_next_read_with_reason_and_audit(
 ) -> None:
     app = principals["application"].headers
     cid = await _customer(client, app)
-    await _record(client, app, cid, {"purpose": "marketing_email", "action": "grant"})
+    await _record(client, app, cid, {"purpose": "marketing_email", "action": "grant", "notice_version": "2026-01"})
     assert (await client.get(f"/v1/customers/{cid}?purpose=marketing_email", headers=app)).status_code == 200
     await _record(client, app, cid, {"purpose": "marketing_email", "action": "withdraw"})
     rid = uuid.uuid4().hex
@@ -102,9 +104,9 @@ async def test_contacts_stream_ndjson_and_respect_night_hours(
     app = principals["application"].headers
     mkt = principals["marketing"].headers
     day_only, night_too = await _customer(client, app), await _customer(client, app)
-    await _record(client, app, day_only, {"purpose": "marketing_sms", "action": "grant"})
-    await _record(client, app, night_too, {"purpose": "marketing_sms", "action": "grant"},
-                  {"purpose": "night_advertising", "action": "grant", "channels": ["sms"]})
+    await _record(client, app, day_only, {"purpose": "marketing_sms", "action": "grant", "notice_version": "2026-01"})
+    await _record(client, app, night_too, {"purpose": "marketing_sms", "action": "grant", "notice_version": "2026-01"},
+                  {"purpose": "night_advertising", "action": "grant", "notice_version": "2026-01", "channels": ["sms"]})
     now = datetime.now(KST)
     tomorrow = (now + timedelta(days=1)).date()
     noon = datetime(tomorrow.year, tomorrow.month, tomorrow.day, 12, 0, tzinfo=KST)
@@ -129,15 +131,15 @@ async def test_bad_input_is_explained(client: AsyncTestClient, principals: dict[
         assert r.headers["content-type"].startswith("application/problem+json"), r.text
         return {"status": r.status_code, **r.json()}
 
-    p = await post({"purpose": "astrology", "action": "grant"})
+    p = await post({"purpose": "astrology", "action": "grant", "notice_version": "2026-01"})
     assert p["status"] == 422 and "marketing_email" in p["valid"]  # type: ignore[operator]
-    p = await post({"purpose": "marketing_email", "action": "grant", "channels": ["fax"]})
+    p = await post({"purpose": "marketing_email", "action": "grant", "notice_version": "2026-01", "channels": ["fax"]})
     assert p["status"] == 422 and p["valid"] == ["email"]
     p = await post({"purpose": "marketing_email", "action": "grant", "notice_version": "1999-01"})
-    assert p["status"] == 422 and p["valid"] == ["2025-03", "2026-01"]
+    assert p["status"] == 422 and p["valid"] == ["2025-03", "2026-01", "2026-11"]
     p = await post({"purpose": "service_delivery", "action": "withdraw"})
     assert p["status"] == 409 and "contract" in str(p["detail"]) and "end the contract" in str(p["detail"])
-    p = await post({"purpose": "marketing_email", "action": "reconfirm"})
+    p = await post({"purpose": "marketing_email", "action": "reconfirm", "notice_version": "2026-01"})
     assert p["status"] == 409
     r = await client.get("/v1/contacts", headers=app, params={"purpose": "marketing_email", "channel": "carrier"})
     assert r.status_code == 422 and r.json()["valid"] == ["email"]
@@ -157,7 +159,7 @@ async def test_history_evidence_only_for_compliance(
 ) -> None:
     app = principals["application"].headers
     cid = await _customer(client, app)
-    await _record(client, app, cid, {"purpose": "analytics", "action": "grant"},
+    await _record(client, app, cid, {"purpose": "analytics", "action": "grant", "notice_version": "2026-01"},
                   evidence={"ip": "192.0.2.1", "user_agent": "Kiosk"})
     plain = (await client.get(f"/v1/customers/{cid}/consents/history{SD}", headers=app)).json()["items"]
     assert plain[0]["evidence"] is None and plain[0]["channel"] is None
@@ -172,11 +174,12 @@ async def test_due_and_purposes(client: AsyncTestClient, principals: dict[str, C
     app = principals["application"].headers
     cid = await _customer(client, app)
     collected = (datetime.now(UTC) - timedelta(days=720)).isoformat()
-    await _record(client, app, cid, {"purpose": "marketing_email", "action": "grant"}, collected_at=collected)
+    await _record(client, app, cid, {"purpose": "marketing_email", "action": "grant",
+                                     "notice_version": "2026-01"}, collected_at=collected)
     r = await client.get("/v1/consents/due", headers=app,
                          params={"purpose": "service_delivery", "consent_purpose": "marketing_email"})
     assert r.status_code == 200, r.text
     assert cid in {d["customer_id"] for d in r.json()["items"]}
     purposes = {p["id"]: p for p in (await client.get("/v1/purposes", headers=app)).json()}
-    assert [n["version"] for n in purposes["marketing_email"]["notices"]] == ["2025-03", "2026-01"]
+    assert [n["version"] for n in purposes["marketing_email"]["notices"]] == ["2025-03", "2026-01", "2026-11"]
     assert purposes["marketing_sms"]["night_opt_in_purpose"] == "night_advertising"

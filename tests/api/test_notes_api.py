@@ -41,8 +41,17 @@ async def test_note_redacted_for_agents_original_for_compliance(client: AsyncTes
     r = await client.get(f"/v1/customers/{cid}/notes?purpose=legal_claims",
                          headers=principals["compliance_officer"].headers)
     assert r.status_code == 200, r.text
-    assert r.json()[0]["text"] == NOTE
+    # the note held an RRN and no statute purpose applied: only the redacted copy was kept (PIPA 24-2)
+    assert "900101-1234568" not in r.json()[0]["text"] and "010-2468-1357" not in r.json()[0]["text"]
     assert r.json()[0]["redacted"] is False
+
+    plain = "고객님 요청: 010-2468-1357로 연락 바랍니다."
+    r = await client.post(f"/v1/customers/{cid}/notes?purpose=customer_support",
+                          json={"text": plain, "language": "ko"}, headers=agent)
+    assert r.status_code == 201 and r.json()["entity_counts"].get("KR_RRN") is None
+    r = await client.get(f"/v1/customers/{cid}/notes?purpose=legal_claims",
+                         headers=principals["compliance_officer"].headers)
+    assert r.json()[0]["text"] == plain  # without an RRN the original is kept for legal claims
 
 
 async def test_note_denials_and_bad_input(client: AsyncTestClient, principals: dict[str, Creds]) -> None:  # type: ignore[type-arg]
@@ -89,5 +98,5 @@ async def test_export_includes_notes(client: AsyncTestClient, principals: dict[s
                          headers=principals["compliance_officer"].headers)
     assert r.status_code == 200, r.text
     notes = r.json()["notes"]
-    assert [n["text"] for n in notes] == [NOTE]
+    assert len(notes) == 1 and "900101-1234568" not in notes[0]["text"]  # only the redacted copy was kept
     assert notes[0]["entity_counts"]["PHONE_NUMBER"] == 1

@@ -29,11 +29,13 @@ async def test_impact_of_a_principal_and_its_key_lists_single_and_bulk_subjects(
     since = datetime.now(UTC) - timedelta(seconds=1)
     read_one, bulk_a, bulk_b, untouched = [await _customer(client, app.headers) for _ in range(4)]
     for cid in (bulk_a, bulk_b, untouched):
-        await _record(client, app.headers, cid, {"purpose": "marketing_email", "action": "grant"})
+        await _record(client, app.headers, cid, {"purpose": "marketing_email", "action": "grant",
+                                                 "notice_version": "2026-01"})
     # marketing reads one customer's contact data and resolves a bulk contact list of two
     r = await client.get(f"/v1/customers/{read_one}", params={"purpose": "marketing_email"}, headers=mkt.headers)
     assert r.status_code in (200, 403), r.text  # no consent -> denied: must not count as touched
-    await _record(client, app.headers, read_one, {"purpose": "marketing_email", "action": "grant"})
+    await _record(client, app.headers, read_one, {"purpose": "marketing_email", "action": "grant",
+                                                  "notice_version": "2026-01"})
     r = await client.get(f"/v1/customers/{read_one}", params={"purpose": "marketing_email"}, headers=mkt.headers)
     assert r.status_code == 200, r.text
     r = await client.get("/v1/contacts", headers=mkt.headers, params={
@@ -124,7 +126,8 @@ async def test_monthly_inspection_lists_bulk_grants_and_denials_and_is_signed_of
 ) -> None:
     co, app, mkt = principals["compliance_officer"], principals["application"], principals["marketing"]
     cid = await _customer(client, app.headers)
-    await _record(client, app.headers, cid, {"purpose": "marketing_email", "action": "grant"})
+    await _record(client, app.headers, cid, {"purpose": "marketing_email", "action": "grant",
+                                             "notice_version": "2026-01"})
     r = await client.get("/v1/contacts", headers=mkt.headers, params={
         "purpose": "marketing_email", "channel": "email", "customer_id": [cid]})
     assert r.status_code == 200

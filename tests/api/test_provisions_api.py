@@ -34,8 +34,9 @@ async def test_provide_checks_current_consent_and_records_recipient_items_time_m
 ) -> None:
     app = principals["application"].headers
     yes, no, withdrawn = await _customer(client, app), await _customer(client, app), await _customer(client, app)
-    await _record(client, app, yes, {"purpose": "third_party_delivery", "action": "grant"})
-    await _record(client, app, withdrawn, {"purpose": "third_party_delivery", "action": "grant"})
+    await _record(client, app, yes, {"purpose": "third_party_delivery", "action": "grant", "notice_version": "2026-01"})
+    await _record(client, app, withdrawn, {"purpose": "third_party_delivery", "action": "grant",
+                                           "notice_version": "2026-01"})
     await _record(client, app, withdrawn, {"purpose": "third_party_delivery", "action": "withdraw"})
     rid = uuid.uuid4().hex
     r = await client.post(TPD, headers={**app, "X-Request-ID": rid}, json={
@@ -69,7 +70,8 @@ async def test_cross_border_transfer_records_the_country(client: Client, princip
                                                          vault: Vault) -> None:
     app = principals["application"].headers
     cid = await _customer(client, app)
-    await _record(client, app, cid, {"purpose": "cross_border_transfer", "action": "grant"})
+    await _record(client, app, cid, {"purpose": "cross_border_transfer", "action": "grant",
+                                     "notice_version": "2026-01"})
     r = await client.post("/v1/provisions?purpose=cross_border_transfer", headers=app,
                           json={"customer_ids": [cid], "mechanism": "sftp"})
     assert r.status_code == 201, r.text
@@ -83,7 +85,7 @@ async def test_provide_refuses_other_items_purposes_and_roles(client: Client, pr
                                                               vault: Vault) -> None:
     app = principals["application"].headers
     cid = await _customer(client, app)
-    await _record(client, app, cid, {"purpose": "third_party_delivery", "action": "grant"})
+    await _record(client, app, cid, {"purpose": "third_party_delivery", "action": "grant", "notice_version": "2026-01"})
     r = await client.post(TPD, headers=app, json={"customer_ids": [cid], "mechanism": "api", "items": ["email"]})
     assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
     assert r.json()["field"] == "email" and r.json()["purpose"] == "third_party_delivery"
@@ -109,7 +111,8 @@ async def test_export_recipients_are_actual_provisions_and_usage_notice_lists_th
     app, co = principals["application"].headers, principals["compliance_officer"].headers
     provided, only_consented = await _customer(client, app), await _customer(client, app)
     for cid in (provided, only_consented):
-        await _record(client, app, cid, {"purpose": "third_party_delivery", "action": "grant"})
+        await _record(client, app, cid, {"purpose": "third_party_delivery", "action": "grant",
+                                         "notice_version": "2026-01"})
     since = datetime.now(UTC) - timedelta(minutes=1)
     r = await client.post(TPD, headers=app, json={"customer_ids": [provided], "mechanism": "portal_upload"})
     assert r.status_code == 201

@@ -23,12 +23,15 @@ async def test_reissued_rrn_is_stored_and_listed(client: AsyncTestClient, princi
     app, officer = principals["application"].headers, principals["compliance_officer"].headers
     ref = f"Q-{uuid.uuid4().hex[:10]}"
     rrn = _reissued("780512" + "1" + "24680")
-    r = await client.post("/v1/customers?purpose=service_delivery", json={"customer_ref": ref, "rrn": rrn},
-                          headers=app)
+    r = await client.post("/v1/customers?purpose=service_delivery", json={"customer_ref": ref}, headers=app)
     assert r.status_code == 201, r.text
     cid = r.json()["id"]
-    r = await client.post("/v1/customers?purpose=service_delivery",
-                          json={"customer_ref": f"{ref}-x", "rrn": "781312-1246801"}, headers=app)
+    # An RRN is statute-only (issue 10 #5): written under legal_claims by a compliance officer, not by the shop.
+    r = await client.patch(f"/v1/subjects/{cid}?purpose=legal_claims", json={"fields": {"rrn": rrn}},
+                           headers=officer)
+    assert r.status_code == 200, r.text
+    r = await client.patch(f"/v1/subjects/{cid}?purpose=legal_claims", json={"fields": {"rrn": "781312-1246801"}},
+                           headers=officer)
     assert r.status_code == 422  # structurally impossible (month 13): still refused
     assert r.headers["content-type"].startswith("application/problem+json")
     assert "1246801" not in r.text
@@ -57,9 +60,11 @@ async def test_pagination(client: AsyncTestClient, principals: dict[str, Creds])
     app, officer = principals["application"].headers, principals["compliance_officer"].headers
     for i in range(3):
         r = await client.post("/v1/customers?purpose=service_delivery",
-                              json={"customer_ref": f"P-{uuid.uuid4().hex[:10]}",
-                                    "rrn": _reissued(f"6{i}0101" + "2" + "13579")}, headers=app)
+                              json={"customer_ref": f"P-{uuid.uuid4().hex[:10]}"}, headers=app)
         assert r.status_code == 201, r.text
+        r = await client.patch(f"/v1/subjects/{r.json()['id']}?purpose=legal_claims",
+                               json={"fields": {"rrn": _reissued(f"6{i}0101" + "2" + "13579")}}, headers=officer)
+        assert r.status_code == 200, r.text
     seen: list[str] = []
     cursor = None
     while True:
@@ -75,10 +80,12 @@ async def test_pagination(client: AsyncTestClient, principals: dict[str, Creds])
 async def test_erasure_removes_the_flags(client: AsyncTestClient, principals: dict[str, Creds]) -> None:  # type: ignore[type-arg]
     app, officer = principals["application"].headers, principals["compliance_officer"].headers
     r = await client.post("/v1/customers?purpose=service_delivery",
-                          json={"customer_ref": f"E-{uuid.uuid4().hex[:10]}", "rrn": _reissued("691130297531")},
-                          headers=app)
+                          json={"customer_ref": f"E-{uuid.uuid4().hex[:10]}"}, headers=app)
     assert r.status_code == 201, r.text
     cid = r.json()["id"]
+    r = await client.patch(f"/v1/subjects/{cid}?purpose=legal_claims",
+                           json={"fields": {"rrn": _reissued("691130297531")}}, headers=officer)
+    assert r.status_code == 200, r.text
     flags = (await client.get("/v1/quality-flags", params={"customer_id": cid}, headers=officer)).json()["items"]
     assert len(flags) == 1
     r = await client.post("/v1/requests", json={"kind": "erasure", "customer_id": cid, "jurisdiction": "pipa"},

@@ -64,7 +64,8 @@ async def test_registry_export_rectify_over_http(client: AsyncTestClient, princi
     co = principals["compliance_officer"].headers
     cid, body = await _customer(client, principals)
     r = await client.post(f"/v1/customers/{cid}/consents?purpose=service_delivery",
-                          json={"consents": [{"purpose": "marketing_email", "action": "grant"}], "source": "web_form"},
+                          json={"consents": [{"purpose": "marketing_email", "action": "grant",
+                                              "notice_version": "2026-01"}], "source": "web_form"},
                           headers=principals["application"].headers)
     assert r.status_code == 201, r.text
     received = (datetime.now(UTC) - timedelta(days=11)).isoformat()
@@ -126,7 +127,8 @@ async def test_objection_and_erasure_over_http(client: AsyncTestClient, principa
     co = principals["compliance_officer"].headers
     cid, body = await _customer(client, principals)
     await client.post(f"/v1/customers/{cid}/consents?purpose=service_delivery",
-                      json={"consents": [{"purpose": "marketing_email", "action": "grant"}], "source": "web_form"},
+                      json={"consents": [{"purpose": "marketing_email", "action": "grant",
+                                          "notice_version": "2026-01"}], "source": "web_form"},
                       headers=principals["application"].headers)
     r = await client.post(f"/v1/subjects/{cid}/objection?purpose=legal_claims", json={}, headers=co)
     assert r.status_code == 200

@@ -24,8 +24,10 @@ async def _customer(client: Client, principals: dict[str, Creds], consent: bool 
     cid = r.json()["id"]
     if consent:
         r = await client.post(f"/v1/customers/{cid}/consents?purpose=service_delivery", headers=app,
-                              json={"consents": [{"purpose": "marketing_email", "action": "grant"},
-                                                 {"purpose": "analytics", "action": "grant"}], "source": "web_form"})
+                              json={"consents": [{"purpose": "marketing_email", "action": "grant",
+                                                  "notice_version": "2026-11"},
+                                                 {"purpose": "analytics", "action": "grant",
+                                                  "notice_version": "2026-11"}], "source": "web_form"})
         assert r.status_code == 201, r.text
     return cid
 

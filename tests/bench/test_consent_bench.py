@@ -164,8 +164,8 @@ def test_grant_http(tmp_path: Path) -> None:
     ids, key = asyncio.run(principal())
     env = {**os.environ, "VAULT_DATABASE_URL": url, "VAULT_CRYPTO__KEK_FILE": str(settings.crypto.kek_file),
            "VAULT_POLICY__DIRECTORY": str(ROOT / "policies"), "VAULT_VAR_DIR": str(var)}
-    body = json.dumps({"consents": [{"purpose": "marketing_email", "action": "grant"},
-                                    {"purpose": "marketing_sms", "action": "grant"}],
+    body = json.dumps({"consents": [{"purpose": "marketing_email", "action": "grant", "notice_version": "2026-01"},
+                                    {"purpose": "marketing_sms", "action": "grant", "notice_version": "2026-01"}],
                        "source": "app", "evidence": {"ip": "203.0.113.9", "user_agent": "bench/1.0"}})
     lua = tmp_path / "grant.lua"
     lua.write_text(

@@ -42,8 +42,9 @@ async def data(server: str, vault: Vault, principals: dict[str, Creds]) -> dict[
             out["customers"].append(r.json()["id"])
         cid = out["customers"][0]
         r = await http.post(f"/v1/customers/{cid}/consents{SD}", headers=app, json={
-            "consents": [{"purpose": "marketing_email", "action": "grant"},
-                         {"purpose": "marketing_sms", "action": "grant", "channels": ["sms"]}],
+            "consents": [{"purpose": "marketing_email", "action": "grant", "notice_version": "2026-11"},
+                         {"purpose": "marketing_sms", "action": "grant", "channels": ["sms"],
+                          "notice_version": "2026-11"}],
             "source": "web_form"})
         assert r.status_code == 201, r.text
         out["receipt"] = r.json()["receipt"]["jws"]

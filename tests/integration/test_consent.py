@@ -67,7 +67,7 @@ async def resolve(vault: Vault, purpose: str, channel: str, at: datetime,
 
 
 def grant(purpose: str, *channels: str, version: str | None = None) -> ConsentChoice:
-    return ConsentChoice(purpose, "grant", channels or None, version)
+    return ConsentChoice(purpose, "grant", channels or None, version or "2026-01")
 
 
 async def test_withdraw_then_resolve_at_once_customer_is_gone(vault: Vault) -> None:
@@ -143,7 +143,8 @@ async def test_two_year_old_marketing_consent_is_expired_and_excluded(vault: Vau
 async def test_history_survives_every_update_and_is_append_only(vault: Vault, db_target) -> None:  # type: ignore[no-untyped-def]
     cid = await new_customer(vault)
     for i, action in enumerate(["grant", "withdraw", "grant", "refuse"]):
-        await decide(vault, cid, DAY + timedelta(minutes=i), ConsentChoice("marketing_email", action),
+        await decide(vault, cid, DAY + timedelta(minutes=i), ConsentChoice("marketing_email", action,
+                                                                        notice_version="2026-01"),
                      evidence=Evidence("203.0.113.7", "Mozilla/5.0 test"))
         async with vault.db.write() as session:
             await vault.customers(session).update(cid, {"phone": f"010-5555-{1000 + i}"}, OP)

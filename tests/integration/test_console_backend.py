@@ -162,7 +162,8 @@ async def test_receipt_verification_against_key_and_ledger(vault: Vault) -> None
         view, _ = await vault.customers(session).create(
             {"customer_ref": ref, "name": "Kim Minji", "email": f"{ref}@example.org"}, OP)
         result = await vault.consents(session).record(
-            view.id, [ConsentChoice("marketing_email", "grant")], OP, source="web_form")
+            view.id, [ConsentChoice("marketing_email", "grant", notice_version="2026-11")], OP,
+            source="web_form")
     assert result.receipt is not None
     token = result.receipt.jws
     async with vault.db.read() as session:

@@ -25,7 +25,7 @@ from vault.audit.models import AuditEntryRow, AuditSubjectRow
 from vault.bootstrap import Vault
 from vault.config import Settings
 from vault.consent.models import ConsentStateRow
-from vault.customers.importer import HEADER
+from vault.customers.importer import CONSENT_PROOF_COLUMNS, HEADER
 from vault.detection import DetectedEntity, PiiDetector, build_analyzer
 from vault.errors import AccessDeniedError
 from vault.privacy import (
@@ -68,7 +68,7 @@ def _customers(seed: int, n: int, prefix: str) -> list[list[str]]:
             "address_line": "센텀중앙로 97", "rrn": "", "marketing_email": "n", "marketing_sms": "n",
             "marketing_sms_night": "", "analytics": "y" if rng.random() < 0.75 else "n",
         }
-        rows.append([values[c] for c in HEADER])
+        rows.append([values[c] for c in HEADER] + ["2026-11-01", "2026-11"])  # consent proof: verified grants
     return rows
 
 
@@ -82,7 +82,7 @@ async def seeded(vault: Vault, tmp_path_factory: pytest.TempPathFactory) -> Seed
     path = tmp_path_factory.mktemp("seed") / "customers.csv"
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(HEADER)
+        w.writerow([*HEADER, *CONSENT_PROOF_COLUMNS])
         w.writerows(_customers(20260115, 700, "X" + uuid.uuid4().hex[:5]))
     report = await vault.importer().run(path, Caller(None, purpose="service_delivery", operator="tests"),
                                         workers=0, keep_ids=True)

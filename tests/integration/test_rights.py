@@ -63,7 +63,8 @@ async def new_customer(vault: Vault, **extra: str) -> tuple[uuid.UUID, dict[str,
 async def grant(vault: Vault, cid: uuid.UUID, purpose: str, evidence: Evidence | None = None) -> None:
     async with vault.db.write() as session:
         await ConsentService(session, vault.consent_deps).record(
-            cid, [ConsentChoice(purpose, "grant")], OP, source="web_form", evidence=evidence)
+            cid, [ConsentChoice(purpose, "grant", notice_version="2026-01")], OP, source="web_form",
+            evidence=evidence)
 
 
 async def test_registry_due_dates_overdue_first_and_compliance_only(vault: Vault,

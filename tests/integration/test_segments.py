@@ -20,7 +20,7 @@ from vault.access.caller import Caller
 from vault.audit.models import AuditEntryRow
 from vault.bootstrap import Vault
 from vault.consent.contacts import ContactQuery
-from vault.customers.importer import HEADER
+from vault.customers.importer import CONSENT_PROOF_COLUMNS, HEADER
 from vault.customers.models import CustomerRow
 from vault.segments.behaviour import TRANSACTION_HEADER
 from vault.segments.errors import ExpressionError, SegmentStateError, SignoffDeniedError
@@ -52,7 +52,7 @@ def _customer_row(ref: str, rng: random.Random, consent: bool) -> list[str]:
               "birth_date": f"{rng.randint(1950, 2000)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}",
               "gender": rng.choice("FM"), "postal_code": rng.choice(["04524", "13494", "48058"]),
               "marketing_email": "y" if consent else "n", "marketing_sms": "n", "analytics": "y"}
-    return [values.get(c, "") for c in HEADER]
+    return [values.get(c, "") for c in HEADER] + ["2026-11-01", "2026-11"]  # consent proof (date, notice)
 
 
 def _write(path: Path, header: tuple[str, ...] | list[str], rows: list[list[str]] | list[tuple[object, ...]]) -> Path:
@@ -77,7 +77,8 @@ async def world(vault: Vault, tmp_path_factory: pytest.TempPathFactory) -> World
     rng = random.Random(11)
     refs = FIXTURE_REFS + [f"RND-{i:04d}" for i in range(120)]
     rows = [_customer_row(r, rng, consent=(r != "FX-B")) for r in refs]
-    report = await vault.importer().run(_write(tmp / "c.csv", HEADER, rows), OPERATOR, keep_ids=True)
+    report = await vault.importer().run(_write(tmp / "c.csv", [*HEADER, *CONSENT_PROOF_COLUMNS], rows), OPERATOR,
+                                        keep_ids=True)
     assert report.created == len(refs)
     random_tx: list[tuple[str, datetime, int, bool]] = []
     for _ in range(1500):

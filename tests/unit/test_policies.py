@@ -55,7 +55,11 @@ def test_unused_field_is_rejected(tmp_path: Path) -> None:
 
 def test_rrn_needs_statute(tmp_path: Path) -> None:
     d = _copy(tmp_path)
-    _edit(d / "purposes.yaml", lambda doc: doc["purposes"]["marketing_email"]["fields"].append("rrn"))
+    def widen(doc):  # type: ignore[no-untyped-def]
+        doc["purposes"]["marketing_email"]["fields"].append("rrn")
+        doc["purposes"]["marketing_email"]["notices"][-1]["items"].append("rrn")  # disclosed, still refused
+
+    _edit(d / "purposes.yaml", widen)
     with pytest.raises(ConfigurationError, match=r"rrn.*statute_ref.*marketing_email"):
         load_policies(_settings(d))
 

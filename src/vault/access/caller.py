@@ -23,6 +23,9 @@ class Caller:
         """The audit actor (the CLI operator when there is no principal)."""
         if self.principal is None:
             return Actor.cli(self.operator or "cli")
+        if self.operator:  # a CLI command acting as a named principal: both are recorded
+            actor = self.principal.actor
+            return replace(actor, name=f"{actor.name} via {self.operator}")
         return self.principal.actor
 
     @property

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 _REASONS = {
     "never_granted": "consent was never granted",
+    "unverified": "the imported consent has no date and notice version and was not reconfirmed",
     "refused": "consent was refused",
     "withdrawn": "consent was withdrawn",
     "expired": "consent expired (not reconfirmed within the reconfirmation interval)",

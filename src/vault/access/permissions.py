@@ -33,6 +33,7 @@ AUDIT_READ = Permission("audit", "read")
 AUDIT_SIGNOFF = Permission("audit", "signoff")  # monthly inspection and per-principal access reviews
 KEYS_MANAGE = Permission("keys", "manage")
 EXTRACTS_CREATE = Permission("extracts", "create")
+PII_ANALYZE = Permission("pii", "analyze")
 EXTRACTS_READ = Permission("extracts", "read")
 EXTRACTS_READ_ALL = Permission("extracts", "read_all")
 PROJECTS_READ = Permission("projects", "read")

@@ -32,6 +32,11 @@ PII_RESOURCES = frozenset({"customers", "contacts", "subjects", "notes"})
 PII_ACTIONS = frozenset({("consents", "read_evidence")})
 
 
+def _shown(value: str, limit: int = 60) -> str:
+    """A client-supplied value as quoted in an error: escaped and bounded, never megabytes long."""
+    return repr(value) if len(value) <= limit else f"{value[:limit]!r}... ({len(value)} characters)"
+
+
 class AccessPolicy:
     """Decides (role, resource, field class, action, purpose) from policies/model.conf + policy.csv."""
 
@@ -78,7 +83,7 @@ class AccessPolicy:
             )
         if purpose not in self._purposes:
             raise UnknownPurposeError(
-                f"unknown purpose {purpose!r}; valid purposes: {', '.join(self._purposes.ids)}",
+                f"unknown purpose {_shown(purpose)}; valid purposes: {', '.join(self._purposes.ids)}",
                 valid=self._purposes.ids,
             )
         return purpose

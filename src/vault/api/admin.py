@@ -172,9 +172,9 @@ class PurposeController(Controller):
                 "retention_days": p.retention_days, "reconfirm_days": p.reconfirm_days,
                 "night_opt_in_required": p.night_opt_in_required, "night_opt_in_purpose": p.night_opt_in_purpose,
                 "statute_ref": p.statute_ref, "recipient": p.recipient, "country": p.country,
-                "notice": {"version": p.current_notice.version, "sha256": p.current_notice.text_hash,
+                "notice": {"version": p.current_notice.version, "sha256": p.current_notice.disclosure_hash(p.id),
                            "text": p.current_notice.text.model_dump()},
-                "notices": [{"version": n.version, "sha256": n.text_hash} for n in p.notices],
+                "notices": [{"version": n.version, "sha256": n.disclosure_hash(p.id)} for n in p.notices],
             }
             for p in vault_of(state).policies.purposes
         ]

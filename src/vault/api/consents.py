@@ -277,12 +277,15 @@ class ContactController(Controller):
         at: Annotated[datetime | None, QueryParameter()] = None,
         customer_id: Annotated[list[uuid.UUID] | None, QueryParameter()] = None,
         segment: Annotated[str | None, QueryParameter(max_length=100)] = None,
+        justification: Annotated[str | None, QueryParameter(max_length=500)] = None,
     ) -> Stream:
         """Customers with a current consent for ``purpose`` on ``channel`` at ``at`` (default now), one JSON
         object per line. ``X-Contact-Count`` gives the number audited before the first byte.
 
         ``segment=name@version`` keeps only members of that active version's latest snapshot; customers
-        labelled ``blacklist`` or ``do_not_contact`` are then always left out (as for direct marketing)."""
+        labelled ``blacklist`` or ``do_not_contact`` are then always left out (as for direct marketing).
+        Above the volume caps (per request, per principal and day) a ``justification`` is required; it is
+        audited."""
         del purpose
         vault = vault_of(state)
         resolver = vault.contacts()
@@ -290,7 +293,8 @@ class ContactController(Controller):
         if segment is not None:
             _, scope = await vault.segments().contact_scope(segment, caller)
         plan = await resolver.plan(
-            ContactQuery(channel, at, tuple(customer_id) if customer_id else None, scope=scope, scope_name=segment),
+            ContactQuery(channel, at, tuple(customer_id) if customer_id else None, scope=scope, scope_name=segment,
+                         justification=justification),
             caller)
         return Stream(resolver.stream(plan), media_type=NDJSON,
                       headers={"X-Contact-Count": str(plan.count), "X-Audit-Seq": str(plan.audit_seq)})

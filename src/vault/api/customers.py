@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
@@ -17,6 +18,15 @@ from vault.api.schemas import CustomerLabel, CustomerList, CustomerRead
 from vault.errors import BadRequestError, InvalidInputError
 
 LOOKUP_FIELDS = ("customer_ref", "email", "phone", "rrn")
+
+
+class CustomerSearch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Body of POST /v1/customers/search: exactly one field."""
+
+    customer_ref: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    rrn: str | None = None
 
 
 def _if_match(value: str | None) -> int | None:
@@ -42,11 +52,17 @@ class CustomerController(Controller):
         idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key", max_length=200)] = None,
         purpose: Annotated[str | None, QueryParameter()] = None,
     ) -> Response[CustomerRead]:
-        """Create a customer from catalogue fields; replays with the same Idempotency-Key return the first result."""
+        """Create a customer from catalogue fields.
+
+        A replay with the same Idempotency-Key (within 24 h) answers 200 with the customer's id only
+        (``Idempotent-Replayed: true``), after the same checks as a read.
+        """
         del purpose
         view, created = await vault_of(state).customers(session).create(data, caller, idempotency_key=idempotency_key)
-        return Response(CustomerRead.from_view(view), status_code=201 if created else 200,
-                        headers={"ETag": f'"{view.row_version}"', "Location": f"/v1/customers/{view.id}"})
+        headers = {"ETag": f'"{view.row_version}"', "Location": f"/v1/customers/{view.id}"}
+        if not created:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(CustomerRead.from_view(view), status_code=201 if created else 200, headers=headers)
 
     @get("/{customer_id:uuid}", operation_id="GetCustomer", dependencies={"session": Provide(provide_read_session)})
     async def get_customer(
@@ -76,6 +92,24 @@ class CustomerController(Controller):
         del purpose
         given = {k: v for k, v in {"customer_ref": customer_ref, "email": email, "phone": phone, "rrn": rrn}.items()
                  if v is not None}
+        if len(given) != 1:
+            raise InvalidInputError(f"give exactly one of {', '.join(LOOKUP_FIELDS)}", valid=list(LOOKUP_FIELDS))
+        (by, value), = given.items()
+        views = await vault_of(state).customers(session).lookup(by, value, caller)
+        return CustomerList(items=[CustomerRead.from_view(v) for v in views], count=len(views))
+
+    @post("/search", operation_id="SearchCustomers", dependencies={"session": Provide(provide_read_session)},
+          status_code=200)
+    async def search_customers(
+        self, data: JSONBody[CustomerSearch], caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession], state: State,
+        purpose: Annotated[str | None, QueryParameter()] = None,
+    ) -> CustomerList:
+        """Exact lookup like ``GET /v1/customers``, with the value in the body: URLs end up in proxy and access
+        logs, bodies do not. Give exactly one of customer_ref, email, phone or rrn."""
+        del purpose
+        given = {k: v for k, v in {"customer_ref": data.customer_ref, "email": data.email, "phone": data.phone,
+                                   "rrn": data.rrn}.items() if v is not None}
         if len(given) != 1:
             raise InvalidInputError(f"give exactly one of {', '.join(LOOKUP_FIELDS)}", valid=list(LOOKUP_FIELDS))
         (by, value), = given.items()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -13,32 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vault.access.caller import Caller
 from vault.access.errors import InvalidCredentialsError
+from vault.access.failures import AuthFailures
 from vault.access.principals import Principal
+from vault.api.auth import authenticate
 from vault.bootstrap import Vault
-
-KEY_CACHE_TTL = 5.0  # seconds a verified API key is trusted before it is looked up again
-
-
-class KeyCache:
-    """Short-lived cache of verified API keys (by SHA-256 of the key), per process."""
-
-    def __init__(self, ttl: float = KEY_CACHE_TTL) -> None:
-        self._ttl = ttl
-        self._items: dict[str, tuple[float, Principal]] = {}
-
-    def get(self, token: str) -> Principal | None:
-        item = self._items.get(token)
-        if item is None or item[0] < time.monotonic():
-            return None
-        return item[1]
-
-    def put(self, token: str, principal: Principal) -> None:
-        if len(self._items) > 10_000:
-            self._items.clear()
-        self._items[token] = (time.monotonic() + self._ttl, principal)
-
-    def clear(self) -> None:
-        self._items.clear()
 
 
 def vault_of(state: State) -> Vault:
@@ -64,32 +41,22 @@ def request_id(request: Request[Any, Any, Any]) -> str:
 
 
 async def provide_principal(request: Request[Any, Any, Any], state: State) -> Principal:
-    """Authenticate ``Authorization: Bearer <api key>``.
+    """The principal :class:`vault.api.auth.ApiKeyAuthentication` authenticated for this request.
+
+    Routes outside ``/v1`` that need a principal authenticate here the same way.
 
     Raises:
-        InvalidCredentialsError: missing, malformed, unknown or revoked key (audited).
+        InvalidCredentialsError: missing, malformed, unknown or revoked key (counted per source and minute).
     """
-    vault = vault_of(state)
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    token = token.strip()
-    cache: KeyCache = state.key_cache
-    if scheme.lower() == "bearer" and token:
-        cached = cache.get(token)
-        if cached is not None:
-            return cached
-        try:
-            async with vault.db.read() as session:
-                principal = await vault.principals(session).authenticate_key(token)
-        except InvalidCredentialsError:
-            pass
-        else:
-            cache.put(token, principal)
-            return principal
-        reason = "unknown, revoked or malformed API key"
-    else:
-        reason = "missing Authorization: Bearer header"
-    await vault.guard.reject_credentials(reason, request_id=request_id(request), client_ip=client_ip(request))
+    principal: Principal | None = request.scope["state"].get("principal")
+    if principal is not None:
+        return principal
+    try:
+        return await authenticate(vault_of(state), state.key_cache, request.headers.get("authorization", ""))
+    except InvalidCredentialsError as exc:
+        failures: AuthFailures = state.auth_failures
+        failures.record(client_ip(request), exc.detail)
+        raise InvalidCredentialsError(f"authentication required: {exc.detail}") from None
 
 
 async def provide_caller(request: Request[Any, Any, Any], state: State) -> Caller:

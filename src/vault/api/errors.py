@@ -18,6 +18,8 @@ from vault.errors import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
+    RateLimitedError,
+    UnavailableError,
     VaultError,
 )
 
@@ -34,9 +36,11 @@ STATUS: tuple[tuple[type[VaultError], int], ...] = (
     (InvalidInputError, 422),
     (BadRequestError, 400),
     (ConfigurationError, 503),
+    (UnavailableError, 503),
+    (RateLimitedError, 429),
 )
 _SAFE_EXTRA = {"field", "fields", "permission", "purpose", "valid", "customer_id", "reason", "position", "segment",
-               "state", "missing",
+               "state", "missing", "retry_after",
                # extract refusals: generalized class values and counts, never a customer's value
                "worst_classes", "blocking", "failing_rows", "eligible_rows", "max_suppressed_rows", "levels",
                # the ε ledger
@@ -52,8 +56,14 @@ def problem_response(status: int, type_: str, title: str, detail: str, request: 
     if rid:
         body["request_id"] = rid
     body.update(extra)
-    headers = {"WWW-Authenticate": 'Bearer realm="customer-vault"'} if status == 401 else None
-    return Response(body, status_code=status, media_type=PROBLEM, headers=headers)
+    headers: dict[str, str] = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="customer-vault"'
+    if "retry_after" in extra:
+        headers["Retry-After"] = str(extra["retry_after"])
+    elif status == 503:
+        headers["Retry-After"] = "5"
+    return Response(body, status_code=status, media_type=PROBLEM, headers=headers or None)
 
 
 def vault_error(request: Request[Any, Any, Any], exc: VaultError) -> Response[dict[str, Any]]:
@@ -67,7 +77,7 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
     """Framework errors (malformed JSON, unknown route, body too large, ...)."""
     status = exc.status_code
     if isinstance(exc, ValidationException):
-        detail = _validation_detail(exc)
+        detail = _validation_detail(exc, request)
         return problem_response(400, "urn:vault:bad_request", "Bad request", detail, request)
     if isinstance(exc, NotFoundException):
         return problem_response(404, "urn:vault:not_found", "Not found", "no such resource", request)
@@ -79,7 +89,7 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
     return problem_response(status, f"urn:vault:http_{status}", exc.detail or "Error", exc.detail or "", request)
 
 
-def _validation_detail(exc: ValidationException) -> str:
+def _validation_detail(exc: ValidationException, request: Request[Any, Any, Any]) -> str:
     extra = exc.extra if isinstance(exc.extra, list) else []
     parts = []
     for item in extra[:5]:
@@ -88,6 +98,9 @@ def _validation_detail(exc: ValidationException) -> str:
             msg = str(item.get("message", ""))
             parts.append(f"{key}: {msg}" if key else msg)
     base = exc.detail or "invalid request"
+    if base.startswith("Validation failed for"):
+        # Litestar quotes the whole URL, query string included (emails, phone numbers, RRNs): the path only.
+        base = f"Validation failed for {request.method} {request.url.path}"
     # Never echo submitted values: keep messages that name keys, drop anything else.
     return base if not parts else f"{base}: {'; '.join(parts)}"
 
@@ -101,9 +114,19 @@ def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[
                             "the vault could not complete the request", request)
 
 
+def undecodable_body(request: Request[Any, Any, Any],
+                     exc: RecursionError | UnicodeDecodeError) -> Response[dict[str, Any]]:
+    """A body the JSON decoder gives up on (nesting beyond the interpreter's depth, bytes that are not UTF-8)."""
+    detail = ("request body is not valid UTF-8" if isinstance(exc, UnicodeDecodeError)
+              else "request body nests too deeply")
+    return problem_response(400, "urn:vault:bad_request", "Bad request", detail, request)
+
+
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     VaultError: vault_error,
     HTTPException: http_error,
+    RecursionError: undecodable_body,
+    UnicodeDecodeError: undecodable_body,
     Exception: internal_error,
 }
 MEDIA = MediaType.JSON

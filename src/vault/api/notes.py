@@ -55,7 +55,7 @@ class NoteController(Controller):
                        state: State, purpose: Annotated[str | None, QueryParameter()] = None) -> NoteRead:
         """Store a note; the response carries the redacted text and the entity types found."""
         del purpose
-        svc = NoteService(session, vault_of(state).customer_deps, await detector(state))
+        svc = NoteService(session, vault_of(state).customer_deps, detector(state))
         return NoteRead.from_view(await svc.add(customer_id, data.text, data.language, caller))
 
     @get("/", operation_id="ListNotes", dependencies={"session": Provide(provide_read_session)})
@@ -64,5 +64,5 @@ class NoteController(Controller):
                          purpose: Annotated[str | None, QueryParameter()] = None) -> list[NoteRead]:
         """Notes, newest first: originals for roles with notes:read, redacted copies for notes:read_masked."""
         del purpose
-        svc = NoteService(session, vault_of(state).customer_deps, await detector(state))
+        svc = NoteService(session, vault_of(state).customer_deps, detector(state))
         return [NoteRead.from_view(v) for v in await svc.list(customer_id, caller)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import msgspec
@@ -12,11 +11,12 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from vault.access.caller import Caller
+from vault.access.permissions import PII_ANALYZE
 from vault.api.deps import vault_of
 from vault.audit.entry import AuditEvent, Outcome
-from vault.bootstrap import build_detector
-from vault.errors import InvalidInputError
-from vault.lib.pii import PiiPort
+from vault.bootstrap import Vault
+from vault.detection.pool import DetectionPool
+from vault.errors import InvalidInputError, RateLimitedError
 
 MAX_TEXT = 100_000
 
@@ -46,18 +46,19 @@ class AnalyzeResponse(msgspec.Struct, kw_only=True):
     redacted: str | None = None
 
 
-async def detector(state: State) -> PiiPort:
-    """The process's detector, built on first use (the analyzer is built once per process)."""
-    lock: asyncio.Lock = state.pii_lock
-    async with lock:
-        if getattr(state, "pii", None) is None:
-            state.pii = await asyncio.to_thread(build_detector)
-    found: PiiPort = state.pii
-    return found
+def detector(state: State) -> DetectionPool:
+    """The process's detection pool (worker processes start on first use)."""
+    pool: DetectionPool = state.pii
+    return pool
+
+
+async def require_pii_analyze(vault: Vault, caller: Caller) -> None:
+    """Only roles granted ``pii:analyze`` may run detection on arbitrary text (denials audited by the guard)."""
+    await vault.guard.require_any_purpose(caller, PII_ANALYZE, "pii.analyze")
 
 
 class PiiController(Controller):
-    """PII detection for any authenticated principal."""
+    """PII detection for the roles that handle free text (application, call centre, compliance)."""
 
     path = "/v1/pii"
     tags = ["pii"]
@@ -70,13 +71,29 @@ class PiiController(Controller):
             raise InvalidInputError(f"text is longer than {MAX_TEXT} characters", field="text")
         if data.threshold is not None and not 0.0 <= data.threshold <= 1.0:
             raise InvalidInputError("threshold must be between 0 and 1", field="threshold")
-        pii = await detector(state)
-        entities = await asyncio.to_thread(pii.analyze, data.text, data.language, threshold=data.threshold)
-        redacted = pii.redact(data.text, data.language).text if data.redact else None
+        vault = vault_of(state)
+        await require_pii_analyze(vault, caller)
+        pii = detector(state)
+        # Detection is CPU-bound (seconds for 100k characters): in worker processes, a few runs per principal.
+        slots, key = vault.detection_slots, caller.principal.id if caller.principal else None
+        if key is not None and not slots.try_acquire(key):
+            raise RateLimitedError(f"at most {slots.limit} PII detection runs in flight per principal; retry shortly",
+                                   retry_after=1)
+        redacted: str | None = None
+        try:
+            if data.redact and data.threshold is None:
+                result = await pii.redact(data.text, data.language)
+                entities, redacted = list(result.entities), result.text
+            else:
+                entities = await pii.analyze(data.text, data.language, threshold=data.threshold)
+                redacted = (await pii.redact(data.text, data.language)).text if data.redact else None
+        finally:
+            if key is not None:
+                slots.release(key)
         types: dict[str, Any] = {}
         for e in entities:
             types[e.type] = types.get(e.type, 0) + 1
-        await vault_of(state).audit.record_durable(AuditEvent(
+        await vault.audit.record_durable(AuditEvent(
             "pii.analyze", Outcome.ALLOWED, caller.actor, request_id=caller.request_id, client_ip=caller.client_ip,
             detail=f"{len(data.text)} chars; " + ", ".join(f"{k}={v}" for k, v in sorted(types.items()))))
         return AnalyzeResponse(entities=[EntityRead(e.type, e.start, e.end, round(e.score, 3)) for e in entities],

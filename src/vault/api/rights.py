@@ -20,7 +20,7 @@ from vault.access.caller import Caller
 from vault.api.deps import vault_of
 from vault.lib.clock import as_utc
 from vault.rights.requests import RightsRequest
-from vault.rights.service import ErasureResult
+from vault.rights.service import ErasureProposal, ErasureResult
 
 
 class RequestCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -94,6 +94,7 @@ class BulkErasure(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     customer_ids: list[uuid.UUID]
     reason: str
+    approves: int | None = None  # the proposal (audit seq) a second compliance officer approves
 
 
 class ErasureRead(msgspec.Struct, kw_only=True):
@@ -103,6 +104,8 @@ class ErasureRead(msgspec.Struct, kw_only=True):
     already_erased: int
     not_found: list[uuid.UUID]
     erased_at: datetime | None
+    status: str = "erased"  # or "pending_approval": nothing erased yet, see ``proposal``
+    proposal: int | None = None
 
     @classmethod
     def from_domain(cls, r: ErasureResult) -> ErasureRead:
@@ -129,7 +132,8 @@ class RequestController(Controller):
         status: Annotated[str | None, QueryParameter(max_length=16,
                                        description="open, overdue, received, in_progress, completed, rejected")] = None,
         customer_id: FromQuery[uuid.UUID | None] = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100, offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
+        offset: Annotated[int, QueryParameter(ge=0, le=1_000_000)] = 0,
     ) -> RequestList:
         """Requests with overdue ones first, then by due date."""
         items = await vault_of(state).rights().list_requests(caller, status=status, customer_id=customer_id,
@@ -195,10 +199,18 @@ class SubjectController(Controller):
 
     @post("/erasures", operation_id="EraseSubjects", status_code=200)
     async def erase_subjects(self, data: JSONBody[BulkErasure], caller: NamedDependency[Caller],
-                             state: State) -> ErasureRead:
-        """Erase many customers in one transaction (up to 100,000)."""
-        return ErasureRead.from_domain(await vault_of(state).rights().erase_many(data.customer_ids, caller,
-                                                                                 reason=data.reason))
+                             state: State) -> Response[ErasureRead]:
+        """Erase many customers in one transaction (up to 100,000).
+
+        Above the approval threshold (100) the first call answers 202 with a ``proposal``; a different
+        compliance officer repeats it with ``approves`` set to that proposal to carry it out.
+        """
+        result = await vault_of(state).rights().erase_many(data.customer_ids, caller, reason=data.reason,
+                                                           approves=data.approves)
+        if isinstance(result, ErasureProposal):
+            return Response(ErasureRead(erased=0, already_erased=0, not_found=[], erased_at=None,
+                                        status="pending_approval", proposal=result.proposal), status_code=202)
+        return Response(ErasureRead.from_domain(result), status_code=200)
 
     @post("/{customer_id:uuid}/restriction", operation_id="RestrictSubject", status_code=200)
     async def restrict_subject(self, customer_id: FromPath[uuid.UUID], data: JSONBody[SubjectAction],

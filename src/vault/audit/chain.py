@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from vault.audit import render
 from vault.audit.entry import GENESIS, entry_hash, subjects_digest
 
 if TYPE_CHECKING:
@@ -44,21 +45,24 @@ def entry_row(event: AuditEvent, seq: int, now: datetime, count: int, digest: st
     row: dict[str, Any] = {
         "seq": seq,
         "ts": now,
+        # Only catalogue tokens or bounded, escaped renderings reach the columns (vault.audit.render): no
+        # client value can overflow a column (failing a whole batch) or put megabytes in the log.
         "principal_id": event.actor.principal_id,
-        "principal_name": event.actor.name,
-        "role": event.actor.role,
-        "action": event.action,
-        "purpose": event.purpose,
+        "principal_name": render.text(event.actor.name, render.NAME_MAX),
+        "role": render.token(event.actor.role, render.ROLE_MAX),
+        "action": render.token(event.action),
+        "purpose": render.token(event.purpose),
         "outcome": str(event.outcome),
         "customer_id": event.customer_id,
         "subject_count": count,
         "subjects_digest": digest,
-        "fields": ",".join(event.fields) if event.fields else None,
-        "request_id": event.request_id,
-        "client_ip": event.client_ip,
-        "detail": event.detail,
-        "key_prefix": event.actor.key_prefix,
-        "key_issuer": event.actor.key_issuer,
+        "fields": render.text(",".join(render.token(f) or "" for f in event.fields), render.FIELDS_MAX)
+        if event.fields else None,
+        "request_id": render.token(event.request_id, render.ID_MAX),
+        "client_ip": render.text(event.client_ip, render.ID_MAX),
+        "detail": render.text(event.detail),
+        "key_prefix": render.token(event.actor.key_prefix, 32),
+        "key_issuer": render.text(event.actor.key_issuer, 140),
     }
     row["prev_hash"] = prev
     row["hash"] = entry_hash(row, prev)

@@ -25,6 +25,7 @@ class Outcome(StrEnum):
     ALLOWED = "allowed"
     DENIED = "denied"
     FAILED = "failed"
+    ALERT = "alert"  # something a compliance officer should look at (actions named ``alert.<kind>``)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,11 @@ import typer
 
 from vault.access.caller import Caller
 from vault.audit.impact import ImpactQuery
+from vault.audit.schedule import LATEST
 from vault.audit.verify import create_checkpoint, export_checkpoint, verify_chain, verify_exported
 from vault.bootstrap import Vault
-from vault.cli.common import err, fail, out, run, with_vault
+from vault.cli.common import err, fail, operator, out, run, with_vault
+from vault.lib.files import write_private
 
 app = typer.Typer(help="Tamper-evident audit log.", no_args_is_help=True)
 
@@ -27,6 +29,12 @@ def verify(
     """Verify the hash chain and checkpoint signatures; exit 1 naming the first broken entry."""
 
     async def go(vault: Vault) -> int:
+        if checkpoint is None:
+            latest = (vault.settings.audit.checkpoint_dir or vault.settings.var_dir / "checkpoints") / LATEST
+            hint = f" (the newest exported one is {latest})" if latest.exists() else ""
+            err.print("[bold red]WARNING:[/bold red] no external checkpoint given: a log truncated (or rewritten "
+                      "from some entry on) by someone with write access to the database still verifies. "
+                      f"Pass --checkpoint FILE with a checkpoint kept outside the database{hint}.")
         async with vault.db.read() as session:
             result = await (verify_exported(session, checkpoint) if checkpoint else verify_chain(session))
         if result.ok:
@@ -85,13 +93,12 @@ def impact(
                         _when(detected_at, "--detected-at"))
 
     async def go(vault: Vault) -> None:
-        report = await vault.oversight().impact(query, Caller(None, operator="cli"))
+        report = await vault.oversight().impact(query, Caller(None, operator=operator("audit impact")))
         doc = report.as_dict(limit=0)
         doc.pop("customers")
         doc.pop("truncated")
         if out_csv is not None:
-            out_csv.write_text(report.notification_csv())
-            out_csv.chmod(0o600)
+            write_private(out_csv, report.notification_csv().encode())
             doc["notification_list"] = str(out_csv)
         print(json.dumps(doc, indent=2, ensure_ascii=False))
 
@@ -112,7 +119,7 @@ def inspection(
     """
 
     async def go(vault: Vault) -> None:
-        caller = Caller(None, operator="cli")
+        caller = Caller(None, operator=operator("audit inspection"))
         if sign_off is not None:
             token = os.environ.get(key_env, "")
             if not token:

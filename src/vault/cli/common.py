@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
+import os
+import socket
 import sys
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import typer
 from rich.console import Console
 
+from vault.access.caller import Caller
+from vault.access.errors import InvalidCredentialsError
+from vault.access.permissions import Permission
 from vault.bootstrap import Vault, open_vault
 from vault.config import Settings, get_settings
-from vault.errors import VaultError
+from vault.errors import AccessDeniedError, VaultError
 
 T = TypeVar("T")
 err = Console(stderr=True)
@@ -47,3 +54,35 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     err.print(f"[red]error:[/red] {message}")
     sys.stderr.flush()
     return typer.Exit(code)
+
+
+def operator(command: str) -> str:
+    """Who runs this CLI command, for the audit log: OS user, host and command (never a secret)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        user = f"uid{os.getuid()}"
+    return f"{user}@{socket.gethostname()} ({command})"
+
+
+async def acting_principal(vault: Vault, permission: Permission, command: str, purpose: str | None = None) -> Caller:
+    """The named principal a privileged command acts as, from ``VAULT_API_KEY``.
+
+    Erasure, export and key management act on every customer's data or keys: shell access to the
+    key file is not enough, the operator names (and proves) the principal whose rights apply, and
+    the audit log records both.
+
+    Raises:
+        typer.Exit: no key, an invalid key, or a principal without ``permission``.
+    """
+    key = vault.settings.api_key
+    if key is None or not key.get_secret_value().strip():
+        raise fail(f"`vault {command}` acts as a named principal: set VAULT_API_KEY to the API key of a "
+                   f"principal holding {permission} (docs/operations.md)")
+    try:
+        async with vault.db.read() as session:
+            principal = await vault.principals(session).authenticate_key(key.get_secret_value().strip())
+        vault.policies.access.require(principal, permission, purpose or "*")
+    except (InvalidCredentialsError, AccessDeniedError) as exc:
+        raise fail(f"`vault {command}`: {exc.detail}") from None
+    return Caller(principal, purpose=purpose, operator=operator(command), request_id=uuid.uuid4().hex)

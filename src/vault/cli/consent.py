@@ -10,7 +10,7 @@ import typer
 
 from vault.access.caller import Caller
 from vault.bootstrap import Vault
-from vault.cli.common import err, fail, out, run, with_vault
+from vault.cli.common import err, fail, operator, out, run, with_vault
 from vault.crypto.jws import MalformedTokenError, public_key_from_pem, verify_compact
 from vault.crypto.signing import SignatureError
 
@@ -25,7 +25,7 @@ def expire(
     """Record `expired` events for grants past their purpose's reconfirmation interval."""
 
     async def go(vault: Vault) -> int:
-        caller = Caller(None, purpose="legal_claims", operator="vault consent expire")
+        caller = Caller(None, purpose="legal_claims", operator=operator("consent expire"))
         total = 0
         while True:
             async with vault.db.write() as session:

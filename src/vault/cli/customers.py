@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from vault.access.caller import Caller
 from vault.bootstrap import Vault, build_detector
-from vault.cli.common import fail, out, run, with_vault
+from vault.cli.common import fail, operator, out, run, with_vault
 from vault.customers.importer import describe_discovery, write_report
 
 app = typer.Typer(help="Customer records.", no_args_is_help=True)
@@ -46,7 +46,7 @@ def import_(
         with Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       transient=False) as bar:
             task = bar.add_task("import", total=max(total, 0))
-            result = await importer.run(file, Caller(None, purpose=purpose, operator="import"),
+            result = await importer.run(file, Caller(None, purpose=purpose, operator=operator("customers import")),
                                         batch_size=batch_size, all_or_nothing=all_or_nothing,
                                         progress=lambda n: bar.advance(task, n),
                                         ignore_unknown_columns=ignore_unknown_columns, detector=build_detector,
@@ -84,7 +84,7 @@ def flags(
     async def go(vault: Vault) -> None:
         async with vault.db.read() as session:
             found = await vault.quality(session).list(
-                Caller(None, purpose=None, operator="vault customers flags"),
+                Caller(None, purpose=None, operator=operator("customers flags")),
                 code=code, field=field, customer_id=customer, limit=limit)
         for f in found:
             sys.stdout.write(json.dumps({"customer_id": str(f.customer_id), "field": f.field, "code": f.code,

@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from vault.access.caller import Caller
 from vault.bootstrap import Vault, build_detector
-from vault.cli.common import err, out, with_vault
+from vault.cli.common import err, operator, out, with_vault
 from vault.errors import VaultError
 from vault.privacy import ExtractSpec, TargetUnmeetableError, load_spec, output_format
 
@@ -46,8 +46,8 @@ def create(
 
 async def _create(vault: Vault, spec: ExtractSpec, digest: str, out_path: Path) -> None:
     service = vault.extracts(build_detector())
-    result = await service.create(spec, out_path, Caller(None, purpose=spec.purpose, operator="extract"),
-                                  spec_sha256=digest)
+    caller = Caller(None, purpose=spec.purpose, operator=operator("extract create"))
+    result = await service.create(spec, out_path, caller, spec_sha256=digest)
     m = result.manifest
     share = m["suppressed_share"]
     levels = ", ".join(f"{k}={v}" for k, v in m["generalization"].items())

@@ -5,8 +5,9 @@ from __future__ import annotations
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from vault.access.permissions import KEYS_MANAGE
 from vault.bootstrap import Vault
-from vault.cli.common import out, run, with_vault
+from vault.cli.common import acting_principal, out, run, with_vault
 
 app = typer.Typer(help="Key-encryption keys and blind-index keys: status, rotation, retirement.",
                   no_args_is_help=True)
@@ -43,7 +44,8 @@ def rotate(
     """Create a new KEK version and rewrap every DEK and system key under it, while the vault serves."""
 
     async def go(vault: Vault) -> None:
-        rotation = vault.key_rotation(batch_size=batch_size)
+        caller = await acting_principal(vault, KEYS_MANAGE, "keys rotate")
+        rotation = vault.key_rotation(batch_size=batch_size, actor=caller.actor)
         if not resume:
             out.print(f"new KEK version {await rotation.add_version()} is current")
         with _bar("rewrapping") as bar:
@@ -60,7 +62,8 @@ def retire(version: str = typer.Argument(..., help="KEK version to remove, e.g. 
     """Remove an old KEK version from the provider (refused while anything is wrapped under it)."""
 
     async def go(vault: Vault) -> None:
-        await vault.key_rotation().retire(version)
+        caller = await acting_principal(vault, KEYS_MANAGE, "keys retire")
+        await vault.key_rotation(actor=caller.actor).retire(version)
         out.print(f"KEK version {version} retired; back up the key file again")
 
     run(with_vault(go))
@@ -74,7 +77,8 @@ def rotate_index(
     """Add a blind-index key version and rebuild every customer's digests (lookups keep working)."""
 
     async def go(vault: Vault) -> None:
-        rotation = vault.key_rotation(batch_size=batch_size)
+        caller = await acting_principal(vault, KEYS_MANAGE, "keys rotate-index")
+        rotation = vault.key_rotation(batch_size=batch_size, actor=caller.actor)
         catalogue = vault.policies.catalogue
         with _bar("rebuilding indexes") as bar:
             if resume:
@@ -94,7 +98,8 @@ def finalize_index() -> None:
     """Drop digests under older index versions and retire those versions."""
 
     async def go(vault: Vault) -> None:
-        retired = await vault.key_rotation().finalize_index(vault.keyring)
+        caller = await acting_principal(vault, KEYS_MANAGE, "keys finalize-index")
+        retired = await vault.key_rotation(actor=caller.actor).finalize_index(vault.keyring)
         out.print(f"blind-index version {vault.keyring.index.version} is the only one; {retired} retired")
 
     run(with_vault(go))

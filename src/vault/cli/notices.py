@@ -11,7 +11,7 @@ import typer
 
 from vault.access.caller import Caller
 from vault.bootstrap import Vault
-from vault.cli.common import err, fail, run, with_vault
+from vault.cli.common import err, fail, operator, run, with_vault
 
 app = typer.Typer(help="Notices to data subjects the application sends.", no_args_is_help=True)
 
@@ -44,7 +44,7 @@ def usage(
         sink = out_file.open("w", encoding="utf-8") if out_file is not None else sys.stdout
         n = 0
         try:
-            async for notice in vault.provisions().usage_notices(Caller(None, operator="vault notices usage"),
+            async for notice in vault.provisions().usage_notices(Caller(None, operator=operator("notices usage")),
                                                                   since=start, until=end):
                 sink.write(json.dumps({"customer_id": str(notice.customer_id), "period": {
                     "from": start.isoformat(), "until": end.isoformat()}, "purposes": notice.purposes,

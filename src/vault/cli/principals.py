@@ -6,7 +6,7 @@ import typer
 
 from vault.audit.entry import Actor
 from vault.bootstrap import Vault
-from vault.cli.common import out, run, with_vault
+from vault.cli.common import operator, out, run, with_vault
 
 app = typer.Typer(help="Principals (people and services) and API keys.", no_args_is_help=True)
 
@@ -23,7 +23,7 @@ def create(
     async def go(vault: Vault) -> None:
         async with vault.db.write() as session:
             principal, key = await vault.principals(session).create(
-                name, role, Actor.cli(), kind=kind, password=password, with_key=kind == "service")
+                name, role, Actor.cli(operator("principals")), kind=kind, password=password, with_key=kind == "service")
         out.print(f"principal {principal.id} ({principal.name}, role {principal.role})")
         if key is not None:
             out.print("API key (shown once, store it now):")
@@ -51,7 +51,7 @@ def revoke_key(prefix: str = typer.Argument(..., help="Visible key prefix, e.g. 
 
     async def go(vault: Vault) -> None:
         async with vault.db.write() as session:
-            await vault.principals(session).revoke_key(prefix, Actor.cli())
+            await vault.principals(session).revoke_key(prefix, Actor.cli(operator("principals")))
         out.print(f"revoked {prefix}")
 
     run(with_vault(go))

@@ -9,16 +9,23 @@ from pathlib import Path
 import typer
 
 from vault.access.caller import Caller
+from vault.access.permissions import SUBJECTS_ERASE, SUBJECTS_EXPORT, Permission
 from vault.bootstrap import Vault
-from vault.cli.common import out, run, with_vault
+from vault.cli.common import acting_principal, operator, out, run, with_vault
+from vault.lib.files import write_private
 
 app = typer.Typer(help="Data subject rights: export, erase, restrict, object, replay erasures.", no_args_is_help=True)
 retention_app = typer.Typer(help="Retention: erase or pseudonymize customers past retention.", no_args_is_help=True)
 LEGAL = "legal_claims"
 
 
-def _caller(operator: str) -> Caller:
-    return Caller(None, purpose=LEGAL, operator=operator, request_id=uuid.uuid4().hex)
+def _caller(command: str) -> Caller:
+    return Caller(None, purpose=LEGAL, operator=operator(command), request_id=uuid.uuid4().hex)
+
+
+async def _as_principal(vault: Vault, permission: Permission, command: str) -> Caller:
+    """Erasure and export act as a named principal (VAULT_API_KEY), whose permissions apply."""
+    return await acting_principal(vault, permission, command, LEGAL)
 
 
 @app.command("export")
@@ -30,10 +37,9 @@ def export(
     """Write everything stored about a customer as one JSON document (docs/export.schema.json)."""
 
     async def go(vault: Vault) -> None:
-        doc = await vault.rights().export(customer, _caller("rights-export"), request_id=request)
-        out_file.parent.mkdir(parents=True, exist_ok=True)
-        out_file.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        out_file.chmod(0o600)
+        caller = await _as_principal(vault, SUBJECTS_EXPORT, "rights export")
+        doc = await vault.rights().export(customer, caller, request_id=request)
+        write_private(out_file, (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode())
         out.print(f"exported customer {customer} to {out_file} ({len(doc['fields'])} fields, "
                   f"{len(doc['access_log'])} audit entries)")
 
@@ -48,7 +54,8 @@ def erase(
     """Erase a customer by crypto-shredding (journaled first)."""
 
     async def go(vault: Vault) -> None:
-        result = await vault.rights().erase(customer, _caller("rights-erase"), request_id=request)
+        caller = await _as_principal(vault, SUBJECTS_ERASE, "rights erase")
+        result = await vault.rights().erase(customer, caller, request_id=request)
         out.print(f"customer {customer}: {'erased' if result.erased else 'already erased'}")
 
     run(with_vault(go))

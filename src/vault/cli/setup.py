@@ -6,14 +6,16 @@ import secrets
 from pathlib import Path
 
 import typer
+from sqlalchemy import create_engine
 
 from vault.access.caller import Caller
 from vault.audit.entry import Actor
 from vault.bootstrap import Vault, key_provider, load_policies
-from vault.cli.common import err, fail, out, run, settings, with_vault
+from vault.cli.common import err, fail, operator, out, run, settings, with_vault
 from vault.crypto.errors import KeyFileError
 from vault.crypto.keys import generate_key_file
-from vault.db.engine import Database
+from vault.db.engine import Database, is_postgres, sync_url
+from vault.db.roles import ServiceRoleError, grant_service_role
 from vault.keys.store import ensure_system_keys
 
 DEMO_ROLES = ("application", "analyst", "marketing", "sales", "crm_agent", "compliance_officer", "admin")
@@ -35,11 +37,24 @@ def init() -> None:
             out.print(f"created key file {s.crypto.kek_file} (mode 0600) - back it up separately from the database")
     from vault.db.migrate import upgrade_head  # alembic: only `vault init` pays for importing it
 
-    upgrade_head(s.database_url)
+    owner_url = s.database_owner_url or s.database_url
+    upgrade_head(owner_url)
+    if s.database_service_role:
+        if not is_postgres(owner_url):
+            raise fail("database_service_role applies to PostgreSQL only (SQLite has no roles)")
+        engine = create_engine(sync_url(owner_url))
+        try:
+            with engine.begin() as conn:
+                grant_service_role(conn, s.database_service_role)
+        except ServiceRoleError as exc:
+            raise fail(exc.detail) from exc
+        finally:
+            engine.dispose()
+        out.print(f"role {s.database_service_role}: INSERT and SELECT only on the audit tables")
     provider = key_provider(s, create=True)
 
     async def keys() -> list[str]:
-        db = Database(s.database_url)
+        db = Database(owner_url)
         try:
             async with db.write() as session:
                 return await ensure_system_keys(session, provider)
@@ -63,7 +78,7 @@ def demo(
         from vault.customers.demo import write_demo_csv  # faker: only `vault demo` pays for importing it
 
         demo_refs = [r["customer_ref"] for r in write_demo_csv(csv_path, count)]
-        caller = Caller(None, purpose="service_delivery", operator="demo")
+        caller = Caller(None, purpose="service_delivery", operator=operator("demo"))
         report = await vault.importer().run(
             csv_path, caller)
         csv_path.unlink()
@@ -77,7 +92,7 @@ def demo(
                 name = f"demo-{role}"
                 if name in existing:
                     continue
-                _, key = await svc.create(name, role, Actor.cli("demo"))
+                _, key = await svc.create(name, role, Actor.cli(operator("demo")))
                 assert key is not None
                 lines.append(f"{role}\t{name}\t{key.secret}")
             for role in DEMO_ROLES:  # people log in to the console at /console with a name and a password
@@ -113,4 +128,6 @@ def serve(
     uvicorn.run(
         "vault.api.app:create_app", factory=True, host=host or s.api.host, port=port or s.api.port,
         workers=workers or s.api.workers, access_log=False, log_level="warning", lifespan="on",
+        http="vault.api.limits:BoundedHttpToolsProtocol",  # caps the request head before it is buffered
+        limit_concurrency=s.api.max_connections,  # beyond: 503 before the app (and authentication) runs
     )

@@ -28,7 +28,7 @@ from sqlalchemy.orm import aliased
 from vault.access import permissions as perms
 from vault.audit.entry import AuditEvent, Outcome
 from vault.audit.subjects import SubjectList
-from vault.consent.errors import InvalidConsentError, UnknownChannelError
+from vault.consent.errors import InvalidConsentError, JustificationRequiredError, UnknownChannelError
 from vault.consent.ledger import effective_clause
 from vault.consent.models import ConsentStateRow
 from vault.consent.rules import is_night, utc
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from vault.audit.log import AuditLog
     from vault.crypto.keyring import Keyring
     from vault.db.engine import Database
+    from vault.lib.ratelimit import VolumeWindow
     from vault.policy.purposes import Purpose, PurposeCatalogue
 
 Clock = Callable[[], datetime]
@@ -79,6 +80,7 @@ class ContactQuery:
     #: ``scope_name`` (e.g. ``core-customers@3``) is recorded in the audit entry.
     scope: ScopeClause | None = None
     scope_name: str | None = None
+    justification: str | None = None  # required above the volume caps; audited
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +116,18 @@ class ContactDeps:
     #: Customers never contacted for direct marketing or by segment (department labels ``blacklist`` /
     #: ``do_not_contact``); wired by bootstrap from vault.segments, which sits above this package.
     blocked: ScopeClause | None = None
+    volume: VolumeWindow | None = None  # contacts resolved per principal (24 h)
+    per_request: int = 10_000
+    per_day: int = 50_000
+
+
+def _justification(text: str | None) -> str | None:
+    if text is None or not text.strip():
+        return None
+    clean = " ".join(text.split())
+    if not 10 <= len(clean) <= 500:
+        raise InvalidConsentError("justification must be 10-500 characters", field="justification")
+    return clean
 
 
 class ContactResolver:
@@ -218,6 +232,7 @@ class ContactResolver:
         """
         purpose, channel, at = self._check(query, caller)
         await self._d.guard.require(caller, perms.CONTACTS_READ, "contacts.resolve")
+        justification = _justification(query.justification)
         night = purpose.night_opt_in_required and channel in NIGHT_CHANNELS and is_night(at)
         frm, clauses, key = self._where(purpose, channel, at, night, query.customer_ids, query.scope)
         subjects = SubjectList()
@@ -231,14 +246,30 @@ class ContactResolver:
                 if len(page) < self._page * 4:
                     break
                 last = page[-1]
+        await self._check_volume(caller, len(subjects), justification)
         fields = tuple(f for f in CHANNEL_FIELDS[channel] if f in purpose.fields)
         seq = await self._d.audit.record_bulk_durable(AuditEvent(
             "contacts.resolve", Outcome.ALLOWED, caller.actor, purpose=purpose.id, fields=fields,
             request_id=caller.request_id, client_ip=caller.client_ip,
             detail=f"channel={channel.value} at={at.isoformat()} night_opt_in_applied={night}"
                    + (f" ids_given={len(query.customer_ids)}" if query.customer_ids else "")
-                   + (f" segment={query.scope_name}" if query.scope_name else "")), subjects)
+                   + (f" segment={query.scope_name}" if query.scope_name else "")
+                   + (f" justification={justification}" if justification else "")), subjects)
         return ContactPlan(purpose, channel, at, night, fields, subjects, seq, query.customer_ids, query.scope)
+
+    async def _check_volume(self, caller: Caller, count: int, justification: str | None) -> None:
+        """Above the per-request or per-day cap a resolution needs a justification (denial audited)."""
+        if caller.principal is None:
+            return
+        volume, pid = self._d.volume, caller.principal.id
+        so_far = volume.total(pid) if volume is not None else 0
+        if (count > self._d.per_request or so_far + count > self._d.per_day) and not justification:
+            await self._d.guard.deny(caller, "contacts.resolve", JustificationRequiredError(
+                f"{count} contacts (after {so_far} in the last 24 h) exceed the volume caps of {self._d.per_request} "
+                f"per request and {self._d.per_day} per day: repeat with a `justification` (10-500 characters, "
+                "no personal data); it is audited", purpose=caller.purpose))
+        if volume is not None:
+            volume.add(pid, count)
 
     # -- pass 2: stream -------------------------------------------------------------------------------
 

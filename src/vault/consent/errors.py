@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vault.errors import ConflictError, InvalidInputError, NotFoundError
+from vault.errors import AccessDeniedError, ConflictError, InvalidInputError, NotFoundError
 
 
 class UnknownConsentPurposeError(InvalidInputError):
@@ -66,3 +66,17 @@ class ReceiptNotFoundError(NotFoundError):
 
     code = "consent.receipt_not_found"
     title = "Receipt not found"
+
+
+class JustificationRequiredError(AccessDeniedError):
+    """A contact resolution above the volume caps named no justification."""
+
+    code = "contacts.justification_required"
+    title = "Justification required"
+
+
+class NoticeVersionRequiredError(InvalidInputError):
+    """A grant or reconfirmation that does not name the notice version shown (``valid`` lists the accepted ones)."""
+
+    code = "consent.notice_version_required"
+    title = "Notice version required"

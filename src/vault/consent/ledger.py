@@ -35,6 +35,8 @@ def effective_clause(purpose: Purpose, at: datetime, state: Any = ConsentStateRo
     without statistics would otherwise pick the granted_at range and sort every page.
     """
     clause = and_(state.purpose == purpose.id, state.status == Kind.GRANTED.value)
+    if purpose.min_notice_version is not None:  # grants under an older notice no longer count: re-consent
+        clause = and_(clause, state.notice_version.in_(purpose.accepted_versions))
     cutoff = grant_cutoff(purpose, at)
     if cutoff is not None:
         granted = func.coalesce(state.granted_at, state.granted_at) if residual else state.granted_at
@@ -80,7 +82,7 @@ class SqlConsentLedger:
         if not reasons:
             return Reason.NEVER_GRANTED.value
         # Several channels: report the most telling one (withdrawn before expired before refused).
-        for reason in (Reason.WITHDRAWN, Reason.EXPIRED, Reason.REFUSED, Reason.NEVER_GRANTED):
+        for reason in (Reason.WITHDRAWN, Reason.EXPIRED, Reason.UNVERIFIED, Reason.REFUSED, Reason.NEVER_GRANTED):
             if reason in reasons:
                 return reason.value
         return Reason.NEVER_GRANTED.value

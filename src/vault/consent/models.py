@@ -80,3 +80,39 @@ class ConsentReceiptRow(Base):
 # The tables themselves, for Core bulk inserts (no per-row ORM overhead).
 consent_events_table = cast(Table, ConsentEventRow.__table__)
 consent_state_table = cast(Table, ConsentStateRow.__table__)
+
+
+class PublishedNoticeRow(Base):
+    """The disclosure hash of every notice version the vault has run with (never updated).
+
+    A published version must not change: consents given under it point at it. Start-up
+    refuses when a version's canonical disclosure hashes differently from its first record.
+    """
+
+    __tablename__ = "consent_notices"
+
+    purpose: Mapped[str] = mapped_column(String(60), primary_key=True)
+    version: Mapped[str] = mapped_column(String(40), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ConsentNotificationRow(Base):
+    """A notice the application sent about a customer's consent (never updated).
+
+    ``reconfirmation``: the periodic notice of the consent status (ICN Act 50(8), every 2 years);
+    ``result``: the notice of the result of a grant, refusal or withdrawal, due within 14 days of
+    the decision (ICN Act 50(7)); ``event_id`` names that decision.
+    """
+
+    __tablename__ = "consent_notifications"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("customers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    purpose: Mapped[str] = mapped_column(String(60))
+    event_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    request_id: Mapped[str | None] = mapped_column(String(64))

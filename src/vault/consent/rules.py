@@ -54,6 +54,11 @@ class Source(StrEnum):
 COLLECTION_SOURCES = tuple(s.value for s in Source if s is not Source.SYSTEM and s is not Source.IMPORT)
 
 
+#: State of an imported grant without its date and notice version: not a current consent until the
+#: customer grants or reconfirms it (GDPR 7(1), PIPA 22: the controller must be able to prove consent).
+UNVERIFIED = "unverified"
+
+
 class Reason(StrEnum):
     """Why a customer has no current consent."""
 
@@ -61,6 +66,7 @@ class Reason(StrEnum):
     REFUSED = "refused"
     WITHDRAWN = "withdrawn"
     EXPIRED = "expired"
+    UNVERIFIED = "unverified"
 
 
 REASON_TEXT = {
@@ -68,6 +74,7 @@ REASON_TEXT = {
     Reason.REFUSED: "consent was refused",
     Reason.WITHDRAWN: "consent was withdrawn",
     Reason.EXPIRED: "consent expired (not reconfirmed within the reconfirmation interval)",
+    Reason.UNVERIFIED: "imported consent without date and notice version, not yet reconfirmed",
 }
 
 
@@ -110,8 +117,8 @@ def why_not(purpose: Purpose, state: State | None, at: datetime) -> Reason | Non
         return Reason.NEVER_GRANTED
     if state.status == Kind.GRANTED:
         return None if is_effective(purpose, state, at) else Reason.EXPIRED
-    return {"refused": Reason.REFUSED, "withdrawn": Reason.WITHDRAWN, "expired": Reason.EXPIRED}.get(
-        state.status, Reason.NEVER_GRANTED)
+    return {"refused": Reason.REFUSED, "withdrawn": Reason.WITHDRAWN, "expired": Reason.EXPIRED,
+            UNVERIFIED: Reason.UNVERIFIED}.get(state.status, Reason.NEVER_GRANTED)
 
 
 def event_kind(purpose: Purpose, action: Action, current: State | None, at: datetime) -> Kind | None:
@@ -123,7 +130,8 @@ def event_kind(purpose: Purpose, action: Action, current: State | None, at: date
     if action is Action.GRANT:
         return Kind.RECONFIRMED if is_effective(purpose, current, at) else Kind.GRANTED
     if action is Action.RECONFIRM:
-        return Kind.RECONFIRMED if is_effective(purpose, current, at) else None
+        unverified = current is not None and current.status == UNVERIFIED
+        return Kind.RECONFIRMED if unverified or is_effective(purpose, current, at) else None
     if action is Action.REFUSE:
         return Kind.REFUSED
     return Kind.WITHDRAWN

@@ -21,6 +21,7 @@ from vault.consent.errors import (
     ConsentOrderError,
     InvalidConsentError,
     NothingToReconfirmError,
+    NoticeVersionRequiredError,
     ReceiptNotFoundError,
     UnknownChannelError,
     UnknownConsentPurposeError,
@@ -178,14 +179,20 @@ class ConsentService:
                     f"{', '.join(valid_channels) or '(none: omit channels)'}",
                     purpose=purpose.id, valid=valid_channels)
             channels = tuple(dict.fromkeys(choice.channels))
+        accepted = list(purpose.accepted_versions)
+        if action in (Action.GRANT, Action.RECONFIRM) and not choice.notice_version:
+            # Provable consent (GDPR 7(1), PIPA 22): the controller must know which notice was shown.
+            raise NoticeVersionRequiredError(
+                f"a {action.value} of purpose {purpose.id!r} must name the notice_version shown to the customer; "
+                f"accepted: {', '.join(accepted)}", field="notice_version", purpose=purpose.id, valid=accepted)
         version = choice.notice_version or purpose.current_notice.version
         notice = purpose.notice(version)
-        if notice is None:
+        if notice is None or (action in (Action.GRANT, Action.RECONFIRM) and version not in accepted):
+            what = "has no notice version" if notice is None else "no longer accepts notice version"
             raise UnknownNoticeError(
-                f"purpose {purpose.id!r} has no notice version {version!r}; versions: "
-                f"{', '.join(n.version for n in purpose.notices)}",
-                purpose=purpose.id, valid=[n.version for n in purpose.notices])
-        return purpose, action, channels, notice.version, notice.text_hash
+                f"purpose {purpose.id!r} {what} {version!r}; accepted: {', '.join(accepted)}",
+                purpose=purpose.id, valid=accepted)
+        return purpose, action, channels, notice.version, notice.disclosure_hash(purpose.id)
 
     def _collected_at(self, value: datetime | None, now: datetime) -> datetime:
         if value is None:

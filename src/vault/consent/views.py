@@ -16,7 +16,7 @@ class ConsentChoice:
     purpose: str
     action: str
     channels: tuple[str, ...] | None = None  # None: every channel of the purpose
-    notice_version: str | None = None  # None: the current notice
+    notice_version: str | None = None  # required for grant and reconfirm (provable consent)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import csv
 import random
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 import phonenumbers
 from faker import Faker
 
-from vault.customers.importer import HEADER
+from vault.customers.importer import CONSENT_PROOF_COLUMNS, HEADER
 from vault.lib.krid import rrn_checksum_ok
 
 if TYPE_CHECKING:
@@ -34,6 +34,10 @@ def _us_phone(rng: random.Random) -> str:
         candidate = f"+1 {rng.choice(['212', '415', '646', '617'])}-{rng.randint(200, 999)}-{rng.randint(1000, 9999)}"
         if phonenumbers.is_valid_number(phonenumbers.parse(candidate)):
             return candidate
+
+
+DEMO_CONSENT_DAY = date(2026, 11, 20)
+DEMO_NOTICE_VERSION = "2026-11"
 
 
 def _yn(rng: random.Random, p: float) -> str:
@@ -73,6 +77,9 @@ def demo_rows(count: int, seed: int = 20261123) -> list[dict[str, str]]:
             "customer_ref": f"C{seed % 1000:03d}-{i:07d}", "birth_date": born.isoformat(), "gender": gender,
             "marketing_email": _yn(rng, 0.55), "marketing_sms": _yn(rng, 0.4), "marketing_sms_night": _yn(rng, 0.1),
             "analytics": _yn(rng, 0.6),
+            # consent proof: when and under which notice (without it imported grants are unverified)
+            "consent_date": (DEMO_CONSENT_DAY - timedelta(days=rng.randint(0, 300))).isoformat(),
+            "consent_notice_version": DEMO_NOTICE_VERSION,
         })
         rows.append(row)
     return rows
@@ -82,7 +89,7 @@ def write_demo_csv(path: Path, count: int, seed: int = 20261123) -> list[dict[st
     """Write demo customers as an import CSV; returns the rows."""
     rows = demo_rows(count, seed)
     with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(HEADER))
+        w = csv.DictWriter(fh, fieldnames=[*HEADER, *CONSENT_PROOF_COLUMNS])
         w.writeheader()
         w.writerows(rows)
     return rows

@@ -22,11 +22,13 @@ import csv
 import multiprocessing
 import os
 import pickle
+import re
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from sqlalchemy import insert, select
@@ -61,6 +63,9 @@ CUSTOMER_COLUMNS = (
 )
 CONSENT_COLUMNS = ("marketing_email", "marketing_sms", "marketing_sms_night", "analytics")
 HEADER = CUSTOMER_COLUMNS + CONSENT_COLUMNS
+#: Optional columns proving the imported consents: when the customer consented (YYYY-MM-DD) and the
+#: notice version shown then. Without both, imported grants are recorded as unverified.
+CONSENT_PROOF_COLUMNS = ("consent_date", "consent_notice_version")
 #: Why a kept row carries a data-quality flag (vault.customers.quality), as written in the import report.
 WARNING_REASONS = {
     CHECK_DIGIT_UNVERIFIED: "check digit does not match; kept, because numbers issued or re-issued since "
@@ -70,8 +75,9 @@ FLAG_VALUES = {"y": True, "n": False, "": None}
 DEFAULT_ENCODING = "utf-8-sig"  # UTF-8, with or without the BOM spreadsheet programs write
 PARALLEL_MIN_ROWS = 20_000  # below this, worker start-up costs more than it saves
 
-#: Called inside each batch's transaction with the new customers' (id, consent flags) pairs.
-CreatedHook = Callable[["AsyncSession", Sequence[tuple[uuid.UUID, dict[str, bool]]], "Actor"], Awaitable[None]]
+#: Called inside each batch's transaction with the new customers' (id, consent flags, consent proof).
+CreatedHook = Callable[["AsyncSession", Sequence[tuple[uuid.UUID, dict[str, bool], dict[str, str]]], "Actor"],
+                       Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +106,7 @@ class ImportRow:
     line: int
     values: dict[str, str]
     consents: dict[str, bool]
+    proof: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -113,6 +120,7 @@ class SealedRow:
     consents: dict[str, bool]
     fields: tuple[str, ...]
     flag_rows: list[dict[str, Any]] = field(default_factory=list)
+    proof: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -138,7 +146,22 @@ class ImportReport:
 
 def unknown_columns(header: list[str]) -> list[str]:
     """Columns the field catalogue does not declare."""
-    return [c for c in header if c not in HEADER]
+    return [c for c in header if c not in HEADER and c not in CONSENT_PROOF_COLUMNS]
+
+
+_COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ .-]{0,39}")
+
+
+def shown_columns(names: list[str]) -> str:
+    """Column names as quoted in a message: a name that does not look like one (a headerless file's first
+    row holds names, phone numbers...) is never echoed, only counted."""
+    plain = [n for n in names if _COLUMN_NAME.fullmatch(n)]
+    hidden = len(names) - len(plain)
+    out = repr(plain) if plain else ""
+    if hidden:
+        out += (" and " if plain else "") + (
+            f"{hidden} column(s) whose names do not look like column names (not shown: is the header line missing?)")
+    return out
 
 
 def check_header(header: list[str], *, ignore_unknown: bool = False) -> RowError | None:
@@ -152,9 +175,10 @@ def check_header(header: list[str], *, ignore_unknown: bool = False) -> RowError
     if missing:
         parts.append(f"missing columns {missing}")
     if unknown:
-        parts.append(f"unknown columns {unknown} (not in the field catalogue; refusing undeclared data)")
+        parts.append(f"unknown columns {shown_columns(unknown)} (not in the field catalogue; "
+                     "refusing undeclared data)")
     if dupes:
-        parts.append(f"repeated columns {dupes}")
+        parts.append(f"repeated columns {shown_columns(dupes)}")
     return RowError(1, "(header)", "; ".join(parts) + f"; expected header: {','.join(HEADER)}")
 
 
@@ -164,10 +188,18 @@ def parse_row(line: int, header: list[str], cells: list[str], catalogue: FieldCa
         return RowError(line, "(row)", f"has {len(cells)} columns, header has {len(header)}")
     values: dict[str, str] = {}
     consents: dict[str, bool] = {}
+    proof: dict[str, str] = {}
     for col, raw in zip(header, cells, strict=True):
+        cell = raw.strip()
+        if col in CONSENT_PROOF_COLUMNS:
+            if cell:
+                bad = _bad_proof(col, cell)
+                if bad:
+                    return RowError(line, col, bad)
+                proof[col] = cell
+            continue
         if col not in HEADER:
             continue  # an undeclared column the caller chose to drop: never stored
-        cell = raw.strip()
         if col in CONSENT_COLUMNS:
             flag = FLAG_VALUES.get(cell.lower(), "bad")
             if flag == "bad":
@@ -183,7 +215,17 @@ def parse_row(line: int, header: list[str], cells: list[str], catalogue: FieldCa
             return RowError(line, exc.field, exc.reason)
     if "customer_ref" not in values:
         return RowError(line, "customer_ref", "is required")
-    return ImportRow(line, values, consents)
+    return ImportRow(line, values, consents, proof)
+
+
+def _bad_proof(col: str, cell: str) -> str | None:
+    if col == "consent_date":
+        try:
+            date.fromisoformat(cell)
+        except ValueError:
+            return "must be a date YYYY-MM-DD"
+        return None
+    return None if len(cell) <= 40 else "must be at most 40 characters"
 
 
 def _decoded(fh: BinaryIO, encoding: str) -> Iterator[str]:
@@ -255,7 +297,8 @@ def discover_columns(path: Path, columns: Sequence[str], detector: PiiPort,
 def describe_discovery(found: Mapping[str, ColumnVerdict]) -> str:
     """One line per column: what it looks like (types and shares only, never values)."""
     parts = []
-    for col, v in found.items():
+    for name, v in found.items():
+        col = name if _COLUMN_NAME.fullmatch(name) else "(unnamed)"
         if v.is_pii:
             kind = v.entity_type or "mixed personal data"
             parts.append(f"column {col!r} looks like PII ({kind} in {v.ratio:.0%} of {v.sampled} sampled values)")
@@ -281,7 +324,7 @@ class _Sealer:
                 continue
             sealed = records.seal_values(self._cipher, self._index, self._catalogue, parsed.values)
             out.append(SealedRow(line, sealed.row["ref_digest"], sealed.row, sealed.index_rows, parsed.consents,
-                                 tuple(sorted(parsed.values)), sealed.flag_rows))
+                                 tuple(sorted(parsed.values)), sealed.flag_rows, parsed.proof))
         return out
 
 
@@ -349,7 +392,7 @@ class CustomerImporter:
             if not ignore_unknown_columns:
                 found = describe_discovery(report.discovery) if report.discovery else ""
                 report.errors.append(RowError(1, "(header)", (
-                    f"undeclared columns {extra} are not in the field catalogue and are never stored"
+                    f"undeclared columns {shown_columns(extra)} are not in the field catalogue and are never stored"
                     + (f" ({found})" if found else "")
                     + "; remove them, declare them in policies/pii.yaml, or import without them "
                     "(--ignore-unknown-columns)")))
@@ -473,7 +516,7 @@ class CustomerImporter:
         await insert_flags(session, [f for r in fresh for f in r.flag_rows])
         ids = tuple(r.row["id"] for r in fresh)
         if self._on_created is not None:
-            await self._on_created(session, [(r.row["id"], r.consents) for r in fresh], caller.actor)
+            await self._on_created(session, [(r.row["id"], r.consents, r.proof) for r in fresh], caller.actor)
         await self._audit.record(session, AuditEvent(
             "customer.import", Outcome.ALLOWED, caller.actor, purpose=caller.purpose, subjects=ids,
             fields=tuple(sorted({f for r in fresh for f in r.fields})), request_id=caller.request_id,

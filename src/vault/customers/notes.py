@@ -6,7 +6,9 @@ sealed under the customer's DEK (so erasure shreds them with the rest): the
 original, readable only with ``notes:read`` (compliance, legal claims), and a
 redacted copy produced by the PII detector (``[전화번호]`` / ``<PHONE_NUMBER>``),
 which roles with ``notes:read_masked`` see. Only entity types and counts are
-kept in clear.
+kept in clear. A note holding a resident registration number keeps only its
+redacted copy unless it is written under a purpose that collects RRNs under a
+statute (PIPA art. 24-2).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import JSON, DateTime, ForeignKey, LargeBinary, String, Uuid, select
 from sqlalchemy.orm import Mapped, mapped_column
@@ -26,7 +28,7 @@ from vault.customers import records
 from vault.customers.errors import CustomerNotFoundError
 from vault.customers.models import CustomerRow
 from vault.db.base import Base
-from vault.errors import InvalidInputError
+from vault.errors import InvalidInputError, RateLimitedError
 from vault.lib.clock import as_utc, utcnow
 from vault.lib.ids import new_id
 
@@ -35,12 +37,19 @@ if TYPE_CHECKING:
 
     from vault.access.caller import Caller
     from vault.customers.service import CustomerDeps
-    from vault.lib.pii import PiiPort
+    from vault.lib.pii import RedactedText
+
+
+class Redactor(Protocol):
+    """Redacts free text off the event loop (``vault.detection.pool.DetectionPool`` in the API)."""
+
+    async def redact(self, text: str, language: str | None = None) -> RedactedText: ...
 
 NOTES_CREATE = Permission("notes", "create")
 NOTES_READ = Permission("notes", "read")
 NOTES_READ_REDACTED = Permission("notes", "read_masked")
 MAX_NOTE = 20_000
+RRN_ENTITY = "KR_RRN"
 LANGUAGES = ("ko", "en")
 
 
@@ -76,10 +85,23 @@ class NoteView:
 class NoteService:
     """Add and read customer notes (the caller commits)."""
 
-    def __init__(self, session: AsyncSession, deps: CustomerDeps, detector: PiiPort) -> None:
+    def __init__(self, session: AsyncSession, deps: CustomerDeps, detector: Redactor) -> None:
         self._session = session
         self._d = deps
         self._detector = detector
+
+    async def _redact(self, text: str, language: str | None, caller: Caller) -> RedactedText:
+        """Detection is CPU-bound (seconds for 100k characters): run it off the event loop, a few per principal."""
+        slots, key = self._d.detection_slots, caller.principal.id if caller.principal else None
+        if slots is None or key is None:
+            return await self._detector.redact(text, language)
+        if not slots.try_acquire(key):
+            raise RateLimitedError(f"at most {slots.limit} PII detection runs in flight per principal; retry shortly",
+                                   retry_after=1)
+        try:
+            return await self._detector.redact(text, language)
+        finally:
+            slots.release(key)
 
     async def add(self, customer_id: uuid.UUID, text: str, language: str | None, caller: Caller) -> NoteView:
         """Store a note: the original sealed, the redacted copy sealed, entity counts in clear.
@@ -98,20 +120,24 @@ class NoteService:
                                     valid=list(LANGUAGES))
         customer = await self._customer(customer_id)
         await self._d.guard.admit(caller, purpose, "note.create", customer, self._session)
-        result = self._detector.redact(text, language)
+        result = await self._redact(text, language, caller)
         counts = dict(Counter(e.type for e in result.entities))
+        # PIPA 24-2: an RRN typed into a note is kept only where a statute purpose collects RRNs; otherwise
+        # the note keeps only its redacted copy (the "original" is the redacted text too).
+        keep_original = not counts.get(RRN_ENTITY) or "rrn" in purpose.fields
         key = records.customer_key(self._d.keyring, customer)
         note_id = new_id()
         row = NoteRow(id=note_id, customer_id=customer_id, created_at=utcnow(),
                       author_id=caller.principal.id if caller.principal else None, language=language,
-                      original=key.seal(f"note:{note_id.hex}", text),
+                      original=key.seal(f"note:{note_id.hex}", text if keep_original else result.text),
                       redacted=key.seal(f"note.redacted:{note_id.hex}", result.text), entity_counts=counts)
         self._session.add(row)
         await self._session.flush()
         await self._d.audit.record(self._session, AuditEvent(
             "note.create", Outcome.ALLOWED, caller.actor, purpose=purpose_id, customer_id=customer_id,
             fields=("note",), request_id=caller.request_id, client_ip=caller.client_ip,
-            detail="entities: " + (", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "none")))
+            detail="entities: " + (", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "none")
+                   + ("" if keep_original else "; original not kept (RRN without a statute purpose)")))
         return NoteView(note_id, customer_id, as_utc(row.created_at), language, result.text, True, counts)
 
     async def list(self, customer_id: uuid.UUID, caller: Caller) -> list[NoteView]:

@@ -124,8 +124,8 @@ class CustomerRepository:
         return await self._session.get(IdempotencyRow, (principal_id, key))
 
     async def remember(self, record: IdempotencyRow) -> None:
-        """Add a replay record to the transaction."""
-        self._session.add(record)
+        """Add a replay record to the transaction (replacing an expired one with the same key)."""
+        await self._session.merge(record)
 
     async def save_changes(self, keyring: Keyring, catalogue: FieldCatalogue, row: CustomerRow, key: CustomerKey,
                            changed: dict[str, str | None], now: datetime) -> None:

@@ -27,9 +27,12 @@ from vault.customers.errors import (
 from vault.customers.gate import restriction_error
 from vault.customers.models import CustomerRow, IdempotencyRow
 from vault.customers.repository import CustomerRepository
-from vault.errors import InvalidInputError
+from vault.errors import InvalidInputError, RateLimitedError
 from vault.lib.clock import as_utc, utcnow
 from vault.policy.masks import mask
+
+# How long a create's Idempotency-Key is remembered; after that a replay creates afresh (or conflicts).
+IDEMPOTENCY_TTL = timedelta(hours=24)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -43,6 +46,7 @@ if TYPE_CHECKING:
     from vault.crypto.keyring import Keyring
     from vault.customers.repository import CustomerStore
     from vault.db.engine import Database
+    from vault.lib.ratelimit import ConcurrencyLimit, SlidingWindow
     from vault.policy.catalogue import FieldCatalogue
     from vault.policy.purposes import Purpose, PurposeCatalogue
 
@@ -74,6 +78,9 @@ class CustomerDeps:
     db: Database | None = None  # when given, point reads bypass the session (fast path)
     #: Builds the storage the use cases run on (an in-memory fake in unit tests).
     store: Callable[[AsyncSession, Database | None], CustomerStore] = CustomerRepository
+    lookups: SlidingWindow | None = None  # per-principal lookup rate (None: unlimited, e.g. the CLI)
+    lookup_misses: SlidingWindow | None = None  # per-principal empty lookups; reaching its limit raises an alert
+    detection_slots: ConcurrencyLimit | None = None  # per-principal PII detection runs in flight
 
 
 class CustomerService:
@@ -126,15 +133,18 @@ class CustomerService:
         """
         purpose = await self._d.guard.require(caller, perms.CUSTOMERS_CREATE, "customer.create")
         clean = {k: v for k, v in self.clean(values).items() if v is not None}
+        await self._require_writable(caller, purpose, clean, "customer.create")
         digest = hashlib.sha256(json.dumps(clean, sort_keys=True).encode()).digest()
         principal_id = caller.principal.id if caller.principal else uuid.UUID(int=0)
         if idempotency_key is not None:
             prior = await self._repo.idempotent(principal_id, idempotency_key)
+            if prior is not None and as_utc(prior.created_at) + IDEMPOTENCY_TTL <= utcnow():
+                prior = None  # expired: the key starts afresh (remember() replaces the old record)
             if prior is not None:
                 if prior.request_digest != digest:
                     raise IdempotencyConflictError(
                         "Idempotency-Key was already used with a different request body")
-                return await self._view_for(prior.customer_id, caller, purpose, "customer.create.replay"), False
+                return await self._replay(prior.customer_id, caller, purpose), False
         sealed = records.seal_new(self._d.keyring, self._d.catalogue, clean)
         cid = sealed.row["id"]
         await self._repo.add(sealed)
@@ -150,14 +160,24 @@ class CustomerService:
         visible = self._d.guard.visible_fields(caller, purpose)
         return self._to_view(row, visible, {k: v for k, v in clean.items() if k in visible}), True
 
-    async def _view_for(self, cid: uuid.UUID, caller: Caller, purpose: Purpose, action: str) -> CustomerView:
-        row = await self._load(cid)
-        visible = self._d.guard.visible_fields(caller, purpose)
-        view = self._to_view(row, visible, self._open(row, visible))
+    async def _replay(self, cid: uuid.UUID, caller: Caller, purpose: Purpose) -> CustomerView:
+        """A replayed create: the customer's id only, after the checks a read passes.
+
+        The current field values are never returned: they may have changed since, and the customer
+        may since have restricted processing, objected or been deleted or erased.
+        """
+        action = "customer.create.replay"
+        row = await self._repo.get(cid)
+        if row is None or not self._readable(row, purpose):
+            await self._d.audit.record_durable(AuditEvent(
+                action, Outcome.FAILED, caller.actor, purpose=purpose.id, customer_id=cid,
+                request_id=caller.request_id, client_ip=caller.client_ip, detail="not found"))
+            raise CustomerNotFoundError(f"customer {cid} not found")
+        await self._d.guard.admit(caller, purpose, action, row, self._session)
         await self._d.audit.record(self._session, AuditEvent(
             action, Outcome.ALLOWED, caller.actor, purpose=purpose.id, customer_id=cid,
-            fields=tuple(sorted(view.fields)), request_id=caller.request_id, client_ip=caller.client_ip))
-        return view
+            request_id=caller.request_id, client_ip=caller.client_ip, detail="replay: id only"))
+        return CustomerView(row.id, row.status, as_utc(row.created_at), as_utc(row.updated_at), row.row_version, {})
 
     async def get(self, customer_id: uuid.UUID, caller: Caller, *, masked: bool = False) -> CustomerView:
         """Read one customer for the caller's purpose, audited before it is returned.
@@ -219,10 +239,13 @@ class CustomerService:
             raise InvalidInputError(
                 f"cannot look up by {by!r}; searchable fields: {', '.join(self._d.catalogue.searchable)}")
         purpose, visible = await self._d.guard.require_fields(caller, "customer.lookup")
-        if by not in visible:
+        if visible.get(by) != "clear":
+            # A field seen only masked must not be searchable: exact lookups against the mask's hidden digits
+            # would recover the value one guess at a time.
             await self._d.guard.deny(caller, "customer.lookup", PermissionDeniedError(
-                f"role {caller.role!r} may not search by {by!r} for purpose {purpose.id!r}",
-                permission=str(perms.CUSTOMERS_READ), purpose=purpose.id))
+                f"role {caller.role!r} may not search by {by!r} for purpose {purpose.id!r} "
+                "(only by fields it sees in clear)", permission=str(perms.CUSTOMERS_READ), purpose=purpose.id))
+        await self._rate_limit_lookup(caller, purpose)
         normalized = self._d.catalogue[by].clean(value)
         # Every live index-key version: during an index-key rotation a customer is found whether rebuilt or not.
         digests = self._d.keyring.index_digests(by, normalized)
@@ -238,7 +261,32 @@ class CustomerService:
             subject_count=len(ids), fields=(by,), request_id=caller.request_id, client_ip=caller.client_ip,
             detail=f"lookup by {by}; {len(found) - len(views)} withheld: restricted, objected or no lawful basis"
             if len(found) > len(views) else f"lookup by {by}"))
+        if not views:
+            await self._count_miss(caller, purpose, by)
         return views
+
+    async def _rate_limit_lookup(self, caller: Caller, purpose: Purpose) -> None:
+        if self._d.lookups is None or caller.principal is None:
+            return
+        wait = self._d.lookups.hit(caller.principal.id)
+        if wait:
+            await self._d.guard.deny(caller, "customer.lookup", RateLimitedError(
+                f"lookup rate exceeded: at most {self._d.lookups.limit} lookups per "
+                f"{self._d.lookups.window:g} s per principal (per worker); retry in {wait} s", retry_after=wait),
+                purpose=purpose.id, context="rate limited:")
+
+    async def _count_miss(self, caller: Caller, purpose: Purpose, by: str) -> None:
+        misses = self._d.lookup_misses
+        if misses is None or caller.principal is None:
+            return
+        misses.hit(caller.principal.id)
+        if misses.count(caller.principal.id) >= misses.limit:
+            misses.reset(caller.principal.id)
+            await self._d.audit.record_durable(AuditEvent(
+                "alert.lookup_misses", Outcome.ALERT, caller.actor, purpose=purpose.id, fields=(by,),
+                request_id=caller.request_id, client_ip=caller.client_ip,
+                detail=f"{misses.limit} lookups without a result within {misses.window:g} s: "
+                       "possible enumeration of contact data"))
 
     async def update(
         self, customer_id: uuid.UUID, values: Mapping[str, object], caller: Caller, *,
@@ -254,20 +302,46 @@ class CustomerService:
         if not values:
             raise InvalidInputError("no fields to update")
         changes = self.clean(values, partial=True)
+        await self._require_writable(caller, purpose, changes, "customer.update", customer_id)
         await self._gate(caller, purpose, "customer.update", customer_id)
         row = await self._load(customer_id)
+        # The response discloses the record: the lawful basis binds it as it binds a read.
+        await self._d.guard.admit(caller, purpose, "customer.update", row, self._session)
         if expected_version is not None and expected_version != row.row_version:
             raise StaleWriteError(f"customer {customer_id} is at version {row.row_version}, not {expected_version}")
         key = records.customer_key(self._d.keyring, row)
-        current = records.open_fields(key, row.sealed, set(changes))
-        changed = {n: v for n, v in changes.items() if current.get(n) != v}
-        await self._repo.save_changes(self._d.keyring, self._d.catalogue, row, key, changed, utcnow())
+        # Every submitted field is rewritten, equal or not: the version, the ETag and the audit entry must not
+        # tell a caller whether a guessed value matched the stored one.
+        await self._repo.save_changes(self._d.keyring, self._d.catalogue, row, key, dict(changes), utcnow())
         await self._d.audit.record(self._session, AuditEvent(
             "customer.update", Outcome.ALLOWED, caller.actor, purpose=purpose.id, customer_id=customer_id,
-            fields=tuple(sorted(changed)), request_id=caller.request_id, client_ip=caller.client_ip,
-            detail=None if changed else "no change"))
+            fields=tuple(sorted(changes)), request_id=caller.request_id, client_ip=caller.client_ip))
         visible = self._d.guard.visible_fields(caller, purpose)
-        return self._to_view(row, visible, self._open(row, visible))
+        view = self._to_view(row, visible, self._open(row, visible))
+        # The response carries the record: audited as a disclosure of exactly the fields it returns.
+        await self._d.audit.record(self._session, AuditEvent(
+            "customer.disclose", Outcome.ALLOWED, caller.actor, purpose=purpose.id, customer_id=customer_id,
+            fields=tuple(sorted(view.fields)), request_id=caller.request_id, client_ip=caller.client_ip,
+            detail="returned by customer.update"))
+        return view
+
+    async def _require_writable(self, caller: Caller, purpose: Purpose, names: Mapping[str, object], action: str,
+                                customer_id: uuid.UUID | None = None) -> None:
+        """Deny (audited) writes to fields the role may not read for the purpose, or statute-only fields
+        outside a purpose with a statute basis. The CLI operator (shell access to the key file, importing
+        whole files) is not bound, as for every other permission check."""
+        if caller.principal is None:
+            return
+        visible = self._d.guard.visible_fields(caller, purpose)
+        statute = sorted(n for n in names if self._d.catalogue[n].requires_statute and not purpose.statute_ref)
+        denied = sorted(set(statute) | {n for n in names if n not in visible})
+        if not denied:
+            return
+        why = (f"fields {statute} may only be written under a purpose with a statute basis" if statute else
+               f"role {caller.role!r} may write only fields it may read for purpose {purpose.id!r}")
+        await self._d.guard.deny(caller, action, PermissionDeniedError(
+            f"{why}; refused: {', '.join(denied)}", permission=str(perms.CUSTOMERS_UPDATE), purpose=purpose.id,
+            fields=denied), customer_id=customer_id, purpose=purpose.id)
 
     async def soft_delete(self, customer_id: uuid.UUID, caller: Caller) -> None:
         """Mark a customer deleted: no longer readable or searchable; data kept until retention erases it."""

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import make_url
 
 from vault.errors import ConfigurationError
+from vault.lib.files import open_private
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -61,7 +62,10 @@ def backup(url: str, dest: Path) -> None:
     Raises:
         BackupError: the tool or database failed.
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(open_private(dest))  # created 0600, never through a symlink; the tools then write into it
+    except OSError as exc:
+        raise BackupError(f"{dest}: cannot create the backup file: {exc}") from None
     if make_url(url).get_backend_name() == "sqlite":
         src = sqlite3.connect(_sqlite_path(url))
         out = sqlite3.connect(dest)

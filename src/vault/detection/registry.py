@@ -28,6 +28,7 @@ from vault.detection.recognizers import (
     KoreanPhoneRecognizer,
     KoreanRrnRecognizer,
     PaymentCardRecognizer,
+    SpelledEmailRecognizer,
 )
 from vault.detection.recognizers._base import RegexRecognizer
 
@@ -73,6 +74,7 @@ def default_recognizers() -> tuple[RecognizerSpec, ...]:
     ]
     specs = [RecognizerSpec(cls.__name__, cls) for cls in bilingual]
     specs.append(RecognizerSpec("EmailAddressRecognizer", EmailAddressRecognizer))
+    specs.append(RecognizerSpec("SpelledEmailRecognizer", SpelledEmailRecognizer))
     return tuple(specs)
 
 

@@ -6,6 +6,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Final
 
 from vault.detection.entities import STRUCTURED_TYPES, redaction_label
+from vault.detection.folding import collapse_digit_spacing, fold, has_spaced_digits, to_original
 from vault.detection.overlap import resolve_overlaps
 from vault.detection.registry import ANY_LANGUAGE
 from vault.lib.pii import ColumnVerdict, DetectedEntity, RedactedText
@@ -52,14 +53,23 @@ class PiiDetector:
         lang = language if language in self._languages else ANY_LANGUAGE
         if not text or lang not in self._served:
             return []
-        results = self._analyzer.analyze(
-            text=text,
-            language=lang,
-            score_threshold=self._threshold if threshold is None else threshold,
-        )
-        return resolve_overlaps(
-            DetectedEntity(r.entity_type, r.start, r.end, round(float(r.score), 4)) for r in results
-        )
+        score = self._threshold if threshold is None else threshold
+        # Full-width and other compatibility forms are folded (NFKC), and spaced digits collapsed in a second
+        # pass, so evasive spellings are found; offsets map back to ``text`` as given.
+        folded, index = fold(text)
+        found = self._scan(folded, index, lang, score)
+        if has_spaced_digits(folded):
+            collapsed, kept = collapse_digit_spacing(folded, index)
+            found += self._scan(collapsed, kept, lang, score)
+        return resolve_overlaps(found)
+
+    def _scan(self, text: str, index: list[int], lang: str, score: float) -> list[DetectedEntity]:
+        results = self._analyzer.analyze(text=text, language=lang, score_threshold=score)
+        out = []
+        for r in results:
+            start, end = to_original(index, r.start, r.end)
+            out.append(DetectedEntity(r.entity_type, start, end, round(float(r.score), 4)))
+        return out
 
     def redact(self, text: str, language: str | None = None) -> RedactedText:
         """Replace each entity with a label: ``[전화번호]`` for ``"ko"``, ``<PHONE_NUMBER>`` otherwise.

@@ -21,13 +21,27 @@ _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9
 CHECK_DIGIT_UNVERIFIED = "check_digit_unverified"
 
 
-def strip(field: str, value: str) -> str:
-    """Trim and NFC-normalize; empty is an error."""
+# A cell starting with one of these is a formula to a spreadsheet (=HYPERLINK(...), +cmd|...).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _clean(field: str, value: str) -> str:
+    """Trim and NFC-normalize; empty is an error; control and invisible format characters (zero-width,
+    bidi overrides: two values that look identical but differ) are refused."""
     out = unicodedata.normalize("NFC", value).strip()
     if not out:
         raise InvalidFieldError(field, "must not be empty")
-    if any(unicodedata.category(ch) == "Cc" for ch in out):
-        raise InvalidFieldError(field, "must not contain control characters")
+    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in out):
+        raise InvalidFieldError(field, "must not contain control or invisible formatting characters")
+    return out
+
+
+def strip(field: str, value: str) -> str:
+    """Free text: :func:`_clean`, and no leading formula character (``= + - @``: a spreadsheet opening an
+    export would run the cell)."""
+    out = _clean(field, value)
+    if out.startswith(FORMULA_PREFIXES):
+        raise InvalidFieldError(field, "must not start with =, +, - or @")
     return out
 
 
@@ -38,12 +52,12 @@ def name(field: str, value: str) -> str:
 
 def upper(field: str, value: str) -> str:
     """Upper-cased token (enums)."""
-    return strip(field, value).upper()
+    return _clean(field, value).upper()
 
 
 def email(field: str, value: str) -> str:
     """Lower-cased, syntactically valid address."""
-    out = strip(field, value).lower()
+    out = _clean(field, value).lower()
     if len(out) > 254 or not _EMAIL.match(out) or len(out.split("@", 1)[0]) > 64:
         raise InvalidFieldError(field, "is not a valid email address")
     return out
@@ -54,7 +68,7 @@ _KR_MOBILE = re.compile(r"(?:\+82[ -]?|0)(1[016789])[ -]?(\d{3,4})[ -]?(\d{4})")
 
 def e164(field: str, value: str, region: str = "KR") -> str:
     """A phone number in E.164 (Korea is the default region)."""
-    raw = strip(field, value)
+    raw = _clean(field, value)
     m = _KR_MOBILE.fullmatch(raw) if region == "KR" else None
     if m is not None and (m.group(1) != "10" or len(m.group(2)) == 4):
         # Fast path for the common Korean mobile writings; everything else goes through libphonenumber.
@@ -77,7 +91,7 @@ def _korean_mobile(num: phonenumbers.PhoneNumber) -> bool:
 
 def iso_date(field: str, value: str) -> str:
     """A past calendar date as YYYY-MM-DD."""
-    raw = strip(field, value)
+    raw = _clean(field, value)
     try:
         parsed = date.fromisoformat(raw)
     except ValueError as exc:
@@ -98,7 +112,7 @@ def rrn(field: str, value: str) -> str:
     none, and :func:`rrn_quality` flags it.
     """
     try:
-        return krid.parse(strip(field, value)).formatted
+        return krid.parse(_clean(field, value)).formatted
     except krid.MalformedNumberError as exc:
         raise InvalidFieldError(field, exc.reason) from exc
 

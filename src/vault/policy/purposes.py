@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -59,16 +60,47 @@ class Localized(BaseModel):
 
 
 class Notice(BaseModel):
-    """One version of the privacy notice shown when collecting consent."""
+    """One version of the privacy notice shown when collecting consent.
+
+    Besides its text, a notice states what it discloses (PIPA arts. 15(2), 17(2), 22, 28-8;
+    GDPR arts. 7(1), 13): the items, the retention period, the recipient with its retention,
+    the country and transfer method, and the right to refuse with its consequence. The hash
+    recorded with every consent covers all of it (:meth:`disclosure_hash`), so widening a
+    purpose's fields or retention needs a new notice version instead of silently widening
+    every consent given under the old one.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     version: str = Field(min_length=1)
     text: Localized
+    items: tuple[str, ...] | None = None
+    retention_days: int | None = Field(default=None, gt=0)
+    recipient: str | None = None
+    recipient_retention_days: int | None = Field(default=None, gt=0)
+    country: str | None = None
+    transfer_method: str | None = None
+    refusal: Localized | None = None
+    """The right to refuse and what refusing means (e.g. "you will not receive offers")."""
 
     @property
     def text_hash(self) -> str:
-        """SHA-256 over the Korean and English notice texts (recorded with each consent)."""
+        """SHA-256 over the Korean and English notice texts only."""
         return hashlib.sha256(f"{self.text.ko}\n{self.text.en}".encode()).hexdigest()
+
+    def disclosure(self, purpose_id: str) -> dict[str, object]:
+        """The canonical disclosure: everything this notice states, in a fixed shape."""
+        return {
+            "purpose": purpose_id, "version": self.version, "text": {"ko": self.text.ko, "en": self.text.en},
+            "items": sorted(self.items) if self.items is not None else None, "retention_days": self.retention_days,
+            "recipient": self.recipient, "recipient_retention_days": self.recipient_retention_days,
+            "country": self.country, "transfer_method": self.transfer_method,
+            "refusal": {"ko": self.refusal.ko, "en": self.refusal.en} if self.refusal else None,
+        }
+
+    def disclosure_hash(self, purpose_id: str) -> str:
+        """SHA-256 over the canonical JSON of :meth:`disclosure` (recorded with each consent)."""
+        doc = json.dumps(self.disclosure(purpose_id), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(doc.encode()).hexdigest()
 
 
 class Purpose(BaseModel):
@@ -91,6 +123,8 @@ class Purpose(BaseModel):
     recipient: str | None = None
     country: str | None = None
     notices: tuple[Notice, ...] = Field(min_length=1)
+    min_notice_version: str | None = None
+    """Oldest notice version still accepted: grants under older versions stop counting (re-consent)."""
 
     @model_validator(mode="after")
     def _basis_needs(self) -> Purpose:
@@ -104,11 +138,34 @@ class Purpose(BaseModel):
             raise ValueError("channels are listed more than once")
         if len({n.version for n in self.notices}) != len(self.notices):
             raise ValueError("notice versions must be unique")
+        if self.min_notice_version is not None and self.notice(self.min_notice_version) is None:
+            raise ValueError(f"min_notice_version {self.min_notice_version!r} is not one of the notices")
         for channel in self.channels:
             missing = [f for f in CHANNEL_REQUIRED[channel] if f not in self.fields]
             if missing:
                 raise ValueError(f"channel {channel} needs fields {missing} in `fields`")
+        if self.is_consent:
+            self._current_notice_discloses_everything()
         return self
+
+    def _current_notice_discloses_everything(self) -> None:
+        """The notice consent is collected with now must state every item of PIPA 15(2)/17(2)/22."""
+        n = self.notices[-1]
+        where = f"current notice {n.version!r}"
+        if n.items is None or sorted(n.items) != sorted(self.fields):
+            raise ValueError(f"{where} must list the purpose's fields as `items` (it states {n.items})")
+        if n.retention_days != self.retention_days:
+            raise ValueError(f"{where} must state the retention period ({self.retention_days} days)")
+        if n.refusal is None:
+            raise ValueError(f"{where} must state the right to refuse and its consequence (`refusal`)")
+        if n.recipient != self.recipient:
+            raise ValueError(f"{where} must name the recipient {self.recipient!r}")
+        if self.recipient is not None and n.recipient_retention_days is None:
+            raise ValueError(f"{where} must state how long the recipient keeps the data (recipient_retention_days)")
+        if n.country != self.country:
+            raise ValueError(f"{where} must name the country {self.country!r}")
+        if self.country is not None and not n.transfer_method:
+            raise ValueError(f"{where} must state the transfer method (transfer_method)")
 
     @property
     def is_legal_obligation(self) -> bool:
@@ -129,6 +186,14 @@ class Purpose(BaseModel):
     def current_notice(self) -> Notice:
         """The newest notice version (last listed)."""
         return self.notices[-1]
+
+    @property
+    def accepted_versions(self) -> tuple[str, ...]:
+        """Notice versions a grant may be recorded under (from ``min_notice_version`` on, listed order)."""
+        versions = tuple(n.version for n in self.notices)
+        if self.min_notice_version is None:
+            return versions
+        return versions[versions.index(self.min_notice_version):]
 
     def notice(self, version: str) -> Notice | None:
         """The notice with ``version``, if any."""

@@ -10,6 +10,7 @@ import csv
 import hashlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -79,6 +80,18 @@ class StagedFile:
         self.path.unlink(missing_ok=True)
 
 
+_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralize(cell: str) -> str:
+    """A CSV cell a spreadsheet will not run as a formula: one starting with ``= + - @``, tab or carriage
+    return gets a leading apostrophe (plain numbers such as ``-3`` are left as they are)."""
+    if cell.startswith(_FORMULA) and not _NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
+
+
 def write_rows(staged: StagedFile, fmt: str, columns: Sequence[str], rows: Sequence[Sequence[str | None]]) -> None:
     """Write ``rows`` (missing values as empty CSV cells / Parquet nulls) into the staged file.
 
@@ -89,8 +102,8 @@ def write_rows(staged: StagedFile, fmt: str, columns: Sequence[str], rows: Seque
         if fmt == "csv":
             with staged.path.open("w", encoding="utf-8", newline="") as fh:
                 writer = csv.writer(fh)
-                writer.writerow(columns)
-                writer.writerows(["" if v is None else v for v in row] for row in rows)
+                writer.writerow([neutralize(c) for c in columns])
+                writer.writerows(["" if v is None else neutralize(v) for v in row] for row in rows)
         else:
             _write_parquet(staged.path, columns, rows)
     except OSError as exc:

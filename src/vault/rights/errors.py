@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from vault.customers.errors import CustomerObjectedError, CustomerRestrictedError
-from vault.errors import ConflictError, InvalidInputError, NotFoundError
+from vault.errors import AccessDeniedError, ConflictError, InvalidInputError, NotFoundError
 from vault.keys.errors import KeyInUseError
 
 __all__ = [
@@ -51,3 +51,10 @@ class JournalError(ConflictError):
 
     code = "rights.journal"
     title = "Erasure journal unavailable"
+
+
+class SecondApprovalError(AccessDeniedError):
+    """A bulk erasure approval that does not match its proposal, or comes from the proposer."""
+
+    code = "rights.second_approval"
+    title = "Second approval refused"

@@ -26,7 +26,9 @@ from vault.customers.models import CustomerRow
 from vault.errors import InvalidInputError
 from vault.lib.clock import as_utc, utcnow
 from vault.rights import shredder
+from vault.rights.deadlines import OPEN
 from vault.rights.journal import JournalEntry
+from vault.rights.models import RightsRequestRow
 
 if TYPE_CHECKING:
     from vault.access.caller import Caller
@@ -100,7 +102,12 @@ class RetentionService:
             async with self._db.read() as session:
                 q = (select(CustomerRow.id, CustomerRow.deleted_at)
                      .where(CustomerRow.status == "deleted", CustomerRow.deleted_at.is_not(None),
-                            CustomerRow.deleted_at <= now - timedelta(days=shortest))
+                            CustomerRow.deleted_at <= now - timedelta(days=shortest),
+                            # Restriction (GDPR Art. 18: kept for legal claims) and an open data subject
+                            # request (the legal hold while it is answered) both keep the record.
+                            CustomerRow.restricted_at.is_(None),
+                            CustomerRow.id.not_in(select(RightsRequestRow.customer_id)
+                                                  .where(RightsRequestRow.status.in_(OPEN))))
                      .order_by(CustomerRow.id).limit(_PAGE))
                 if last is not None:
                     q = q.where(CustomerRow.id > last)

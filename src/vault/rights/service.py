@@ -9,16 +9,19 @@ scrub the SQLite WAL after it, so it cannot live inside a caller's transaction.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, insert, select
 
 from vault.access import permissions as perms
-from vault.audit.entry import AuditEvent, Outcome
+from vault.audit.entry import AuditEvent, Outcome, subjects_digest
+from vault.audit.models import AuditEntryRow
+from vault.audit.subjects import SubjectList
 from vault.customers import records
 from vault.customers.errors import CustomerNotFoundError, InvalidFieldError
 from vault.customers.models import CustomerRow
@@ -27,7 +30,7 @@ from vault.errors import InvalidInputError
 from vault.lib.clock import as_utc, utcnow
 from vault.lib.ids import new_id
 from vault.rights import shredder
-from vault.rights.errors import SubjectErasedError
+from vault.rights.errors import SecondApprovalError, SubjectErasedError
 from vault.rights.export import build_export, history_field
 from vault.rights.journal import JournalEntry
 from vault.rights.models import FieldHistoryRow
@@ -63,6 +66,7 @@ class RightsDeps:
     audit: AuditLog
     journal: ErasureJournal
     clock: Clock = utcnow
+    bulk_approval_over: int = 100  # larger bulk erasures wait for a second compliance officer
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +80,14 @@ class ErasureResult:
 
 
 @dataclass(frozen=True, slots=True)
+class ErasureProposal:
+    """A bulk erasure waiting for a second approver: the audit entry that records it, and its size."""
+
+    proposal: int
+    customers: int
+
+
+@dataclass(frozen=True, slots=True)
 class ReplayResult:
     """What replaying the erasure journal did."""
 
@@ -84,6 +96,18 @@ class ReplayResult:
     pseudonymized: int
     already: int
     absent: int
+
+
+def _subjects(ids: list[uuid.UUID]) -> SubjectList:
+    out = SubjectList()
+    for cid in ids:
+        out.append(cid)
+    return out
+
+
+def _reason_tag(reason: str) -> str:
+    """Binds an approval to the proposal's reason without repeating it: ``reason=<sha256 prefix>``."""
+    return f"reason={hashlib.sha256(reason.encode()).hexdigest()[:16]}"
 
 
 class RightsService:
@@ -245,11 +269,16 @@ class RightsService:
         await shredder.scrub(self._d.db)
         return ErasureResult([customer_id], erased_at=now)
 
-    async def erase_many(self, customer_ids: Sequence[uuid.UUID], caller: Caller, *, reason: str) -> ErasureResult:
+    async def erase_many(self, customer_ids: Sequence[uuid.UUID], caller: Caller, *, reason: str,
+                         approves: int | None = None) -> ErasureResult | ErasureProposal:
         """Erase many customers in one transaction (one journal write, one audit entry listing them).
 
+        More than ``bulk_approval_over`` customers take two compliance officers: the first call records a
+        proposal (an audit entry over the same customers) and returns it; a different principal repeats the
+        call with the same ids and reason and ``approves=<proposal>`` within 24 hours to carry it out.
+
         Raises:
-            InvalidInputError, JournalError, AccessDeniedError.
+            InvalidInputError, JournalError, AccessDeniedError, SecondApprovalError.
         """
         purpose = (await self._d.guard.require(caller, perms.SUBJECTS_ERASE, "subject.erase")).id
         if not customer_ids or len(customer_ids) > MAX_BULK_ERASURE:
@@ -258,6 +287,10 @@ class RightsService:
             raise InvalidInputError("reason must be 1-200 characters (no personal data)", field="reason")
         now = self._now()
         ids = list(dict.fromkeys(customer_ids))
+        if len(ids) > self._d.bulk_approval_over and caller.principal is not None:
+            if approves is None:
+                return await self._propose_erasure(ids, caller, purpose, reason)
+            await self._check_approval(ids, caller, reason, approves, now)
         async with self._d.db.write() as session:
             found = await shredder.targets(session, ids)
             present = {t.id for t in found}
@@ -275,6 +308,30 @@ class RightsService:
         await shredder.scrub(self._d.db)
         return ErasureResult([t.id for t in found], [i for i in ids if i in existing and i not in present],
                              [i for i in ids if i not in existing], now)
+
+    async def _propose_erasure(self, ids: list[uuid.UUID], caller: Caller, purpose: str | None,
+                               reason: str) -> ErasureProposal:
+        seq = await self._d.audit.record_bulk_durable(AuditEvent(
+            "subject.erase.proposed", Outcome.ALLOWED, caller.actor, purpose=purpose, request_id=caller.request_id,
+            client_ip=caller.client_ip, detail=f"{_reason_tag(reason)} awaiting a second compliance officer; "
+                                               f"bulk erasure of {len(ids)} customers: {reason}"), _subjects(ids))
+        return ErasureProposal(seq, len(ids))
+
+    async def _check_approval(self, ids: list[uuid.UUID], caller: Caller, reason: str, approves: int,
+                              now: datetime) -> None:
+        async with self._d.db.read() as session:
+            row = await session.get(AuditEntryRow, approves)
+        why = None
+        if row is None or row.action != "subject.erase.proposed":
+            why = f"entry {approves} is not a bulk erasure proposal"
+        elif caller.principal is not None and row.principal_id == caller.principal.id:
+            why = "the proposer cannot approve their own bulk erasure"
+        elif as_utc(row.ts) < now - timedelta(hours=24):
+            why = f"proposal {approves} is older than 24 hours; propose again"
+        elif row.subjects_digest != subjects_digest(ids) or not (row.detail or "").startswith(_reason_tag(reason)):
+            why = f"the customers or the reason differ from proposal {approves}"
+        if why is not None:
+            await self._d.guard.deny(caller, "subject.erase", SecondApprovalError(why, proposal=approves))
 
     async def replay_erasures(self, caller: Caller) -> ReplayResult:
         """Re-apply every journal entry (after a backup restore): whatever the journal says was erased is
@@ -319,6 +376,21 @@ class RightsService:
                         request_id=caller.request_id, detail=f"erasure journal replay: {len(ids)} re-applied"))
         await shredder.scrub(self._d.db)
         return ReplayResult(len(entries), erased, pseudonymized, already, absent)
+
+    async def unreplayed(self) -> int:
+        """How many customers the erasure journal says are erased (or pseudonymized) but the database still
+        holds: non-zero after a restore from a backup older than some erasures, until
+        :meth:`replay_erasures` runs. Matched by id (read only)."""
+        pending = 0
+        entries = list(self._d.journal.entries())
+        for i in range(0, len(entries), 500):
+            chunk = entries[i:i + 500]
+            async with self._d.db.read() as session:
+                for action in ("erase", "pseudonymize"):
+                    ids = [e.customer_id for e in chunk if e.action == action]
+                    if ids:
+                        pending += len(await shredder.targets(session, ids, action=action))
+        return pending
 
     # -- restriction and objection ------------------------------------------------------------------
 

@@ -46,7 +46,7 @@ def test_shipped_catalogue_has_notice_history_and_night_opt_in() -> None:
     email = cat.get("marketing_email")
     sms = cat.get("marketing_sms")
     assert email is not None and sms is not None
-    assert [n.version for n in email.notices] == ["2025-03", "2026-01"]
+    assert [n.version for n in email.notices] == ["2025-03", "2026-01", "2026-11"]
     assert email.notice("2025-03") is not None and email.notice("2025-03").text_hash != email.current_notice.text_hash  # type: ignore[union-attr]
     assert sms.night_opt_in_purpose == "night_advertising" and email.reconfirm_days == 730
     assert cat.controller.name and "night_advertising" in cat.supplements

@@ -19,6 +19,7 @@ from vault.detection.recognizers.kr_passport import KoreanPassportRecognizer
 from vault.detection.recognizers.kr_person import HangulNameRecognizer
 from vault.detection.recognizers.kr_phone import KoreanPhoneRecognizer
 from vault.detection.recognizers.kr_rrn import KoreanRrnRecognizer
+from vault.detection.recognizers.spelled_email import SpelledEmailRecognizer
 
 __all__ = [
     "BirthDateRecognizer",
@@ -38,4 +39,5 @@ __all__ = [
     "KoreanPhoneRecognizer",
     "KoreanRrnRecognizer",
     "PaymentCardRecognizer",
+    "SpelledEmailRecognizer",
 ]

@@ -1,0 +1,36 @@
+"""Retention on a schedule (GDPR 5(1)(e), PIPA 21(1): destroy without delay once retention ends).
+
+``vault serve`` starts :func:`run_retention_every` in each worker. Every interval it runs the
+retention service as the ``scheduler`` operator; the run and each erasure are audited and
+journaled by the service. A failing run is logged and retried at the next interval; it never
+stops the server. Several workers may run it: a customer already erased by another run is
+skipped by the shredder (only rows that still hold a DEK are targets).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from vault.access.caller import Caller
+
+if TYPE_CHECKING:
+    from vault.rights.retention import RetentionReport, RetentionService
+
+log = logging.getLogger("vault.retention")
+SCHEDULER = Caller(None, purpose="legal_claims", operator="scheduler")
+
+
+async def run_retention_every(service: RetentionService, every_s: float, *, mode: str = "erase") -> None:
+    """Run retention every ``every_s`` seconds until cancelled."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            report: RetentionReport = await service.run(SCHEDULER, mode=mode)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # keep serving; the next interval retries
+            log.exception("scheduled retention run failed")
+        else:
+            log.info("scheduled retention run: %d due, %d %sd", len(report.due), report.applied, mode)
