@@ -21,7 +21,7 @@ from vault.access.caller import Caller
 from vault.audit.entry import Actor
 from vault.audit.models import AuditEntryRow
 from vault.bootstrap import Vault
-from vault.customers.importer import HEADER
+from vault.customers.importer import CONSENT_PROOF_COLUMNS, HEADER
 from vault.privacy.dp import noisy_counts
 
 Client = AsyncTestClient  # type: ignore[type-arg]
@@ -36,7 +36,7 @@ async def seeded(vault: Vault, tmp_path_factory: pytest.TempPathFactory) -> set[
     path = tmp_path_factory.mktemp("seed") / "customers.csv"
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(HEADER)
+        w.writerow([*HEADER, *CONSENT_PROOF_COLUMNS])
         w.writerows(_customers(7, 600, "A" + uuid.uuid4().hex[:5]))
     report = await vault.importer().run(path, Caller(None, purpose="service_delivery", operator="tests"),
                                         workers=0, keep_ids=True)
