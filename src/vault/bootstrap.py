@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
@@ -49,6 +50,9 @@ if TYPE_CHECKING:
     from vault.lib.pii import PiiPort
     from vault.policy.catalogue import FieldCatalogue
     from vault.policy.purposes import PurposeCatalogue
+    from vault.privacy.dp import DpStats
+    from vault.privacy.jobs import ExtractJobs
+    from vault.privacy.projects import ProjectService
     from vault.privacy.service import ExtractService
     from vault.rights.oversight import OversightService
     from vault.rights.provision import ProvisionService
@@ -106,6 +110,15 @@ def key_provider(settings: Settings, *, create: bool = False) -> KeyProvider:
                                 prefix=c.pkcs11_key_prefix, create=create)
         return LayeredKeyProvider(hsm, load_key_file(c.legacy_kek_file)) if c.legacy_kek_file else hsm
     return load_key_file(c.kek_file)
+
+
+@dataclass(frozen=True)
+class Analysts:
+    """The analysts' services, built once per process."""
+
+    projects: ProjectService
+    jobs: ExtractJobs
+    stats: DpStats
 
 
 @dataclass
@@ -289,6 +302,32 @@ class Vault:
         p = self.policies
         return ExtractService(ExtractDeps(self.db, self.keyring, p.catalogue, p.purposes, self.guard, self.audit),
                               detector)
+
+    def analysts(self, detector: Callable[[], PiiPort]) -> Analysts:
+        """Projects, extract jobs and DP statistics; build once per process (they keep per-process caches).
+
+        ``detector`` builds the extracts' release gate when the first job runs (it is slow to build).
+        """
+        from vault.privacy.dp import DpStats
+        from vault.privacy.jobs import ExtractJobs
+        from vault.privacy.projects import ProjectGuard, ProjectService
+
+        p = self.policies
+        guard = ProjectGuard(p.access, self.audit)
+        projects = ProjectService(self.db, guard, self.keyring.pseudonyms)
+        gate: list[PiiPort] = []
+
+        def extracts() -> ExtractService:
+            if not gate:
+                gate.append(detector())
+            return self.extracts(gate[0])
+
+        a = self.settings.analytics
+        directory = a.extracts_dir or self.settings.var_dir / "extracts"
+        jobs = ExtractJobs(self.db, guard, projects, p.catalogue, p.purposes, directory,
+                           timedelta(hours=a.extract_ttl_hours), extracts)
+        stats = DpStats(self.db, guard, projects, self.keyring, p.purposes)
+        return Analysts(projects, jobs, stats)
 
     def principals(self, session: AsyncSession) -> PrincipalService:
         """A principal service on ``session``."""

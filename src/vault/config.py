@@ -116,6 +116,15 @@ class ConsoleSettings(BaseModel):
     max_session_hours: int = Field(12, description="A console session ends this long after login, active or not")
 
 
+class AnalyticsSettings(BaseModel):
+    """Analysts' extracts over HTTP and DP statistics."""
+
+    extracts_dir: Path | None = Field(
+        None, description="Folder for extract files made over HTTP (default: <var_dir>/extracts); shared by every "
+                          "API process")
+    extract_ttl_hours: float = Field(72.0, description="Hours an extract file is kept before it is deleted")
+
+
 class Settings(BaseSettings):
     """All settings; nested areas use ``VAULT_<AREA>__<FIELD>``."""
 
@@ -138,6 +147,7 @@ class Settings(BaseSettings):
     rights: RightsSettings = Field(default_factory=RightsSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
 
 
 @lru_cache(maxsize=1)

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import Creds
+from tests.extract_checker import check_release
 from vault.access.caller import Caller
 from vault.audit.models import AuditEntryRow, AuditSubjectRow
 from vault.bootstrap import Vault
@@ -33,6 +34,7 @@ from vault.privacy import (
     ExtractService,
     ExtractWriteError,
     ReleaseRefusedError,
+    TargetUnmeetableError,
     parse_spec,
 )
 
@@ -99,7 +101,10 @@ def _service(vault: Vault, detector: PiiDetector) -> ExtractService:
 
 async def _extract(vault: Vault, detector: PiiDetector, out: Path, caller: Caller = OPERATOR,
                    **spec: object) -> ExtractResult:
-    doc: dict[str, object] = {"project": "churn", "quasi_identifiers": ["birth_date", "gender", "postal_code"]}
+    # 500-odd consenting customers with uniformly spread postal codes: the postal code must be allowed to go
+    # (max "*") for k=5 within 5% suppression; the vault refuses rather than over-suppress otherwise.
+    doc: dict[str, object] = {"project": "churn", "quasi_identifiers": [
+        "birth_date", "gender", {"field": "postal_code", "max": "*"}]}
     doc.update(spec)
     return await _service(vault, detector).create(parse_spec(doc), out, caller, spec_sha256="0" * 64)
 
@@ -122,13 +127,15 @@ async def test_output_is_k_anonymous_and_only_consenting_customers(vault: Vault,
                                                                    detector: PiiDetector, tmp_path: Path,
                                                                    k: int) -> None:
     out = tmp_path / "x.csv"
-    qis = ["birth_date", {"field": "gender", "max": "*"}, "postal_code"]  # gender may be suppressed as a column
-    result = await _extract(vault, detector, out, k=k, quasi_identifiers=qis)
+    qis = ["birth_date", {"field": "gender", "max": "*"}, {"field": "postal_code", "max": "*"}]  # may go entirely
+    result = await _extract(vault, detector, out, k=k, quasi_identifiers=qis, max_suppression=0.5)
     rows = _read(out)
     m = result.manifest
     classes = _assert_k_anonymous(rows, ["birth_date", "gender", "postal_code"], k)
     assert m["rows"] == len(rows) > 0
     assert m["rows"] + m["suppressed_rows"] == m["eligible_customers"] == len(seeded.consenting)
+    assert m["suppressed_rows"] <= int(0.5 * m["eligible_customers"])
+    assert m["suppressed_share"] == pytest.approx(m["suppressed_rows"] / m["eligible_customers"], abs=1e-6)
     assert m["achieved_k"] == min(classes.values()) and m["equivalence_classes"] == len(classes)
     assert m["customers_without_basis"] >= len(seeded.refusing)
     pseudo = vault.keyring.pseudonyms.pseudonym
@@ -158,8 +165,9 @@ async def test_manifest_written_beside_the_file(vault: Vault, seeded: Seeded, de
 
 async def test_l_diversity(vault: Vault, seeded: Seeded, detector: PiiDetector, tmp_path: Path) -> None:
     out = tmp_path / "l.csv"
-    result = await _extract(vault, detector, out, quasi_identifiers=["birth_date", "postal_code"],
-                            sensitive_attributes=["gender", "city"], k=4, l=2)
+    qis = ["birth_date", {"field": "postal_code", "max": "*"}]
+    result = await _extract(vault, detector, out, quasi_identifiers=qis, sensitive_attributes=["gender", "city"],
+                            k=4, l=2)
     rows = _read(out)
     _assert_k_anonymous(rows, ["birth_date", "postal_code"], 4)
     seen: dict[tuple, tuple[set, set]] = defaultdict(lambda: (set(), set()))
@@ -170,20 +178,53 @@ async def test_l_diversity(vault: Vault, seeded: Seeded, detector: PiiDetector, 
     assert all(len(g) >= 2 and len(c) >= 2 for g, c in seen.values())
     assert result.manifest["achieved_l"] >= 2
     assert result.manifest["sensitive_attributes"] == ["gender", "city"]
+    assert check_release(rows, result.manifest) == []
 
 
 async def test_ladder_climbs_and_suppresses(vault: Vault, seeded: Seeded, detector: PiiDetector,
                                             tmp_path: Path) -> None:
-    # Raw districts within cities plus birth years cannot be 20-anonymous: the vault must climb birth_date and
-    # suppress what the fixed-rung district cannot fix, and report it.
-    result = await _extract(vault, detector, tmp_path / "c.csv", k=20, max_suppression=0.0,
+    # Raw districts within cities plus birth years cannot be 10-anonymous: the vault must climb birth_date and
+    # suppress what the fixed-rung district cannot fix (within the budget), and report it.
+    result = await _extract(vault, detector, tmp_path / "c.csv", k=10, max_suppression=0.8,
                             quasi_identifiers=["birth_date", "district"])
     m = result.manifest
-    assert m["generalization"]["birth_date"] == "band10"
+    assert m["generalization"]["birth_date"] in ("band5", "band10")
     assert m["generalization_steps"][0]["field"] == "birth_date"
     rows = _read(tmp_path / "c.csv")
-    _assert_k_anonymous(rows, ["birth_date", "district"], 20)
-    assert m["suppressed_rows"] == m["eligible_customers"] - len(rows)
+    _assert_k_anonymous(rows, ["birth_date", "district"], 10)
+    assert m["suppressed_rows"] == m["eligible_customers"] - len(rows) > 0
+    assert m["suppressed_rows"] <= int(0.8 * m["eligible_customers"])
+
+
+async def test_never_releases_above_max_suppression(vault: Vault, seeded: Seeded, detector: PiiDetector,
+                                                    tmp_path: Path) -> None:
+    # The same spec with no suppression budget: the top of every ladder still leaves small classes -> refused.
+    out = tmp_path / "c.csv"
+    with pytest.raises(TargetUnmeetableError) as caught:
+        await _extract(vault, detector, out, k=20, max_suppression=0.0, quasi_identifiers=["birth_date", "district"])
+    assert not list(tmp_path.iterdir())
+    extra = caught.value.extra
+    assert extra["levels"] == {"birth_date": "band10", "district": "value"}
+    assert extra["failing_rows"] > extra["max_suppressed_rows"] == 0
+    worst = extra["worst_classes"]
+    assert worst and all(c["rows"] < 20 and c["fails"] == ["k"] for c in worst)
+    assert [c["rows"] for c in worst] == sorted(c["rows"] for c in worst)
+    async with vault.db.read() as session:
+        last = (await session.scalars(select(AuditEntryRow).where(AuditEntryRow.action == "extract.create")
+                                      .order_by(AuditEntryRow.seq.desc()).limit(1))).one()
+    assert last.outcome == "failed" and "target cannot be met" in (last.detail or "")
+    assert last.subject_count == len(seeded.consenting)  # decrypted for the attempt: audited, though not released
+
+
+async def test_l_blocked_by_a_determining_attribute_is_refused(vault: Vault, seeded: Seeded,
+                                                                detector: PiiDetector, tmp_path: Path) -> None:
+    # A district lies in one city: grouping by district can never give two cities per class.
+    with pytest.raises(TargetUnmeetableError, match=r"l-diversity of 'city'.*blocked by district") as caught:
+        await _extract(vault, detector, tmp_path / "l.csv", k=2, l=2, quasi_identifiers=["district"],
+                       sensitive_attributes=["city"])
+    blocking = caught.value.extra["blocking"]
+    assert blocking[0]["attribute"] == "city" and blocking[0]["determined_by"][0]["field"] == "district"
+    assert not list(tmp_path.iterdir())
 
 
 async def test_filters(vault: Vault, seeded: Seeded, detector: PiiDetector, tmp_path: Path) -> None:
@@ -284,11 +325,20 @@ purpose: analytics
 quasi_identifiers:
   - field: birth_date
     generalize: band5
-  - postal_code
+  - field: postal_code
+    max: "*"
   - gender
 sensitive_attributes: [city]
 k: 5
 l: 2
+"""
+UNMEETABLE = """\
+project: churn-study
+quasi_identifiers: [birth_date, district]
+sensitive_attributes: [city]
+k: 5
+l: 2
+max_suppression: 0.05
 """
 
 
@@ -306,7 +356,20 @@ async def test_cli_writes_extract_and_manifest(settings: Settings, seeded: Seede
     assert manifest["rows"] == len(rows) > 0 and manifest["format"] == suffix[1:]
     assert manifest["k"] == 5 and manifest["l"] == 2 and manifest["pseudonym_column"] == "pseudonym"
     _assert_k_anonymous(rows, ["birth_date", "postal_code", "gender"], 5)
+    assert check_release(rows, manifest) == []
     assert f"rows {len(rows)}" in res.stdout
+
+
+async def test_cli_unmeetable_spec_exits_non_zero_and_writes_nothing(settings: Settings, seeded: Seeded,
+                                                                   tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(UNMEETABLE, encoding="utf-8")
+    out = tmp_path / "out.parquet"
+    res = _cli(settings, "extract", "create", "--spec", str(spec), "--out", str(out))
+    assert res.returncode != 0 and "Traceback" not in res.stderr
+    assert "target cannot be met" in res.stderr and "blocked by district" in res.stderr
+    assert "worst classes" in res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.yaml"]
 
 
 @pytest.mark.parametrize(("body", "needle"), [

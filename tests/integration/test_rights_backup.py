@@ -87,7 +87,9 @@ async def test_backup_erase_restore_replay(vault: Vault, principals: dict[str, C
     raw = _raw_dump(vault, tmp_path / "after.dump")
     assert old.blob not in raw and old.blob.hex().encode() not in raw  # pg_restore prints bytea as hex
     for value in values.values():
-        if len(value) >= 5:
+        # A short all-digit value (a 5-digit postal code) occurs by chance in the hex digests the log and
+        # indexes store (about once per megabyte of hex), so only values that cannot collide are grepped.
+        if len(value) >= 5 and not (value.isdigit() and len(value) < 10):
             assert value.encode() not in raw
     async with vault.db.read() as session:
         kept = await vault.customers(session).get(keep_id, OP)

@@ -14,6 +14,7 @@ from litestar.openapi import OpenAPIConfig
 
 from vault.access.failures import AuthFailures
 from vault.api.admin import AuditController, PrincipalController, PurposeController
+from vault.api.analytics import ExtractController, ProjectController, StatsController
 from vault.api.auth import ApiKeyAuthentication, KeyCache
 from vault.api.consent_notifications import ConsentNotificationController, ResultsDueController
 from vault.api.consents import ConsentController, ContactController, CustomerConsentController
@@ -30,7 +31,7 @@ from vault.api.quality import QualityFlagController
 from vault.api.rights import RequestController, SubjectController
 from vault.api.segments import CustomerLabelController, InteractionController, SegmentController
 from vault.audit.schedule import CheckpointSchedule
-from vault.bootstrap import Vault, open_vault
+from vault.bootstrap import Vault, build_detector, open_vault
 from vault.config import Settings, get_settings
 from vault.detection.pool import DetectionPool
 from vault.rights.schedule import run_retention_every
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
                                           every_entries=cfg.audit.checkpoint_every_entries)
             app.state.checkpoints = asyncio.create_task(schedule.run(), name="audit-checkpoints")
         app.state.pii = DetectionPool(cfg.limits.detection_processes)
+        app.state.analysts = app.state.vault.analysts(build_detector)
         every = cfg.rights.retention_every_s
         app.state.retention_task = None if not every else asyncio.create_task(
             run_retention_every(app.state.vault.retention(), every, mode=cfg.rights.retention_mode),
@@ -120,6 +122,9 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
         if pool is not None:
             pool.close()
         v: Vault = app.state.vault
+        # Jobs still running are reported as interrupted once their heartbeat goes stale; wait a little.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(app.state.analysts.jobs.wait(), timeout=30)
         if owned:
             await v.close()
         else:
@@ -130,7 +135,8 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
         route_handlers=[health, CustomerController, PrincipalController, AuditController, PurposeController,
                         CustomerConsentController, ConsentController, ContactController, PiiController,
                         NoteController, RequestController, SubjectController, ImpactController,
-                        InspectionController, ProvisionController, QualityFlagController,
+                        InspectionController, ProvisionController, QualityFlagController, ProjectController,
+                        ExtractController, StatsController,
                         ConsentNotificationController, ResultsDueController,
                         SegmentController, CustomerLabelController, InteractionController,
                         *web_handlers()],

@@ -40,7 +40,11 @@ STATUS: tuple[tuple[type[VaultError], int], ...] = (
     (RateLimitedError, 429),
 )
 _SAFE_EXTRA = {"field", "fields", "permission", "purpose", "valid", "customer_id", "reason", "position", "segment",
-               "state", "missing", "retry_after"}
+               "state", "missing", "retry_after",
+               # extract refusals: generalized class values and counts, never a customer's value
+               "worst_classes", "blocking", "failing_rows", "eligible_rows", "max_suppressed_rows", "levels",
+               # the ε ledger
+               "epsilon_budget", "epsilon_spent", "epsilon_remaining", "epsilon_requested", "job_status"}
 
 
 def problem_response(status: int, type_: str, title: str, detail: str, request: Request[Any, Any, Any],

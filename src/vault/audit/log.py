@@ -11,6 +11,7 @@ one transaction, and each request waits for its batch.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import replace
 from typing import TYPE_CHECKING, cast
 
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
 # Bulk entries up to this many subjects ride along in group commit; larger ones commit on their own.
 GROUP_SUBJECTS_MAX = 2000
-_SUBJECT_CHUNK = 5000
+_BULK_SUBJECT_CHUNK = 50_000
 _SUBJECTS_TABLE = cast(Table, AuditSubjectRow.__table__)  # Core executemany, not the ORM bulk path
 
 
@@ -67,9 +68,29 @@ async def append_bulk(session: AsyncSession, event: AuditEvent, subjects: Subjec
     seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
     row = entry_row(event, seq, utcnow(), len(subjects), subjects.digest() if len(subjects) else None, prev)
     await session.execute(insert(AuditEntryRow), [row])
-    for chunk in subjects.chunks(_SUBJECT_CHUNK):
-        await session.execute(insert(_SUBJECTS_TABLE), [{"seq": seq, "customer_id": c} for c in chunk])
+    await _insert_subjects(session, seq, subjects)
     return seq
+
+
+async def _insert_subjects(session: AsyncSession, seq: int, subjects: SubjectList) -> None:
+    """Insert the subject rows without per-row statement work (an extract may cover a million customers):
+    one driver-level executemany of hex ids per chunk on SQLite, INSERT ... SELECT unnest(uuid[]) on PostgreSQL."""
+    conn = await session.connection()
+    packed = subjects.packed()
+    step = _BULK_SUBJECT_CHUNK * 16
+    for start in range(0, len(packed), step):
+        text_ids = packed[start:start + step].hex()
+        hex_ids = [text_ids[i:i + 32] for i in range(0, len(text_ids), 32)]
+        if conn.dialect.name == "sqlite":  # ids are stored as 32 hex digits
+            await conn.exec_driver_sql("INSERT INTO audit_subjects (seq, customer_id) VALUES (?, ?)",
+                                       [(seq, h) for h in hex_ids])
+        elif conn.dialect.name == "postgresql":
+            await conn.execute(text("INSERT INTO audit_subjects (seq, customer_id) "
+                                    "SELECT :seq, unnest(CAST(:ids AS uuid[]))"),
+                               {"seq": seq, "ids": [uuid.UUID(h) for h in hex_ids]})
+        else:
+            await session.execute(insert(_SUBJECTS_TABLE), [{"seq": seq, "customer_id": uuid.UUID(h)}
+                                                            for h in hex_ids])
 
 
 class AuditLog:

@@ -41,6 +41,28 @@ class SubjectList:
         # Same bytes as vault.audit.entry.subjects_digest: sorted hex ids, one per line.
         self._hash.update(customer_id.hex.encode() + b"\n")
 
+    def extend_packed(self, packed: bytes) -> None:
+        """Add ids packed 16 bytes each, ascending and all greater than every id added before.
+
+        Raises:
+            ValueError: not 16-byte aligned, or out of order.
+        """
+        if len(packed) % 16:
+            raise ValueError("packed subject ids must be 16 bytes each")
+        if not packed:
+            return
+        prev = self._last
+        for i in range(0, len(packed), 16):
+            raw = packed[i:i + 16]
+            if raw <= prev:
+                raise ValueError("subject ids must be appended in strictly ascending order")
+            prev = raw
+        self._last = prev
+        self._buf += packed
+        # Same bytes as vault.audit.entry.subjects_digest: sorted hex ids, one per line.
+        text = packed.hex()
+        self._hash.update("".join(text[i:i + 32] + "\n" for i in range(0, len(text), 32)).encode())
+
     def __len__(self) -> int:
         return len(self._buf) // 16
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import typer
@@ -12,7 +13,7 @@ from vault.access.caller import Caller
 from vault.bootstrap import Vault, build_detector
 from vault.cli.common import err, operator, out, with_vault
 from vault.errors import VaultError
-from vault.privacy import ExtractSpec, load_spec, output_format
+from vault.privacy import ExtractSpec, TargetUnmeetableError, load_spec, output_format
 
 app = typer.Typer(help="Pseudonymized, k-anonymous extracts for analytics.", no_args_is_help=True)
 
@@ -29,6 +30,15 @@ def create(
         parsed, digest = load_spec(spec)
         output_format(out_path)
         asyncio.run(with_vault(lambda vault: _create(vault, parsed, digest, out_path)))
+    except TargetUnmeetableError as exc:
+        err.print(f"[red]error:[/red] {escape(exc.detail)}", soft_wrap=True)
+        err.print("worst classes at the top of every ladder (generalized values, rows, distinct sensitive values):",
+                  soft_wrap=True)
+        for c in exc.extra.get("worst_classes", []):
+            err.print(escape(f"  {json.dumps(c['class'], ensure_ascii=False)} rows={c['rows']} "
+                             f"distinct={json.dumps(c['distinct'], ensure_ascii=False)} fails={','.join(c['fails'])}"),
+                      soft_wrap=True)
+        raise typer.Exit(2) from None
     except VaultError as exc:
         err.print(f"[red]error:[/red] {escape(exc.detail)}", soft_wrap=True)
         raise typer.Exit(1) from None
@@ -39,8 +49,10 @@ async def _create(vault: Vault, spec: ExtractSpec, digest: str, out_path: Path) 
     caller = Caller(None, purpose=spec.purpose, operator=operator("extract create"))
     result = await service.create(spec, out_path, caller, spec_sha256=digest)
     m = result.manifest
+    share = m["suppressed_share"]
     levels = ", ".join(f"{k}={v}" for k, v in m["generalization"].items())
-    out.print(escape(f"wrote {result.out} ({m['format']}): rows {m['rows']}, suppressed {m['suppressed_rows']}, "
+    out.print(escape(f"wrote {result.out} ({m['format']}): rows {m['rows']}, suppressed {m['suppressed_rows']} "
+                     f"({share:.2%} of {m['eligible_customers']} eligible), "
                      f"k={m['k']} (smallest class {m['achieved_k']}), l={m['l']}, generalization: {levels}"),
               soft_wrap=True)
     out.print(escape(f"manifest: {result.manifest_path}"), soft_wrap=True)

@@ -6,11 +6,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, exists, func, select, true
 
 from vault.consent.models import ConsentStateRow
 from vault.consent.rules import Kind, Reason, State, grant_cutoff, why_not
+from vault.customers.models import CustomerRow
 from vault.lib.clock import utcnow
+from vault.policy.purposes import LawfulBasis
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -40,6 +42,17 @@ def effective_clause(purpose: Purpose, at: datetime, state: Any = ConsentStateRo
         granted = func.coalesce(state.granted_at, state.granted_at) if residual else state.granted_at
         clause = and_(clause, granted > cutoff)
     return clause
+
+
+def basis_clause(purpose: Purpose, at: datetime) -> ColumnElement[bool]:
+    """SQL over ``customers``: the customer has a lawful basis for ``purpose`` at ``at``.
+
+    For a consent-based purpose that is a current grant (the same rule as :meth:`SqlConsentLedger.consenting`,
+    as one correlated EXISTS, so a bulk reader needs no per-page IN lists); any other basis holds for everyone.
+    """
+    if purpose.lawful_basis is not LawfulBasis.CONSENT:
+        return true()
+    return exists().where(ConsentStateRow.customer_id == CustomerRow.id, effective_clause(purpose, at))
 
 
 class SqlConsentLedger:

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from vault.crypto.errors import DecryptionError
 
 if TYPE_CHECKING:
+    from collections.abc import Collection, Iterable, Iterator, Mapping
     from uuid import UUID
 
     from vault.crypto.keys import KeyProvider, WrappedKey
@@ -92,3 +93,32 @@ class FieldCipher:
     def rewrap(self, customer_id: UUID, wrapped: WrappedKey) -> WrappedKey:
         """Re-wrap a DEK under the current KEK version (key rotation)."""
         return self._keys.rewrap(wrapped, label=dek_label(customer_id))
+
+    def open_many(self, records: Iterable[tuple[str, WrappedKey, int, Mapping[str, bytes]]],
+                  fields: Collection[str]) -> Iterator[dict[str, str]]:
+        """Unwrap each record's DEK and open its ``fields`` (batch path for extracts: no per-field objects).
+
+        Each record is (customer id as 32 hex digits, wrapped DEK, DEK version, sealed blobs by field name);
+        fields a record does not hold are absent from its dict. Same AAD and labels as :class:`CustomerKey`.
+
+        Raises:
+            DecryptionError: a tampered, moved or malformed ciphertext (naming customer and field, no value).
+        """
+        unwrap = self._keys.unwrap
+        names = tuple(fields)
+        for hex_id, wrapped, version, blobs in records:
+            aead = AESGCM(unwrap(wrapped, label=f"dek:{hex_id}"))
+            out: dict[str, str] = {}
+            for name in names:
+                blob = blobs.get(name)
+                if blob is None:
+                    continue
+                if len(blob) < 1 + _NONCE + 16 or blob[:1] != _FORMAT:
+                    raise DecryptionError(f"field {name!r} of customer {hex_id} has a malformed ciphertext")
+                try:
+                    out[name] = aead.decrypt(blob[1:1 + _NONCE], blob[1 + _NONCE:],
+                                             f"{hex_id}|{name}|{version}".encode()).decode()
+                except InvalidTag as exc:
+                    raise DecryptionError(f"field {name!r} of customer {hex_id} failed authentication "
+                                          "(tampered, moved from another field/customer, or wrong key)") from exc
+            yield out

@@ -7,6 +7,8 @@ import hashlib
 import hmac
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 if TYPE_CHECKING:
     from uuid import UUID
 
@@ -25,5 +27,58 @@ class Pseudonymizer:
 
     def pseudonym(self, project: str, customer_id: UUID) -> str:
         """A 26-character base32 pseudonym of ``customer_id`` within ``project``."""
-        mac = hmac.digest(self.project_key(project), customer_id.bytes, hashlib.sha256)
+        return self.for_project(project).of(customer_id)
+
+    def for_project(self, project: str, key_version: int = 1) -> ProjectPseudonyms:
+        """The pseudonym function of one project (its key derived once; picklable for worker processes).
+
+        ``key_version`` > 1 derives a rotated project key: pseudonyms under it do not link to the old ones.
+        """
+        label = project if key_version == 1 else f"{project}|v{key_version}"
+        return ProjectPseudonyms(self.project_key(label))
+
+
+class ProjectPseudonyms:
+    """HMAC-SHA256 of customer ids under one project key, truncated to 128 bits, base32."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def __reduce__(self) -> tuple[type[ProjectPseudonyms], tuple[bytes]]:
+        return (ProjectPseudonyms, (self._key,))
+
+    def of(self, customer_id: UUID) -> str:
+        """The pseudonym of one customer."""
+        return self.of_bytes(customer_id.bytes)
+
+    def of_bytes(self, raw_id: bytes) -> str:
+        """The pseudonym of the customer whose 16-byte id is ``raw_id``."""
+        mac = hmac.digest(self._key, raw_id, hashlib.sha256)
         return base64.b32encode(mac[:16]).decode().rstrip("=").lower()
+
+    def many(self, packed_ids: bytes) -> list[str]:
+        """Pseudonyms of ids packed 16 bytes each (batch path: one HMAC each, base32 vectorized)."""
+        key, digest, sha = self._key, hmac.digest, hashlib.sha256
+        macs = b"".join(digest(key, packed_ids[i:i + 16], sha)[:16] for i in range(0, len(packed_ids), 16))
+        return b32_lower_128(macs)
+
+
+_ALPHABET = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz234567", dtype=np.uint8)
+_WEIGHTS = np.array([16, 8, 4, 2, 1], dtype=np.uint8)
+
+
+def b32_lower_128(packed: bytes) -> list[str]:
+    """Lower-case, unpadded base32 (RFC 4648) of each 16-byte value in ``packed``: 26 characters each.
+
+    128 bits are 25.6 base32 digits; the last digit takes the final 3 bits and two zero bits, exactly as
+    :func:`base64.b32encode` pads (tested against it).
+    """
+    count = len(packed) // 16
+    if not count:
+        return []
+    bits = np.unpackbits(np.frombuffer(packed, dtype=np.uint8).reshape(count, 16), axis=1)
+    bits = np.concatenate([bits, np.zeros((count, 2), dtype=np.uint8)], axis=1).reshape(count, 26, 5)
+    text = _ALPHABET[bits @ _WEIGHTS].tobytes().decode("ascii")
+    return [text[i:i + 26] for i in range(0, len(text), 26)]

@@ -14,6 +14,8 @@ from vault.lib.clock import utcnow
 from vault.lib.ids import new_id
 
 if TYPE_CHECKING:
+    from collections.abc import Collection, Iterable, Iterator
+
     from vault.crypto.blind_index import BlindIndexer
     from vault.crypto.envelope import CustomerKey, FieldCipher
     from vault.crypto.keyring import Keyring
@@ -82,6 +84,14 @@ def open_fields(key: CustomerKey, sealed: bytes, names: set[str] | None = None) 
     """Decrypt the fields in ``names`` (all when None) that the record holds."""
     blobs = _decode(sealed)
     return {n: key.open(n, b) for n, b in blobs.items() if names is None or n in names}
+
+
+def open_many(cipher: FieldCipher, rows: Iterable[tuple[str, str, bytes, int, bytes]],
+              names: Collection[str]) -> Iterator[dict[str, str]]:
+    """Decrypt ``names`` of many stored records: (id as 32 hex digits, KEK version, wrapped DEK, DEK version,
+    sealed) each."""
+    return cipher.open_many(((hex_id, WrappedKey(kek, wrapped), version, _decode(sealed))
+                             for hex_id, kek, wrapped, version, sealed in rows), names)
 
 
 def reseal(key: CustomerKey, sealed: bytes, changes: dict[str, str | None]) -> bytes:

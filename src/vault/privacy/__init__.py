@@ -4,7 +4,13 @@ See docs/extracts.md. Nothing here imports a web or CLI framework.
 """
 
 from vault.privacy.anonymize import Anonymized, Climb, anonymize
-from vault.privacy.errors import DirectIdentifierError, ExtractSpecError, ExtractWriteError, ReleaseRefusedError
+from vault.privacy.errors import (
+    DirectIdentifierError,
+    ExtractSpecError,
+    ExtractWriteError,
+    ReleaseRefusedError,
+    TargetUnmeetableError,
+)
 from vault.privacy.generalize import POSTAL_REGIONS, SUPPRESS, generalize
 from vault.privacy.service import ExtractDeps, ExtractResult, ExtractService
 from vault.privacy.spec import ExtractPlan, ExtractSpec, load_spec, parse_spec, resolve
@@ -24,6 +30,7 @@ __all__ = [
     "ExtractSpecError",
     "ExtractWriteError",
     "ReleaseRefusedError",
+    "TargetUnmeetableError",
     "anonymize",
     "generalize",
     "load_spec",

@@ -1,36 +1,55 @@
-"""k-anonymity and distinct l-diversity by full-domain generalization and suppression (Datafly).
+"""k-anonymity and distinct l-diversity by full-domain generalization and suppression (Datafly, on counts).
 
 The input is columnar: for each quasi-identifier the normalized values of every
 row, and for each sensitive attribute its (already generalized) values. Each
-quasi-identifier has a ladder of rungs, finest first. The loop:
+quasi-identifier has a ladder of rungs, finest first.
 
-1. generalize every quasi-identifier at its current rung and group the rows into
-   equivalence classes (rows with equal generalized quasi-identifiers);
+Rows are never looked at inside the search. Each quasi-identifier's distinct raw
+values are generalized once per rung (a few ten thousand calls, not a million), the
+rows are folded into *cells* (rows equal on every rung of every quasi-identifier and
+on every sensitive attribute) with a count each, and every lattice node is judged on
+the cells alone with NumPy group-bys. The loop:
+
+1. group the cells into equivalence classes at the current rungs;
 2. a class *fails* when it has fewer than ``k`` rows, or, with ``l > 1``, fewer than
    ``l`` distinct non-missing values of some sensitive attribute;
-3. if the failing classes hold at most ``max_suppression`` of the rows, stop;
-   otherwise climb one rung on the quasi-identifier with the most distinct values
-   (among those below their maximum rung) and repeat; when none can climb, stop;
-4. suppress (drop) every row of every failing class.
+3. if the failing classes hold at most ``max_suppression`` of the rows (rounded down),
+   stop; otherwise climb one rung on the quasi-identifier with the most distinct values
+   (among those below their maximum rung) and repeat;
+4. when every quasi-identifier is at its maximum rung and the failing rows are still
+   above the budget, refuse: :class:`~vault.privacy.errors.TargetUnmeetableError`
+   names the worst classes and the attribute that blocks l-diversity. Generalization is
+   monotone (a coarser node merges classes, so they only grow and gain values), so no
+   other node of the lattice could have met the target either;
+5. otherwise suppress (drop) every row of every failing class.
 
 Whole classes are dropped, so every class left has at least ``k`` rows and is
-l-diverse: the guarantee holds on the output whatever the data.
+l-diverse, and the suppressed share never exceeds ``max_suppression``.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import polars as pl
+
+from vault.privacy.errors import TargetUnmeetableError
 from vault.privacy.generalize import generalize
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
     from datetime import date
 
+    from numpy.typing import NDArray
+
 Value = str | None
-Key = tuple[Value, ...]
+#: Failing classes reported when the target cannot be met.
+WORST_CLASSES = 10
+_LIMIT = np.int64(1) << 62
+_POLARS_FROM = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,68 +65,154 @@ class Climb:
 
 @dataclass(frozen=True)
 class Anonymized:
-    """The result: final rungs, generalized columns, which rows survive, and what it achieved."""
+    """The result: final rungs, generalized columns (as codes and labels), surviving rows, what it achieved."""
 
     levels: dict[str, str]
-    columns: dict[str, list[Value]]
-    kept: list[int]
+    labels: dict[str, list[Value]]
+    codes: dict[str, NDArray[np.int64]]
+    kept: NDArray[np.int64]
+    rows: int
     suppressed: int
     classes: int
     min_class_size: int | None
     min_diversity: int | None
     climbs: list[Climb] = field(default_factory=list)
 
+    def column(self, name: str, rows: NDArray[np.int64] | None = None) -> list[Value]:
+        """The generalized values of quasi-identifier ``name`` for ``rows`` (all rows when None)."""
+        labels = np.array(self.labels[name], dtype=object)
+        codes = self.codes[name] if rows is None else self.codes[name][rows]
+        return list(labels[codes]) if len(labels) else [None] * len(codes)
 
-class _Column:
-    """One quasi-identifier: raw values and the generalized column at each rung, computed once."""
+    @cached_property
+    def columns(self) -> dict[str, list[Value]]:
+        """Every quasi-identifier's generalized value per row (handy in tests; large for big inputs)."""
+        return {name: self.column(name) for name in self.labels}
+
+    @property
+    def suppressed_share(self) -> float:
+        """Suppressed rows over all rows (0 when there were none)."""
+        return self.suppressed / self.rows if self.rows else 0.0
+
+
+def factorize(values: Iterable[Value], count: int) -> tuple[NDArray[np.int64], list[Value]]:
+    """Codes per value and the distinct values (``None`` first when present, then sorted).
+
+    Large columns go through Polars (a dense rank in Rust); small ones through a dict.
+    """
+    if count >= _POLARS_FROM and isinstance(values, list):
+        column = pl.Series(values, dtype=pl.String)
+        ranks = column.rank("dense").fill_null(0).to_numpy().astype(np.int64)
+        distinct: list[Value] = column.drop_nulls().unique().sort().to_list()
+        if column.null_count():
+            return ranks, [None, *distinct]
+        return ranks - 1, distinct
+    memo: dict[Value, int] = {}
+    codes = np.fromiter((memo.setdefault(v, len(memo)) for v in values), dtype=np.int64, count=count)
+    return codes, list(memo)
+
+
+def _combine(parts: Sequence[tuple[NDArray[np.int64], int]]) -> NDArray[np.int64]:
+    """One int64 key per position from several code arrays (mixed radix, compacted before it could overflow)."""
+    key = np.zeros(len(parts[0][0]) if parts else 0, dtype=np.int64)
+    span = 1
+    for codes, size in parts:
+        size = max(size, 1)
+        if span * size >= _LIMIT:
+            _, key = np.unique(key, return_inverse=True)
+            key = key.astype(np.int64)
+            span = int(key.max()) + 1 if len(key) else 1
+        key = key * size + codes
+        span *= size
+    return key
+
+
+class _Quasi:
+    """One quasi-identifier: its distinct raw values folded to *joint* codes (one per combination of rungs)."""
 
     def __init__(self, name: str, values: Sequence[Value], ladder: Sequence[str], reference: date) -> None:
         self.name = name
         self.ladder = tuple(ladder)
         self.level = 0
-        self._raw = values
-        self._reference = reference
-        self._cache: dict[int, list[Value]] = {}
+        raw, uniques = factorize(values, len(values))
+        per_rung: list[NDArray[np.int64]] = []
+        self.labels: list[list[Value]] = []
+        for step in self.ladder:
+            codes, labels = factorize((generalize(step, u, reference) for u in uniques), len(uniques))
+            per_rung.append(codes)
+            self.labels.append(labels)
+        if uniques:
+            joint, index = np.unique(np.stack(per_rung, axis=1), axis=0, return_inverse=True)
+        else:
+            joint, index = np.zeros((0, len(self.ladder)), dtype=np.int64), np.zeros(0, dtype=np.int64)
+        #: joint id -> code at each rung
+        self.rungs: NDArray[np.int64] = joint.astype(np.int64)
+        self.joints = len(joint)
+        self.row_joint: NDArray[np.int64] = index.reshape(-1).astype(np.int64)[raw] if len(raw) else raw
 
-    def at(self, level: int) -> list[Value]:
-        if level not in self._cache:
-            step = self.ladder[level]
-            memo: dict[Value, Value] = {}
-            out: list[Value] = []
-            for raw in self._raw:
-                if raw not in memo:
-                    memo[raw] = generalize(step, raw, self._reference)
-                out.append(memo[raw])
-            self._cache[level] = out
-        return self._cache[level]
+    def codes_at(self, joint: NDArray[np.int64], level: int | None = None) -> NDArray[np.int64]:
+        codes: NDArray[np.int64] = self.rungs[joint, self.level if level is None else level]
+        return codes
 
-    @property
-    def current(self) -> list[Value]:
-        return self.at(self.level)
+    def size_at(self, level: int | None = None) -> int:
+        return len(self.labels[self.level if level is None else level])
 
     @property
     def can_climb(self) -> bool:
         return self.level < len(self.ladder) - 1
 
 
-def _failing(keys: list[Key], sizes: Counter[Key], sensitive: Sequence[Sequence[Value]], k: int,
-             l_div: int) -> tuple[set[Key], int | None]:
-    """Keys of failing classes, and the smallest number of distinct sensitive values in any class."""
-    bad = {key for key, n in sizes.items() if n < k}
-    if not sensitive:
-        return bad, None
-    lowest: int | None = None
-    for column in sensitive:
-        distinct: dict[Key, set[str]] = {}
-        for key, value in zip(keys, column, strict=True):
-            bucket = distinct.setdefault(key, set())
-            if value is not None:
-                bucket.add(value)
-        for key, values in distinct.items():
-            if len(values) < l_div:
-                bad.add(key)
-            lowest = len(values) if lowest is None else min(lowest, len(values))
-    return bad, lowest
+@dataclass
+class _Node:
+    """One lattice node judged on the cells: classes, their sizes and diversity, which fail."""
+
+    cell_class: NDArray[np.int64]
+    sizes: NDArray[np.int64]
+    diversity: list[NDArray[np.int64]]
+    failing: NDArray[np.bool_]
+
+    @property
+    def failing_rows(self) -> int:
+        return int(self.sizes[self.failing].sum())
+
+
+class _Cells:
+    """Rows folded into cells: equal joint codes on every quasi-identifier and equal sensitive values."""
+
+    def __init__(self, quasi: list[_Quasi], sensitive: Sequence[Sequence[Value]], rows: int) -> None:
+        self.sensitive: list[tuple[NDArray[np.int64], int]] = []
+        for column in sensitive:
+            codes, uniques = factorize(column, rows)
+            missing = uniques.index(None) if None in uniques else -1
+            if missing >= 0:  # None -> -1; the codes above it shift down to stay dense
+                codes = np.where(codes == missing, -1, codes - (codes > missing))
+            self.sensitive.append((codes, len(uniques) - (missing >= 0)))
+        parts = [(q.row_joint, q.joints) for q in quasi] + [(c + 1, n + 1) for c, n in self.sensitive]
+        keys, first, self.row_cell, counts = np.unique(_combine(parts), return_index=True, return_inverse=True,
+                                                       return_counts=True)
+        del keys
+        self.row_cell = self.row_cell.reshape(-1)
+        self.count: NDArray[np.int64] = counts.astype(np.int64)
+        self.joint = {q.name: q.row_joint[first] for q in quasi}
+        self.values = [(codes[first], n) for codes, n in self.sensitive]
+
+    def judge(self, quasi: list[_Quasi], k: int, l_div: int, levels: dict[str, int] | None = None) -> _Node:
+        parts = [(q.codes_at(self.joint[q.name], None if levels is None else levels[q.name]),
+                  q.size_at(None if levels is None else levels[q.name])) for q in quasi]
+        _, cell_class = np.unique(_combine(parts), return_inverse=True)
+        cell_class = cell_class.reshape(-1).astype(np.int64)
+        classes = int(cell_class.max()) + 1 if len(cell_class) else 0
+        sizes = np.bincount(cell_class, weights=self.count, minlength=classes).astype(np.int64)
+        failing = sizes < k
+        diversity = []
+        for values, n in self.values:
+            present = values >= 0
+            pairs = np.unique(cell_class[present] * max(n, 1) + values[present])
+            div = np.bincount(pairs // max(n, 1), minlength=classes).astype(np.int64)
+            diversity.append(div)
+            if l_div > 1:
+                failing |= div < l_div
+        return _Node(cell_class, sizes, diversity, failing)
 
 
 def anonymize(
@@ -118,6 +223,7 @@ def anonymize(
     l_div: int = 1,
     max_suppression: float = 0.0,
     reference: date,
+    sensitive_names: Sequence[str] | None = None,
 ) -> Anonymized:
     """Generalize and suppress until every equivalence class has >= ``k`` rows and is ``l_div``-diverse.
 
@@ -126,44 +232,103 @@ def anonymize(
         sensitive: Per sensitive attribute, its released value per row (``None`` = missing).
         k: Minimum class size (>= 1).
         l_div: Minimum distinct non-missing values of each sensitive attribute per class (1 = off).
-        max_suppression: Share of rows the loop may suppress instead of climbing further.
+        max_suppression: Share of rows that may be suppressed; never exceeded.
         reference: Reference date for age bands.
+        sensitive_names: Names of the sensitive attributes (for the refusal report).
+
+    Raises:
+        TargetUnmeetableError: even at the top of every ladder more than ``max_suppression`` of the rows
+            would have to be suppressed (the report names the worst classes and what blocks l-diversity).
     """
     if not quasi_identifiers:
         raise ValueError("at least one quasi-identifier is needed")
-    columns = [_Column(name, values, ladder, reference) for name, values, ladder in quasi_identifiers]
-    rows = len(columns[0]._raw)
+    rows = len(quasi_identifiers[0][1])
+    names = list(sensitive_names or [f"sensitive[{i}]" for i in range(len(sensitive))])
+    quasi = [_Quasi(name, values, ladder, reference) for name, values, ladder in quasi_identifiers]
+    cells = _Cells(quasi, sensitive, rows)
     budget = int(max_suppression * rows)
     climbs: list[Climb] = []
     while True:
-        current = [c.current for c in columns]
-        keys: list[Key] = list(zip(*current, strict=True))
-        sizes = Counter(keys)
-        bad, lowest = _failing(keys, sizes, sensitive, k, l_div)
-        failing_rows = sum(sizes[key] for key in bad)
-        if failing_rows == 0 or failing_rows <= budget:
+        node = cells.judge(quasi, k, l_div)
+        failing_rows = node.failing_rows
+        if failing_rows <= budget:
             break
-        candidates = [c for c in columns if c.can_climb]
+        candidates = [q for q in quasi if q.can_climb]
         if not candidates:
-            break
+            raise _unmeetable(quasi, cells, node, names, k, l_div, max_suppression, rows, budget)
         # Datafly: the attribute with the most distinct values splits the data most; ties go to spec order.
-        distinct = {c.name: len(set(c.current)) for c in candidates}
-        pick = max(candidates, key=lambda c: distinct[c.name])
+        distinct = {q.name: int(np.unique(q.codes_at(cells.joint[q.name])).size) for q in candidates}
+        pick = max(candidates, key=lambda q: distinct[q.name])
         climbs.append(Climb(pick.name, pick.ladder[pick.level], pick.ladder[pick.level + 1], distinct[pick.name],
                             failing_rows))
         pick.level += 1
-    kept = [i for i, key in enumerate(keys) if key not in bad]
-    survivors = {key: n for key, n in sizes.items() if key not in bad}
-    if sensitive and survivors:
-        _, lowest = _failing([keys[i] for i in kept], Counter({key: survivors[key] for key in survivors}),
-                             [[column[i] for i in kept] for column in sensitive], k, l_div)
+    row_class = node.cell_class[cells.row_cell] if rows else np.zeros(0, dtype=np.int64)
+    kept = np.flatnonzero(~node.failing[row_class]).astype(np.int64)
+    alive = ~node.failing
+    survivors = int(alive.sum())
+    lowest = min((int(div[alive].min()) for div in node.diversity), default=None) if survivors else None
     return Anonymized(
-        levels={c.name: c.ladder[c.level] for c in columns},
-        columns={c.name: c.current for c in columns},
+        levels={q.name: q.ladder[q.level] for q in quasi},
+        labels={q.name: q.labels[q.level] for q in quasi},
+        codes={q.name: q.codes_at(q.row_joint) for q in quasi},
         kept=kept,
+        rows=rows,
         suppressed=rows - len(kept),
-        classes=len(survivors),
-        min_class_size=min(survivors.values()) if survivors else None,
-        min_diversity=lowest if survivors else None,
+        classes=survivors,
+        min_class_size=int(node.sizes[alive].min()) if survivors else None,
+        min_diversity=lowest,
         climbs=climbs,
     )
+
+
+def _unmeetable(quasi: list[_Quasi], cells: _Cells, node: _Node, names: list[str], k: int, l_div: int,
+                max_suppression: float, rows: int, budget: int) -> TargetUnmeetableError:
+    """The refusal: worst failing classes at the top of every ladder and the attributes that block l."""
+    failing = np.flatnonzero(node.failing)
+    lowest = np.min(np.stack(node.diversity), axis=0) if node.diversity else np.zeros(len(node.sizes), np.int64)
+    order = failing[np.lexsort((lowest[failing], node.sizes[failing]))][:WORST_CLASSES]
+    first_cell = np.full(len(node.sizes), -1, dtype=np.int64)
+    first_cell[node.cell_class[::-1]] = np.arange(len(node.cell_class) - 1, -1, -1)
+    worst = []
+    for c in order:
+        cell = first_cell[c]
+        worst.append({
+            "class": {q.name: q.labels[q.level][int(q.codes_at(cells.joint[q.name][cell:cell + 1])[0])]
+                      for q in quasi},
+            "rows": int(node.sizes[c]),
+            "distinct": {names[j]: int(div[c]) for j, div in enumerate(node.diversity)},
+            "fails": (["k"] if node.sizes[c] < k else []) + [
+                f"l:{names[j]}" for j, div in enumerate(node.diversity) if l_div > 1 and div[c] < l_div],
+        })
+    blocking: list[dict[str, Any]] = []
+    if l_div > 1:
+        for j, div in enumerate(node.diversity):
+            short = int(node.sizes[div < l_div].sum())
+            if not short:
+                continue
+            # A quasi-identifier that, even alone at its top rung, leaves fewer than l values for most rows
+            # determines the sensitive attribute (e.g. a postal region fixes the city): no climb can help.
+            determined_by = []
+            for q in quasi:
+                alone = cells.judge([q], 1, l_div, {q.name: q.level})
+                lone = int(alone.sizes[alone.diversity[j] < l_div].sum())
+                if lone > budget:
+                    determined_by.append({"field": q.name, "level": q.ladder[q.level], "rows": lone})
+            blocking.append({"attribute": names[j], "rows": short, "determined_by": determined_by})
+    small = int(node.sizes[node.sizes < k].sum())
+    levels = ", ".join(f"{q.name}={q.ladder[q.level]}" for q in quasi)
+    failing_rows = node.failing_rows
+    detail = (f"target cannot be met: at the top of every ladder ({levels}) {failing_rows:,} of {rows:,} rows "
+              f"({failing_rows / rows:.1%}) are in classes failing k={k}" + (f" or l={l_div}" if l_div > 1 else "")
+              + f", above max_suppression {max_suppression:g} ({budget:,} rows); {small:,} rows are in classes "
+              f"smaller than k")
+    for b in blocking:
+        detail += f"; l-diversity of {b['attribute']!r} fails for {b['rows']:,} rows"
+        if b["determined_by"]:
+            detail += " and is blocked by " + ", ".join(
+                f"{d['field']} (at {d['level']} alone it leaves fewer than {l_div} values for {d['rows']:,} rows)"
+                for d in b["determined_by"])
+    detail += "; nothing was written"
+    return TargetUnmeetableError(detail, worst_classes=worst, blocking=blocking, failing_rows=failing_rows,
+                                 eligible_rows=rows, max_suppressed_rows=budget,
+                                 levels={q.name: q.ladder[q.level] for q in quasi})

@@ -16,29 +16,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, select
+import polars as pl
+from sqlalchemy import select
 
 from vault.access import permissions as perms
 from vault.audit.entry import AuditEvent, Outcome
 from vault.audit.subjects import SubjectList
-from vault.crypto.keys import WrappedKey
-from vault.customers.gate import contactable_clause
-from vault.customers.models import CustomerRow
-from vault.customers.records import open_fields
 from vault.errors import VaultError
 from vault.lib.clock import utcnow
-from vault.privacy.anonymize import anonymize
-from vault.privacy.errors import ReleaseRefusedError
+from vault.privacy.anonymize import Anonymized, anonymize
+from vault.privacy.collect import PARTITION_ROWS, executor_for, plan_tasks, run_all
+from vault.privacy.errors import ReleaseRefusedError, TargetUnmeetableError
 from vault.privacy.generalize import generalize
+from vault.privacy.models import ProjectRow
 from vault.privacy.spec import RangeFilter, resolve
-from vault.privacy.writer import StagedFile, manifest_path, output_format, write_json, write_rows
+from vault.privacy.writer import StagedFile, manifest_path, output_format, write_frame, write_json
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -54,6 +53,8 @@ if TYPE_CHECKING:
     from vault.privacy.spec import ExtractPlan, ExtractSpec
 
 Clock = Callable[[], datetime]
+#: Called with (ranges done, ranges in all) while the population is read.
+Progress = Callable[[int, int], None]
 MANIFEST_VERSION = 1
 #: Distinct values per column the release gate looks at (evenly spread when a column has more).
 GATE_SAMPLE = 2000
@@ -91,22 +92,28 @@ class _Population:
     scanned: int = 0
     without_basis: int = 0
     filtered_out: int = 0
+    key_version: int = 1
 
 
 class ExtractService:
     """Builds extracts; opens its own read transaction and audits through the group-commit log."""
 
-    def __init__(self, deps: ExtractDeps, detector: PiiPort, *, page_size: int = 2000) -> None:
+    def __init__(self, deps: ExtractDeps, detector: PiiPort, *, partition_rows: int = PARTITION_ROWS,
+                 workers: int | None = None) -> None:
         self._d = deps
         self._detector = detector
-        self._page = page_size
+        self._partition_rows = partition_rows
+        self._workers = workers
 
-    async def create(self, spec: ExtractSpec, out: Path, caller: Caller, *, spec_sha256: str) -> ExtractResult:
+    async def create(self, spec: ExtractSpec, out: Path, caller: Caller, *, spec_sha256: str,
+                     progress: Progress | None = None) -> ExtractResult:
         """Build, check, audit and write the extract described by ``spec`` to ``out`` (+ its manifest).
 
         Raises:
             ExtractSpecError / DirectIdentifierError: the spec asks for something not allowed.
             AccessDeniedError: the caller's role may not create extracts for the purpose (audited).
+            TargetUnmeetableError: k / l cannot be met within ``max_suppression`` even at the top of every
+                ladder (audited, with the worst classes; nothing written).
             ReleaseRefusedError: the release gate found structured identifiers (audited; nothing written).
             ExtractWriteError, AuditWriteError: nothing is left at ``out``.
         """
@@ -115,19 +122,20 @@ class ExtractService:
         await self._authorize(plan, caller)
         generated_at = self._d.clock()
         reference = spec.reference_date or generated_at.date()
-        population = await self._collect(plan)
-        result = anonymize(
-            [(q.field, population.values[q.field], q.ladder) for q in plan.quasi_identifiers],
-            [[generalize(s.step, v, reference) for v in population.values[s.field]]
-             for s in plan.sensitive_attributes],
-            k=spec.k, l_div=spec.l, max_suppression=spec.max_suppression, reference=reference)
-        sensitive = {s.field: [generalize(s.step, v, reference) for v in population.values[s.field]]
+        population = await self._collect(plan, generated_at, progress or _no_progress)
+        sensitive = {s.field: _generalized(s.step, population.values[s.field], reference)
                      for s in plan.sensitive_attributes}
-        data_columns = [result.columns[q.field] for q in plan.quasi_identifiers] + [
-            sensitive[s.field] for s in plan.sensitive_attributes]
-        rows = sorted(([population.pseudonyms[i], *(c[i] for c in data_columns)] for i in result.kept),
-                      key=lambda r: r[0] or "")
-        scanned = await self._release_gate(plan, rows, caller)
+        try:
+            result = anonymize(
+                [(q.field, population.values[q.field], q.ladder) for q in plan.quasi_identifiers],
+                list(sensitive.values()), k=spec.k, l_div=spec.l, max_suppression=spec.max_suppression,
+                reference=reference, sensitive_names=list(sensitive))
+        except TargetUnmeetableError as exc:
+            await self._audit_failure(plan, caller, Outcome.FAILED, exc.detail, population.subjects)
+            raise
+        frame = _frame(plan, population, result, sensitive)
+        scanned = await self._release_gate(plan, frame, caller, population.subjects)
+        eligible = len(population.pseudonyms)
         manifest: dict[str, Any] = {
             "manifest_version": MANIFEST_VERSION,
             "project": spec.project,
@@ -139,6 +147,7 @@ class ExtractService:
             "file": out.name,
             "columns": plan.columns,
             "pseudonym_column": spec.pseudonym_column,
+            "pseudonym_key_version": population.key_version,
             "quasi_identifiers": [q.field for q in plan.quasi_identifiers],
             "generalization": result.levels,
             "generalization_ladders": {q.field: list(q.ladder) for q in plan.quasi_identifiers},
@@ -149,10 +158,11 @@ class ExtractService:
             "achieved_k": result.min_class_size,
             "achieved_l": result.min_diversity,
             "equivalence_classes": result.classes,
-            "rows": len(rows),
+            "rows": frame.height,
             "suppressed_rows": result.suppressed,
+            "suppressed_share": round(result.suppressed_share, 6),
             "max_suppression": spec.max_suppression,
-            "eligible_customers": len(population.pseudonyms),
+            "eligible_customers": eligible,
             "customers_without_basis": population.without_basis,
             "filtered_out": population.filtered_out,
             "filters": {name: (f.model_dump(by_alias=True, exclude_none=True) if isinstance(f, RangeFilter)
@@ -163,7 +173,7 @@ class ExtractService:
             "release_gate": {"detector": "vault.detection", "entity_types": sorted(self._detector.structured_types),
                              "values_scanned": scanned, "findings": 0},
         }
-        return await self._publish(plan, out, fmt, rows, manifest, population.subjects, caller)
+        return await self._publish(plan, out, fmt, frame, manifest, population.subjects, caller)
 
     # -- steps ----------------------------------------------------------------------------------------
 
@@ -171,45 +181,42 @@ class ExtractService:
         await self._d.guard.require(caller.for_purpose(plan.purpose.id), perms.EXTRACTS_CREATE, "extract.create",
                                     fields=tuple(plan.columns[1:]), context=f"project={plan.spec.project!r}")
 
-    async def _collect(self, plan: ExtractPlan) -> _Population:
-        """Keyset-paginate eligible customers, keep those with a lawful basis, decrypt only the plan's fields."""
-        fields = plan.fields
-        pop = _Population(SubjectList(), [], {name: [] for name in fields})
-        pseudonym = self._d.keyring.pseudonyms.pseudonym
-        cipher = self._d.keyring.cipher
-        project = plan.spec.project
-        eligible = and_(CustomerRow.status == "active", CustomerRow.erased_at.is_(None),
-                        CustomerRow.wrapped_dek.is_not(None), contactable_clause(plan.purpose))
-        cols = (CustomerRow.id, CustomerRow.kek_version, CustomerRow.wrapped_dek, CustomerRow.dek_version,
-                CustomerRow.sealed)
-        last: uuid.UUID | None = None
+    async def _collect(self, plan: ExtractPlan, at: datetime, progress: Progress) -> _Population:
+        """Eligible customers with a lawful basis, read and decrypted per id range (see :mod:`.collect`)."""
+        fields = tuple(sorted(plan.fields))
+        provider = self._d.keyring.provider
         async with self._d.db.read() as session:
-            while True:
-                q = select(*cols).where(eligible, *([CustomerRow.id > last] if last else []))
-                page = (await session.execute(q.order_by(CustomerRow.id).limit(self._page))).all()
-                if not page:
-                    break
-                last = page[-1][0]
-                pop.scanned += len(page)
-                allowed = await self._d.guard.lawful.with_basis(session, [r[0] for r in page], plan.purpose)
-                pop.without_basis += len(page) - len(allowed)
-                for cid, kek_version, wrapped, dek_version, sealed in page:
-                    if cid not in allowed or kek_version is None or wrapped is None:
-                        continue
-                    key = cipher.customer_key(cid, WrappedKey(kek_version, wrapped), dek_version)
-                    values = open_fields(key, sealed, fields)
-                    pop.subjects.append(cid)  # decrypted for this extract: audited, released or not
-                    if not _passes(plan, values):
-                        pop.filtered_out += 1
-                        continue
-                    pop.pseudonyms.append(pseudonym(project, cid))
-                    for name in fields:
-                        pop.values[name].append(values.get(name))
-                if len(page) < self._page:
-                    break
+            # A project registered for analysts may have rotated its pseudonym key; a CLI-only project is version 1.
+            version = await session.scalar(select(ProjectRow.key_version).where(ProjectRow.name == plan.spec.project))
+            pop_key_version = int(version or 1)
+            pseudonyms = self._d.keyring.pseudonyms.for_project(plan.spec.project, pop_key_version)
+            tasks, total = await plan_tasks(session, self._d.db.url, plan.purpose, at, fields, plan.filters,
+                                            provider, pseudonyms, self._partition_rows)
+        pop = _Population(SubjectList(), [], {name: [] for name in fields}, key_version=pop_key_version)
+        executor = executor_for(total, provider, self._workers)
+        futures = [asyncio.wrap_future(f) for f in run_all(executor, tasks)]
+        try:
+            for done, future in enumerate(futures, start=1):
+                part = await future
+                pop.subjects.extend_packed(part.ids)
+                pop.pseudonyms.extend(part.pseudonyms)
+                for name in fields:
+                    pop.values[name].extend(part.values[name])
+                pop.scanned += part.scanned
+                pop.without_basis += part.without_basis
+                pop.filtered_out += part.filtered_out
+                progress(done, len(futures))
+        except BaseException:
+            for pending in futures:
+                pending.cancel()
+            await asyncio.gather(*futures, return_exceptions=True)
+            raise
+        finally:
+            executor.shutdown(wait=False, cancel_futures=True)
         return pop
 
-    async def _release_gate(self, plan: ExtractPlan, rows: list[list[str | None]], caller: Caller) -> int:
+    async def _release_gate(self, plan: ExtractPlan, frame: pl.DataFrame, caller: Caller,
+                            subjects: SubjectList) -> int:
         """Scan each data column's distinct values for structured identifiers; returns how many were scanned.
 
         Raises:
@@ -217,8 +224,8 @@ class ExtractService:
         """
         scanned = 0
         gate = self._detector.structured_types
-        for i, column in enumerate(plan.columns[1:], start=1):
-            distinct = sorted({v for row in rows if (v := row[i]) is not None and v != "*"})
+        for column in plan.columns[1:]:
+            distinct = sorted(v for v in frame.get_column(column).unique().to_list() if v is not None and v != "*")
             step = max(1, len(distinct) // GATE_SAMPLE)
             found: set[str] = set()
             for value in distinct[::step][:GATE_SAMPLE]:
@@ -227,19 +234,19 @@ class ExtractService:
             if found:
                 detail = (f"release refused: column {column!r} holds values detected as {', '.join(sorted(found))}; "
                           "nothing was written")
-                await self._audit_failure(plan, caller, Outcome.FAILED, detail)
+                await self._audit_failure(plan, caller, Outcome.FAILED, detail, subjects)
                 raise ReleaseRefusedError(detail, column=column, entity_types=sorted(found))
         return scanned
 
-    async def _publish(self, plan: ExtractPlan, out: Path, fmt: str, rows: list[list[str | None]],
+    async def _publish(self, plan: ExtractPlan, out: Path, fmt: str, frame: pl.DataFrame,
                        manifest: dict[str, Any], subjects: SubjectList, caller: Caller) -> ExtractResult:
         """Stage both files, commit the audit entry, then rename them into place."""
         target = manifest_path(out)
         data = StagedFile(out)
         meta: StagedFile | None = None
         try:
-            write_rows(data, fmt, plan.columns, rows)
-            manifest["file_sha256"] = data.sha256()
+            await asyncio.to_thread(write_frame, data, fmt, frame)
+            manifest["file_sha256"] = await asyncio.to_thread(data.sha256)
             meta = StagedFile(target)
             seq = await self._d.audit.record_bulk_durable(AuditEvent(
                 "extract.create", Outcome.ALLOWED, caller.actor, purpose=plan.purpose.id,
@@ -256,25 +263,46 @@ class ExtractService:
             raise
         return ExtractResult(out, target, manifest)
 
-    async def _audit_failure(self, plan: ExtractPlan, caller: Caller, outcome: Outcome, detail: str) -> None:
+    async def _audit_failure(self, plan: ExtractPlan, caller: Caller, outcome: Outcome, detail: str,
+                             subjects: SubjectList | None = None) -> None:
+        """Audit a refusal; ``subjects`` are the customers already decrypted for it (nothing was released)."""
+        event = AuditEvent("extract.create", outcome, caller.actor, purpose=plan.purpose.id,
+                           fields=tuple(plan.columns[1:]), request_id=caller.request_id, client_ip=caller.client_ip,
+                           detail=f"project={plan.spec.project!r} {detail}"[:500])
         with contextlib.suppress(VaultError):  # the refusal itself must still reach the caller
-            await self._d.audit.record_durable(AuditEvent(
-                "extract.create", outcome, caller.actor, purpose=plan.purpose.id,
-                fields=tuple(plan.columns[1:]), request_id=caller.request_id, client_ip=caller.client_ip,
-                detail=f"project={plan.spec.project!r} {detail}"[:500]))
+            if subjects is not None and len(subjects):
+                await self._d.audit.record_bulk_durable(event, subjects)
+            else:
+                await self._d.audit.record_durable(event)
 
 
-def _passes(plan: ExtractPlan, values: dict[str, str]) -> bool:
-    for name, rule in plan.filters.items():
-        value = values.get(name)
-        if value is None:
-            return False
-        if isinstance(rule, RangeFilter):
-            if not rule.accepts(value):
-                return False
-        elif value not in rule:
-            return False
-    return True
+def _generalized(step: str, values: list[str | None], reference: date) -> list[str | None]:
+    """``generalize`` over a column, once per distinct value."""
+    memo: dict[str | None, str | None] = {}
+    out: list[str | None] = []
+    for value in values:
+        if value not in memo:
+            memo[value] = generalize(step, value, reference)
+        out.append(memo[value])
+    return out
+
+
+def _no_progress(done: int, total: int) -> None:
+    del done, total
+
+
+def _frame(plan: ExtractPlan, population: _Population, result: Anonymized,
+           sensitive: dict[str, list[str | None]]) -> pl.DataFrame:
+    """The released rows, ordered by pseudonym (id order would leak when customers joined)."""
+    kept = result.kept
+    columns: dict[str, pl.Series] = {
+        plan.spec.pseudonym_column: pl.Series(population.pseudonyms, dtype=pl.String).gather(kept)}
+    for q in plan.quasi_identifiers:
+        labels = pl.Series(result.labels[q.field], dtype=pl.String)
+        columns[q.field] = labels.gather(result.codes[q.field][kept]) if len(kept) else labels.clear()
+    for s in plan.sensitive_attributes:
+        columns[s.field] = pl.Series(sensitive[s.field], dtype=pl.String).gather(kept)
+    return pl.DataFrame(columns).sort(plan.spec.pseudonym_column)
 
 
 def _detail(manifest: dict[str, Any]) -> str:

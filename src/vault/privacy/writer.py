@@ -20,6 +20,8 @@ from vault.privacy.errors import ExtractSpecError, ExtractWriteError
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    import polars as pl
+
 FORMATS = {".csv": "csv", ".parquet": "parquet"}
 
 
@@ -104,6 +106,22 @@ def write_rows(staged: StagedFile, fmt: str, columns: Sequence[str], rows: Seque
                 writer.writerows(["" if v is None else neutralize(v) for v in row] for row in rows)
         else:
             _write_parquet(staged.path, columns, rows)
+    except OSError as exc:
+        staged.discard()
+        raise ExtractWriteError(f"{staged.target}: cannot write: {exc.strerror or exc}") from None
+
+
+def write_frame(staged: StagedFile, fmt: str, frame: pl.DataFrame) -> None:
+    """Write a frame of string columns (missing values as empty CSV cells / Parquet nulls) into the staged file.
+
+    Raises:
+        ExtractWriteError: the file system refused (the staged file is removed).
+    """
+    try:
+        if fmt == "csv":
+            frame.write_csv(staged.path, null_value="")
+        else:
+            frame.write_parquet(staged.path, compression="zstd", statistics=False)
     except OSError as exc:
         staged.discard()
         raise ExtractWriteError(f"{staged.target}: cannot write: {exc.strerror or exc}") from None

@@ -1,0 +1,378 @@
+"""Analysis projects: who may work in them, their ε budget, their pseudonym key, and re-identification.
+
+A project's *name* keys its pseudonyms (``Pseudonymizer.for_project(name, key_version)``), so
+extracts of one project join and those of two projects do not. Compliance officers create
+projects, add analysts, set the ε budget and rotate the project key (new pseudonyms, unlinkable
+to the old). Re-identifying a pseudonym is a compliance officer's act for legal claims, with a
+reason code and a case reference, audited.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from vault.access import permissions as perms
+from vault.audit.entry import AuditEvent, Outcome
+from vault.customers.models import CustomerRow
+from vault.errors import AccessDeniedError, InvalidInputError, VaultError
+from vault.lib.clock import utcnow
+from vault.lib.ids import new_id
+from vault.privacy.errors import (
+    NotAMemberError,
+    ProjectExistsError,
+    ProjectNotFoundError,
+    PseudonymNotFoundError,
+)
+from vault.privacy.models import EpsilonSpendRow, ProjectMemberRow, ProjectRow
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from vault.access.caller import Caller
+    from vault.access.permissions import Permission
+    from vault.access.policy import AccessPolicy
+    from vault.audit.log import AuditLog
+    from vault.crypto.pseudonym import Pseudonymizer
+    from vault.db.engine import Database
+
+ANALYTICS = "analytics"
+LEGAL_CLAIMS = "legal_claims"
+REASON_CODES = ("court_order", "law_enforcement_request", "data_subject_request", "fraud_investigation",
+                "regulator_request")
+_CASE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
+_PROJECT = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
+_SCAN_PAGE = 20_000
+
+
+@dataclass(frozen=True)
+class Project:
+    """A project as callers see it."""
+
+    id: uuid.UUID
+    name: str
+    description: str | None
+    epsilon_budget: float
+    epsilon_spent: float
+    key_version: int
+    members: list[uuid.UUID]
+    created_by: str
+    created_at: datetime
+
+    @property
+    def epsilon_remaining(self) -> float:
+        """Budget left (never negative)."""
+        return max(0.0, self.epsilon_budget - self.epsilon_spent)
+
+
+@dataclass(frozen=True)
+class Reidentified:
+    """The customer behind a pseudonym, and under which project key version it was made."""
+
+    customer_id: uuid.UUID
+    key_version: int
+    status: str
+
+
+class ProjectGuard:
+    """Permission checks for the analysts' services: a denial is audited, then raised."""
+
+    def __init__(self, policy: AccessPolicy, audit: AuditLog) -> None:
+        self.policy = policy
+        self.audit = audit
+
+    def allows(self, caller: Caller, perm: Permission, purpose: str) -> bool:
+        """Whether the caller's role holds ``perm`` for ``purpose`` (the local operator always does)."""
+        if caller.principal is None:
+            return True
+        return self.policy.allows(caller.principal.role, perm.resource, "*", perm.action, purpose)
+
+    async def require(self, caller: Caller, perm: Permission, purpose: str, action: str) -> None:
+        """Raise (audited) unless the caller holds ``perm`` for ``purpose``."""
+        if caller.principal is None:
+            return
+        try:
+            self.policy.require(caller.principal, perm, purpose)
+        except AccessDeniedError as exc:
+            await self.deny(caller, action, f"{exc.code}: {exc.detail}", purpose)
+            raise
+
+    async def deny(self, caller: Caller, action: str, detail: str, purpose: str | None = None) -> None:
+        """Audit a denial (the denial still reaches the caller if the audit fails)."""
+        with contextlib.suppress(VaultError):
+            await self.audit.record_durable(AuditEvent(action, Outcome.DENIED, caller.actor, purpose=purpose,
+                                                       request_id=caller.request_id, client_ip=caller.client_ip,
+                                                       detail=detail[:500]))
+
+    async def record(self, caller: Caller, action: str, detail: str, purpose: str | None = None,
+                     session: AsyncSession | None = None) -> int:
+        """Audit an allowed action: in ``session`` when given (commits with the change), else durably."""
+        event = AuditEvent(action, Outcome.ALLOWED, caller.actor, purpose=purpose, request_id=caller.request_id,
+                           client_ip=caller.client_ip, detail=detail[:1000])
+        if session is not None:
+            return await self.audit.record(session, event)
+        return await self.audit.record_durable(event)
+
+
+class ProjectService:
+    """Projects, members, budgets, key rotation and re-identification (opens its own transactions)."""
+
+    def __init__(self, db: Database, guard: ProjectGuard, pseudonyms: Pseudonymizer,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self._db = db
+        self._guard = guard
+        self._pseudonyms = pseudonyms
+        self._clock = clock
+
+    # -- reading -----------------------------------------------------------------------------------------
+
+    async def projects(self, caller: Caller) -> list[Project]:
+        """Every project for compliance officers; an analyst's own projects otherwise."""
+        await self._guard.require(caller, perms.PROJECTS_READ, ANALYTICS, "project.list")
+        async with self._db.read() as session:
+            q = select(ProjectRow).order_by(ProjectRow.name)
+            if not self.sees_all(caller):
+                assert caller.principal is not None
+                q = q.join(ProjectMemberRow, ProjectMemberRow.project_id == ProjectRow.id).where(
+                    ProjectMemberRow.principal_id == caller.principal.id)
+            rows = (await session.scalars(q)).all()
+            return [await self._view(session, r) for r in rows]
+
+    async def get(self, project_id: uuid.UUID, caller: Caller) -> Project:
+        """One project (404 for an analyst who is not a member)."""
+        await self._guard.require(caller, perms.PROJECTS_READ, ANALYTICS, "project.read")
+        async with self._db.read() as session:
+            row = await self.visible(session, project_id, caller, "project.read")
+            return await self._view(session, row)
+
+    def sees_all(self, caller: Caller) -> bool:
+        """Compliance officers (and the local operator) see every project and extract."""
+        return self._guard.allows(caller, perms.EXTRACTS_READ_ALL, ANALYTICS)
+
+    async def visible(self, session: AsyncSession, project_id: uuid.UUID, caller: Caller, action: str) -> ProjectRow:
+        """The project, if the caller may see it.
+
+        Raises:
+            ProjectNotFoundError: no such project, or the analyst is not a member (audited as a denial).
+        """
+        row = await session.get(ProjectRow, project_id)
+        if row is not None and (self.sees_all(caller) or await self.is_member(session, row.id, caller)):
+            return row
+        if row is not None:
+            await self._guard.deny(caller, action, f"project={project_id} not a member", ANALYTICS)
+        raise ProjectNotFoundError(f"no analysis project {project_id} among yours")
+
+    async def by_name(self, session: AsyncSession, name: str) -> ProjectRow | None:
+        """The project named ``name``."""
+        return (await session.scalars(select(ProjectRow).where(ProjectRow.name == name))).first()
+
+    async def is_member(self, session: AsyncSession, project_id: uuid.UUID, caller: Caller) -> bool:
+        """Whether the caller is a member of the project."""
+        if caller.principal is None:
+            return True
+        return await session.get(ProjectMemberRow, (project_id, caller.principal.id)) is not None
+
+    async def require_member(self, session: AsyncSession, name: str, caller: Caller, action: str) -> ProjectRow:
+        """The project named ``name``, which the caller must be a member of.
+
+        Raises:
+            ProjectNotFoundError: unknown project name.
+            NotAMemberError: the caller is not a member (audited).
+        """
+        row = await self.by_name(session, name)
+        if row is None:
+            raise ProjectNotFoundError(f"no analysis project named {name!r}; a compliance officer creates projects "
+                                       "(POST /v1/projects)")
+        if not await self.is_member(session, row.id, caller):
+            await self._guard.deny(caller, action, f"project={row.id} not a member", ANALYTICS)
+            raise NotAMemberError(f"you are not a member of analysis project {name!r}")
+        return row
+
+    async def _view(self, session: AsyncSession, row: ProjectRow) -> Project:
+        members = list((await session.scalars(select(ProjectMemberRow.principal_id).where(
+            ProjectMemberRow.project_id == row.id).order_by(ProjectMemberRow.added_at))).all())
+        return Project(row.id, row.name, row.description, row.epsilon_budget, row.epsilon_spent, row.key_version,
+                       members, row.created_by, row.created_at)
+
+    # -- managing (compliance officers) ------------------------------------------------------------------
+
+    async def create(self, name: str, caller: Caller, *, description: str | None = None,
+                     epsilon_budget: float = 0.0, members: list[uuid.UUID] | None = None) -> Project:
+        """Create a project (its name keys the pseudonyms of its extracts).
+
+        Raises:
+            InvalidInputError: a bad name or budget.
+            ProjectExistsError: the name is taken.
+        """
+        await self._guard.require(caller, perms.PROJECTS_MANAGE, ANALYTICS, "project.create")
+        name = name.strip()
+        if not _PROJECT.fullmatch(name):
+            raise InvalidInputError("name: must be 1-100 printable characters", field="name")
+        _check_budget(epsilon_budget)
+        now = self._clock()
+        row = ProjectRow(id=new_id(), name=name, description=description, epsilon_budget=epsilon_budget,
+                         epsilon_spent=0.0, key_version=1, created_by=caller.actor.name, created_at=now, updated_at=now)
+        try:
+            async with self._db.write() as session:
+                session.add(row)
+                await session.flush()
+                for pid in list(members or ()):
+                    session.add(ProjectMemberRow(project_id=row.id, principal_id=pid, added_by=caller.actor.name,
+                                                 added_at=now))
+                await session.flush()
+                await self._guard.record(caller, "project.create", f"project={row.id} budget={epsilon_budget:g} "
+                                         f"members={len(members or [])}", ANALYTICS, session)
+                return await self._view(session, row)
+        except IntegrityError:
+            raise ProjectExistsError(f"an analysis project named {name!r} exists already") from None
+
+    async def add_member(self, project_id: uuid.UUID, principal_id: uuid.UUID, caller: Caller) -> Project:
+        """Add an analyst to the project (idempotent)."""
+        await self._guard.require(caller, perms.PROJECTS_MANAGE, ANALYTICS, "project.member_add")
+        async with self._db.write() as session:
+            row = await self.visible(session, project_id, caller, "project.member_add")
+            if await session.get(ProjectMemberRow, (project_id, principal_id)) is None:
+                session.add(ProjectMemberRow(project_id=project_id, principal_id=principal_id,
+                                             added_by=caller.actor.name, added_at=self._clock()))
+                await session.flush()
+            await self._guard.record(caller, "project.member_add", f"project={project_id} principal={principal_id}",
+                                     ANALYTICS, session)
+            return await self._view(session, row)
+
+    async def remove_member(self, project_id: uuid.UUID, principal_id: uuid.UUID, caller: Caller) -> Project:
+        """Remove an analyst from the project."""
+        await self._guard.require(caller, perms.PROJECTS_MANAGE, ANALYTICS, "project.member_remove")
+        async with self._db.write() as session:
+            row = await self.visible(session, project_id, caller, "project.member_remove")
+            member = await session.get(ProjectMemberRow, (project_id, principal_id))
+            if member is not None:
+                await session.delete(member)
+                await session.flush()
+            await self._guard.record(caller, "project.member_remove",
+                                     f"project={project_id} principal={principal_id}", ANALYTICS, session)
+            return await self._view(session, row)
+
+    async def set_budget(self, project_id: uuid.UUID, epsilon_budget: float, caller: Caller) -> Project:
+        """Set the project's total ε budget (what was spent stays spent)."""
+        await self._guard.require(caller, perms.PROJECTS_MANAGE, ANALYTICS, "project.budget_set")
+        _check_budget(epsilon_budget)
+        async with self._db.write() as session:
+            row = await self.visible(session, project_id, caller, "project.budget_set")
+            before = row.epsilon_budget
+            row.epsilon_budget = epsilon_budget
+            row.updated_at = self._clock()
+            await session.flush()
+            await self._guard.record(caller, "project.budget_set", f"project={project_id} budget={before:g}->"
+                                     f"{epsilon_budget:g} spent={row.epsilon_spent:g}", ANALYTICS, session)
+            return await self._view(session, row)
+
+    async def rotate_key(self, project_id: uuid.UUID, caller: Caller) -> Project:
+        """Start a new pseudonym key version: later extracts do not link to earlier ones."""
+        await self._guard.require(caller, perms.PROJECTS_MANAGE, ANALYTICS, "project.key_rotate")
+        async with self._db.write() as session:
+            row = await self.visible(session, project_id, caller, "project.key_rotate")
+            row.key_version += 1
+            row.updated_at = self._clock()
+            await session.flush()
+            await self._guard.record(caller, "project.key_rotate", f"project={project_id} key_version="
+                                     f"{row.key_version}", ANALYTICS, session)
+            return await self._view(session, row)
+
+    async def ledger(self, project_id: uuid.UUID, caller: Caller, limit: int = 100) -> list[EpsilonSpendRow]:
+        """The project's most recent ε charges."""
+        await self._guard.require(caller, perms.PROJECTS_READ, ANALYTICS, "project.ledger")
+        async with self._db.read() as session:
+            await self.visible(session, project_id, caller, "project.ledger")
+            return list((await session.scalars(select(EpsilonSpendRow).where(
+                EpsilonSpendRow.project_id == project_id).order_by(EpsilonSpendRow.spent_at.desc()).limit(limit)))
+                .all())
+
+    async def spend(self, session: AsyncSession, project: ProjectRow, epsilon: float, query: str,
+                    caller: Caller) -> float | None:
+        """Charge ``epsilon`` in ``session`` if the budget allows; returns what is left, or None if it does not.
+
+        One conditional UPDATE, so concurrent queries in any number of processes never overspend.
+        """
+        done = await session.execute(
+            update(ProjectRow).where(ProjectRow.id == project.id,
+                                     ProjectRow.epsilon_spent + epsilon <= ProjectRow.epsilon_budget + 1e-9)
+            .values(epsilon_spent=ProjectRow.epsilon_spent + epsilon).returning(
+                ProjectRow.epsilon_budget - ProjectRow.epsilon_spent))
+        left = done.scalar()
+        if left is None:
+            return None
+        session.add(EpsilonSpendRow(id=new_id(), project_id=project.id,
+                                    principal_id=caller.principal.id if caller.principal else None,
+                                    actor_name=caller.actor.name, query=query[:500], epsilon=epsilon,
+                                    spent_at=self._clock()))
+        return max(0.0, float(left))
+
+    # -- re-identification -------------------------------------------------------------------------------
+
+    async def reidentify(self, project_id: uuid.UUID, pseudonym: str, caller: Caller, *, reason_code: str,
+                         case_reference: str) -> Reidentified:
+        """The customer behind ``pseudonym`` in the project (any of its key versions).
+
+        Raises:
+            AccessDeniedError: not a compliance officer acting for legal claims (audited).
+            InvalidInputError: unknown reason code or malformed case reference / pseudonym.
+            PseudonymNotFoundError: no customer has it (audited as failed).
+        """
+        await self._guard.require(caller, perms.PSEUDONYMS_REIDENTIFY, LEGAL_CLAIMS, "pseudonym.reidentify")
+        if reason_code not in REASON_CODES:
+            raise InvalidInputError(f"reason_code: must be one of {', '.join(REASON_CODES)}", field="reason_code",
+                                    valid=list(REASON_CODES))
+        if not _CASE_REF.fullmatch(case_reference):
+            raise InvalidInputError("case_reference: 1-64 letters, digits, '.', '_', '/' or '-' (a case number, "
+                                    "never a name)", field="case_reference")
+        pseudonym = pseudonym.strip().lower()
+        if not re.fullmatch(r"[a-z2-7]{26}", pseudonym):
+            raise InvalidInputError("pseudonym: 26 base32 characters", field="pseudonym")
+        async with self._db.read() as session:
+            row = await self.visible(session, project_id, caller, "pseudonym.reidentify")
+            found = await self._scan(session, row, pseudonym)
+        detail = (f"project={project_id} reason={reason_code} case={case_reference} "
+                  f"key_version={found.key_version if found else '-'}")
+        if found is None:
+            with contextlib.suppress(VaultError):
+                await self._guard.audit.record_durable(AuditEvent(
+                    "pseudonym.reidentify", Outcome.FAILED, caller.actor, purpose=LEGAL_CLAIMS,
+                    request_id=caller.request_id, client_ip=caller.client_ip, detail=detail + " not found"))
+            raise PseudonymNotFoundError(f"no customer has that pseudonym in project {row.name!r}")
+        await self._guard.audit.record_durable(AuditEvent(
+            "pseudonym.reidentify", Outcome.ALLOWED, caller.actor, purpose=LEGAL_CLAIMS, customer_id=found.customer_id,
+            request_id=caller.request_id, client_ip=caller.client_ip, detail=detail))
+        return found
+
+    async def _scan(self, session: AsyncSession, row: ProjectRow, pseudonym: str) -> Reidentified | None:
+        """Recompute the project's pseudonyms over every customer id (ids only; nothing decrypted)."""
+        versions = [self._pseudonyms.for_project(row.name, v) for v in range(row.key_version, 0, -1)]
+        last: uuid.UUID | None = None
+        while True:
+            q = select(CustomerRow.id, CustomerRow.status).order_by(CustomerRow.id).limit(_SCAN_PAGE)
+            if last is not None:
+                q = q.where(CustomerRow.id > last)
+            page = (await session.execute(q)).all()
+            if not page:
+                return None
+            packed = b"".join(cid.bytes for cid, _ in page)
+            for i, fn in enumerate(versions):
+                names = fn.many(packed)
+                if pseudonym in names:
+                    cid, status = page[names.index(pseudonym)]
+                    return Reidentified(cid, row.key_version - i, status)
+            last = page[-1][0]
+
+
+def _check_budget(epsilon_budget: float) -> None:
+    if not 0.0 <= epsilon_budget <= 100.0:
+        raise InvalidInputError("epsilon_budget: must be between 0 and 100", field="epsilon_budget")

@@ -1,0 +1,261 @@
+"""Analysts over HTTP: projects, extract jobs and the registry, DP counts and the ε ledger, re-identification."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import statistics
+import uuid
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from litestar.testing import AsyncTestClient
+from sqlalchemy import select
+
+from tests.conftest import Creds
+from tests.extract_checker import check_release
+from tests.integration.test_extracts import _customers
+from vault.access.caller import Caller
+from vault.audit.entry import Actor
+from vault.audit.models import AuditEntryRow
+from vault.bootstrap import Vault
+from vault.customers.importer import CONSENT_PROOF_COLUMNS, HEADER
+from vault.privacy.dp import noisy_counts
+
+Client = AsyncTestClient  # type: ignore[type-arg]
+SPEC: dict[str, Any] = {"project": "",
+                        "quasi_identifiers": ["birth_date", "gender", {"field": "postal_code", "max": "*"}],
+                        "sensitive_attributes": ["city"], "k": 5, "l": 2, "max_suppression": 0.1}
+DIRECT = {"name", "email", "phone", "rrn", "customer_ref", "address_line"}
+
+
+@pytest.fixture(scope="module")
+async def seeded(vault: Vault, tmp_path_factory: pytest.TempPathFactory) -> set[uuid.UUID]:
+    path = tmp_path_factory.mktemp("seed") / "customers.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow([*HEADER, *CONSENT_PROOF_COLUMNS])
+        w.writerows(_customers(7, 600, "A" + uuid.uuid4().hex[:5]))
+    report = await vault.importer().run(path, Caller(None, purpose="service_delivery", operator="tests"),
+                                        workers=0, keep_ids=True)
+    assert report.created == 600
+    return set(report.created_ids)
+
+
+@pytest.fixture(scope="module")
+async def second_analyst(vault: Vault) -> Creds:
+    async with vault.db.write() as session:
+        p, key = await vault.principals(session).create(f"analyst-2-{uuid.uuid4().hex[:6]}", "analyst",
+                                                        Actor.cli("tests"))
+    assert key is not None
+    return Creds(p, key.secret)
+
+
+async def _project(client: Client, officer: Creds, name: str, members: list[Creds], budget: float = 1.0) -> str:
+    r = await client.post("/v1/projects", headers=officer.headers, json={
+        "name": name, "epsilon_budget": budget, "members": [str(m.principal.id) for m in members]})
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+async def _wait(client: Client, who: Creds, job: str) -> dict[str, Any]:
+    for _ in range(600):
+        r = await client.get(f"/v1/extracts/{job}", headers=who.headers)
+        assert r.status_code == 200, r.text
+        if r.json()["status"] in ("done", "failed"):
+            return dict(r.json())
+        await asyncio.sleep(0.1)
+    raise AssertionError("extract did not finish")
+
+
+async def test_extract_over_http(client: Client, principals: dict[str, Creds], second_analyst: Creds,
+                                 seeded: set[uuid.UUID], vault: Vault) -> None:
+    officer, analyst = principals["compliance_officer"], principals["analyst"]
+    name = f"churn-{uuid.uuid4().hex[:6]}"
+    await _project(client, officer, name, [analyst])
+    r = await client.post("/v1/extracts", headers=analyst.headers,
+                          json={"spec": {**SPEC, "project": name}, "format": "parquet"})
+    assert r.status_code == 202, r.text
+    job = r.json()
+    assert job["status"] in ("queued", "running", "done") and job["project"] == name
+    done = await _wait(client, analyst, job["id"])
+    assert done["status"] == "done", done
+    m = done["manifest"]
+    assert {"quasi_identifiers", "sensitive_attributes", "k", "l", "rows", "suppressed_rows", "pseudonym_column",
+            "eligible_customers", "suppressed_share"} <= set(m)
+    assert done["rows"] == m["rows"] and done["file_sha256"] == m["file_sha256"]
+
+    r = await client.get(f"/v1/extracts/{job['id']}/file", headers=analyst.headers)
+    assert r.status_code == 200
+    import hashlib
+
+    assert hashlib.sha256(r.content).hexdigest() == done["file_sha256"] == r.headers["x-content-sha256"]
+    rows = pq.read_table(io.BytesIO(r.content)).to_pylist()
+    assert check_release(rows, m) == []
+    assert not DIRECT & set(rows[0])
+
+    # the registry: the analyst sees it, another analyst (not a member) does not, the officer sees all
+    listed = (await client.get("/v1/extracts", headers=analyst.headers)).json()["items"]
+    assert job["id"] in {i["id"] for i in listed}
+    entry = next(i for i in listed if i["id"] == job["id"])
+    assert entry["requested_by"] == analyst.principal.name and entry["purpose"] == "analytics"
+    assert entry["spec_sha256"] and entry["file_sha256"] == done["file_sha256"]
+    other = (await client.get("/v1/extracts", headers=second_analyst.headers)).json()["items"]
+    assert job["id"] not in {i["id"] for i in other}
+    assert (await client.get(f"/v1/extracts/{job['id']}", headers=second_analyst.headers)).status_code == 404
+    assert (await client.get(f"/v1/extracts/{job['id']}/file", headers=second_analyst.headers)).status_code == 404
+    officer_view = (await client.get("/v1/extracts", headers=officer.headers)).json()["items"]
+    assert job["id"] in {i["id"] for i in officer_view}
+    # another role gets nothing
+    assert (await client.get("/v1/extracts", headers=principals["marketing"].headers)).status_code == 403
+
+    async with vault.db.read() as session:
+        actions = set((await session.scalars(select(AuditEntryRow.action).where(
+            AuditEntryRow.detail.contains(job["id"])))).all())
+    assert {"extract.submit", "extract.download"} <= actions
+
+
+async def test_extract_in_a_project_of_someone_else_is_refused(client: Client, principals: dict[str, Creds],
+                                                                second_analyst: Creds, seeded: set[uuid.UUID]) -> None:
+    name = f"other-{uuid.uuid4().hex[:6]}"
+    await _project(client, principals["compliance_officer"], name, [principals["analyst"]])
+    r = await client.post("/v1/extracts", headers=second_analyst.headers, json={"spec": {**SPEC, "project": name}})
+    assert r.status_code == 403 and r.headers["content-type"].startswith("application/problem+json")
+    r = await client.post("/v1/extracts", headers=second_analyst.headers,
+                          json={"spec": {**SPEC, "project": "no-such-project"}})
+    assert r.status_code == 404
+
+
+async def test_unmeetable_extract_fails_with_the_worst_classes(client: Client, principals: dict[str, Creds],
+                                                                seeded: set[uuid.UUID]) -> None:
+    analyst = principals["analyst"]
+    name = f"bad-{uuid.uuid4().hex[:6]}"
+    await _project(client, principals["compliance_officer"], name, [analyst])
+    spec = {"project": name, "quasi_identifiers": ["district"], "sensitive_attributes": ["city"], "k": 2, "l": 2}
+    r = await client.post("/v1/extracts", headers=analyst.headers, json={"spec": spec, "format": "csv"})
+    assert r.status_code == 202
+    done = await _wait(client, analyst, r.json()["id"])
+    assert done["status"] == "failed" and done["manifest"] is None
+    err = done["error"]
+    assert err["type"] == "urn:vault:extract.target_unmeetable"
+    assert err["blocking"][0]["attribute"] == "city" and err["worst_classes"]
+    r = await client.get(f"/v1/extracts/{done['id']}/file", headers=analyst.headers)
+    assert r.status_code == 409
+
+
+@pytest.mark.parametrize("body", [
+    {"spec": {"project": "x", "quasi_identifiers": ["email"]}},
+    {"spec": {"project": "x", "quasi_identifiers": ["gender"], "k": 1}},
+    {"spec": {"project": "x", "quasi_identifiers": ["gender"]}, "format": "xlsx"},
+])
+async def test_bad_specs_are_422(client: Client, principals: dict[str, Creds], body: dict[str, Any]) -> None:
+    r = await client.post("/v1/extracts", headers=principals["analyst"].headers, json=body)
+    assert r.status_code == 422, r.text
+    assert r.json()["type"].startswith("urn:vault:")
+
+
+async def test_only_compliance_officers_govern_projects(client: Client, principals: dict[str, Creds]) -> None:
+    for role in ("analyst", "admin", "marketing", "application"):
+        r = await client.post("/v1/projects", headers=principals[role].headers, json={"name": f"p-{role}"})
+        assert r.status_code == 403, role
+    name = f"dup-{uuid.uuid4().hex[:6]}"
+    await _project(client, principals["compliance_officer"], name, [])
+    r = await client.post("/v1/projects", headers=principals["compliance_officer"].headers, json={"name": name})
+    assert r.status_code == 409
+
+
+async def test_dp_counts_and_the_ledger(client: Client, principals: dict[str, Creds], seeded: set[uuid.UUID],
+                                        vault: Vault) -> None:
+    officer, analyst = principals["compliance_officer"], principals["analyst"]
+    name = f"dp-{uuid.uuid4().hex[:6]}"
+    pid = await _project(client, officer, name, [analyst], budget=0.5)
+    r = await client.post("/v1/stats/snapshots", headers=analyst.headers)
+    assert r.status_code == 201, r.text
+    customers = r.json()["customers"]
+    assert 0 < customers <= len(seeded)
+
+    r = await client.get("/v1/stats/counts", headers=analyst.headers,
+                         params={"project": name, "by": "age_band10,gender", "epsilon": "0.2"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["noise"]["library"] == "OpenDP" and body["noise"]["scale"] == pytest.approx(5.0)
+    assert body["epsilon_remaining"] == pytest.approx(0.3)
+    assert len(body["groups"]) == 11 * 4  # the whole public domain: 10 age decades + 90+ + unknown, 4 genders
+    assert abs(sum(g["count"] for g in body["groups"]) - customers) < 44 * 5 * 6
+
+    r = await client.get("/v1/stats/counts", headers=analyst.headers,
+                         params={"project": name, "by": "region", "filter": "gender:F", "epsilon": "0.3"})
+    assert r.status_code == 200 and r.json()["epsilon_remaining"] == pytest.approx(0.0, abs=1e-9)
+    assert {g["region"] for g in r.json()["groups"]} >= {"서울특별시", "부산광역시"}
+
+    r = await client.get("/v1/stats/counts", headers=analyst.headers,
+                         params={"project": name, "by": "gender", "epsilon": "0.1"})
+    assert r.status_code == 409 and r.headers["content-type"].startswith("application/problem+json")
+    problem = r.json()
+    assert problem["type"] == "urn:vault:stats.budget_exhausted"
+    assert problem["epsilon_remaining"] == pytest.approx(0.0, abs=1e-9) and problem["epsilon_requested"] == 0.1
+    assert "left" in problem["detail"]
+
+    ledger = (await client.get(f"/v1/projects/{pid}/ledger", headers=analyst.headers)).json()
+    assert sorted(e["epsilon"] for e in ledger) == [0.2, 0.3]
+    r = await client.put(f"/v1/projects/{pid}/budget", headers=officer.headers, json={"epsilon_budget": 1.0})
+    assert r.json()["epsilon_remaining"] == pytest.approx(0.5)
+    r = await client.get("/v1/stats/counts", headers=analyst.headers,
+                         params={"project": name, "by": "gender", "epsilon": "0.1"})
+    assert r.status_code == 200
+
+    for params in ({"project": name, "by": "shoe_size"}, {"project": name, "by": "gender", "epsilon": "5"},
+                   {"project": name, "by": "gender", "filter": "region:Atlantis"}):
+        assert (await client.get("/v1/stats/counts", headers=analyst.headers, params=params)).status_code == 422
+    r = await client.get("/v1/stats/counts", headers=principals["marketing"].headers,
+                         params={"project": name, "by": "gender"})
+    assert r.status_code == 403
+
+
+def test_dp_noise_is_unbiased_and_scaled() -> None:
+    true = [0, 7, 120, 3000]
+    draws = [noisy_counts(true, 0.5)[0] for _ in range(4000)]
+    for i, t in enumerate(true):
+        column = [d[i] for d in draws]
+        # mean within 5 standard errors of the truth; spread matches a Laplace of scale 2 (sd = 2 * sqrt 2)
+        sd = statistics.pstdev(column)
+        assert abs(statistics.fmean(column) - t) < 5 * sd / len(column) ** 0.5
+        assert 2.3 < sd < 3.4
+    assert noisy_counts(true, 0.5)[1] == 2.0
+
+
+async def test_reidentification_is_for_compliance_officers_with_a_reason(
+        client: Client, principals: dict[str, Creds], seeded: set[uuid.UUID], vault: Vault) -> None:
+    officer, analyst = principals["compliance_officer"], principals["analyst"]
+    name = f"reid-{uuid.uuid4().hex[:6]}"
+    pid = await _project(client, officer, name, [analyst])
+    customer = sorted(seeded)[3]
+    pseudonym = vault.keyring.pseudonyms.pseudonym(name, customer)
+    body = {"pseudonym": pseudonym, "reason_code": "court_order", "case_reference": "2026-GA-1234"}
+    assert (await client.post(f"/v1/projects/{pid}/reidentify", headers=analyst.headers, json=body)).status_code == 403
+    r = await client.post(f"/v1/projects/{pid}/reidentify?purpose=legal_claims", headers=officer.headers, json=body)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"customer_id": str(customer), "key_version": 1, "status": "active"}
+    bad = {**body, "reason_code": "curiosity"}
+    r = await client.post(f"/v1/projects/{pid}/reidentify", headers=officer.headers, json=bad)
+    assert r.status_code == 422
+
+    # rotating the key: new pseudonyms, and the old one still resolves (to version 1)
+    r = await client.post(f"/v1/projects/{pid}/rotate-key", headers=officer.headers)
+    assert r.json()["key_version"] == 2
+    new = vault.keyring.pseudonyms.for_project(name, 2).of(customer)
+    assert new != pseudonym
+    r = await client.post(f"/v1/projects/{pid}/reidentify", headers=officer.headers, json={**body, "pseudonym": new})
+    assert r.json()["key_version"] == 2
+    r = await client.post(f"/v1/projects/{pid}/reidentify", headers=officer.headers,
+                          json={**body, "pseudonym": "a" * 26})
+    assert r.status_code == 404
+
+    async with vault.db.read() as session:
+        entries = (await session.scalars(select(AuditEntryRow).where(
+            AuditEntryRow.action == "pseudonym.reidentify").order_by(AuditEntryRow.seq))).all()
+    outcomes = [e.outcome for e in entries if e.detail is None or "2026-GA-1234" in e.detail or e.outcome == "denied"]
+    assert "denied" in outcomes and "allowed" in outcomes and "failed" in outcomes
+    assert any(e.customer_id == customer and "reason=court_order" in (e.detail or "") for e in entries)
