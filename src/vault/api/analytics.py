@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, delete, get, post, put
 from litestar.datastructures import State
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import File
 
 from vault.access.caller import Caller
@@ -55,9 +56,18 @@ class ProjectRead(msgspec.Struct, kw_only=True):
 
     @classmethod
     def from_domain(cls, p: Project) -> ProjectRead:
-        return cls(id=p.id, name=p.name, description=p.description, epsilon_budget=p.epsilon_budget,
-                   epsilon_spent=p.epsilon_spent, epsilon_remaining=p.epsilon_remaining, key_version=p.key_version,
-                   members=p.members, created_by=p.created_by, created_at=p.created_at)
+        return cls(
+            id=p.id,
+            name=p.name,
+            description=p.description,
+            epsilon_budget=p.epsilon_budget,
+            epsilon_spent=p.epsilon_spent,
+            epsilon_remaining=p.epsilon_remaining,
+            key_version=p.key_version,
+            members=p.members,
+            created_by=p.created_by,
+            created_at=p.created_at,
+        )
 
 
 class MemberAdd(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -128,11 +138,26 @@ class ExtractRead(msgspec.Struct, kw_only=True):
 
     @classmethod
     def from_domain(cls, j: ExtractJob) -> ExtractRead:
-        return cls(id=j.id, project_id=j.project_id, project=j.project, requested_by=j.requested_by, role=j.role,
-                   purpose=j.purpose, status=j.status, progress=j.progress, format=j.format,
-                   spec_sha256=j.spec_sha256, created_at=j.created_at, finished_at=j.finished_at,
-                   expires_at=j.expires_at, rows=j.rows, file_sha256=j.file_sha256, manifest=j.manifest,
-                   error=j.error, spec=j.spec)
+        return cls(
+            id=j.id,
+            project_id=j.project_id,
+            project=j.project,
+            requested_by=j.requested_by,
+            role=j.role,
+            purpose=j.purpose,
+            status=j.status,
+            progress=j.progress,
+            format=j.format,
+            spec_sha256=j.spec_sha256,
+            created_at=j.created_at,
+            finished_at=j.finished_at,
+            expires_at=j.expires_at,
+            rows=j.rows,
+            file_sha256=j.file_sha256,
+            manifest=j.manifest,
+            error=j.error,
+            spec=j.spec,
+        )
 
 
 class ExtractList(msgspec.Struct, kw_only=True):
@@ -177,15 +202,27 @@ class CountsRead(msgspec.Struct, kw_only=True):
     @classmethod
     def from_domain(cls, project: str, c: NoisyCounts) -> CountsRead:
         s = c.snapshot
-        return cls(project=project, by=c.by, filter=c.filters, groups=c.groups,
-                   noise=NoiseRead(mechanism="discrete Laplace", library="OpenDP", epsilon=c.epsilon, scale=c.scale,
-                                   sensitivity=1, ci95=round(c.scale * 2.995732, 3),
-                                   note="each count is the true count plus integer noise of this scale; 95% of "
-                                        "counts lie within ci95 of the truth; counts are unbiased and may be "
-                                        "negative"),
-                   epsilon_remaining=c.epsilon_remaining,
-                   snapshot=StatsSnapshotRead(id=s.id, created_at=s.created_at, reference_date=s.reference_date,
-                                         customers=s.customers))
+        return cls(
+            project=project,
+            by=c.by,
+            filter=c.filters,
+            groups=c.groups,
+            noise=NoiseRead(
+                mechanism="discrete Laplace",
+                library="OpenDP",
+                epsilon=c.epsilon,
+                scale=c.scale,
+                sensitivity=1,
+                ci95=round(c.scale * 2.995732, 3),
+                note="each count is the true count plus integer noise of this scale; 95% of "
+                "counts lie within ci95 of the truth; counts are unbiased and may be "
+                "negative",
+            ),
+            epsilon_remaining=c.epsilon_remaining,
+            snapshot=StatsSnapshotRead(
+                id=s.id, created_at=s.created_at, reference_date=s.reference_date, customers=s.customers
+            ),
+        )
 
 
 class ProjectController(Controller):
@@ -195,59 +232,90 @@ class ProjectController(Controller):
     tags = ["analysts"]
 
     @get("/", operation_id="ListProjects")
-    async def list_projects(self, caller: Caller, state: State) -> list[ProjectRead]:
+    async def list_projects(self, caller: NamedDependency[Caller], state: State) -> list[ProjectRead]:
         """Every project (compliance officers) or the caller's projects (analysts)."""
         return [ProjectRead.from_domain(p) for p in await analysts_of(state).projects.projects(caller)]
 
     @post("/", operation_id="CreateProject", status_code=201)
-    async def create_project(self, data: ProjectCreate, caller: Caller, state: State) -> ProjectRead:
+    async def create_project(
+        self, data: JSONBody[ProjectCreate], caller: NamedDependency[Caller], state: State
+    ) -> ProjectRead:
         """Create a project; its name keys the pseudonyms of its extracts."""
-        return ProjectRead.from_domain(await analysts_of(state).projects.create(
-            data.name, caller, description=data.description, epsilon_budget=data.epsilon_budget,
-            members=data.members))
+        return ProjectRead.from_domain(
+            await analysts_of(state).projects.create(
+                data.name,
+                caller,
+                description=data.description,
+                epsilon_budget=data.epsilon_budget,
+                members=data.members,
+            )
+        )
 
     @get("/{project_id:uuid}", operation_id="GetProject")
-    async def get_project(self, project_id: uuid.UUID, caller: Caller, state: State) -> ProjectRead:
+    async def get_project(
+        self, project_id: FromPath[uuid.UUID], caller: NamedDependency[Caller], state: State
+    ) -> ProjectRead:
         """One project."""
         return ProjectRead.from_domain(await analysts_of(state).projects.get(project_id, caller))
 
     @post("/{project_id:uuid}/members", operation_id="AddProjectMember", status_code=200)
-    async def add_member(self, project_id: uuid.UUID, data: MemberAdd, caller: Caller, state: State) -> ProjectRead:
+    async def add_member(
+        self, project_id: FromPath[uuid.UUID], data: JSONBody[MemberAdd], caller: NamedDependency[Caller], state: State
+    ) -> ProjectRead:
         """Add an analyst to the project."""
-        return ProjectRead.from_domain(await analysts_of(state).projects.add_member(project_id, data.principal_id,
-                                                                                    caller))
+        return ProjectRead.from_domain(
+            await analysts_of(state).projects.add_member(project_id, data.principal_id, caller)
+        )
 
     @delete("/{project_id:uuid}/members/{principal_id:uuid}", operation_id="RemoveProjectMember", status_code=200)
-    async def remove_member(self, project_id: uuid.UUID, principal_id: uuid.UUID, caller: Caller,
-                            state: State) -> ProjectRead:
+    async def remove_member(
+        self,
+        project_id: FromPath[uuid.UUID],
+        principal_id: FromPath[uuid.UUID],
+        caller: NamedDependency[Caller],
+        state: State,
+    ) -> ProjectRead:
         """Remove an analyst from the project."""
-        return ProjectRead.from_domain(await analysts_of(state).projects.remove_member(project_id, principal_id,
-                                                                                       caller))
+        return ProjectRead.from_domain(
+            await analysts_of(state).projects.remove_member(project_id, principal_id, caller)
+        )
 
     @put("/{project_id:uuid}/budget", operation_id="SetProjectBudget")
-    async def set_budget(self, project_id: uuid.UUID, data: BudgetSet, caller: Caller, state: State) -> ProjectRead:
+    async def set_budget(
+        self, project_id: FromPath[uuid.UUID], data: JSONBody[BudgetSet], caller: NamedDependency[Caller], state: State
+    ) -> ProjectRead:
         """Set the project's total ε budget."""
-        return ProjectRead.from_domain(await analysts_of(state).projects.set_budget(project_id, data.epsilon_budget,
-                                                                                    caller))
+        return ProjectRead.from_domain(
+            await analysts_of(state).projects.set_budget(project_id, data.epsilon_budget, caller)
+        )
 
     @post("/{project_id:uuid}/rotate-key", operation_id="RotateProjectKey", status_code=200)
-    async def rotate_key(self, project_id: uuid.UUID, caller: Caller, state: State) -> ProjectRead:
+    async def rotate_key(
+        self, project_id: FromPath[uuid.UUID], caller: NamedDependency[Caller], state: State
+    ) -> ProjectRead:
         """New pseudonyms for later extracts (unlinkable to earlier ones)."""
         return ProjectRead.from_domain(await analysts_of(state).projects.rotate_key(project_id, caller))
 
     @get("/{project_id:uuid}/ledger", operation_id="GetProjectLedger")
-    async def ledger(self, project_id: uuid.UUID, caller: Caller, state: State,
-                     limit: int = Parameter(default=100, ge=1, le=1000)) -> list[LedgerEntry]:
+    async def ledger(
+        self,
+        project_id: FromPath[uuid.UUID],
+        caller: NamedDependency[Caller],
+        state: State,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
+    ) -> list[LedgerEntry]:
         """The project's most recent ε charges."""
         rows = await analysts_of(state).projects.ledger(project_id, caller, limit)
         return [LedgerEntry(query=r.query, epsilon=r.epsilon, actor=r.actor_name, spent_at=r.spent_at) for r in rows]
 
     @post("/{project_id:uuid}/reidentify", operation_id="ReidentifyPseudonym", status_code=200)
-    async def reidentify(self, project_id: uuid.UUID, data: Reidentify, caller: Caller,
-                         state: State) -> ReidentifyRead:
+    async def reidentify(
+        self, project_id: FromPath[uuid.UUID], data: JSONBody[Reidentify], caller: NamedDependency[Caller], state: State
+    ) -> ReidentifyRead:
         """The customer id behind a pseudonym: compliance officers, purpose legal_claims, audited."""
         found = await analysts_of(state).projects.reidentify(
-            project_id, data.pseudonym, caller, reason_code=data.reason_code, case_reference=data.case_reference)
+            project_id, data.pseudonym, caller, reason_code=data.reason_code, case_reference=data.case_reference
+        )
         return ReidentifyRead(customer_id=found.customer_id, key_version=found.key_version, status=found.status)
 
 
@@ -258,30 +326,43 @@ class ExtractController(Controller):
     tags = ["analysts"]
 
     @post("/", operation_id="CreateExtract", status_code=202)
-    async def create_extract(self, data: ExtractCreate, caller: Caller, state: State) -> ExtractRead:
+    async def create_extract(
+        self, data: JSONBody[ExtractCreate], caller: NamedDependency[Caller], state: State
+    ) -> ExtractRead:
         """Queue an extract of one of the caller's projects; poll GET /v1/extracts/{id}."""
         return ExtractRead.from_domain(await analysts_of(state).jobs.submit(data.spec, data.format, caller))
 
     @get("/", operation_id="ListExtracts")
-    async def list_extracts(self, caller: Caller, state: State, project_id: uuid.UUID | None = None,
-                            limit: int = Parameter(default=100, ge=1, le=1000),
-                            offset: int = Parameter(default=0, ge=0)) -> ExtractList:
+    async def list_extracts(
+        self,
+        caller: NamedDependency[Caller],
+        state: State,
+        project_id: Annotated[uuid.UUID | None, QueryParameter()] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+    ) -> ExtractList:
         """The registry: who, when, purpose, project, rows, spec hash, file SHA-256."""
         items = await analysts_of(state).jobs.registry(caller, project_id=project_id, limit=limit, offset=offset)
         return ExtractList(items=[ExtractRead.from_domain(j) for j in items], count=len(items))
 
     @get("/{job_id:uuid}", operation_id="GetExtract")
-    async def get_extract(self, job_id: uuid.UUID, caller: Caller, state: State) -> ExtractRead:
+    async def get_extract(
+        self, job_id: FromPath[uuid.UUID], caller: NamedDependency[Caller], state: State
+    ) -> ExtractRead:
         """Status, progress and (when done) the manifest."""
         return ExtractRead.from_domain(await analysts_of(state).jobs.get(job_id, caller))
 
     @get("/{job_id:uuid}/file", operation_id="DownloadExtract", media_type="application/octet-stream")
-    async def download(self, job_id: uuid.UUID, caller: Caller, state: State) -> File:
+    async def download(self, job_id: FromPath[uuid.UUID], caller: NamedDependency[Caller], state: State) -> File:
         """The extract file, streamed."""
         path, job = await analysts_of(state).jobs.file(job_id, caller)
         media = "text/csv" if job.format == "csv" else "application/vnd.apache.parquet"
-        return File(path=path, filename=f"{job.project}-{job.id}.{job.format}".replace("/", "_"), media_type=media,
-                    headers={"X-Content-SHA256": job.file_sha256 or ""})
+        return File(
+            path=path,
+            filename=f"{job.project}-{job.id}.{job.format}".replace("/", "_"),
+            media_type=media,
+            headers={"X-Content-SHA256": job.file_sha256 or ""},
+        )
 
 
 class StatsController(Controller):
@@ -291,21 +372,35 @@ class StatsController(Controller):
     tags = ["analysts"]
 
     @post("/snapshots", operation_id="CreateStatsSnapshot", status_code=201)
-    async def snapshot(self, caller: Caller, state: State) -> StatsSnapshotRead:
+    async def snapshot(self, caller: NamedDependency[Caller], state: State) -> StatsSnapshotRead:
         """Recount the consented population (the true counts DP answers are drawn from)."""
         s = await analysts_of(state).stats.refresh(caller)
-        return StatsSnapshotRead(id=s.id, created_at=s.created_at, reference_date=s.reference_date,
-                                 customers=s.customers)
+        return StatsSnapshotRead(
+            id=s.id, created_at=s.created_at, reference_date=s.reference_date, customers=s.customers
+        )
 
     @get("/counts", operation_id="DpCounts")
     async def counts(
-        self, caller: Caller, state: State,
-        project: str = Parameter(query="project", min_length=1, max_length=100),
-        by: str = Parameter(query="by", min_length=1, max_length=200,
-                            description="comma-separated: age_band, age_band10, region, gender"),
-        filter_: str | None = Parameter(query="filter", default=None, max_length=500,
-                                        description="comma-separated dimension:value pairs, e.g. gender:F"),
-        epsilon: float = Parameter(query="epsilon", default=DEFAULT_EPSILON),
+        self,
+        caller: NamedDependency[Caller],
+        state: State,
+        project: Annotated[str, QueryParameter(name="project", min_length=1, max_length=100)],
+        by: Annotated[
+            str,
+            QueryParameter(
+                name="by",
+                min_length=1,
+                max_length=200,
+                description="comma-separated: age_band, age_band10, region, gender",
+            ),
+        ],
+        filter_: Annotated[
+            str | None,
+            QueryParameter(
+                name="filter", max_length=500, description="comma-separated dimension:value pairs, e.g. gender:F"
+            ),
+        ] = None,
+        epsilon: Annotated[float, QueryParameter(name="epsilon")] = DEFAULT_EPSILON,
     ) -> CountsRead:
         """Noisy counts grouped by ``by``; charges ``epsilon`` to the project."""
         filters: dict[str, str] = {}
