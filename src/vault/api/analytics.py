@@ -254,17 +254,30 @@ class SumsRead(msgspec.Struct, kw_only=True):
     def from_domain(cls, project: str, statistic: str, r: NoisySums) -> SumsRead:
         s = r.snapshot
         share = r.epsilon if r.count_scale is None else r.epsilon / 2
-        noise = {"sum": NoiseRead(
-            mechanism="discrete Laplace", library="OpenDP", epsilon=share, scale=r.sum_scale, sensitivity=r.upper,
-            ci95=round(r.sum_scale * _CI95, 3),
-            note=f"each sum is the true sum of per-customer {r.measure} clamped to [{r.lower}, {r.upper}] plus "
-            "integer noise of this scale; 95% of sums lie within ci95 of the clamped truth; unbiased, may be negative")}
+        noise = {
+            "sum": NoiseRead(
+                mechanism="discrete Laplace",
+                library="OpenDP",
+                epsilon=share,
+                scale=r.sum_scale,
+                sensitivity=r.upper,
+                ci95=round(r.sum_scale * _CI95, 3),
+                note=f"each sum is the true sum of per-customer {r.measure} clamped to [{r.lower}, {r.upper}] plus "
+                "integer noise of this scale; 95% of sums lie within ci95 of the clamped truth; unbiased, may be "
+                "negative",
+            )
+        }
         if r.count_scale is not None:
             noise["count"] = NoiseRead(
-                mechanism="discrete Laplace", library="OpenDP", epsilon=share, scale=r.count_scale, sensitivity=1,
+                mechanism="discrete Laplace",
+                library="OpenDP",
+                epsilon=share,
+                scale=r.count_scale,
+                sensitivity=1,
                 ci95=round(r.count_scale * _CI95, 3),
                 note="each count is the true count plus integer noise of this scale; mean = sum / count, kept "
-                "within the bounds, null when the noisy count is below 1; reliable only where count >> ci95")
+                "within the bounds, null when the noisy count is below 1; reliable only where count >> ci95",
+            )
         return cls(
             project=project,
             measure=r.measure,
