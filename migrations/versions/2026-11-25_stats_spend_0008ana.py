@@ -1,7 +1,7 @@
 """Statistics snapshots keep per-cell spend for DP bounded sums and means.
 
-Revision ID: 0007ana
-Revises: 0006analysts
+Revision ID: 0008ana
+Revises: 0007cohorts
 Create Date: 2026-11-25
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007ana"
-down_revision = "0006analysts"
+revision = "0008ana"
+down_revision = "0007cohorts"
 branch_labels = None
 depends_on = None
 
