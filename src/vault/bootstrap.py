@@ -335,7 +335,7 @@ class Vault:
         from vault.privacy.projects import ProjectGuard, ProjectService
 
         p = self.policies
-        guard = ProjectGuard(p.access, self.audit)
+        guard = ProjectGuard(self.guard, self.audit)
         projects = ProjectService(self.db, guard, self.keyring.pseudonyms)
         gate: list[PiiPort] = []
 

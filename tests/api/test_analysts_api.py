@@ -410,3 +410,31 @@ async def test_segment_scoped_extract_over_http(client: Client, principals: dict
                           json={"spec": {**spec, "segment": draft.ref}, "format": "csv"})
     job = await _wait(client, analyst, r.json()["id"])
     assert job["status"] == "failed" and "draft" in job["error"]["detail"]
+
+
+async def test_every_analysts_decision_is_the_guards(client: Client, principals: dict[str, Creds],
+                                                     second_analyst: Creds, vault: Vault) -> None:
+    """Permission and project scope (membership, budget) are decided and audited by the one Guard."""
+    officer, analyst = principals["compliance_officer"], principals["analyst"]
+    name = f"guarded-{uuid.uuid4().hex[:6]}"
+    pid = await _project(client, officer, name, [analyst], budget=0.0)
+    assert (await client.post("/v1/stats/snapshots", headers=analyst.headers)).status_code == 201
+    r = await client.get("/v1/stats/counts", headers=second_analyst.headers, params={"project": name, "by": "gender"})
+    assert r.status_code == 403 and r.json()["type"] == "urn:vault:project.not_a_member"
+    r = await client.get(f"/v1/projects/{pid}/ledger", headers=second_analyst.headers)
+    assert r.status_code == 404
+    r = await client.get("/v1/stats/sums", headers=principals["marketing"].headers,
+                         params={"project": name, "measure": "spend", "by": "gender"})
+    assert r.status_code == 403
+    r = await client.get("/v1/stats/counts", headers=analyst.headers, params={"project": name, "by": "gender"})
+    assert r.status_code == 409
+    async with vault.db.read() as session:
+        denied = (await session.scalars(select(AuditEntryRow).where(
+            AuditEntryRow.outcome == "denied", AuditEntryRow.action.in_(
+                ["stats.count", "stats.sum", "project.ledger"])).order_by(AuditEntryRow.seq))).all()
+    details = [(e.action, e.purpose, e.principal_name, e.detail or "") for e in denied]
+    mine = [d for d in details if pid in d[3] or d[2] == principals["marketing"].principal.name]
+    assert any(a == "stats.count" and p == "analytics" and "project.not_a_member:" in t for a, p, _, t in mine)
+    assert any(a == "project.ledger" and "project.not_found:" in t for a, _, _, t in mine)
+    assert any(a == "stats.sum" and p == "analytics" and t.startswith("access.") for a, p, _, t in mine), mine
+    assert any(a == "stats.count" and "stats.budget_exhausted:" in t for a, _, _, t in mine)
