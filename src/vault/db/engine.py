@@ -169,6 +169,14 @@ class Database:
         async with self.engine.connect() as conn:
             return (await conn.execute(statement, params)).first()
 
+    async def fetch_all(self, statement: Executable, params: Mapping[str, Any] | None = None) -> list[Row[Any]]:
+        """Like :meth:`fetch_one`, for a short read-only statement returning a few rows."""
+        if self._sync_reads is not None:
+            with self._sync_reads.connect() as conn:
+                return list(conn.execute(statement, params).all())
+        async with self.engine.connect() as conn:
+            return list((await conn.execute(statement, params)).all())
+
     @asynccontextmanager
     async def audit_write(self) -> AsyncIterator[AsyncSession]:
         """A write transaction on the audit writer's own pool (see ``audit_engine``)."""
