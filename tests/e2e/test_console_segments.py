@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import random
 import re
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +41,8 @@ async def segment(vault: Vault, principals: dict[str, Creds], tmp_path_factory: 
     rows = []
     for ref in refs:
         values = {"customer_ref": ref, "name": rng.choice(["김민준", "Lee Jiwoo", "박서연", "Kim Hana"]),
-                  "email": f"{ref.lower()}@example.com", "phone": f"010-{rng.randint(2000, 9999)}-{rng.randint(1000, 9999)}",
+                  "email": f"{ref.lower()}@example.com",
+                  "phone": f"010-{rng.randint(2000, 9999)}-{rng.randint(1000, 9999)}",
                   "marketing_email": "y", "analytics": "y"}
         rows.append([values.get(c, "") for c in HEADER] + ["2026-11-01", "2026-11"])
     report = await vault.importer().run(_write(tmp / "c.csv", [*HEADER, *CONSENT_PROOF_COLUMNS], rows), OPERATOR)
