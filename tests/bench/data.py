@@ -45,6 +45,7 @@ def bench_rows(n: int, seed: int = 7, *, realistic: bool = False) -> list[list[s
         else:
             name = f"{rng.choice(EN_FIRST)} {rng.choice(EN_LAST)}"
         rrn = _rrn(rng, year % 100, month, day, 1 if gender == "M" else 2) if rng.random() < 0.2 else ""
+        rrn = ""  # drawn to keep the sequence; service_delivery does not collect RRNs (issue 12 §1: rejected rows)
         rows.append([
             f"B{seed}-{i:08d}", name, f"user{seed}x{i}@example.com",
             f"010-{2000 + i // 10000 % 8000:04d}-{i % 10000:04d}", f"{year}-{month:02d}-{day:02d}", gender,

@@ -305,7 +305,8 @@ def test_http(tmp_path: Path) -> None:
 
         vault = await open_vault(settings)
         try:
-            report = await CustomerImporter(vault.db, vault.keyring, vault.policies.catalogue, vault.audit).run(
+            report = await CustomerImporter(vault.db, vault.keyring, vault.policies.catalogue, vault.audit,
+                                             collection=vault.collection).run(
                 csv_path, Caller(None, purpose="service_delivery", operator="bench"), keep_ids=True)
             async with vault.db.write() as session:
                 _, key = await vault.principals(session).create("bench-app", "application", Actor.cli("bench"))
