@@ -31,6 +31,8 @@ from vault.policy.purposes import load_purposes
 from vault.policy.statutes import StatuteRegistry, check_statutes, load_statutes
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from vault.access.guard import Guard
@@ -344,7 +346,19 @@ class Vault:
         directory = a.extracts_dir or self.settings.var_dir / "extracts"
         jobs = ExtractJobs(self.db, guard, projects, p.catalogue, p.purposes, directory,
                            timedelta(hours=a.extract_ttl_hours), extracts)
-        stats = DpStats(self.db, guard, projects, self.keyring, p.purposes)
+        segments = self.segments()
+
+        async def spend(day: date) -> dict[str, int]:
+            """Each customer's spend: the segments' monetary_krw (purchases not returned, 365 days to ``day``)."""
+            import polars as pl
+
+            frame = (await segments.features(day, ["monetary_krw"])).frame
+            ids = frame.get_column("customer_id").to_list()
+            amounts = frame.get_column("monetary_krw").fill_null(0).cast(pl.Int64).to_list()
+            return dict(zip(ids, amounts, strict=True))
+
+        stats = DpStats(self.db, guard, projects, self.keyring, p.purposes, spend=spend,
+                        spend_upper=a.spend_upper_krw)
         return Analysts(projects, jobs, stats)
 
     def principals(self, session: AsyncSession) -> PrincipalService:
