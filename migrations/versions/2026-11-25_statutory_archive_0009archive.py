@@ -1,7 +1,7 @@
 """Statutory archive: fields kept only because a law requires it, separately keyed (issue 12 §3).
 
-Revision ID: 0008archive
-Revises: 0007cohorts
+Revision ID: 0009archive
+Revises: 0008ana
 Create Date: 2026-11-25
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008archive"
-down_revision = "0007cohorts"
+revision = "0009archive"
+down_revision = "0008ana"
 branch_labels = None
 depends_on = None
 
