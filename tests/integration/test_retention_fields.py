@@ -3,8 +3,13 @@ separately keyed statutory archive (GDPR 5(1)(e), 17(3), 18; PIPA 21(1), 21(3), 
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
@@ -14,6 +19,7 @@ from tests.integration.test_rights import OP, RRN, grant, new_customer, officer,
 from vault.access.caller import Caller
 from vault.audit.models import AuditEntryRow
 from vault.bootstrap import Vault
+from vault.config import Settings
 from vault.crypto.errors import DecryptionError
 from vault.customers.models import CustomerRow
 from vault.customers.records import customer_key, open_fields, sealed_field_names
@@ -195,3 +201,24 @@ async def test_erasure_respects_holds_and_says_why(vault: Vault, principals: dic
     tax = Caller(principals["compliance_officer"].principal, purpose=TAX_OFFICER, request_id=uuid.uuid4().hex)
     (rec,) = await vault.archive().read(winner, tax)
     assert rec.fields["rrn"] == RRN and "phone" not in rec.fields
+
+
+async def test_cli_run_names_the_customers_held_and_why(vault: Vault, settings: Settings, tmp_path: Path,
+                                                         principals: dict[str, Creds]) -> None:
+    cid, _ = await new_customer(vault)
+    await deleted_days_ago(vault, cid, 4000)
+    await vault.rights().restrict(cid, officer(principals))
+    env = {**os.environ, "VAULT_DATABASE_URL": settings.database_url,
+           "VAULT_CRYPTO__KEK_FILE": str(settings.crypto.kek_file),
+           "VAULT_POLICY__DIRECTORY": str(settings.policy.directory),
+           "VAULT_RIGHTS__ERASURE_JOURNAL": str(settings.rights.erasure_journal)}
+    out = tmp_path / "r.json"
+    res = subprocess.run([sys.executable, "-m", "vault.cli.main", "retention", "run", "--dry-run", "--report",
+                          str(out)], env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert f"held: customer {cid} (restriction): processing restricted since" in res.stdout
+    held = json.loads(out.read_text())["held"]
+    assert {"customer_id": str(cid), "kind": "restriction"}.items() <= next(
+        h for h in held if h["customer_id"] == str(cid)).items()
+    row, _ = await stored(vault, cid)
+    assert row.status == "deleted"  # a dry run changes nothing
