@@ -251,7 +251,7 @@ class Vault:
         """Department labels and interactions on ``session``."""
         from vault.segments.labels import LabelService
 
-        return LabelService(session, self.guard, self.audit)
+        return LabelService(session, self.guard, self.audit, db=self.db)
 
     def behaviour_importer(self) -> BehaviourImporter:
         """The transactions / interactions importer (no PII: customer ids, amounts and codes)."""
