@@ -390,7 +390,7 @@ class Vault:
 
         roles = _LazyRoles(lambda: self.roles)
         pii_roles = _LazyRoles(lambda: frozenset(r for r in self.roles if self.policies.access.reads_pii(r)))
-        return PrincipalService(session, self.audit, roles, pii_roles)
+        return PrincipalService(session, self.audit, roles, pii_roles, guard=lambda: self.guard)
 
     def console_sessions(self, session: AsyncSession) -> SessionService:
         """Console sessions and TOTP for people, on ``session``."""
