@@ -23,6 +23,8 @@ from vault.keys.store import load_keyring
 # Imported where they are used, so a command pays only for what it builds: the policy files' parsers
 # (pydantic, yaml, phonenumbers, casbin) when policies are loaded, the rate limits when the API builds them.
 if TYPE_CHECKING:
+    from datetime import date
+
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from vault.access.guard import Guard
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
     from vault.lib.pii import PiiPort
     from vault.lib.ratelimit import ConcurrencyLimit, SlidingWindow, VolumeWindow
     from vault.policy.catalogue import FieldCatalogue
+    from vault.policy.collection import CollectionPolicy
     from vault.policy.purposes import PurposeCatalogue
     from vault.policy.statutes import StatuteRegistry
     from vault.privacy.dp import DpStats
@@ -221,6 +224,14 @@ class Vault:
         return VolumeWindow(86_400.0)
 
     @cached_property
+    def collection(self) -> CollectionPolicy:
+        """Purpose-bound collection over purposes, the field catalogue and the statute registry."""
+        from vault.policy.collection import CollectionPolicy
+
+        p = self.policies
+        return CollectionPolicy(p.purposes, p.catalogue, p.statutes)
+
+    @cached_property
     def customer_deps(self) -> CustomerDeps:
         """Collaborators for :class:`CustomerService` (built once per process)."""
         from vault.customers.service import CustomerDeps
@@ -228,7 +239,7 @@ class Vault:
         p = self.policies
         return CustomerDeps(self.keyring, p.catalogue, p.purposes, self.guard, self.audit, self.db,
                             lookups=self.lookups, lookup_misses=self.lookup_misses,
-                            detection_slots=self.detection_slots)
+                            detection_slots=self.detection_slots, collection=self.collection)
 
     def customers(self, session: AsyncSession) -> CustomerService:
         """A customer service on ``session``."""
@@ -280,7 +291,8 @@ class Vault:
         from vault.customers.importer import CustomerImporter
 
         return CustomerImporter(self.db, self.keyring, self.policies.catalogue, self.audit,
-                                on_created=imported_consents_recorder(self.policies.purposes))
+                                on_created=imported_consents_recorder(self.policies.purposes),
+                                collection=self.collection)
 
     def segments(self) -> SegmentService:
         """Segments: preview, versions and sign-off, snapshots, diffs (opens its own transactions)."""
@@ -310,7 +322,8 @@ class Vault:
         p = self.policies
         return RightsDeps(self.db, self.keyring, p.catalogue, p.purposes, self.guard, self.audit,
                           ErasureJournal(self.settings.rights.erasure_journal),
-                          bulk_approval_over=self.settings.limits.bulk_erasure_approval_over)
+                          bulk_approval_over=self.settings.limits.bulk_erasure_approval_over,
+                          collection=self.collection)
 
     def rights(self) -> RightsService:
         """Data subject rights (opens its own transactions)."""
@@ -381,7 +394,19 @@ class Vault:
         directory = a.extracts_dir or self.settings.var_dir / "extracts"
         jobs = ExtractJobs(self.db, guard, projects, p.catalogue, p.purposes, directory,
                            timedelta(hours=a.extract_ttl_hours), extracts)
-        stats = DpStats(self.db, guard, projects, self.keyring, p.purposes)
+        segments = self.segments()
+
+        async def spend(day: date) -> dict[str, int]:
+            """Each customer's spend: the segments' monetary_krw (purchases not returned, 365 days to ``day``)."""
+            import polars as pl
+
+            frame = (await segments.features(day, ["monetary_krw"])).frame
+            ids = frame.get_column("customer_id").to_list()
+            amounts = frame.get_column("monetary_krw").fill_null(0).cast(pl.Int64).to_list()
+            return dict(zip(ids, amounts, strict=True))
+
+        stats = DpStats(self.db, guard, projects, self.keyring, p.purposes, spend=spend,
+                        spend_upper=a.spend_upper_krw)
         return Analysts(projects, jobs, stats)
 
     def principals(self, session: AsyncSession) -> PrincipalService:

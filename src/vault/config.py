@@ -123,6 +123,10 @@ class AnalyticsSettings(BaseModel):
         None, description="Folder for extract files made over HTTP (default: <var_dir>/extracts); shared by every "
                           "API process")
     extract_ttl_hours: float = Field(72.0, description="Hours an extract file is kept before it is deleted")
+    spend_upper_krw: int = Field(
+        2_000_000, ge=1, le=1_000_000_000,
+        description="DP sums and means of spend: each customer's spend is clamped to [0, this] KRW unless the "
+                    "query names its own upper bound")
 
 
 class Settings(BaseSettings):

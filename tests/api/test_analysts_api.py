@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
+import os
 import statistics
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow.parquet as pq
@@ -22,7 +25,10 @@ from vault.audit.entry import Actor
 from vault.audit.models import AuditEntryRow
 from vault.bootstrap import Vault
 from vault.customers.importer import CONSENT_PROOF_COLUMNS, HEADER
-from vault.privacy.dp import noisy_counts
+from vault.privacy.dp import noisy_counts, noisy_means, noisy_sums
+from vault.privacy.models import StatsSnapshotRow
+from vault.segments.behaviour import kst_day
+from vault.segments.models import TransactionRow
 
 Client = AsyncTestClient  # type: ignore[type-arg]
 SPEC: dict[str, Any] = {"project": "",
@@ -259,3 +265,110 @@ async def test_reidentification_is_for_compliance_officers_with_a_reason(
     outcomes = [e.outcome for e in entries if e.detail is None or "2026-GA-1234" in e.detail or e.outcome == "denied"]
     assert "denied" in outcomes and "allowed" in outcomes and "failed" in outcomes
     assert any(e.customer_id == customer and "reason=court_order" in (e.detail or "") for e in entries)
+
+
+def _spend_of(i: int) -> int:
+    """The test's spend of the i-th seeded customer: 0 to 245,000 KRW, a tenth of them far above the bound."""
+    return 5_000 * (i % 50) + (3_000_000 if i % 10 == 0 else 0)
+
+
+async def _with_spend(vault: Vault, seeded: set[uuid.UUID]) -> dict[str, int]:
+    """Two purchases (one returned, which does not count) per seeded customer, 10 days ago."""
+    at = datetime.now(UTC) - timedelta(days=10)
+    rows, spend = [], {}
+    for i, cid in enumerate(sorted(seeded)):
+        amount = _spend_of(i)
+        spend[cid.hex] = amount
+        for returned, value in ((False, amount), (True, 77_000)):
+            rows.append(TransactionRow(customer_id=cid, occurred_at=at, kst_day=kst_day(at), amount_krw=value,
+                                       channel="web", category="beauty", returned=returned, row_digest=os.urandom(16)))
+    async with vault.db.write() as session:
+        session.add_all(rows)
+    return spend
+
+
+async def test_dp_sums_and_means_of_spend(client: Client, principals: dict[str, Creds], seeded: set[uuid.UUID],
+                                          vault: Vault) -> None:
+    officer, analyst = principals["compliance_officer"], principals["analyst"]
+    spend = await _with_spend(vault, seeded)
+    name = f"spend-{uuid.uuid4().hex[:6]}"
+    pid = await _project(client, officer, name, [analyst], budget=1.5)
+    r = await client.post("/v1/stats/snapshots", headers=analyst.headers)
+    assert r.status_code == 201, r.text
+    snapshot = r.json()
+    async with vault.db.read() as session:
+        row = await session.get(StatsSnapshotRow, uuid.UUID(snapshot["id"]))
+    assert row is not None and row.spend is not None
+    held = [v for *_, values in json.loads(row.spend) for v in values]
+    assert len(held) == snapshot["customers"] and set(held) <= set(spend.values())  # returns do not count
+    upper = 100_000
+    truth = sum(min(v, upper) for v in held)
+
+    r = await client.get("/v1/stats/sums", headers=analyst.headers, params={
+        "project": name, "measure": "spend", "by": "gender", "epsilon": "1", "upper": str(upper)})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["bounds"] == {"lower": 0, "upper": upper} and body["statistic"] == "sum"
+    noise = body["noise"]["sum"]
+    assert noise["library"] == "OpenDP" and noise["scale"] == pytest.approx(upper / 1.0)
+    assert noise["sensitivity"] == upper and body["epsilon_remaining"] == pytest.approx(0.5)
+    assert [g["gender"] for g in body["groups"]] == ["F", "M", "X", "unknown"]
+    assert abs(sum(g["sum"] for g in body["groups"]) - truth) < 6 * noise["scale"] * 8 ** 0.5
+    for g in body["groups"]:  # dimension values and numbers only: no identifier of any kind
+        assert set(g) == {"gender", "sum"} and isinstance(g["sum"], int)
+
+    r = await client.get("/v1/stats/means", headers=analyst.headers, params={
+        "project": name, "measure": "spend", "by": "region", "filter": "gender:F", "epsilon": "0.5"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["bounds"]["upper"] == 2_000_000  # the configured default
+    assert body["noise"]["sum"]["epsilon"] == 0.25 and body["noise"]["count"]["epsilon"] == 0.25
+    assert body["noise"]["count"]["scale"] == pytest.approx(4.0)
+    assert body["epsilon_remaining"] == pytest.approx(0.0, abs=1e-9)
+    for g in body["groups"]:
+        assert set(g) == {"region", "mean", "sum", "count"}
+        assert g["mean"] is None or 0 <= g["mean"] <= 2_000_000
+
+    r = await client.get("/v1/stats/sums", headers=analyst.headers, params={
+        "project": name, "measure": "spend", "by": "gender", "epsilon": "0.1"})
+    assert r.status_code == 409 and r.json()["type"] == "urn:vault:stats.budget_exhausted"
+    assert r.json()["epsilon_remaining"] == pytest.approx(0.0, abs=1e-9) and "left" in r.json()["detail"]
+    ledger = (await client.get(f"/v1/projects/{pid}/ledger", headers=analyst.headers)).json()
+    assert sorted(e["epsilon"] for e in ledger) == [0.5, 1.0]
+    assert any(e["query"].startswith(f"sums measure=spend upper={upper} by=gender") for e in ledger)
+
+    bad: list[dict[str, str]] = [
+        {"measure": "salary", "by": "gender"}, {"measure": "spend", "by": "gender", "upper": "0"},
+        {"measure": "spend", "by": "gender", "upper": "99999999999"}, {"measure": "spend", "by": "email"},
+        {"measure": "spend", "by": "gender", "epsilon": "2"}]
+    for params in bad:
+        r = await client.get("/v1/stats/sums", headers=analyst.headers, params={"project": name, **params})
+        assert r.status_code == 422, (params, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+    for who in ("marketing", "crm_agent", "application"):
+        r = await client.get("/v1/stats/means", headers=principals[who].headers,
+                             params={"project": name, "measure": "spend", "by": "gender"})
+        assert r.status_code == 403
+    async with vault.db.read() as session:
+        actions = set((await session.scalars(select(AuditEntryRow.action).where(
+            AuditEntryRow.action.in_(["stats.sum", "stats.mean"])))).all())
+    assert actions == {"stats.sum", "stats.mean"}
+
+
+def test_dp_sums_and_means_are_unbiased() -> None:
+    upper = 50_000
+    true_sums, true_counts = [0, 40_000, 9_000_000, 25_000_000], [0, 3, 400, 1000]
+    draws = [noisy_sums(true_sums, 0.5, upper)[0] for _ in range(3000)]
+    for i, t in enumerate(true_sums):
+        column = [d[i] for d in draws]
+        sd = statistics.pstdev(column)  # Laplace of scale upper/ε = 100,000: sd = scale * sqrt 2
+        assert abs(statistics.fmean(column) - t) < 5 * sd / len(column) ** 0.5
+        assert 0.8 * 100_000 * 2 ** 0.5 < sd < 1.2 * 100_000 * 2 ** 0.5
+    assert noisy_sums(true_sums, 0.5, upper)[1] == 100_000
+    # means of large groups: noisy sum / noisy count centres on the true mean (25,000)
+    means = [noisy_means(true_sums[3:], true_counts[3:], 1.0, upper).means[0] for _ in range(3000)]
+    values = [m for m in means if m is not None]
+    assert len(values) == 3000
+    assert abs(statistics.fmean(values) - 25_000) < 5 * statistics.pstdev(values) / len(values) ** 0.5
+    m = noisy_means(true_sums, true_counts, 1.0, upper)
+    assert m.sum_scale == 100_000 and m.count_scale == 2.0 and all(v is None or 0 <= v <= upper for v in m.means)

@@ -18,6 +18,15 @@ def _reissued(body: str) -> str:
     return f"{body[:6]}-{body[6:]}{(int(ok) + 1) % 10}"
 
 
+async def _rectify_rrn(client: AsyncTestClient, cid: str, rrn: str, officer: dict[str, str]):  # type: ignore[no-untyped-def,type-arg]
+    """RRNs are collected only under tax_reporting, for a customer recorded as a prize winner (PIPA 24-2)."""
+    r = await client.post(f"/v1/customers/{cid}/cohorts?purpose=tax_reporting",
+                          json={"cohort": "prize_winners", "reference": "DRAW-2026-11"}, headers=officer)
+    assert r.status_code == 204, r.text
+    return await client.patch(f"/v1/subjects/{cid}?purpose=tax_reporting", json={"fields": {"rrn": rrn}},
+                              headers=officer)
+
+
 async def test_reissued_rrn_is_stored_and_listed(client: AsyncTestClient, principals: dict[str, Creds],  # type: ignore[type-arg]
                                                  vault: Vault) -> None:
     app, officer = principals["application"].headers, principals["compliance_officer"].headers
@@ -26,11 +35,10 @@ async def test_reissued_rrn_is_stored_and_listed(client: AsyncTestClient, princi
     r = await client.post("/v1/customers?purpose=service_delivery", json={"customer_ref": ref}, headers=app)
     assert r.status_code == 201, r.text
     cid = r.json()["id"]
-    # An RRN is statute-only (issue 10 #5): written under legal_claims by a compliance officer, not by the shop.
-    r = await client.patch(f"/v1/subjects/{cid}?purpose=legal_claims", json={"fields": {"rrn": rrn}},
-                           headers=officer)
+    # An RRN is statute-only: written under tax_reporting by a compliance officer for a prize winner.
+    r = await _rectify_rrn(client, cid, rrn, officer)
     assert r.status_code == 200, r.text
-    r = await client.patch(f"/v1/subjects/{cid}?purpose=legal_claims", json={"fields": {"rrn": "781312-1246801"}},
+    r = await client.patch(f"/v1/subjects/{cid}?purpose=tax_reporting", json={"fields": {"rrn": "781312-1246801"}},
                            headers=officer)
     assert r.status_code == 422  # structurally impossible (month 13): still refused
     assert r.headers["content-type"].startswith("application/problem+json")
@@ -62,8 +70,7 @@ async def test_pagination(client: AsyncTestClient, principals: dict[str, Creds])
         r = await client.post("/v1/customers?purpose=service_delivery",
                               json={"customer_ref": f"P-{uuid.uuid4().hex[:10]}"}, headers=app)
         assert r.status_code == 201, r.text
-        r = await client.patch(f"/v1/subjects/{r.json()['id']}?purpose=legal_claims",
-                               json={"fields": {"rrn": _reissued(f"6{i}0101" + "2" + "13579")}}, headers=officer)
+        r = await _rectify_rrn(client, r.json()["id"], _reissued(f"6{i}0101" + "2" + "13579"), officer)
         assert r.status_code == 200, r.text
     seen: list[str] = []
     cursor = None
@@ -83,8 +90,7 @@ async def test_erasure_removes_the_flags(client: AsyncTestClient, principals: di
                           json={"customer_ref": f"E-{uuid.uuid4().hex[:10]}"}, headers=app)
     assert r.status_code == 201, r.text
     cid = r.json()["id"]
-    r = await client.patch(f"/v1/subjects/{cid}?purpose=legal_claims",
-                           json={"fields": {"rrn": _reissued("691130297531")}}, headers=officer)
+    r = await _rectify_rrn(client, cid, _reissued("691130297531"), officer)
     assert r.status_code == 200, r.text
     flags = (await client.get("/v1/quality-flags", params={"customer_id": cid}, headers=officer)).json()["items"]
     assert len(flags) == 1

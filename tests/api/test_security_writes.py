@@ -1,8 +1,8 @@
 """Issue 10, findings 5 and 6: writes respect visibility, and what a write returns is audited.
 
-5. A role may write only fields it may read for the purpose (statute-only fields such as
-   ``rrn`` only under their statute purpose); a write of the stored value is indistinguishable
-   from a change (the version and ETag move either way).
+5. A role may write only fields it may read for the purpose, and only fields the purpose collects
+   (issue 12: ``rrn`` only under its statute purpose, a 422 naming field and purpose); a write of
+   the stored value is indistinguishable from a change (the version and ETag move either way).
 6. PATCH returns the record: the fields it returns are audited as a disclosure.
 """
 
@@ -34,24 +34,26 @@ async def test_rrn_is_not_writable_outside_its_statute_purpose(client: AsyncTest
     cid = await _customer(client, principals)
     app = principals["application"].headers
     r = await client.patch(f"/v1/customers/{cid}?purpose={SD}", json={"rrn": "900101-1234568"}, headers=app)
-    assert r.status_code == 403, r.text
-    assert r.json()["fields"] == ["rrn"]
+    assert r.status_code == 422, r.text
+    assert r.json()["type"] == "urn:vault:customer.field_not_for_purpose"
+    assert (r.json()["field"], r.json()["purpose"]) == ("rrn", SD)
     assert "900101" not in r.text
     ref = f"W-{uuid.uuid4().hex[:8]}"
     r = await client.post(f"/v1/customers?purpose={SD}", json={"customer_ref": ref, "rrn": "900101-1234568"},
                           headers=app)
-    assert r.status_code == 403, r.text
+    assert r.status_code == 422, r.text
+    assert (r.json()["field"], r.json()["purpose"]) == ("rrn", SD)
 
 
 async def test_fields_the_role_cannot_read_are_not_writable(client: AsyncTestClient,  # type: ignore[type-arg]
                                                             principals: dict[str, Creds]) -> None:
     cid = await _customer(client, principals)
     crm = principals["crm_agent"].headers
-    # birth_date is not used by customer_support: the call centre cannot read it, so it cannot write it.
+    # birth_date is not used by customer_support: not collected for it (issue 12: 422 naming field and purpose).
     r = await client.patch(f"/v1/customers/{cid}?purpose=customer_support", json={"birth_date": "1991-03-04"},
                            headers=crm)
-    assert r.status_code == 403, r.text
-    assert r.json()["fields"] == ["birth_date"]
+    assert r.status_code == 422, r.text
+    assert (r.json()["field"], r.json()["purpose"]) == ("birth_date", "customer_support")
     # A field it reads (masked) it may correct.
     r = await client.patch(f"/v1/customers/{cid}?purpose=customer_support", json={"phone": "010-7777-9999"},
                            headers=crm)

@@ -23,8 +23,17 @@ def _rrn(rng: random.Random, yy: int, mm: int, dd: int, digit: int) -> str:
     return f"{body[:6]}-{body[6:]}{check}"
 
 
-def bench_rows(n: int, seed: int = 7) -> list[list[str]]:
-    """``n`` valid rows in HEADER order, about 70% Korean."""
+PHONE_WRITINGS = (
+    lambda a, b: f"010-{a}-{b}", lambda a, b: f"010{a}{b}", lambda a, b: f"+82 10-{a}-{b}",
+    lambda a, b: f"010 {a} {b}", lambda a, b: f"+821{0}{a}{b}", lambda a, b: f"02-3{b[:2]}-{b}",
+)
+DIRTY = (("email", "not-an-email"), ("birth_date", "1985-13-45"), ("phone", "12"), ("customer_ref", ""))
+
+
+def bench_rows(n: int, seed: int = 7, *, realistic: bool = False) -> list[list[str]]:
+    """``n`` rows in HEADER order, about 70% Korean. ``realistic``: phone numbers in mixed writings (dashes, none,
+    +82, spaces, Seoul landlines) and 1% dirty rows (bad email, impossible date, short phone, no customer_ref),
+    the bad rows being every hundredth one (see :func:`dirty_lines`)."""
     rng = random.Random(seed)
     rows = []
     for i in range(n):
@@ -36,6 +45,7 @@ def bench_rows(n: int, seed: int = 7) -> list[list[str]]:
         else:
             name = f"{rng.choice(EN_FIRST)} {rng.choice(EN_LAST)}"
         rrn = _rrn(rng, year % 100, month, day, 1 if gender == "M" else 2) if rng.random() < 0.2 else ""
+        rrn = ""  # drawn to keep the sequence; service_delivery does not collect RRNs (issue 12 §1: rejected rows)
         rows.append([
             f"B{seed}-{i:08d}", name, f"user{seed}x{i}@example.com",
             f"010-{2000 + i // 10000 % 8000:04d}-{i % 10000:04d}", f"{year}-{month:02d}-{day:02d}", gender,
@@ -44,12 +54,23 @@ def bench_rows(n: int, seed: int = 7) -> list[list[str]]:
             rrn, rng.choice("yn"), rng.choice("yn"), rng.choice("yn "), rng.choice("yn"),
         ])
         rows[-1][-2] = rows[-1][-2].strip()
+        if realistic:
+            a, b = f"{2000 + i // 10000 % 8000:04d}", f"{i % 10000:04d}"
+            rows[-1][3] = PHONE_WRITINGS[i % len(PHONE_WRITINGS)](a, b)
+            if i % 100 == 99:
+                column, value = DIRTY[(i // 100) % len(DIRTY)]
+                rows[-1][HEADER.index(column)] = value
     return rows
 
 
-def write_bench_csv(path: Path, n: int, seed: int = 7) -> list[list[str]]:
+def dirty_count(n: int) -> int:
+    """How many of ``bench_rows(n, realistic=True)`` are bad."""
+    return n // 100
+
+
+def write_bench_csv(path: Path, n: int, seed: int = 7, *, realistic: bool = False) -> list[list[str]]:
     """Write ``n`` rows to ``path``; returns them."""
-    rows = bench_rows(n, seed)
+    rows = bench_rows(n, seed, realistic=realistic)
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(HEADER)

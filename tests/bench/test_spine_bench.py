@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.bench.data import write_bench_csv
+from tests.bench.data import dirty_count, write_bench_csv
 from tests.bench.report import machine, write_section
 from vault.access.caller import Caller
 from vault.bootstrap import open_vault
@@ -104,12 +104,44 @@ def _raw_insert(url: str, rows: list[list[str]]) -> float:
     return len(rows) / elapsed
 
 
+IMPORT_TABLES = ("customers", "customer_index", "customer_quality_flags", "consent_events", "consent_state")
+
+
+def _schema_floor(url: str, customers: int) -> float:
+    """Second baseline: the database work alone. The rows the import wrote to its five tables are copied with
+    ``INSERT INTO copy SELECT * FROM table`` into empty copies carrying the same indexes, in one transaction:
+    index maintenance and row writing without Python, crypto or the network. Returns customers/s."""
+    engine = create_engine(sync_url(url))
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            ddl = conn.exec_driver_sql("SELECT type, name, tbl_name, sql FROM sqlite_master WHERE sql IS NOT NULL "
+                                       "AND type IN ('table', 'index')").all()
+            for kind, name, table, sql in ddl:
+                if table in IMPORT_TABLES:
+                    sql = re.sub(rf"\b{table}\b", f"floor_{table}", sql, count=1 if kind == "table" else 2)
+                    if kind == "index":
+                        sql = sql.replace(f"INDEX {name}", f"INDEX floor_{name}", 1)
+                    conn.exec_driver_sql(sql)
+        else:
+            for table in IMPORT_TABLES:
+                conn.exec_driver_sql(f"CREATE TABLE floor_{table} (LIKE {table} INCLUDING ALL)")
+    start = time.perf_counter()
+    with engine.begin() as conn:
+        for table in IMPORT_TABLES:
+            conn.exec_driver_sql(f"INSERT INTO floor_{table} SELECT * FROM {table}")
+    elapsed = time.perf_counter() - start
+    engine.dispose()
+    return customers / elapsed
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_import(backend: str, tmp_path: Path) -> None:
+    """`vault customers import`'s path (the vault's importer with its consent hook) on a realistic file: phone
+    numbers in mixed writings, 1% bad rows, four consent flags per row."""
     if backend == "postgres" and not _pg_available():
         pytest.skip("no PostgreSQL server")
     csv_path = tmp_path / "customers.csv"
-    rows = write_bench_csv(csv_path, SCALE)
+    rows = write_bench_csv(csv_path, SCALE, realistic=True)
     pg_name = None
     if backend == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path / 'vault.db'}"
@@ -120,24 +152,25 @@ def test_import(backend: str, tmp_path: Path) -> None:
         asyncio.run(_prepare(settings))
         baseline = _raw_insert(url, rows)
 
-        async def run() -> tuple[int, float]:
+        async def run() -> tuple[int, int, float, float]:
             vault = await open_vault(settings)
             try:
-                importer = CustomerImporter(vault.db, vault.keyring, vault.policies.catalogue, vault.audit)
-                start = time.perf_counter()
-                report = await importer.run(csv_path, Caller(None, purpose="service_delivery", operator="bench"),
-                                            batch_size=5000)
-                return report.created, time.perf_counter() - start
+                start, cpu = time.perf_counter(), time.process_time()
+                report = await vault.importer().run(
+                    csv_path, Caller(None, purpose="service_delivery", operator="bench"), batch_size=5000)
+                return report.created, report.rejected, time.perf_counter() - start, time.process_time() - cpu
             finally:
                 await vault.close()
 
-        created, elapsed = asyncio.run(run())
-        assert created == SCALE
+        created, rejected, elapsed, cpu = asyncio.run(run())
+        assert created == SCALE - dirty_count(SCALE) and rejected == dirty_count(SCALE)
+        floor = _schema_floor(url, created)
         rate = created / elapsed
-        target = 50_000 if backend == "sqlite" else 20_000
+        target = 30_000
         RESULTS["import"].append(
-            f"| {backend} | {SCALE:,} | {rate:,.0f} | {baseline:,.0f} | {rate / baseline:.1%} | "
-            f"{target:,} | {'met' if rate >= target else 'missed'} |")
+            f"| {backend} | {SCALE:,} ({rejected:,} bad) | {rate:,.0f} | {elapsed:.1f} s; main process CPU {cpu:.1f} s"
+            f" | {baseline:,.0f} | {rate / baseline:.1%} | {floor:,.0f} | {rate / floor:.0%} | {target:,} | "
+            f"{'met' if rate >= target else 'missed'} |")
     finally:
         if pg_name:
             _drop_pg(pg_name)
@@ -230,7 +263,8 @@ def test_http(tmp_path: Path) -> None:
 
         vault = await open_vault(settings)
         try:
-            report = await CustomerImporter(vault.db, vault.keyring, vault.policies.catalogue, vault.audit).run(
+            report = await CustomerImporter(vault.db, vault.keyring, vault.policies.catalogue, vault.audit,
+                                             collection=vault.collection).run(
                 csv_path, Caller(None, purpose="service_delivery", operator="bench"), keep_ids=True)
             async with vault.db.write() as session:
                 _, key = await vault.principals(session).create("bench-app", "application", Actor.cli("bench"))
@@ -286,14 +320,22 @@ def teardown_module() -> None:
             "",
             machine(),
             "",
-            "Per-customer DEK wrapped under the KEK, one AES-256-GCM ciphertext per field (10 fields), blind indexes"
-            " for customer_ref/email/phone/RRN, one bulk audit entry per 5,000-row transaction. Baseline: the same"
-            " CSV rows inserted as plaintext with the driver's executemany into a scratch table, same database, same"
-            " run.",
+            "The path of `vault customers import` (the vault's importer with its consent hook) on a realistic"
+            " file: phone numbers in six writings (dashes, none, +82, spaces, Seoul landlines through"
+            " libphonenumber), 1% bad rows (reported by line, the rest kept), four consent flags per row. Each"
+            " customer: a per-customer DEK wrapped under the KEK, one AES-256-GCM ciphertext per field (10 fields),"
+            " blind indexes for customer_ref/email/phone/RRN, ~3.7 consent events and states, one bulk audit entry"
+            " per 5,000-row transaction; sealing runs in worker processes while the previous batch is written with"
+            " the driver's executemany (SQLite) or INSERT ... SELECT unnest(arrays) (PostgreSQL).",
             "",
-            "| database | customers | vault import (customers/s) | raw insert baseline (rows/s) | ratio | target "
-            "| status |",
-            "|---|---|---|---|---|---|---|",
+            "Baselines, same run and database: (1) the same CSV rows inserted as plaintext with the driver's"
+            " executemany into one scratch table without indexes; (2) the *schema floor*: the rows the import wrote"
+            " to its five tables copied with `INSERT INTO copy SELECT * FROM table` into empty copies with the same"
+            " indexes (the database's own work, no Python).",
+            "",
+            "| database | rows | vault import (customers/s) | time | raw insert (rows/s) | ratio | schema floor "
+            "(customers/s) | ratio | target | status |",
+            "|---|---|---|---|---|---|---|---|---|---|",
             *RESULTS["import"],
         ]))
     if RESULTS["http"]:

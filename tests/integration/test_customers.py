@@ -25,10 +25,11 @@ from vault.lib import krid
 from vault.lib.krid import rrn_checksum_ok
 
 OPERATOR = Caller(None, purpose="service_delivery", operator="tests")
+TAX = Caller(None, purpose="tax_reporting", operator="tests")
 
 
 def _importer(vault: Vault) -> CustomerImporter:
-    return CustomerImporter(vault.db, vault.keyring, vault.policies.catalogue, vault.audit)
+    return CustomerImporter(vault.db, vault.keyring, vault.policies.catalogue, vault.audit, collection=vault.collection)
 
 
 def _write(path: Path, rows: list[list[str]], header: tuple[str, ...] = HEADER) -> None:
@@ -45,6 +46,12 @@ def _row(ref: str, **over: str) -> list[str]:
             "marketing_sms": "n", "marketing_sms_night": "", "analytics": "y"}
     base.update(over)
     return [base[c] for c in HEADER]
+
+
+def _winner(ref: str, **over: str) -> list[str]:
+    """A row with only the fields tax_reporting collects (a prize winner for withholding tax)."""
+    return _row(ref, email="", phone="", birth_date="", gender="", marketing_email="", marketing_sms="",
+                analytics="", **over)
 
 
 @pytest.mark.parametrize("workers", [0, 2])
@@ -91,12 +98,14 @@ async def test_reissued_rrns_are_kept_with_a_flag(vault: Vault, tmp_path: Path, 
                 _with_check("770707" + "6" + "12345", valid=False)]   # foreigner born 1977 (RRN rule fails too)
     checked = _with_check("900101" + "1" + "23456", valid=True)
     born_2021 = _with_check("210315" + "4" + "12345", valid=False)   # never had a check digit
-    rows = [_row(f"{p}-1", rrn=reissued[0]), _row(f"{p}-2", rrn=checked), _row(f"{p}-3", rrn=reissued[1]),
-            _row(f"{p}-4", rrn=born_2021), _row(f"{p}-5", rrn="901301-1234567"),  # line 6: month 13
-            _row(f"{p}-6", rrn=reissued[2])]
+    rows = [_winner(f"{p}-1", rrn=reissued[0]), _winner(f"{p}-2", rrn=checked), _winner(f"{p}-3", rrn=reissued[1]),
+            _winner(f"{p}-4", rrn=born_2021), _winner(f"{p}-5", rrn="901301-1234567"),  # line 6: month 13
+            _winner(f"{p}-6", rrn=reissued[2])]
     path = tmp_path / "r.csv"
     _write(path, rows)
-    report = await _importer(vault).run(path, OPERATOR, batch_size=2, workers=workers, keep_ids=True)
+    # RRNs: only under tax_reporting, for a list of customers its statute covers (prize winners of a draw)
+    report = await _importer(vault).run(path, TAX, batch_size=2, workers=workers, keep_ids=True,
+                                        covered_by="DRAW-2026-11")
     assert report.created == 5
     assert [(e.line, e.field) for e in report.errors] == [(6, "rrn")]
     flagged_lines = [2, 4] + ([7] if not krid.frn_checksum_ok(reissued[2].replace("-", "")) else [])
@@ -125,10 +134,11 @@ async def test_reissued_rrns_are_kept_with_a_flag(vault: Vault, tmp_path: Path, 
 async def test_flags_follow_field_changes(vault: Vault) -> None:
     """A corrected number clears the flag; a new doubtful one sets it (one path: update and rectification)."""
     p = uuid.uuid4().hex[:6]
-    caller = Caller(None, purpose="service_delivery", operator="tests")
+    caller = TAX
     async with vault.db.write() as session:
-        view, _ = await vault.customers(session).create(
-            {"customer_ref": f"{p}-f", "rrn": _with_check("850315234567", valid=False)}, caller)
+        view, _ = await vault.customers(session).create({"customer_ref": f"{p}-f"}, OPERATOR)
+        await vault.customers(session).record_cohort(view.id, "prize_winners", "DRAW-2026-11", TAX)
+        await vault.customers(session).update(view.id, {"rrn": _with_check("850315234567", valid=False)}, caller)
     async def codes() -> list[str]:
         async with vault.db.read() as session:
             return [f.code for f in await vault.quality(session).list(caller, customer_id=view.id)]
@@ -181,13 +191,13 @@ async def test_cli_import_warnings_and_flags(vault: Vault, settings: Settings, t
     p = uuid.uuid4().hex[:6]
     path = tmp_path / "flags.csv"
     rrn = _with_check("850315234567", valid=False)
-    _write(path, [_row(f"{p}-1", rrn=rrn), _row(f"{p}-2")])
+    _write(path, [_winner(f"{p}-1", rrn=rrn), _winner(f"{p}-2")])
     env = {**os.environ, "VAULT_DATABASE_URL": settings.database_url,
            "VAULT_CRYPTO__KEK_FILE": str(settings.crypto.kek_file),
            "VAULT_POLICY__DIRECTORY": str(settings.policy.directory)}
     cli = [sys.executable, "-m", "vault.cli.main", "customers"]
-    res = subprocess.run([*cli, "import", str(path)], env=env, capture_output=True, text=True, timeout=120,
-                         check=False)
+    res = subprocess.run([*cli, "import", str(path), "--purpose", "tax_reporting", "--covered-by", "DRAW-2026-11"],
+                         env=env, capture_output=True, text=True, timeout=120, check=False)
     assert res.returncode == 0, res.stdout + res.stderr  # warnings only: the import succeeded
     assert "created: 2" in res.stdout and "kept with warnings: 1" in res.stdout
     report = (tmp_path / "flags.csv.report.csv").read_text()

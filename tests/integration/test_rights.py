@@ -39,9 +39,11 @@ from vault.rights.service import RightsService
 
 OP = Caller(None, purpose="service_delivery", operator="tests")
 LEGAL = Caller(None, purpose="legal_claims", operator="tests")
+TAX = Caller(None, purpose="tax_reporting", operator="tests")
+# No RRN: service_delivery does not collect it (only tax_reporting does, for prize winners: with_rrn).
 VALUES = {"name": "Park Jisoo", "phone": "010-9876-5432", "birth_date": "1987-04-12", "gender": "F",
-          "postal_code": "06236", "city": "Seoul", "district": "Gangnam-gu", "address_line": "Teheran-ro 152, 12F",
-          "rrn": "870412-2345677"}
+          "postal_code": "06236", "city": "Seoul", "district": "Gangnam-gu", "address_line": "Teheran-ro 152, 12F"}
+RRN = "870412-2345677"
 
 
 def officer(principals: dict[str, Creds]) -> Caller:
@@ -58,6 +60,13 @@ async def new_customer(vault: Vault, **extra: str) -> tuple[uuid.UUID, dict[str,
     async with vault.db.write() as session:
         view, _ = await vault.customers(session).create(values, OP)
     return view.id, values
+
+
+async def with_rrn(vault: Vault, cid: uuid.UUID, rrn: str = RRN) -> None:
+    """Record the customer as a prize winner, then collect their RRN under tax_reporting (PIPA Art. 24-2)."""
+    async with vault.db.write() as session:
+        await vault.customers(session).record_cohort(cid, "prize_winners", "DRAW-TEST", TAX)
+        await vault.customers(session).update(cid, {"rrn": rrn}, TAX)
 
 
 async def grant(vault: Vault, cid: uuid.UUID, purpose: str, evidence: Evidence | None = None) -> None:
@@ -97,6 +106,7 @@ async def test_rectification_keeps_old_value_sealed_and_export_holds_everything(
         vault: Vault, principals: dict[str, Creds]) -> None:
     rights = vault.rights()
     cid, values = await new_customer(vault)
+    await with_rrn(vault, cid)
     await grant(vault, cid, "marketing_email", Evidence(ip="203.0.113.7", user_agent="Mozilla/5.0 (test)"))
     app = as_role(principals, "application", "service_delivery")
     async with vault.db.read() as session:
@@ -117,7 +127,7 @@ async def test_rectification_keeps_old_value_sealed_and_export_holds_everything(
     assert doc["format"] == "customer-vault-export/1"
     assert doc["fields"]["email"]["value"] == values["email"]
     assert doc["fields"]["phone"]["value"] == "+821011112222"
-    assert doc["fields"]["rrn"]["value"]
+    assert doc["fields"]["rrn"]["value"] == RRN
     previous = {r["field"]: r["previous_value"] for r in doc["rectifications"]}
     assert previous == {"phone": "+821098765432", "city": "Seoul"}
     history = doc["consents"]["history"]

@@ -19,7 +19,7 @@ from litestar.response import File
 
 from vault.access.caller import Caller
 from vault.bootstrap import Analysts
-from vault.privacy.dp import DEFAULT_EPSILON, NoisyCounts
+from vault.privacy.dp import DEFAULT_EPSILON, NoisyCounts, NoisySums
 from vault.privacy.errors import StatsQueryError
 from vault.privacy.jobs import ExtractJob
 from vault.privacy.projects import Project
@@ -225,6 +225,110 @@ class CountsRead(msgspec.Struct, kw_only=True):
         )
 
 
+_CI95 = 2.995732  # ln(1/0.05): 95% of discrete Laplace draws of scale b lie within b * this
+
+
+class BoundsRead(msgspec.Struct, kw_only=True):
+    """The clamping bounds: each customer's value was clamped to [lower, upper] before summing."""
+
+    lower: int
+    upper: int
+
+
+class SumsRead(msgspec.Struct, kw_only=True):
+    """Differentially private bounded sums (or means) of a measure per group."""
+
+    project: str
+    measure: str
+    statistic: str
+    by: list[str]
+    filter: dict[str, str]
+    bounds: BoundsRead
+    groups: list[dict[str, Any]]
+    noise: dict[str, NoiseRead]
+    epsilon: float
+    epsilon_remaining: float
+    snapshot: StatsSnapshotRead
+
+    @classmethod
+    def from_domain(cls, project: str, statistic: str, r: NoisySums) -> SumsRead:
+        s = r.snapshot
+        share = r.epsilon if r.count_scale is None else r.epsilon / 2
+        noise = {
+            "sum": NoiseRead(
+                mechanism="discrete Laplace",
+                library="OpenDP",
+                epsilon=share,
+                scale=r.sum_scale,
+                sensitivity=r.upper,
+                ci95=round(r.sum_scale * _CI95, 3),
+                note=f"each sum is the true sum of per-customer {r.measure} clamped to [{r.lower}, {r.upper}] plus "
+                "integer noise of this scale; 95% of sums lie within ci95 of the clamped truth; unbiased, may be "
+                "negative",
+            )
+        }
+        if r.count_scale is not None:
+            noise["count"] = NoiseRead(
+                mechanism="discrete Laplace",
+                library="OpenDP",
+                epsilon=share,
+                scale=r.count_scale,
+                sensitivity=1,
+                ci95=round(r.count_scale * _CI95, 3),
+                note="each count is the true count plus integer noise of this scale; mean = sum / count, kept "
+                "within the bounds, null when the noisy count is below 1; reliable only where count >> ci95",
+            )
+        return cls(
+            project=project,
+            measure=r.measure,
+            statistic=statistic,
+            by=r.by,
+            filter=r.filters,
+            bounds=BoundsRead(lower=r.lower, upper=r.upper),
+            groups=r.groups,
+            noise=noise,
+            epsilon=r.epsilon,
+            epsilon_remaining=r.epsilon_remaining,
+            snapshot=StatsSnapshotRead(
+                id=s.id, created_at=s.created_at, reference_date=s.reference_date, customers=s.customers
+            ),
+        )
+
+
+def _filters(filter_: str | None) -> dict[str, str]:
+    """``dimension:value`` pairs, comma-separated."""
+    filters: dict[str, str] = {}
+    for part in (filter_ or "").split(","):
+        if not part.strip():
+            continue
+        name, sep, value = part.partition(":")
+        if not sep:
+            raise StatsQueryError(f"filter: {part!r} must be dimension:value")
+        filters[name.strip()] = value.strip()
+    return filters
+
+
+ProjectParam = Annotated[str, QueryParameter(name="project", min_length=1, max_length=100)]
+ByParam = Annotated[
+    str,
+    QueryParameter(
+        name="by", min_length=1, max_length=200, description="comma-separated: age_band, age_band10, region, gender"
+    ),
+]
+FilterParam = Annotated[
+    str | None,
+    QueryParameter(name="filter", max_length=500, description="comma-separated dimension:value pairs, e.g. gender:F"),
+]
+MeasureParam = Annotated[str, QueryParameter(name="measure", description="what to sum: spend (KRW, 365 days)")]
+UpperParam = Annotated[
+    int | None,
+    QueryParameter(
+        name="upper",
+        description="clamp each customer's value to [0, upper] (default: VAULT_ANALYTICS__SPEND_UPPER_KRW)",
+    ),
+]
+
+
 class ProjectController(Controller):
     """Analysis projects: compliance officers create and govern them; analysts read their own."""
 
@@ -403,13 +507,41 @@ class StatsController(Controller):
         epsilon: Annotated[float, QueryParameter(name="epsilon")] = DEFAULT_EPSILON,
     ) -> CountsRead:
         """Noisy counts grouped by ``by``; charges ``epsilon`` to the project."""
-        filters: dict[str, str] = {}
-        for part in (filter_ or "").split(","):
-            if not part.strip():
-                continue
-            name, sep, value = part.partition(":")
-            if not sep:
-                raise StatsQueryError(f"filter: {part!r} must be dimension:value")
-            filters[name.strip()] = value.strip()
-        result = await analysts_of(state).stats.counts(project, by.split(","), filters, epsilon, caller)
+        result = await analysts_of(state).stats.counts(project, by.split(","), _filters(filter_), epsilon, caller)
         return CountsRead.from_domain(project, result)
+
+    @get("/sums", operation_id="DpSums")
+    async def sums(
+        self,
+        caller: NamedDependency[Caller],
+        state: State,
+        project: ProjectParam,
+        measure: MeasureParam,
+        by: ByParam,
+        filter_: FilterParam = None,
+        epsilon: Annotated[float, QueryParameter(name="epsilon")] = DEFAULT_EPSILON,
+        upper: UpperParam = None,
+    ) -> SumsRead:
+        """Noisy sums of ``measure`` per group, each customer clamped to [0, upper]; charges ``epsilon``."""
+        result = await analysts_of(state).stats.sums(
+            project, measure, by.split(","), _filters(filter_), epsilon, caller, upper=upper
+        )
+        return SumsRead.from_domain(project, "sum", result)
+
+    @get("/means", operation_id="DpMeans")
+    async def means(
+        self,
+        caller: NamedDependency[Caller],
+        state: State,
+        project: ProjectParam,
+        measure: MeasureParam,
+        by: ByParam,
+        filter_: FilterParam = None,
+        epsilon: Annotated[float, QueryParameter(name="epsilon")] = DEFAULT_EPSILON,
+        upper: UpperParam = None,
+    ) -> SumsRead:
+        """Noisy means of ``measure`` per group (ε/2 on clamped sums, ε/2 on counts); charges ``epsilon``."""
+        result = await analysts_of(state).stats.means(
+            project, measure, by.split(","), _filters(filter_), epsilon, caller, upper=upper
+        )
+        return SumsRead.from_domain(project, "mean", result)

@@ -29,6 +29,13 @@ class CustomerSearch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     rrn: str | None = None
 
 
+class CohortMembership(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Body of POST /v1/customers/{id}/cohorts: the statute cohort and the basis (no personal data)."""
+
+    cohort: str
+    reference: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+
+
 def _if_match(value: str | None) -> int | None:
     if value is None:
         return None
@@ -129,6 +136,18 @@ class CustomerController(Controller):
         view = await vault_of(state).customers(session).update(customer_id, data, caller,
                                                                expected_version=_if_match(if_match))
         return Response(CustomerRead.from_view(view), headers={"ETag": f'"{view.row_version}"'})
+
+    @post("/{customer_id:uuid}/cohorts", operation_id="RecordCustomerCohort",
+          dependencies={"session": Provide(provide_write_session)}, status_code=204)
+    async def record_cohort(
+        self, customer_id: FromPath[uuid.UUID], data: JSONBody[CohortMembership], caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession], state: State,
+        purpose: Annotated[str | None, QueryParameter()] = None,
+    ) -> None:
+        """Record that the statute of the request's purpose covers this customer (e.g. a prize winner under
+        ``tax_reporting``): only then may statute-only fields (the RRN) be written for them (audited)."""
+        del purpose
+        await vault_of(state).customers(session).record_cohort(customer_id, data.cohort, data.reference, caller)
 
     @delete("/{customer_id:uuid}", operation_id="DeleteCustomer",
             dependencies={"session": Provide(provide_write_session)}, status_code=204)

@@ -28,9 +28,18 @@ def import_(
     ignore_unknown_columns: bool = typer.Option(
         False, "--ignore-unknown-columns",
         help="Import without columns the field catalogue does not declare (they are never stored)"),
-    purpose: str = typer.Option("service_delivery", help="Purpose of collection recorded in the audit log"),
+    purpose: str = typer.Option(
+        "service_delivery",
+        help="Purpose of collection: rows with a value in a field it does not use are rejected (audited)"),
+    covered_by: str = typer.Option(
+        None, "--covered-by",
+        help="Under a statute purpose (tax_reporting): the file lists customers the statute covers (e.g. one "
+             "draw's prize winners), citing this reference; needed to keep statute-only values (RRNs)"),
 ) -> None:
     """Import customers; bad rows go to a report by line number, valid rows are kept.
+
+    Only the fields the purpose uses are collected: a row with a value in another column (an
+    RRN under service_delivery) is rejected and reported; empty cells are no value.
 
     Rows kept with a data-quality flag (an RRN whose check digit does not match: numbers
     re-issued since October 2020 have none) are listed in the report as warnings; see
@@ -50,7 +59,7 @@ def import_(
                                         batch_size=batch_size, all_or_nothing=all_or_nothing,
                                         progress=lambda n: bar.advance(task, n),
                                         ignore_unknown_columns=ignore_unknown_columns, detector=build_detector,
-                                        encoding=encoding)
+                                        encoding=encoding, covered_by=covered_by)
         if result.discovery:
             out.print("undeclared columns: " + describe_discovery(result.discovery))
         if result.dropped_columns:

@@ -75,15 +75,30 @@ def demo(
     csv_path = s.var_dir / "demo-customers.csv"
 
     async def go(vault: Vault) -> None:
-        from vault.customers.demo import write_demo_csv  # faker: only `vault demo` pays for importing it
+        from vault.customers.demo import DEMO_DRAW, prize_winners, write_demo_csv  # faker: only `vault demo`
 
-        demo_refs = [r["customer_ref"] for r in write_demo_csv(csv_path, count)]
+        rows = write_demo_csv(csv_path, count)
+        demo_refs = [r["customer_ref"] for r in rows]
         caller = Caller(None, purpose="service_delivery", operator=operator("demo"))
         report = await vault.importer().run(
             csv_path, caller)
         csv_path.unlink()
         out.print(f"demo customers: {report.created} created, {report.unchanged} already present, "
                   f"{report.rejected} rejected")
+        # Prize winners: recorded as covered by the withholding statute, then their RRN is collected under
+        # tax_reporting (the only purpose that collects RRNs, and only for customers its statute covers).
+        tax = Caller(None, purpose="tax_reporting", operator=operator("demo"))
+        winners = 0
+        for ref, rrn in prize_winners(rows):
+            async with vault.db.write() as session:
+                customers = vault.customers(session)
+                found = await customers.lookup("customer_ref", ref, tax)
+                if not found or "rrn" in found[0].fields:
+                    continue
+                await customers.record_cohort(found[0].id, "prize_winners", DEMO_DRAW, tax)
+                await customers.update(found[0].id, {"rrn": rrn}, tax)
+                winners += 1
+        out.print(f"demo prize winners with an RRN collected under tax_reporting: {winners}")
         lines = []
         async with vault.db.write() as session:
             svc = vault.principals(session)

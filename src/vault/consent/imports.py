@@ -19,13 +19,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert
-
-from vault.consent.models import consent_events_table, consent_state_table
 from vault.consent.rules import UNVERIFIED, Kind, Source
+from vault.db.bulk import BulkInsert, BulkValues, Column, insert_rows
 from vault.errors import ConfigurationError
 from vault.lib.clock import utcnow
-from vault.lib.ids import new_id
+from vault.lib.ids import new_ids_hex
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -45,6 +43,18 @@ IMPORT_COLUMNS: dict[str, tuple[str, str]] = {
     "marketing_sms_night": ("night_advertising", "sms"),
     "analytics": ("analytics", ""),
 }
+
+
+_EVENTS = BulkInsert("consent_events", (
+    Column("id", "uuid"), Column("customer_id", "uuid"), Column("purpose", "text"), Column("channel", "text"),
+    Column("kind", "text"), Column("notice_version", "text"), Column("notice_hash", "text"),
+    Column("actor_id", "uuid"), Column("actor_name", "text"), Column("actor_role", "text"),
+    Column("occurred_at", "timestamptz"), Column("recorded_at", "timestamptz")),
+    constants=(("source", f"'{Source.IMPORT.value}'", f"'{Source.IMPORT.value}'"),))
+_STATES = BulkInsert("consent_state", (
+    Column("customer_id", "uuid"), Column("purpose", "text"), Column("channel", "text"), Column("status", "text"),
+    Column("granted_at", "timestamptz"), Column("notice_version", "text"), Column("notice_hash", "text"),
+    Column("event_id", "uuid"), Column("updated_at", "timestamptz")))
 
 
 def check_import_columns(purposes: PurposeCatalogue) -> None:
@@ -90,11 +100,17 @@ async def record_imported_consents(
     customers are new, so there is no prior state. Runs in the caller's (the batch's) transaction.
     """
     now = at or utcnow()
-    events: list[dict[str, Any]] = []
-    states: list[dict[str, Any]] = []
+    conn = await session.connection()
+    to = BulkValues(conn)
+    recorded = to.when(now)
+    actor_id = to.uuid(actor.principal_id)
+    events: list[tuple[Any, ...]] = []
+    states: list[tuple[Any, ...]] = []
+    pending: list[tuple[Any, str, str, str, bool, bool, str | None, str | None, datetime]] = []
     for customer_id, flags, proof in rows:
         proved_at = _proved_at(proof, now)
         version = proof.get("consent_notice_version")
+        cid = to.uuid(customer_id)
         for column, granted in flags.items():
             target = IMPORT_COLUMNS.get(column)
             purpose = purposes.get(target[0]) if target else None
@@ -103,22 +119,17 @@ async def record_imported_consents(
             notice = purpose.notice(version) if version and version in purpose.accepted_versions else None
             verified = granted and proved_at is not None and notice is not None
             digest = notice.disclosure_hash(purpose.id) if verified and notice is not None else None
-            event_id = new_id()
-            kind = Kind.GRANTED.value if granted else Kind.REFUSED.value
             occurred = proved_at if verified and proved_at is not None else now
-            events.append({
-                "id": event_id, "customer_id": customer_id, "purpose": target[0], "channel": target[1],
-                "kind": kind, "notice_version": version if verified else None, "notice_hash": digest,
-                "source": Source.IMPORT.value, "actor_id": actor.principal_id, "actor_name": actor.name,
-                "actor_role": actor.role, "occurred_at": occurred, "recorded_at": now, "evidence_ip": None,
-                "evidence_user_agent": None, "evidence_key_version": None, "receipt_id": None, "request_id": None,
-            })
-            states.append({
-                "customer_id": customer_id, "purpose": target[0], "channel": target[1],
-                "status": kind if verified or not granted else UNVERIFIED,
-                "granted_at": occurred if granted else None, "notice_version": version if verified else None,
-                "notice_hash": digest, "event_id": event_id, "updated_at": now,
-            })
-    if events:
-        await session.execute(insert(consent_events_table), events)
-        await session.execute(insert(consent_state_table), states)
+            pending.append((cid, target[0], target[1], Kind.GRANTED.value if granted else Kind.REFUSED.value,
+                            granted, verified, version if verified else None, digest, occurred))
+    event_ids = new_ids_hex(len(pending))
+    for event_hex, (cid, purpose_id, channel, kind, granted, verified, version, digest, occurred) in zip(
+            event_ids, pending, strict=True):
+        event_id = to.uuid_hex(event_hex)
+        when = recorded if occurred is now else to.when(occurred)
+        events.append((event_id, cid, purpose_id, channel, kind, version, digest, actor_id, actor.name, actor.role,
+                       when, recorded))
+        states.append((cid, purpose_id, channel, kind if verified or not granted else UNVERIFIED,
+                       when if granted else None, version, digest, event_id, recorded))
+    await insert_rows(conn, _EVENTS, events)
+    await insert_rows(conn, _STATES, states)

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from vault.crypto.errors import DecryptionError
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterable, Iterator, Mapping
+    from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
     from uuid import UUID
 
     from vault.crypto.keys import KeyProvider, WrappedKey
@@ -84,6 +84,35 @@ class FieldCipher:
         dek = AESGCM.generate_key(bit_length=256)
         wrapped = self._keys.wrap(dek, label=dek_label(customer_id))
         return CustomerKey(customer_id, version, AESGCM(dek)), wrapped
+
+    def seal_new_many(self, hex_ids: Sequence[str], records: Sequence[Mapping[str, str]],
+                      version: int = 1) -> tuple[str, list[bytes], list[dict[str, bytes]]]:
+        """Fresh DEKs for many new customers, wrapped under the current KEK, and their fields sealed (bulk import).
+
+        ``hex_ids`` are the customers' ids as 32 hex digits, ``records`` their values by field. Same
+        formats, AAD and labels as :meth:`new_customer_key` and :meth:`CustomerKey.seal`; the random
+        bytes for every DEK and nonce of the batch come from one ``os.urandom`` call.
+
+        Returns:
+            (KEK version, wrapped DEK blob per customer, {field: sealed blob} per customer).
+        """
+        n_fields = sum(len(r) for r in records)
+        pool = os.urandom(32 * len(records) + _NONCE * n_fields)
+        deks = [pool[i * 32:(i + 1) * 32] for i in range(len(records))]
+        kek_version, wrapped = self._keys.wrap_many(deks, [f"dek:{h}" for h in hex_ids])
+        at = 32 * len(records)
+        suffix = f"|{version}".encode()
+        sealed: list[dict[str, bytes]] = []
+        for hex_id, dek, values in zip(hex_ids, deks, records, strict=True):
+            encrypt = AESGCM(dek).encrypt
+            prefix = f"{hex_id}|".encode()
+            blobs: dict[str, bytes] = {}
+            for name, value in values.items():
+                nonce = pool[at:at + _NONCE]
+                at += _NONCE
+                blobs[name] = _FORMAT + nonce + encrypt(nonce, value.encode(), prefix + name.encode() + suffix)
+            sealed.append(blobs)
+        return kek_version, wrapped, sealed
 
     def customer_key(self, customer_id: UUID, wrapped: WrappedKey, version: int) -> CustomerKey:
         """Unwrap a stored DEK."""

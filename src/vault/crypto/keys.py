@@ -24,7 +24,7 @@ from vault.crypto.errors import DecryptionError, KeyFileError, KeyUnavailableErr
 from vault.lib.clock import utcnow
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable, Mapping, Sequence
     from pathlib import Path
 
 KEY_FILE_FORMAT = "customer-vault-kek/1"
@@ -58,6 +58,17 @@ class KeyProvider(ABC):
     @abstractmethod
     def unwrap(self, wrapped: WrappedKey, *, label: str) -> bytes:
         """Unwrap; raises DecryptionError if the blob or label does not match."""
+
+    def wrap_many(self, keys: Sequence[bytes], labels: Sequence[str]) -> tuple[str, list[bytes]]:
+        """Wrap many keys under the current KEK (bulk import): the KEK version and each wrapped blob.
+
+        The default wraps one by one; a local provider overrides it with one random draw per batch.
+        """
+        wrapped = [self.wrap(key, label=label) for key, label in zip(keys, labels, strict=True)]
+        version = wrapped[0].kek_version if wrapped else self.current_version
+        if any(w.kek_version != version for w in wrapped):  # the current version moved mid-batch: redo
+            return self.wrap_many(keys, labels)
+        return version, [w.blob for w in wrapped]
 
     def rewrap(self, wrapped: WrappedKey, *, label: str) -> WrappedKey:
         """Re-wrap under the current KEK version (key rotation); the key itself never changes.
@@ -116,6 +127,17 @@ class LocalKeyProvider(KeyProvider):
         nonce = os.urandom(_NONCE)
         aad = _wrap_aad(self._current, label)
         return WrappedKey(self._current, nonce + self._aead[self._current].encrypt(nonce, key, aad))
+
+    def wrap_many(self, keys: Sequence[bytes], labels: Sequence[str]) -> tuple[str, list[bytes]]:
+        version = self._current
+        encrypt = self._aead[version].encrypt
+        nonces = os.urandom(_NONCE * len(keys))
+        prefix = f"vault.kek|{version}|"
+        out = []
+        for i, (key, label) in enumerate(zip(keys, labels, strict=True)):
+            nonce = nonces[i * _NONCE:(i + 1) * _NONCE]
+            out.append(nonce + encrypt(nonce, key, (prefix + label).encode()))
+        return version, out
 
     def unwrap(self, wrapped: WrappedKey, *, label: str) -> bytes:
         aead = self._aead.get(wrapped.kek_version)
@@ -176,6 +198,11 @@ class FileKeyProvider(LocalKeyProvider):
             self.refresh()
         return super().wrap(key, label=label)
 
+    def wrap_many(self, keys: Sequence[bytes], labels: Sequence[str]) -> tuple[str, list[bytes]]:
+        if self._changed():
+            self.refresh()
+        return super().wrap_many(keys, labels)
+
     def unwrap(self, wrapped: WrappedKey, *, label: str) -> bytes:
         if wrapped.kek_version not in self._aead and self._changed():
             self.refresh()
@@ -219,6 +246,9 @@ class LayeredKeyProvider(KeyProvider):
 
     def wrap(self, key: bytes, *, label: str) -> WrappedKey:
         return self.primary.wrap(key, label=label)
+
+    def wrap_many(self, keys: Sequence[bytes], labels: Sequence[str]) -> tuple[str, list[bytes]]:
+        return self.primary.wrap_many(keys, labels)
 
     def unwrap(self, wrapped: WrappedKey, *, label: str) -> bytes:
         return self._holder(wrapped.kek_version).unwrap(wrapped, label=label)

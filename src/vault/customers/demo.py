@@ -63,7 +63,8 @@ def demo_rows(count: int, seed: int = 20261123) -> list[dict[str, str]]:
                 "phone": f"010-{rng.randint(2000, 9999)}-{rng.randint(1000, 9999)}",
                 "postal_code": f"{rng.randint(1000, 63999):05d}", "city": city, "district": rng.choice(districts),
                 "address_line": f"{ko.street_name()} {rng.randint(1, 300)}, {rng.randint(101, 1504)}호",
-                "rrn": _rrn(rng, born, gender) if rng.random() < 0.2 else "",
+                # no RRN: only tax_reporting collects it, only for prize winners (see prize_winners)
+                "rrn": "",
             }
         else:
             row = {
@@ -83,6 +84,17 @@ def demo_rows(count: int, seed: int = 20261123) -> list[dict[str, str]]:
         })
         rows.append(row)
     return rows
+
+
+DEMO_DRAW = "DEMO-DRAW-2026-11"
+
+
+def prize_winners(rows: list[dict[str, str]], seed: int = 20261123) -> list[tuple[str, str]]:
+    """(customer_ref, RRN) of the demo's prize winners: every 20th Korean customer. Their RRN is collected under
+    ``tax_reporting`` after they are recorded as winners of :data:`DEMO_DRAW` (PIPA Art. 24-2)."""
+    rng = random.Random(seed + 2)
+    korean = [r for r in rows if r["city"] != "서울특별시" or r["district"] != "용산구"]
+    return [(r["customer_ref"], _rrn(rng, date.fromisoformat(r["birth_date"]), r["gender"])) for r in korean[::20]]
 
 
 def write_demo_csv(path: Path, count: int, seed: int = 20261123) -> list[dict[str, str]]:

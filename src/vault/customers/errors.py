@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from vault.errors import AccessDeniedError, ConflictError, InvalidInputError, NotFoundError
-from vault.policy.errors import InvalidFieldError
+from vault.errors import AccessDeniedError, ConflictError, NotFoundError
+from vault.policy.errors import FieldNotForPurposeError, InvalidFieldError, NotCoveredByStatuteError
 
 __all__ = [
     "CustomerNotFoundError",
@@ -13,6 +13,7 @@ __all__ = [
     "FieldNotForPurposeError",
     "IdempotencyConflictError",
     "InvalidFieldError",
+    "NotCoveredByStatuteError",
     "StaleWriteError",
 ]
 
@@ -57,16 +58,3 @@ class CustomerObjectedError(AccessDeniedError):
 
     code = "rights.objected"
     title = "Customer objected to direct marketing"
-
-
-class FieldNotForPurposeError(InvalidInputError):
-    """A field the request's purpose does not use (data minimization, PIPA 16/24-2, GDPR 5(1)(c))."""
-
-    code = "customer.field_not_for_purpose"
-    title = "Field not collected for this purpose"
-
-    def __init__(self, field: str, purpose: str, valid: tuple[str, ...] | list[str]) -> None:
-        super().__init__(f"{field}: not collected for purpose {purpose!r} (its fields: {', '.join(valid)})",
-                         field=field, purpose=purpose, valid=list(valid))
-        self.field = field
-        self.purpose = purpose

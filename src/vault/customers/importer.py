@@ -29,18 +29,18 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any, BinaryIO
-
-from sqlalchemy import insert, select
+from typing import TYPE_CHECKING, BinaryIO
 
 from vault.audit.entry import AuditEvent, Outcome
 from vault.crypto.envelope import FieldCipher
 from vault.customers import records
+from vault.customers.cohorts import SqlCohortMembers
 from vault.customers.errors import InvalidFieldError
-from vault.customers.models import CustomerRow, customer_index_table, customers_table
-from vault.customers.quality import insert_flags
+from vault.customers.repository import insert_new_customers
 from vault.errors import InvalidInputError
+from vault.lib.clock import utcnow
 from vault.policy.normalize import CHECK_DIGIT_UNVERIFIED
+from vault.policy.statutes import Cohort
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -56,6 +56,8 @@ if TYPE_CHECKING:
     from vault.db.engine import Database
     from vault.lib.pii import ColumnVerdict, PiiPort
     from vault.policy.catalogue import FieldCatalogue
+    from vault.policy.collection import CohortMembers, CollectionPolicy, Coverage
+    from vault.policy.purposes import Purpose
 
 CUSTOMER_COLUMNS = (
     "customer_ref", "name", "email", "phone", "birth_date", "gender", "postal_code", "city", "district",
@@ -110,17 +112,16 @@ class ImportRow:
 
 
 @dataclass(slots=True)
-class SealedRow:
-    """A validated row sealed for insertion (no plaintext)."""
+class SealedChunk:
+    """A chunk of rows validated and sealed for insertion (no plaintext), column by column so that it
+    crosses from a worker process cheaply. Per-row lists are in ``batch`` order."""
 
-    line: int
-    ref_digest: bytes
-    row: dict[str, Any]
-    index_rows: list[dict[str, Any]]
-    consents: dict[str, bool]
-    fields: tuple[str, ...]
-    flag_rows: list[dict[str, Any]] = field(default_factory=list)
-    proof: dict[str, str] = field(default_factory=dict)
+    errors: list[RowError]
+    batch: records.SealedBatch | None = None
+    lines: list[int] = field(default_factory=list)
+    consents: list[dict[str, bool]] = field(default_factory=list)
+    proofs: list[dict[str, str]] = field(default_factory=list)
+    fields: list[tuple[str, ...]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -315,16 +316,21 @@ class _Sealer:
         self._index = index
         self._catalogue = catalogue
 
-    def seal(self, header: list[str], chunk: list[tuple[int, list[str]]]) -> list[SealedRow | RowError]:
-        out: list[SealedRow | RowError] = []
+    def seal(self, header: list[str], chunk: list[tuple[int, list[str]]]) -> SealedChunk:
+        out = SealedChunk([])
+        values: list[dict[str, str]] = []
         for line, cells in chunk:
             parsed = parse_row(line, header, cells, self._catalogue)
             if isinstance(parsed, RowError):
-                out.append(parsed)
+                out.errors.append(parsed)
                 continue
-            sealed = records.seal_values(self._cipher, self._index, self._catalogue, parsed.values)
-            out.append(SealedRow(line, sealed.row["ref_digest"], sealed.row, sealed.index_rows, parsed.consents,
-                                 tuple(sorted(parsed.values)), sealed.flag_rows, parsed.proof))
+            values.append(parsed.values)
+            out.lines.append(line)
+            out.consents.append(parsed.consents)
+            out.proofs.append(parsed.proof)
+            out.fields.append(tuple(sorted(parsed.values)))
+        if values:
+            out.batch = records.seal_batch(self._cipher, self._index, self._catalogue, values)
         return out
 
 
@@ -336,7 +342,7 @@ def _init_worker(provider: KeyProvider, index: BlindIndexer, catalogue: FieldCat
     _WORKER = _Sealer(provider, index, catalogue)
 
 
-def _seal_in_worker(header: list[str], chunk: list[tuple[int, list[str]]]) -> list[SealedRow | RowError]:
+def _seal_in_worker(header: list[str], chunk: list[tuple[int, list[str]]]) -> SealedChunk:
     assert _WORKER is not None
     return _WORKER.seal(header, chunk)
 
@@ -349,22 +355,91 @@ def _picklable(*objs: object) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class PurposeRule:
+    """Purpose-bound collection for one import (:mod:`vault.policy.collection`).
+
+    A row carrying a value the purpose does not collect is rejected (line, field, why); an empty cell
+    is no value, so the documented header (with its ``rrn`` column) imports under any purpose. A
+    statute-only value (an RRN) is kept only when the import states, with a ``reference``, that every
+    customer in the file is one the statute covers (e.g. the winners of one draw); they are then
+    recorded in that cohort with the customer, in the same transaction.
+    """
+
+    purpose: Purpose
+    collection: CollectionPolicy
+    cohorts: CohortMembers
+    reference: str | None = None
+
+    def row_error(self, line: int, fields: Sequence[str]) -> RowError | None:
+        """Why a row with values in ``fields`` is rejected, or None."""
+        for name in fields:
+            bad = self.collection.refusal(self.purpose, name)
+            if bad is not None:
+                return RowError(line, name, f"{bad.reason} for purpose {self.purpose.id!r} (import under a purpose "
+                                            "that uses it, or leave the cell empty)")
+        coverage = self._coverage(fields)
+        if coverage is not None and self.reference is None:
+            return RowError(line, coverage.field, (
+                f"purpose {self.purpose.id!r} collects it under statute {coverage.statute.id!r}, which covers only "
+                f"{coverage.cohort.value}; the import does not state that its customers are "
+                "(import their list with a covered-by reference)"))
+        return None
+
+    def _coverage(self, fields: Sequence[str]) -> Coverage | None:
+        try:
+            return self.collection.check(self.purpose, fields)
+        except InvalidInputError:
+            return None
+
+    async def record(self, session: AsyncSession, ids: Sequence[uuid.UUID], actor: Actor) -> None:
+        """Record the new customers in the cohort the import stated they belong to."""
+        statute = self.collection.statute(self.purpose)
+        if self.reference is not None and statute is not None:
+            await self.cohorts.record(session, ids, statute.covers, self.reference, actor.name, utcnow())
+
+
 class CustomerImporter:
     """Writes validated rows in batches, skipping customer_refs already stored."""
 
     def __init__(self, db: Database, keyring: Keyring, catalogue: FieldCatalogue, audit: AuditLog, *,
-                 on_created: CreatedHook | None = None) -> None:
+                 collection: CollectionPolicy, on_created: CreatedHook | None = None,
+                 cohorts: CohortMembers | None = None) -> None:
         self._db = db
         self._keyring = keyring
         self._catalogue = catalogue
         self._audit = audit
         self._on_created = on_created
+        self._collection = collection
+        self._cohorts: CohortMembers = cohorts or SqlCohortMembers()
+
+    def purpose_rule(self, purpose_id: str | None, covered_by: str | None = None) -> PurposeRule:
+        """The collection rule of an import under ``purpose_id`` (``covered_by``: see :class:`PurposeRule`).
+
+        Raises:
+            InvalidInputError: no or an unknown purpose; ``covered_by`` under a purpose whose statute covers
+                no particular cohort, or a bad reference.
+        """
+        purpose = self._collection.purposes.get(purpose_id or "")
+        if purpose is None:
+            raise InvalidInputError(f"an import names the purpose of collection; known purposes: "
+                                    f"{', '.join(self._collection.purposes.ids)}", field="purpose")
+        if covered_by is not None:
+            statute = self._collection.statute(purpose)
+            if statute is None or statute.covers is Cohort.ALL_CUSTOMERS:
+                raise InvalidInputError(f"purpose {purpose.id!r} rests on no statute covering a particular cohort; "
+                                        "a covered-by reference applies only to such a purpose", field="covered_by")
+            covered_by = covered_by.strip()
+            if not 1 <= len(covered_by) <= 100:
+                raise InvalidInputError("the covered-by reference must be 1-100 characters (a draw or case number, "
+                                        "no personal data)", field="covered_by")
+        return PurposeRule(purpose, self._collection, self._cohorts, covered_by)
 
     async def run(
         self, path: Path, caller: Caller, *, batch_size: int = 5000, all_or_nothing: bool = False,
         progress: Callable[[int], None] | None = None, keep_ids: bool = False, workers: int | None = None,
         ignore_unknown_columns: bool = False, detector: Callable[[], PiiPort] | None = None,
-        encoding: str = DEFAULT_ENCODING,
+        encoding: str = DEFAULT_ENCODING, covered_by: str | None = None,
     ) -> ImportReport:
         """Import ``path``; see the module docstring for the guarantees.
 
@@ -377,7 +452,15 @@ class CustomerImporter:
                 report which look like personal data.
             encoding: the file's text encoding (UTF-8 with or without BOM by default;
                 Korean spreadsheets are often cp949).
+            covered_by: the file lists customers the statute of ``caller.purpose`` covers
+                (e.g. one draw's prize winners), citing this reference; only then are
+                statute-only values (RRNs) kept. Rows with a value the purpose does not collect
+                are rejected (see :class:`PurposeRule`).
+
+        Raises:
+            InvalidInputError: unknown encoding, no or unknown purpose, bad ``covered_by``.
         """
+        rule = self.purpose_rule(caller.purpose, covered_by)
         report = ImportReport()
         try:
             codecs.lookup(encoding)
@@ -413,7 +496,7 @@ class CustomerImporter:
             if all_or_nothing:
                 async with self._db.write() as session:
                     await self._pipeline(path, caller, report, batch_size, pool, local, progress, keep_ids, session,
-                                         ignore_unknown_columns, encoding)
+                                         ignore_unknown_columns, encoding, rule)
                     if report.errors:
                         report.refused = True
                         report.created = 0
@@ -421,7 +504,7 @@ class CustomerImporter:
                         await session.rollback()
             else:
                 await self._pipeline(path, caller, report, batch_size, pool, local, progress, keep_ids, None,
-                                     ignore_unknown_columns, encoding)
+                                     ignore_unknown_columns, encoding, rule)
         finally:
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
@@ -430,34 +513,39 @@ class CustomerImporter:
     async def _pipeline(
         self, path: Path, caller: Caller, report: ImportReport, batch_size: int, pool: Executor | None,
         local: _Sealer, progress: Callable[[int], None] | None, keep_ids: bool, session: AsyncSession | None,
-        ignore_unknown: bool = False, encoding: str = DEFAULT_ENCODING,
+        ignore_unknown: bool = False, encoding: str = DEFAULT_ENCODING, rule: PurposeRule | None = None,
     ) -> None:
         loop = asyncio.get_running_loop()
         header: list[str] = []
-        pending: deque[Future[list[SealedRow | RowError]] | list[SealedRow | RowError]] = deque()
+        pending: deque[Future[SealedChunk] | SealedChunk] = deque()
         seen: set[bytes] = set()
         max_in_flight = 1 + (getattr(pool, "_max_workers", 0) or 0)
 
         async def drain_one() -> None:
             item = pending.popleft()
-            results = await asyncio.wrap_future(item) if isinstance(item, Future) else item
-            batch: list[SealedRow] = []
-            for r in results:
-                report.rows += 1
-                if isinstance(r, RowError):
-                    report.errors.append(r)
-                elif r.ref_digest in seen:
-                    report.errors.append(RowError(r.line, "customer_ref", "appears more than once in this file"))
-                else:
-                    seen.add(r.ref_digest)
-                    batch.append(r)
-                    report.warnings.extend(
-                        RowWarning(r.line, f["field"], f["code"], WARNING_REASONS.get(f["code"], f["code"]))
-                        for f in r.flag_rows)
-            if batch and not (session is not None and report.errors):
-                await self._write(batch, caller, report, keep_ids, session)
+            sealed = await asyncio.wrap_future(item) if isinstance(item, Future) else item
+            report.rows += len(sealed.errors) + len(sealed.lines)
+            report.errors.extend(sealed.errors)
+            keep: list[int] = []
+            if sealed.batch is not None:
+                digests = sealed.batch.ref_digests
+                for pos, line in enumerate(sealed.lines):
+                    refused = rule.row_error(line, sealed.fields[pos]) if rule is not None else None
+                    if refused is not None:
+                        report.errors.append(refused)
+                    elif digests[pos] in seen:
+                        report.errors.append(RowError(line, "customer_ref", "appears more than once in this file"))
+                    else:
+                        seen.add(digests[pos])
+                        keep.append(pos)
+                kept = set(keep)
+                report.warnings.extend(
+                    RowWarning(sealed.lines[pos], name, code, WARNING_REASONS.get(code, code))
+                    for pos, name, code in sealed.batch.flag_rows if pos in kept)
+            if keep and not (session is not None and report.errors):
+                await self._write(sealed, keep, caller, report, keep_ids, session, rule)
             if progress:
-                progress(len(results))
+                progress(len(sealed.errors) + len(sealed.lines))
 
         chunk: list[tuple[int, list[str]]] = []
 
@@ -489,37 +577,31 @@ class CustomerImporter:
         report.errors.sort(key=lambda e: e.line)
         report.warnings.sort(key=lambda w: w.line)
 
-    async def _write(self, rows: list[SealedRow], caller: Caller, report: ImportReport, keep_ids: bool,
-                     session: AsyncSession | None) -> None:
+    async def _write(self, sealed: SealedChunk, keep: list[int], caller: Caller, report: ImportReport,
+                     keep_ids: bool, session: AsyncSession | None, rule: PurposeRule | None = None) -> None:
         if session is None:
             async with self._db.write() as own:
-                await self._insert(own, rows, caller, report, keep_ids)
+                await self._insert(own, sealed, keep, caller, report, keep_ids, rule)
         else:
-            await self._insert(session, rows, caller, report, keep_ids)
+            await self._insert(session, sealed, keep, caller, report, keep_ids, rule)
 
-    async def _insert(self, session: AsyncSession, rows: list[SealedRow], caller: Caller, report: ImportReport,
-                      keep_ids: bool) -> None:
-        existing: set[bytes] = set()
-        keys = [r.ref_digest for r in rows]
-        for i in range(0, len(keys), 500):
-            found = await session.scalars(
-                select(CustomerRow.ref_digest).where(CustomerRow.ref_digest.in_(keys[i:i + 500])))
-            existing.update(d for d in found.all() if d is not None)
-        fresh = [r for r in rows if r.ref_digest not in existing]
-        report.unchanged += len(rows) - len(fresh)
+    async def _insert(self, session: AsyncSession, sealed: SealedChunk, keep: list[int], caller: Caller,
+                      report: ImportReport, keep_ids: bool, rule: PurposeRule | None = None) -> None:
+        batch = sealed.batch
+        assert batch is not None
+        fresh = await insert_new_customers(session, batch, keep, utcnow())
+        report.unchanged += len(keep) - len(fresh)
         if not fresh:
             return
-        await session.execute(insert(customers_table), [r.row for r in fresh])
-        index_rows = [i for r in fresh for i in r.index_rows]
-        if index_rows:
-            await session.execute(insert(customer_index_table), index_rows)
-        await insert_flags(session, [f for r in fresh for f in r.flag_rows])
-        ids = tuple(r.row["id"] for r in fresh)
+        ids = tuple(uuid.UUID(hex=batch.hex_ids[p]) for p in fresh)
         if self._on_created is not None:
-            await self._on_created(session, [(r.row["id"], r.consents, r.proof) for r in fresh], caller.actor)
+            await self._on_created(session, [(cid, sealed.consents[p], sealed.proofs[p])
+                                             for cid, p in zip(ids, fresh, strict=True)], caller.actor)
+        if rule is not None:
+            await rule.record(session, ids, caller.actor)
         await self._audit.record(session, AuditEvent(
             "customer.import", Outcome.ALLOWED, caller.actor, purpose=caller.purpose, subjects=ids,
-            fields=tuple(sorted({f for r in fresh for f in r.fields})), request_id=caller.request_id,
+            fields=tuple(sorted({f for p in fresh for f in sealed.fields[p]})), request_id=caller.request_id,
             detail=f"import batch of {len(ids)} new customers"))
         report.created += len(fresh)
         if keep_ids:

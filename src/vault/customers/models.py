@@ -67,6 +67,22 @@ class QualityFlagRow(Base):
     flagged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class CustomerCohortRow(Base):
+    """A customer's recorded membership of a statute's cohort (e.g. prize winners): the statute covers them.
+
+    ``reference`` names the basis (a draw, an order number), never personal data."""
+
+    __tablename__ = "customer_cohorts"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    cohort: Mapped[str] = mapped_column(String(40), primary_key=True, index=True)
+    reference: Mapped[str] = mapped_column(String(100))
+    recorded_by: Mapped[str] = mapped_column(String(100))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class IdempotencyRow(Base):
     """Replay record of a POST carrying an Idempotency-Key (no PII: ids and a digest)."""
 
@@ -83,3 +99,4 @@ class IdempotencyRow(Base):
 customers_table = cast(Table, CustomerRow.__table__)
 customer_index_table = cast(Table, CustomerIndexRow.__table__)
 quality_flags_table = cast(Table, QualityFlagRow.__table__)
+customer_cohorts_table = cast(Table, CustomerCohortRow.__table__)

@@ -17,6 +17,7 @@ from vault.customers import records
 from vault.customers.errors import DuplicateCustomerError
 from vault.customers.models import CustomerIndexRow, CustomerRow, IdempotencyRow, customers_table
 from vault.customers.quality import insert_flags, replace_flags
+from vault.db.bulk import BulkInsert, BulkValues, Column, insert_rows
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from vault.db.engine import Database
     from vault.policy.catalogue import FieldCatalogue
 
-__all__ = ["CustomerRepository", "CustomerStore", "apply_changes"]
+__all__ = ["CustomerRepository", "CustomerStore", "apply_changes", "insert_new_customers"]
 
 # Built once: the hot read reuses the statement and its compiled form.
 _BY_ID = select(customers_table).where(customers_table.c.id == bindparam("cid"))
@@ -179,3 +180,44 @@ async def apply_changes(
             await session.flush()
     except IntegrityError as exc:
         raise DuplicateCustomerError("another customer already has this customer_ref") from exc
+
+
+_NEW_CUSTOMERS = BulkInsert(
+    "customers",
+    (Column("id", "uuid"), Column("ref_digest", "bytea"), Column("kek_version", "text"), Column("wrapped_dek", "bytea"),
+     Column("sealed", "bytea"), Column("created_at", "timestamptz"), Column("updated_at", "timestamptz"),
+     Column("index_version", "integer")),
+    constants=(("dek_version", "1", "1"), ("field_meta", "'{}'", "'{}'::json"), ("status", "'active'", "'active'"),
+               ("row_version", "1", "1")),
+    conflict="ref_digest")
+_NEW_INDEX = BulkInsert("customer_index", (Column("field", "text"), Column("digest", "bytea"),
+                                           Column("customer_id", "uuid"), Column("key_version", "integer")))
+_NEW_FLAGS = BulkInsert("customer_quality_flags", (Column("customer_id", "uuid"), Column("field", "text"),
+                                                   Column("code", "text"), Column("flagged_at", "timestamptz")))
+
+
+async def insert_new_customers(session: AsyncSession, batch: records.SealedBatch, positions: Sequence[int],
+                               now: datetime) -> list[int]:
+    """Insert the customers of ``batch`` at ``positions`` (bulk import), skipping those whose customer_ref is
+    already stored, with their blind indexes and quality flags; returns the positions actually inserted.
+    Driver-level batches in the session's transaction (:mod:`vault.db.bulk`)."""
+    conn = await session.connection()
+    to = BulkValues(conn)
+    when = to.when(now)
+    ids = {p: to.uuid_hex(batch.hex_ids[p]) for p in positions}
+    inserted = await insert_rows(conn, _NEW_CUSTOMERS, [
+        (ids[p], batch.ref_digests[p], batch.kek_version, batch.wrapped[p], batch.sealed[p], when, when,
+         batch.index_version) for p in positions])
+    fresh = list(positions)
+    if inserted < len(fresh):  # some customer_refs were already stored: keep the rows that went in
+        stored: set[uuid.UUID] = set()
+        wanted = [uuid.UUID(hex=batch.hex_ids[p]) for p in positions]
+        for i in range(0, len(wanted), 500):
+            stored.update((await session.scalars(
+                select(CustomerRow.id).where(CustomerRow.id.in_(wanted[i:i + 500])))).all())
+        fresh = [p for p in positions if uuid.UUID(hex=batch.hex_ids[p]) in stored]
+    keep = set(fresh)
+    await insert_rows(conn, _NEW_INDEX, [(name, digest, ids[p], batch.index_version)
+                                         for p, name, digest in batch.index_rows if p in keep])
+    await insert_rows(conn, _NEW_FLAGS, [(ids[p], name, code, when) for p, name, code in batch.flag_rows if p in keep])
+    return fresh

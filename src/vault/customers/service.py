@@ -18,6 +18,7 @@ from vault.access import permissions as perms
 from vault.access.errors import PermissionDeniedError
 from vault.audit.entry import AuditEvent, Outcome
 from vault.customers import records
+from vault.customers.cohorts import SqlCohortMembers
 from vault.customers.errors import (
     CustomerNotFoundError,
     IdempotencyConflictError,
@@ -29,7 +30,9 @@ from vault.customers.models import CustomerRow, IdempotencyRow
 from vault.customers.repository import CustomerRepository
 from vault.errors import InvalidInputError, RateLimitedError
 from vault.lib.clock import as_utc, utcnow
+from vault.policy.collection import CollectionPolicy, empty_statutes
 from vault.policy.masks import mask
+from vault.policy.statutes import Cohort
 
 # How long a create's Idempotency-Key is remembered; after that a replay creates afresh (or conflicts).
 IDEMPOTENCY_TTL = timedelta(hours=24)
@@ -48,6 +51,7 @@ if TYPE_CHECKING:
     from vault.db.engine import Database
     from vault.lib.ratelimit import ConcurrencyLimit, SlidingWindow
     from vault.policy.catalogue import FieldCatalogue
+    from vault.policy.collection import CohortMembers
     from vault.policy.purposes import Purpose, PurposeCatalogue
 
 
@@ -81,6 +85,9 @@ class CustomerDeps:
     lookups: SlidingWindow | None = None  # per-principal lookup rate (None: unlimited, e.g. the CLI)
     lookup_misses: SlidingWindow | None = None  # per-principal empty lookups; reaching its limit raises an alert
     detection_slots: ConcurrencyLimit | None = None  # per-principal PII detection runs in flight
+    #: Purpose-bound collection; None: purposes only, no statute registry (no statute-only field is collectable).
+    collection: CollectionPolicy | None = None
+    cohorts: CohortMembers = field(default_factory=SqlCohortMembers)
 
 
 class CustomerService:
@@ -90,6 +97,7 @@ class CustomerService:
         self._session = session
         self._d = deps
         self._repo = deps.store(session, deps.db)
+        self._collection = deps.collection or CollectionPolicy(deps.purposes, deps.catalogue, empty_statutes())
 
     # -- validation -----------------------------------------------------------------------------
 
@@ -133,6 +141,7 @@ class CustomerService:
         """
         purpose = await self._d.guard.require(caller, perms.CUSTOMERS_CREATE, "customer.create")
         clean = {k: v for k, v in self.clean(values).items() if v is not None}
+        await self._collectable(purpose, clean, None)
         await self._require_writable(caller, purpose, clean, "customer.create")
         digest = hashlib.sha256(json.dumps(clean, sort_keys=True).encode()).digest()
         principal_id = caller.principal.id if caller.principal else uuid.UUID(int=0)
@@ -302,6 +311,7 @@ class CustomerService:
         if not values:
             raise InvalidInputError("no fields to update")
         changes = self.clean(values, partial=True)
+        await self._collectable(purpose, changes, customer_id)
         await self._require_writable(caller, purpose, changes, "customer.update", customer_id)
         await self._gate(caller, purpose, "customer.update", customer_id)
         row = await self._load(customer_id)
@@ -324,6 +334,50 @@ class CustomerService:
             fields=tuple(sorted(view.fields)), request_id=caller.request_id, client_ip=caller.client_ip,
             detail="returned by customer.update"))
         return view
+
+    async def _collectable(self, purpose: Purpose, names: Mapping[str, object],
+                           customer_id: uuid.UUID | None) -> None:
+        """Purpose-bound collection (:mod:`vault.policy.collection`), for every caller, the CLI operator too.
+
+        Raises:
+            FieldNotForPurposeError: a field the purpose does not collect (422, naming field and purpose).
+            NotCoveredByStatuteError: a statute-only field for a customer the statute does not cover (a new
+                customer is covered by no statute until recorded in its cohort).
+        """
+        coverage = self._collection.check(purpose, names)
+        if coverage is None:
+            return
+        if customer_id is None or customer_id not in await self._d.cohorts.members(
+                self._session, coverage.cohort, [customer_id]):
+            raise coverage.refusal()
+
+    async def record_cohort(self, customer_id: uuid.UUID, cohort: str, reference: str, caller: Caller) -> None:
+        """Record that the statute of the caller's purpose covers this customer (e.g. a prize winner under
+        ``tax_reporting``), citing ``reference`` (a draw or case number, no personal data); audited.
+
+        Raises:
+            InvalidInputError: the purpose rests on no statute covering ``cohort``, or a bad reference.
+            CustomerNotFoundError, AccessDeniedError (``customers:update`` for the purpose).
+        """
+        purpose = await self._d.guard.require(caller, perms.CUSTOMERS_UPDATE, "customer.cohort",
+                                              customer_id=customer_id)
+        statute = self._collection.statute(purpose)
+        if statute is None or statute.covers.value != cohort or statute.covers is Cohort.ALL_CUSTOMERS:
+            raise InvalidInputError(
+                f"purpose {purpose.id!r} rests on no statute covering cohort {cohort!r}"
+                + (f" (its statute {statute.id!r} covers {statute.covers.value})" if statute else ""), field="cohort")
+        reference = reference.strip()
+        if not 1 <= len(reference) <= 100:
+            raise InvalidInputError("reference must be 1-100 characters (a draw or case number, no personal data)",
+                                    field="reference")
+        await self._gate(caller, purpose, "customer.cohort", customer_id)
+        await self._load(customer_id)
+        await self._d.cohorts.record(self._session, [customer_id], statute.covers, reference, caller.actor.name,
+                                     utcnow())
+        await self._d.audit.record(self._session, AuditEvent(
+            "customer.cohort", Outcome.ALLOWED, caller.actor, purpose=purpose.id, customer_id=customer_id,
+            request_id=caller.request_id, client_ip=caller.client_ip,
+            detail=f"covered by statute {statute.id} as one of {statute.covers.value}"))
 
     async def _require_writable(self, caller: Caller, purpose: Purpose, names: Mapping[str, object], action: str,
                                 customer_id: uuid.UUID | None = None) -> None:

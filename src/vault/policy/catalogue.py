@@ -118,6 +118,8 @@ class FieldCatalogue:
 
     def __init__(self, fields: dict[str, FieldSpec]) -> None:
         self._fields = fields
+        self._searchable = [n for n, f in fields.items() if f.searchable]
+        self._checked = [(n, QUALITY_CHECKS[f.normalize]) for n, f in fields.items() if f.normalize in QUALITY_CHECKS]
 
     def __contains__(self, name: object) -> bool:
         return name in self._fields
@@ -133,12 +135,11 @@ class FieldCatalogue:
     @property
     def searchable(self) -> list[str]:
         """Names of fields with a blind index."""
-        return [n for n, f in self._fields.items() if f.searchable]
+        return list(self._searchable)
 
     def quality(self, values: Mapping[str, str]) -> list[tuple[str, str]]:
         """(field, flag) pairs for normalized ``values``; empty for clean data."""
-        return [(name, flag) for name, value in values.items() if name in self._fields
-                for flag in self._fields[name].quality(value)]
+        return [(name, flag) for name, check in self._checked if name in values for flag in check(values[name])]
 
     def fields(self) -> list[FieldSpec]:
         """Every field spec."""

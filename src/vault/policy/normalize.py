@@ -31,7 +31,9 @@ def _clean(field: str, value: str) -> str:
     out = unicodedata.normalize("NFC", value).strip()
     if not out:
         raise InvalidFieldError(field, "must not be empty")
-    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in out):
+    # str.isprintable() is False for every Cc and Cf character (and for separators other than the space):
+    # the per-character check runs only for the rare values it does not clear.
+    if not out.isprintable() and any(unicodedata.category(ch) in ("Cc", "Cf") for ch in out):
         raise InvalidFieldError(field, "must not contain control or invisible formatting characters")
     return out
 

@@ -100,3 +100,5 @@ class StatsSnapshotRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     created_by: Mapped[str] = mapped_column(String(100))
     cells: Mapped[str] = mapped_column(Text)
+    #: Per cell, the sorted per-customer spend (KRW, 365 days; no ids): ``[[age, region, gender, [..]], ..]``.
+    spend: Mapped[str | None] = mapped_column(Text, default=None)

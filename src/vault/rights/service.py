@@ -23,12 +23,14 @@ from vault.audit.entry import AuditEvent, Outcome, subjects_digest
 from vault.audit.models import AuditEntryRow
 from vault.audit.subjects import SubjectList
 from vault.customers import records
+from vault.customers.cohorts import SqlCohortMembers
 from vault.customers.errors import CustomerNotFoundError, InvalidFieldError
 from vault.customers.models import CustomerRow
 from vault.customers.repository import apply_changes
 from vault.errors import InvalidInputError
 from vault.lib.clock import as_utc, utcnow
 from vault.lib.ids import new_id
+from vault.policy.collection import CollectionPolicy, empty_statutes
 from vault.rights import shredder
 from vault.rights.errors import SecondApprovalError, SubjectErasedError
 from vault.rights.export import build_export, history_field
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
     from vault.crypto.keyring import Keyring
     from vault.db.engine import Database
     from vault.policy.catalogue import FieldCatalogue
+    from vault.policy.collection import CohortMembers
     from vault.policy.purposes import PurposeCatalogue
     from vault.rights.journal import ErasureJournal
 
@@ -67,6 +70,9 @@ class RightsDeps:
     journal: ErasureJournal
     clock: Clock = utcnow
     bulk_approval_over: int = 100  # larger bulk erasures wait for a second compliance officer
+    #: Purpose-bound collection; None: purposes only, no statute registry (no statute-only field is collectable).
+    collection: CollectionPolicy | None = None
+    cohorts: CohortMembers = field(default_factory=SqlCohortMembers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +122,7 @@ class RightsService:
     def __init__(self, deps: RightsDeps) -> None:
         self._d = deps
         self._requests = RequestRegistry(deps.db, deps.guard, deps.audit, deps.clock)
+        self._collection = deps.collection or CollectionPolicy(deps.purposes, deps.catalogue, empty_statutes())
 
     # -- access -------------------------------------------------------------------------------------
 
@@ -191,11 +198,16 @@ class RightsService:
 
         Returns the changed field names.
 
+        Only the fields the request's purpose uses are accepted (a statute-only field, the RRN, only under
+        its statute purpose and for a customer the statute covers; :mod:`vault.policy.collection`).
+
         Raises:
-            InvalidInputError, InvalidFieldError, DuplicateCustomerError, CustomerNotFoundError, AccessDeniedError.
+            InvalidInputError, InvalidFieldError, DuplicateCustomerError, CustomerNotFoundError, AccessDeniedError,
+            FieldNotForPurposeError, NotCoveredByStatuteError.
         """
-        purpose = (await self._d.guard.require(caller, perms.SUBJECTS_RECTIFY, "subject.rectify",
-                                               customer_id=customer_id)).id
+        bound = await self._d.guard.require(caller, perms.SUBJECTS_RECTIFY, "subject.rectify",
+                                            customer_id=customer_id)
+        purpose = bound.id
         if not values:
             raise InvalidInputError("no fields to rectify")
         unknown = sorted(k for k in values if k not in self._d.catalogue)
@@ -212,9 +224,13 @@ class RightsService:
                 raise InvalidFieldError(name, "must be a string")
             else:
                 changes[name] = self._d.catalogue[name].clean(raw)
+        coverage = self._collection.check(bound, changes)
         now = self._now()
         async with self._d.db.write() as session:
             row = await self._customer(session, customer_id)
+            if coverage is not None and customer_id not in await self._d.cohorts.members(
+                    session, coverage.cohort, [customer_id]):
+                raise coverage.refusal()
             req = await link_request(session, request_id, customer_id, "rectify")
             key = records.customer_key(self._d.keyring, row)
             current = records.open_fields(key, row.sealed, set(changes))

@@ -1,0 +1,111 @@
+"""Driver-level bulk inserts for the hot write paths (bulk import), beside the ORM and Core.
+
+SQLAlchemy's per-row parameter processing costs more than the database's insert itself at
+tens of thousands of rows per second, so bulk writers convert values once to what the
+driver stores (SQLite: UUIDs as 32 hex digits and timestamps as SQLAlchemy's
+``YYYY-MM-DD HH:MM:SS.ffffff`` text, exactly as the ORM writes them; PostgreSQL: ``UUID``
+and aware ``datetime``) and hand whole batches to the driver: ``executemany`` on SQLite,
+one ``INSERT ... SELECT FROM unnest(arrays)`` on PostgreSQL. Constant columns are SQL
+literals, not parameters. Everything still runs in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One inserted column: its name and PostgreSQL array element type (``uuid``, ``bytea``, ``text``...)."""
+
+    name: str
+    pg_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class BulkInsert:
+    """An insert of many rows into ``table``: per-row ``columns`` plus ``constants`` (name, SQLite literal,
+    PostgreSQL literal: there a literal in a SELECT list needs its type, e.g. ``'{}'::json``).
+
+    ``conflict`` names the unique column(s) whose duplicates are skipped (``ON CONFLICT ... DO NOTHING``).
+    """
+
+    table: str
+    columns: tuple[Column, ...]
+    constants: tuple[tuple[str, str, str], ...] = ()
+    conflict: str | None = None
+
+    def sql(self, sqlite: bool) -> str:
+        """The statement for the dialect (qmark executemany on SQLite, numbered arrays on PostgreSQL)."""
+        names = [c.name for c in self.columns] + [name for name, _, _ in self.constants]
+        head = f"INSERT INTO {self.table} ({', '.join(names)}) "
+        tail = f" ON CONFLICT ({self.conflict}) DO NOTHING" if self.conflict else ""
+        literals = [lite if sqlite else pg for _, lite, pg in self.constants]
+        if sqlite:
+            return head + f"VALUES ({', '.join(['?'] * len(self.columns) + literals)})" + tail
+        arrays = ", ".join(f"${i + 1}::{c.pg_type}[]" for i, c in enumerate(self.columns))
+        cols = ", ".join(f"u.c{i}" for i in range(len(self.columns)))
+        alias = ", ".join(f"c{i}" for i in range(len(self.columns)))
+        return head + (f"SELECT {', '.join([cols, *literals]) if literals else cols} "
+                       f"FROM unnest({arrays}) AS u({alias})") + tail
+
+
+class BulkValues:
+    """Conversions of Python values to the driver's stored form for one connection's dialect."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.sqlite = conn.dialect.name == "sqlite"
+        if conn.dialect.name not in ("sqlite", "postgresql"):
+            raise NotImplementedError(f"bulk inserts support SQLite and PostgreSQL, not {conn.dialect.name}")
+
+    def uuid_hex(self, hex_id: str) -> Any:
+        """A UUID given as 32 hex digits."""
+        return hex_id if self.sqlite else uuid.UUID(hex=hex_id)
+
+    def uuid(self, value: uuid.UUID | None) -> Any:
+        """A UUID (or NULL)."""
+        if value is None:
+            return None
+        return value.hex if self.sqlite else value
+
+    def when(self, at: datetime | None) -> Any:
+        """An aware UTC timestamp (or NULL), as SQLAlchemy's DateTime stores it."""
+        if at is None or not self.sqlite:
+            return at
+        return at.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+    def flag(self, value: bool) -> Any:
+        """A boolean."""
+        return int(value) if self.sqlite else value
+
+
+async def insert_rows(conn: AsyncConnection, statement: BulkInsert, rows: Sequence[tuple[Any, ...]]) -> int:
+    """Insert ``rows`` (tuples in ``statement.columns`` order, driver values); returns how many were inserted
+    (rows skipped by ``ON CONFLICT DO NOTHING`` are not counted)."""
+    if not rows:
+        return 0
+    if conn.dialect.name == "sqlite":
+        raw = await conn.get_raw_connection()
+        dbapi: Any = raw.driver_connection
+        before = await _total_changes(dbapi)
+        await conn.exec_driver_sql(statement.sql(sqlite=True), list(rows))
+        return await _total_changes(dbapi) - before
+    columns = tuple(list(col) for col in zip(*rows, strict=True))
+    result = await conn.exec_driver_sql(statement.sql(sqlite=False), columns)
+    return int(result.rowcount)
+
+
+async def _total_changes(dbapi: Any) -> int:
+    # aiosqlite proxies the sqlite3 connection's attribute through its thread
+    value = dbapi.total_changes
+    if hasattr(value, "__await__"):
+        value = await value
+    return int(value)
