@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from vault.privacy.jobs import ExtractJobs
     from vault.privacy.projects import ProjectService
     from vault.privacy.service import ExtractService
+    from vault.rights.archive import StatutoryArchive
     from vault.rights.oversight import OversightService
     from vault.rights.provision import ProvisionService
     from vault.rights.retention import RetentionService
@@ -305,7 +306,7 @@ class Vault:
         """Department labels and interactions on ``session``."""
         from vault.segments.labels import LabelService
 
-        return LabelService(session, self.guard, self.audit)
+        return LabelService(session, self.guard, self.audit, db=self.db)
 
     def behaviour_importer(self) -> BehaviourImporter:
         """The transactions / interactions importer (no PII: customer ids, amounts and codes)."""
@@ -338,7 +339,13 @@ class Vault:
 
         p = self.policies
         return RetentionService(self.db, self.keyring, p.catalogue, p.purposes, self.audit,
-                                ErasureJournal(self.settings.rights.erasure_journal))
+                                ErasureJournal(self.settings.rights.erasure_journal), statutes=p.statutes)
+
+    def archive(self) -> StatutoryArchive:
+        """Reads of the statutory archive (``archive:read``, audited; opens its own transactions)."""
+        from vault.rights.archive import StatutoryArchive
+
+        return StatutoryArchive(self.db, self.keyring, self.guard, self.audit)
 
     def oversight(self) -> OversightService:
         """Breach impact and the monthly inspection (compliance officers; opens its own transactions)."""

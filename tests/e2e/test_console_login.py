@@ -138,3 +138,12 @@ async def test_demo_writes_a_console_login_per_role(server: str, browser: Any, s
     await log_in(page, server, name, password)
     assert page.url == f"{server}/console" and name in await page.inner_text("#welcome")
     await page.close()
+    # the demo leaves core-customers@2 signed by marketing only: the demo sales user can sign it off
+    ctx = await browser.new_context()
+    page = await ctx.new_page()
+    await log_in(page, server, *logins["sales"])
+    await page.goto(f"{server}/console/segments/core-customers/2")
+    assert await page.get_attribute("#status", "data-status") == "draft"
+    assert await page.locator("tr[data-dept='marketing'][data-approved='1']").count() == 1
+    assert await page.locator("tr[data-dept='sales'] #approve").count() == 1
+    await ctx.close()

@@ -339,3 +339,29 @@ async def test_conflicts_and_contacts_by_segment(vault: Vault, world: World, pri
     async with vault.db.read() as session:
         detail = await session.scalar(select(AuditEntryRow.detail).where(AuditEntryRow.seq == plan.audit_seq))
     assert detail is not None and f"segment={ref}" in detail
+
+
+async def test_compare_versions_counts_who_joins_and_leaves(vault: Vault, world: World,
+                                                            principals: dict[str, Creds]) -> None:
+    """Drafts have no snapshot: comparing two versions evaluates both expressions on one feature table."""
+    svc = vault.segments()
+    who = await _principal_callers(principals)
+    name = f"cmp-{uuid.uuid4().hex[:6]}"
+    v1 = await svc.create(name, "frequency >= 1", who["marketing"])
+    v2 = await svc.create(name, "frequency >= 2 or recency_days is null", who["sales"])
+    got = await svc.compare(v1.ref, v2.ref, who["compliance_officer"], as_of=D, sample=3)
+    table = (await svc.features(D)).frame
+    freq = {r["customer_id"]: (r["frequency"], r["recency_days"]) for r in table.to_dicts()}
+    base = {c for c, (f, _) in freq.items() if f >= 1}
+    target = {c for c, (f, rec) in freq.items() if f >= 2 or rec is None}
+    assert (got.base_size, got.target_size) == (len(base), len(target))
+    assert got.joined.count == len(target - base) and got.left.count == len(base - target)
+    assert got.stayed == len(base & target) and got.population == len(freq)
+    assert sum(got.left.by_tier.values()) == got.left.count
+    assert [c.hex for c in got.left.ids] == sorted(base - target)[:3]
+    assert {c.hex for c in got.joined.ids} <= target - base and len(got.joined.ids) == min(3, got.joined.count)
+    assert world.ids["FX-E"].hex in base - target  # one purchase: dropped by the tighter version
+    async with vault.db.read() as session:
+        entry = (await session.scalars(select(AuditEntryRow).where(
+            AuditEntryRow.action == "segment.compare", AuditEntryRow.detail.like(f"segment={name}@1,{name}@2%")))).one()
+    assert entry.subject_count == len(got.joined.ids) + len(got.left.ids) and f"left={got.left.count}" in entry.detail

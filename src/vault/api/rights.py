@@ -97,6 +97,27 @@ class BulkErasure(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     approves: int | None = None  # the proposal (audit seq) a second compliance officer approves
 
 
+class RetainedRead(msgspec.Struct, kw_only=True):
+    """Fields a statute requires keeping: moved to the statutory archive, not erased (GDPR 17(3)(b))."""
+
+    customer_id: uuid.UUID
+    statute: str
+    citation: str
+    fields: list[str]
+    until: datetime
+
+
+class ArchivedRead(msgspec.Struct, kw_only=True):
+    """One statutory archive record of a customer, decrypted for an ``archive:read`` caller."""
+
+    id: uuid.UUID
+    statute: str
+    fields: dict[str, str]
+    archived_at: datetime
+    destroy_after: datetime
+    reason: str
+
+
 class ErasureRead(msgspec.Struct, kw_only=True):
     """What an erasure did."""
 
@@ -104,13 +125,19 @@ class ErasureRead(msgspec.Struct, kw_only=True):
     already_erased: int
     not_found: list[uuid.UUID]
     erased_at: datetime | None
-    status: str = "erased"  # or "pending_approval": nothing erased yet, see ``proposal``
+    status: str = "erased"  # or "pending_approval": nothing erased yet, see ``proposal``; "partial": see retained
     proposal: int | None = None
+    retained: list[RetainedRead] = msgspec.field(default_factory=list)
+    held: list[uuid.UUID] = msgspec.field(default_factory=list)  # restricted: not erased (bulk only)
 
     @classmethod
     def from_domain(cls, r: ErasureResult) -> ErasureRead:
         return cls(erased=len(r.erased), already_erased=len(r.already_erased), not_found=r.not_found,
-                   erased_at=as_utc(r.erased_at) if r.erased_at else None)
+                   erased_at=as_utc(r.erased_at) if r.erased_at else None,
+                   status="partial" if r.retained or r.held else "erased",
+                   retained=[RetainedRead(customer_id=x.customer_id, statute=x.statute, citation=x.citation,
+                                          fields=list(x.fields), until=as_utc(x.until)) for x in r.retained],
+                   held=r.held)
 
 
 class StateRead(msgspec.Struct, kw_only=True):
@@ -180,6 +207,18 @@ class SubjectController(Controller):
         del purpose
         doc = await vault_of(state).rights().export(customer_id, caller, request_id=request_id)
         return Response(doc, headers={"Content-Disposition": f'attachment; filename="subject-{customer_id}.json"'})
+
+    @get("/{customer_id:uuid}/archive", operation_id="ReadSubjectArchive")
+    async def read_archive(
+        self, customer_id: FromPath[uuid.UUID], caller: NamedDependency[Caller], state: State,
+        purpose: Annotated[str | None, QueryParameter()] = None,
+    ) -> list[ArchivedRead]:
+        """What the statutory archive keeps of a customer only because a law requires it (``archive:read``:
+        compliance officers for ``tax_reporting`` or ``legal_claims``; audited as ``archive.read``)."""
+        del purpose
+        return [ArchivedRead(id=a.id, statute=a.statute, fields=a.fields, archived_at=a.archived_at,
+                             destroy_after=a.destroy_after, reason=a.reason)
+                for a in await vault_of(state).archive().read(customer_id, caller)]
 
     @patch("/{customer_id:uuid}", operation_id="RectifySubject")
     async def rectify_subject(self, customer_id: FromPath[uuid.UUID], data: JSONBody[Rectification],

@@ -37,6 +37,11 @@ if TYPE_CHECKING:
 GROUP_SUBJECTS_MAX = 2000
 _BULK_SUBJECT_CHUNK = 50_000
 _SUBJECTS_TABLE = cast(Table, AuditSubjectRow.__table__)  # Core executemany, not the ORM bulk path
+_ENTRIES_TABLE = cast(Table, AuditEntryRow.__table__)
+# Built once: every audited write reuses these statements and their compiled forms.
+_INSERT_ENTRIES = insert(_ENTRIES_TABLE)
+_INSERT_SUBJECTS = insert(_SUBJECTS_TABLE)
+_CHAIN_HEAD = select(_ENTRIES_TABLE.c.seq, _ENTRIES_TABLE.c.hash).order_by(_ENTRIES_TABLE.c.seq.desc()).limit(1)
 
 
 async def append(session: AsyncSession, events: Sequence[AuditEvent]) -> list[int]:
@@ -45,13 +50,11 @@ async def append(session: AsyncSession, events: Sequence[AuditEvent]) -> list[in
         return []
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
-    head = (
-        await session.execute(select(AuditEntryRow.seq, AuditEntryRow.hash).order_by(AuditEntryRow.seq.desc()).limit(1))
-    ).first()
+    head = (await session.execute(_CHAIN_HEAD)).first()
     rows, subject_rows = chain_rows(events, head[0] if head else 0, head[1] if head else None, utcnow())
-    await session.execute(insert(AuditEntryRow), rows)
+    await session.execute(_INSERT_ENTRIES, rows)
     if subject_rows:
-        await session.execute(insert(_SUBJECTS_TABLE), subject_rows)
+        await session.execute(_INSERT_SUBJECTS, subject_rows)
     return [r["seq"] for r in rows]
 
 
@@ -62,12 +65,10 @@ async def append_bulk(session: AsyncSession, event: AuditEvent, subjects: Subjec
     """
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
-    head = (
-        await session.execute(select(AuditEntryRow.seq, AuditEntryRow.hash).order_by(AuditEntryRow.seq.desc()).limit(1))
-    ).first()
+    head = (await session.execute(_CHAIN_HEAD)).first()
     seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
     row = entry_row(event, seq, utcnow(), len(subjects), subjects.digest() if len(subjects) else None, prev)
-    await session.execute(insert(AuditEntryRow), [row])
+    await session.execute(_INSERT_ENTRIES, [row])
     await _insert_subjects(session, seq, subjects)
     return seq
 

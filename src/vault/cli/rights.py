@@ -97,14 +97,21 @@ def retention_run(
     mode: str = typer.Option("erase", help="erase, or pseudonymize (keep generalized quasi-identifiers)"),
     report: Path = typer.Option(None, help="Write the report (ids and dates only) as JSON here"),
 ) -> None:
-    """Erase or pseudonymize customers whose purposes have all ended and whose retention passed."""
+    """Apply retention per field and purpose: destroy fields whose every purpose ended, erase or pseudonymize
+    customers with nothing left, archive what only a statute keeps; lists the customers held and why."""
 
     async def go(vault: Vault) -> None:
         result = await vault.retention().run(_caller("retention"), dry_run=dry_run, mode=mode)
         if report is not None:
             report.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
         verb = "would be" if dry_run else ("erased" if mode == "erase" else "pseudonymized")
+        held = sorted({(str(h.customer_id), h.kind, h.basis) for h in result.held})
         out.print(f"{len(result.due)} customers past retention; {result.applied if not dry_run else len(result.due)} "
-                  f"{verb}" + (f"; report in {report}" if report else ""))
+                  f"{verb}; {len(result.fields_due)} with some fields past retention "
+                  f"({'to be ' if dry_run else ''}destroyed or archived, other fields kept); "
+                  f"{result.archived} archived; {result.archive_destroyed} archive records destroyed"
+                  + (f"; report in {report}" if report else ""))
+        for cid, kind, basis in held:
+            out.print(f"held: customer {cid} ({kind}): {basis}", soft_wrap=True)
 
     run(with_vault(go))

@@ -216,3 +216,14 @@ async def demo_segments(vault: Vault, refs: list[str], tmp: Path) -> None:
             await svc.evaluate(v.ref, operator)
     if created:
         out.print("demo segments: " + ", ".join(v.ref for v in created) + " (signed off, active, evaluated)")
+        marketing = rows.get("marketing")
+        if marketing is not None and any(v.ref == "core-customers@1" for v in created):
+            # a next version waiting for sales and CRM, so the console shows sign-off and the diffs
+            caller = Caller(Principal(marketing.id, marketing.name, marketing.kind, marketing.role),
+                            operator=marketing.name)
+            draft = await svc.create(
+                "core-customers", 'tier == "core" and churn_risk < 0.6 and not label.blacklist '
+                "and not label.do_not_contact", caller,
+                description="Core customers still buying at their usual rhythm (churn risk below 0.6).")
+            await svc.approve(draft.ref, caller)
+            out.print(f"demo segments: {draft.ref} drafted, approved by marketing, waiting for sales and CRM")

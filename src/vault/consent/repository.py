@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import and_, insert, or_, select, tuple_, update
+from sqlalchemy import Table, and_, bindparam, insert, or_, select, tuple_, update
 
 from vault.consent.models import ConsentEventRow, ConsentReceiptRow, ConsentStateRow
 from vault.consent.rules import Kind, State
@@ -21,6 +21,21 @@ if TYPE_CHECKING:
     from vault.consent.views import Receipt
 
 __all__ = ["ConsentRepository"]
+
+# The write path's statements, built once on the Core tables (not the ORM bulk-insert path): a grant reuses
+# them and their compiled forms.
+_EVENTS = cast(Table, ConsentEventRow.__table__)
+_STATES = cast(Table, ConsentStateRow.__table__)
+_CUSTOMERS = cast(Table, CustomerRow.__table__)
+_INSERT_EVENTS = insert(_EVENTS)
+_INSERT_STATES = insert(_STATES)
+_INSERT_RECEIPT = insert(cast(Table, ConsentReceiptRow.__table__))
+_UPDATE_STATE = update(_STATES).where(
+    _STATES.c.customer_id == bindparam("k_customer"), _STATES.c.purpose == bindparam("k_purpose"),
+    _STATES.c.channel == bindparam("k_channel"))
+_CUSTOMER = select(_CUSTOMERS).where(_CUSTOMERS.c.id == bindparam("cid"))
+_CUSTOMER_LOCKED = _CUSTOMER.with_for_update()
+_STATES_OF = select(_STATES).where(_STATES.c.customer_id == bindparam("cid"))
 
 
 def _state_of(row: ConsentStateRow) -> State:
@@ -37,42 +52,37 @@ class ConsentRepository:
     async def customer(self, customer_id: uuid.UUID, *, lock: bool = False) -> CustomerRow | None:
         """The customer row; ``lock`` serializes one customer's decisions (PostgreSQL row lock;
         SQLite's BEGIN IMMEDIATE already does)."""
-        q = select(CustomerRow).where(CustomerRow.id == customer_id)
-        if lock and self._session.get_bind().dialect.name == "postgresql":
-            q = q.with_for_update()
-        return (await self._session.scalars(q)).first()
+        q = _CUSTOMER_LOCKED if lock and self._session.get_bind().dialect.name == "postgresql" else _CUSTOMER
+        row = (await self._session.execute(q, {"cid": customer_id})).first()
+        return cast("CustomerRow | None", row)  # a Core row with the same attribute names, read-only
 
     async def states(self, customer_id: uuid.UUID, purposes: set[str] | None = None,
                      ) -> dict[tuple[str, str], State]:
         """Current state per (purpose, channel) of one customer."""
-        q = select(ConsentStateRow).where(ConsentStateRow.customer_id == customer_id)
-        if purposes is not None:
-            q = q.where(ConsentStateRow.purpose.in_(sorted(purposes)))
-        return {(r.purpose, r.channel): _state_of(r) for r in (await self._session.scalars(q)).all()}
+        rows = (await self._session.execute(_STATES_OF, {"cid": customer_id})).all()
+        return {(r.purpose, r.channel): _state_of(cast("ConsentStateRow", r)) for r in rows
+                if purposes is None or r.purpose in purposes}
 
     async def add_receipt(self, receipt: Receipt) -> None:
         """Store a signed receipt."""
-        await self._session.execute(insert(ConsentReceiptRow), [{
+        await self._session.execute(_INSERT_RECEIPT, [{
             "id": receipt.id, "customer_id": receipt.customer_id, "issued_at": receipt.issued_at,
             "key_id": receipt.key_id, "jws": receipt.jws}])
 
     async def add_events(self, events: Sequence[Mapping[str, Any]]) -> None:
         """Append consent events (append-only: never updated)."""
-        await self._session.execute(insert(ConsentEventRow), list(events))
+        await self._session.execute(_INSERT_EVENTS, list(events))
 
     async def write_states(self, new_states: Sequence[tuple[bool, Mapping[str, Any]]]) -> None:
         """Insert new (purpose, channel) states and update existing ones; ``(exists, values)`` pairs."""
         inserts = [s for exists, s in new_states if not exists]
         if inserts:
-            await self._session.execute(insert(ConsentStateRow), inserts)
-        for exists, s in new_states:
-            if not exists:
-                continue
-            await self._session.execute(
-                update(ConsentStateRow).where(
-                    ConsentStateRow.customer_id == s["customer_id"], ConsentStateRow.purpose == s["purpose"],
-                    ConsentStateRow.channel == s["channel"])
-                .values({k: v for k, v in s.items() if k not in ("customer_id", "purpose", "channel")}))
+            await self._session.execute(_INSERT_STATES, inserts)
+        updates = [{"k_customer": s["customer_id"], "k_purpose": s["purpose"], "k_channel": s["channel"],
+                    **{k: v for k, v in s.items() if k not in ("customer_id", "purpose", "channel")}}
+                   for exists, s in new_states if exists]
+        if updates:
+            await self._session.execute(_UPDATE_STATE, updates)
 
     async def events_of(self, customer_id: uuid.UUID) -> Sequence[RowMapping]:
         """Every event of a customer, oldest first."""

@@ -12,11 +12,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.util import await_only
 
+from vault.db.inline_sqlite import inline_connect
+
 WRITE_OPTION = "vault_write"
 BUSY_TIMEOUT_S = 30.0
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Mapping
+    from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
     from sqlalchemy.engine.interfaces import DBAPIConnection
     from sqlalchemy.pool import ConnectionPoolEntry
@@ -68,6 +70,8 @@ class Database:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         else:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size)
+            # Each SQLite call inline on the loop's thread, not through aiosqlite's thread (vault.db.inline_sqlite).
+            kwargs["async_creator"] = _inline_creator(self.url)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         # Durable audit appends get their own small pool: requests hold a pooled connection while they
         # wait for their audit batch, so the batch writer must never queue behind them for one.
@@ -165,6 +169,14 @@ class Database:
         async with self.engine.connect() as conn:
             return (await conn.execute(statement, params)).first()
 
+    async def fetch_all(self, statement: Executable, params: Mapping[str, Any] | None = None) -> list[Row[Any]]:
+        """Like :meth:`fetch_one`, for a short read-only statement returning a few rows."""
+        if self._sync_reads is not None:
+            with self._sync_reads.connect() as conn:
+                return list(conn.execute(statement, params).all())
+        async with self.engine.connect() as conn:
+            return list((await conn.execute(statement, params)).all())
+
     @asynccontextmanager
     async def audit_write(self) -> AsyncIterator[AsyncSession]:
         """A write transaction on the audit writer's own pool (see ``audit_engine``)."""
@@ -183,6 +195,17 @@ class Database:
         await self.audit_engine.dispose()
         if self._sync_reads is not None:
             self._sync_reads.dispose()
+
+
+def _inline_creator(url: str) -> Callable[[], Awaitable[Any]]:
+    u = make_url(url)
+    database = u.database or ":memory:"
+    uri = database.startswith("file:")
+
+    async def connect() -> Any:
+        return inline_connect(database, uri=uri)
+
+    return connect
 
 
 def _disable_pysqlite_begin(dbapi_conn: Any, _record: Any) -> None:

@@ -32,6 +32,7 @@ from vault.access import permissions as perms
 from vault.errors import InvalidInputError, VaultError
 from vault.lib.clock import as_utc, utcnow
 from vault.lib.ids import new_id
+from vault.lib.periodic import every
 from vault.privacy.errors import (
     ExtractExpiredError,
     ExtractJobNotFoundError,
@@ -171,10 +172,10 @@ class ExtractJobs:
                 await beat
 
     async def _heartbeat(self, job_id: uuid.UUID, progress: dict[str, float]) -> None:
-        while True:
-            await asyncio.sleep(HEARTBEAT)
-            with contextlib.suppress(VaultError, OSError):
-                await self._set(job_id, progress=round(progress["done"], 3), heartbeat_at=self._clock())
+        async def beat() -> None:
+            await self._set(job_id, progress=round(progress["done"], 3), heartbeat_at=self._clock())
+
+        await every(HEARTBEAT, beat, errors=(VaultError, OSError))  # a missed beat is retried at the next one
 
     async def _fail(self, job_id: uuid.UUID, exc: VaultError | None, extra: dict[str, Any]) -> None:
         error: dict[str, Any] = ({"type": f"urn:vault:{exc.code}", "title": exc.title, "detail": exc.detail, **extra}

@@ -9,6 +9,7 @@ from vault.keys.errors import KeyInUseError
 __all__ = [
     "CustomerObjectedError",
     "CustomerRestrictedError",
+    "ErasureHeldError",
     "InvalidRequestError",
     "JournalError",
     "KeyInUseError",
@@ -58,3 +59,11 @@ class SecondApprovalError(AccessDeniedError):
 
     code = "rights.second_approval"
     title = "Second approval refused"
+
+
+class ErasureHeldError(ConflictError):
+    """The customer is under a hold that erasure must respect: processing is restricted (GDPR Art. 18(1)(c),
+    17(3)(e); PIPA Art. 37: kept for legal claims). Lift the restriction first."""
+
+    code = "rights.erasure_held"
+    title = "Erasure held"

@@ -71,3 +71,23 @@ class ProvisionRow(Base):
     provided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     principal_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
     request_id: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class StatutoryArchiveRow(Base):
+    """Fields kept only because a law requires it (statutes.yaml ``retention_days``), moved out of the
+    customer record: sealed under this record's own key (KEK context ``archive:<id>``), readable only with
+    ``archive:read``, destroyed once ``destroy_after`` passes. Field names, the statute and dates in clear;
+    values only sealed."""
+
+    __tablename__ = "statutory_archive"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    statute: Mapped[str] = mapped_column(String(60))
+    fields: Mapped[str] = mapped_column(String(500))  # comma-separated field names
+    kek_version: Mapped[str] = mapped_column(String(40))
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    archived_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    destroy_after: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    reason: Mapped[str] = mapped_column(String(200))

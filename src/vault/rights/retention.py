@@ -1,11 +1,12 @@
-"""Retention: erase or pseudonymize customers whose purposes have all ended and whose
-retention period has passed (GDPR Art. 5(1)(e), PIPA Art. 21).
+"""Retention: destroy each field once every basis for keeping it has ended, erase (or pseudonymize)
+customers with nothing left, archive what only a law keeps, and report the holds (GDPR 5(1)(e),
+17(3), 18; PIPA 21).
 
-A customer's purposes end when the relationship ends, which the vault knows as the soft
-delete (``deleted_at``): contract purposes end with it and no consent purpose may be used
-after it. The record is then kept for the longest retention period (purposes.yaml) of the
-purposes that applied to the customer: every required purpose, and every consent purpose
-the customer ever granted. Active customers are never due.
+A customer's purposes end when the relationship ends, which the vault knows as the soft delete
+(``deleted_at``); active customers are never due. The rules per field and purpose, the statutory
+archive and the holds (restriction, an open request, a statute) are in :mod:`vault.rights.holds`;
+every run reports the customers held and why. Archive records whose statutory period ended are
+destroyed by the same run.
 
 Every erasure is journaled before it commits (nothing is erased without a journal entry).
 """
@@ -15,28 +16,36 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from vault.audit.entry import AuditEvent, Outcome
 from vault.consent.models import ConsentStateRow
-from vault.customers.models import CustomerRow
+from vault.customers.models import CustomerCohortRow, CustomerRow
+from vault.customers.records import customer_key, sealed_field_names
+from vault.customers.repository import apply_changes
 from vault.errors import InvalidInputError
 from vault.lib.clock import as_utc, utcnow
-from vault.rights import shredder
+from vault.policy.collection import empty_statutes
+from vault.policy.statutes import Cohort
+from vault.rights import archive, shredder
 from vault.rights.deadlines import OPEN
+from vault.rights.holds import CustomerFacts, FieldPlan, Hold, RetentionRules
 from vault.rights.journal import JournalEntry
-from vault.rights.models import RightsRequestRow
+from vault.rights.models import FieldHistoryRow, RightsRequestRow, StatutoryArchiveRow
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from vault.access.caller import Caller
     from vault.audit.log import AuditLog
     from vault.crypto.keyring import Keyring
     from vault.db.engine import Database
     from vault.policy.catalogue import FieldCatalogue
     from vault.policy.purposes import PurposeCatalogue
+    from vault.policy.statutes import StatuteRegistry
     from vault.rights.journal import ErasureJournal
 
 Clock = Callable[[], datetime]
@@ -54,6 +63,17 @@ class DueCustomer:
     due_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class FieldsDue:
+    """A customer some of whose fields are past retention (the others stay): names only."""
+
+    customer_id: uuid.UUID
+    destroyed: tuple[str, ...]
+    archived: tuple[str, ...]
+    kept: tuple[str, ...]
+    due_at: datetime | None
+
+
 @dataclass(slots=True)
 class RetentionReport:
     """What a run found and did."""
@@ -63,22 +83,43 @@ class RetentionReport:
     checked_at: datetime
     due: list[DueCustomer] = field(default_factory=list)
     applied: int = 0
+    fields_due: list[FieldsDue] = field(default_factory=list)
+    held: list[Hold] = field(default_factory=list)
+    archived: int = 0  # customers with fields moved to the statutory archive
+    archive_destroyed: int = 0  # archive records past their statutory period, destroyed
 
     def to_dict(self) -> dict[str, object]:
-        """The report as JSON-ready data (ids and dates only)."""
+        """The report as JSON-ready data (ids, field names, dates and legal bases only)."""
         return {
             "mode": self.mode, "dry_run": self.dry_run, "checked_at": self.checked_at.isoformat(),
             "due": len(self.due), "applied": self.applied,
             "customers": [{"customer_id": str(d.customer_id), "deleted_at": d.deleted_at.isoformat(),
                            "retention_days": d.retention_days, "due_at": d.due_at.isoformat()} for d in self.due],
+            "fields": [{"customer_id": str(f.customer_id), "destroyed": list(f.destroyed),
+                        "archived": list(f.archived), "kept": list(f.kept),
+                        "due_at": f.due_at.isoformat() if f.due_at else None} for f in self.fields_due],
+            "held": [h.to_dict() for h in self.held],
+            "archived": self.archived, "archive_destroyed": self.archive_destroyed,
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Overdue:
+    """Destruction that is due and not done yet (the console dashboard): counts and the oldest due date."""
+
+    customers: int
+    fields: int
+    oldest_due_at: datetime | None
+    held: int
+    archive_records: int
+
+
 class RetentionService:
-    """Finds customers past retention and erases (or pseudonymizes) them in batches."""
+    """Applies retention per field and purpose in batches (see the module docstring)."""
 
     def __init__(self, db: Database, keyring: Keyring, catalogue: FieldCatalogue, purposes: PurposeCatalogue,
-                 audit: AuditLog, journal: ErasureJournal, *, clock: Clock = utcnow) -> None:
+                 audit: AuditLog, journal: ErasureJournal, *, clock: Clock = utcnow,
+                 statutes: StatuteRegistry | None = None) -> None:
         self._db = db
         self._keyring = keyring
         self._catalogue = catalogue
@@ -87,27 +128,22 @@ class RetentionService:
         self._journal = journal
         self._clock = clock
         self._required = max((p.retention_days for p in purposes if p.required), default=0)
+        self.rules = RetentionRules(purposes, catalogue, statutes or empty_statutes())
 
     def retention_days(self, granted: set[str]) -> int:
-        """The retention period of a customer who granted the consent purposes in ``granted``."""
+        """The longest purpose retention of a customer who granted the consent purposes in ``granted``."""
         extra = [p.retention_days for p in self._purposes if p.id in granted]
         return int(max([self._required, *extra]))
 
-    async def find_due(self, now: datetime) -> list[DueCustomer]:
-        """Soft-deleted customers whose retention has passed at ``now``."""
-        shortest = self._required or min(p.retention_days for p in self._purposes)
-        out: list[DueCustomer] = []
+    async def plans(self, now: datetime) -> list[FieldPlan]:
+        """The plan of every soft-deleted customer that still holds data and has something past retention."""
+        out: list[FieldPlan] = []
         last: uuid.UUID | None = None
         while True:
             async with self._db.read() as session:
-                q = (select(CustomerRow.id, CustomerRow.deleted_at)
+                q = (select(CustomerRow.id, CustomerRow.deleted_at, CustomerRow.sealed, CustomerRow.restricted_at)
                      .where(CustomerRow.status == "deleted", CustomerRow.deleted_at.is_not(None),
-                            CustomerRow.deleted_at <= now - timedelta(days=shortest),
-                            # Restriction (GDPR Art. 18: kept for legal claims) and an open data subject
-                            # request (the legal hold while it is answered) both keep the record.
-                            CustomerRow.restricted_at.is_(None),
-                            CustomerRow.id.not_in(select(RightsRequestRow.customer_id)
-                                                  .where(RightsRequestRow.status.in_(OPEN))))
+                            CustomerRow.wrapped_dek.is_not(None), CustomerRow.deleted_at <= now)
                      .order_by(CustomerRow.id).limit(_PAGE))
                 if last is not None:
                     q = q.where(CustomerRow.id > last)
@@ -121,17 +157,51 @@ class RetentionService:
                         select(ConsentStateRow.customer_id, ConsentStateRow.purpose).where(
                             ConsentStateRow.customer_id.in_(ids), ConsentStateRow.granted_at.is_not(None)))).all():
                     granted.setdefault(cid, set()).add(purpose)
-            for cid, deleted_at in rows:
+                cohorts: dict[uuid.UUID, set[Cohort]] = {}
+                for cid, cohort in (await session.execute(
+                        select(CustomerCohortRow.customer_id, CustomerCohortRow.cohort)
+                        .where(CustomerCohortRow.customer_id.in_(ids)))).all():
+                    cohorts.setdefault(cid, set()).add(Cohort(cohort))
+                requests: dict[uuid.UUID, list[uuid.UUID]] = {}
+                for cid, rid, status in (await session.execute(
+                        select(RightsRequestRow.customer_id, RightsRequestRow.id, RightsRequestRow.status)
+                        .where(RightsRequestRow.customer_id.in_(ids)))).all():
+                    cohorts.setdefault(cid, set()).add(Cohort.DATA_SUBJECTS_WITH_REQUESTS)
+                    if status in OPEN:
+                        requests.setdefault(cid, []).append(rid)
+            for cid, deleted_at, sealed, restricted_at in rows:
                 assert deleted_at is not None
-                days = self.retention_days(granted.get(cid, set()))
-                due_at = as_utc(deleted_at) + timedelta(days=days)
-                if due_at <= now:
-                    out.append(DueCustomer(cid, as_utc(deleted_at), days, due_at))
+                facts = CustomerFacts(
+                    cid, as_utc(deleted_at), tuple(sealed_field_names(sealed)), frozenset(granted.get(cid, ())),
+                    frozenset(cohorts.get(cid, ())), as_utc(restricted_at) if restricted_at else None,
+                    tuple(requests.get(cid, ())))
+                plan = self.rules.plan(facts, now)
+                if plan.destroy or plan.archive:
+                    out.append(plan)
         return out
+
+    async def find_due(self, now: datetime) -> list[DueCustomer]:
+        """Soft-deleted customers with nothing left to keep at ``now`` (erased whole), holds excepted."""
+        return [DueCustomer(p.customer_id, p.ended_at, p.retention_days, p.due_at or p.ended_at)
+                for p in await self.plans(now) if p.whole]
+
+    async def overdue(self) -> Overdue:
+        """What a run would destroy now and has not yet: customers and fields past retention, the oldest due date,
+        customers held (restriction, open request), and archive records past their statutory period."""
+        now = as_utc(self._clock())
+        plans = await self.plans(now)
+        acting = [p for p in plans if p.acts]
+        async with self._db.read() as session:
+            expired = len((await session.scalars(select(StatutoryArchiveRow.id).where(
+                StatutoryArchiveRow.destroy_after <= now))).all())
+        return Overdue(len(acting), sum(len(p.destroy) + sum(len(a.fields) for a in p.archive) for p in acting),
+                       min((p.due_at for p in acting if p.due_at), default=None),
+                       len([p for p in plans if p.held]), expired)
 
     async def run(self, caller: Caller, *, dry_run: bool = False, mode: str = "erase",
                   batch_size: int = 1000) -> RetentionReport:
-        """Find due customers; unless ``dry_run``, erase (or pseudonymize) them, journaled, in batches.
+        """Plan every customer; unless ``dry_run``, destroy fields past retention, archive what only a law keeps,
+        erase (or pseudonymize) customers with nothing left (journaled), and destroy expired archive records.
 
         Raises:
             InvalidInputError: unknown mode.
@@ -140,17 +210,48 @@ class RetentionService:
         if mode not in MODES:
             raise InvalidInputError(f"mode must be one of {', '.join(MODES)}", field="mode")
         now = as_utc(self._clock())
-        report = RetentionReport(mode, dry_run, now, await self.find_due(now))
-        if dry_run or not report.due:
+        plans = await self.plans(now)
+        report = RetentionReport(mode, dry_run, now)
+        for p in plans:
+            report.held.extend(p.holds)
+            if not p.acts:
+                continue
+            if p.whole:
+                report.due.append(DueCustomer(p.customer_id, p.ended_at, p.retention_days, p.due_at or p.ended_at))
+            else:
+                report.fields_due.append(FieldsDue(p.customer_id, tuple(sorted(p.destroy)),
+                                                   tuple(sorted(n for a in p.archive for n in a.fields)),
+                                                   tuple(sorted(p.keep)), p.due_at))
+        held = len({h.customer_id for h in report.held if h.kind != "statute"})
+        summary = (f"{len(report.due)} customers past retention ({mode}), {len(report.fields_due)} with some fields "
+                   f"past retention, {held} held (restriction or open request)")
+        if dry_run or not (report.due or report.fields_due):
+            if not dry_run:
+                async with self._db.write() as session:
+                    report.archive_destroyed = len(await archive.destroy_expired(session, now))
             await self._audit.record_durable(AuditEvent(
                 "retention.run", Outcome.ALLOWED, caller.actor, request_id=caller.request_id,
-                detail=f"{'dry run: ' if dry_run else ''}{len(report.due)} customers past retention ({mode})"))
+                detail=f"{'dry run: ' if dry_run else ''}{summary}" + (
+                    f"; {report.archive_destroyed} archive records destroyed" if report.archive_destroyed else "")))
             return report
         run_id = f"retention:{uuid.uuid4().hex[:12]}"
+        by_id = {p.customer_id: p for p in plans}
+        partial = [by_id[f.customer_id] for f in report.fields_due]
+        for i in range(0, len(partial), batch_size):
+            async with self._db.write() as session:
+                done = await self._apply_fields(session, partial[i:i + batch_size], now, run_id)
+                report.archived += done[1]
+                await self._audit.record(session, AuditEvent(
+                    "retention.fields", Outcome.ALLOWED, caller.actor,
+                    subjects=tuple(sorted((p.customer_id for p in partial[i:i + batch_size]), key=lambda u: u.bytes)),
+                    subject_count=done[0], fields=tuple(sorted({n for p in partial for n in [*p.destroy, *(
+                        f for a in p.archive for f in a.fields)]})), request_id=caller.request_id,
+                    detail=f"{run_id}: fields past retention destroyed or archived (statute), other fields kept"))
         for i in range(0, len(report.due), batch_size):
             ids = [d.customer_id for d in report.due[i:i + batch_size]]
             async with self._db.write() as session:
                 todo = await shredder.targets(session, ids, action=mode)
+                report.archived += await self._archive(session, [by_id[t.id] for t in todo], now, run_id)
                 self._journal.append([JournalEntry(t.id, t.ref_digest, now, run_id, mode) for t in todo])
                 if mode == "erase":
                     await shredder.erase_rows(session, [t.id for t in todo], now=now, request_id=None)
@@ -162,5 +263,46 @@ class RetentionService:
                     subjects=tuple(sorted((t.id for t in todo), key=lambda u: u.bytes)), subject_count=len(todo),
                     request_id=caller.request_id, detail=f"{run_id}: retention period passed"))
             report.applied += len(todo)
+        async with self._db.write() as session:
+            report.archive_destroyed = len(await archive.destroy_expired(session, now))
+            await self._audit.record(session, AuditEvent(
+                "retention.run", Outcome.ALLOWED, caller.actor, request_id=caller.request_id,
+                detail=f"{run_id}: {summary}; {report.archived} archived; "
+                       f"{report.archive_destroyed} archive records destroyed"))
         await shredder.scrub(self._db)
         return report
+
+    async def _archive(self, session: AsyncSession, plans: list[FieldPlan], now: datetime, run_id: str) -> int:
+        """Move the fields only a law keeps to the statutory archive; returns how many customers had some."""
+        moved = 0
+        for p in plans:
+            if not p.archive:
+                continue
+            row = await session.get(CustomerRow, p.customer_id)
+            if row is None:
+                continue
+            for a in p.archive:
+                await archive.move(session, self._keyring, row, a.statute, a.fields, a.until, now,
+                                   f"{run_id}: purpose retention ended; kept under statute {a.statute.id}")
+            moved += 1
+        return moved
+
+    async def _apply_fields(self, session: AsyncSession, plans: list[FieldPlan], now: datetime,
+                            run_id: str) -> tuple[int, int]:
+        """Destroy (and archive) some fields of each customer, keeping the others; returns (customers, archived)."""
+        archived = await self._archive(session, plans, now, run_id)
+        await shredder.secure_delete(session)
+        n = 0
+        for p in plans:
+            row = await session.get(CustomerRow, p.customer_id)
+            if row is None or row.wrapped_dek is None:
+                continue
+            gone = [*p.destroy, *(f for a in p.archive for f in a.fields)]
+            await apply_changes(session, self._keyring, self._catalogue, row, customer_key(self._keyring, row),
+                                dict.fromkeys(gone), now)
+            if "customer_ref" in gone:
+                row.ref_digest = None
+            await session.execute(delete(FieldHistoryRow).where(
+                FieldHistoryRow.customer_id == row.id, FieldHistoryRow.field.in_(gone)))
+            n += 1
+        return n, archived

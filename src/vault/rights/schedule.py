@@ -9,11 +9,11 @@ skipped by the shredder (only rows that still hold a DEK are targets).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING
 
 from vault.access.caller import Caller
+from vault.lib.periodic import every
 
 if TYPE_CHECKING:
     from vault.rights.retention import RetentionReport, RetentionService
@@ -23,14 +23,11 @@ SCHEDULER = Caller(None, purpose="legal_claims", operator="scheduler")
 
 
 async def run_retention_every(service: RetentionService, every_s: float, *, mode: str = "erase") -> None:
-    """Run retention every ``every_s`` seconds until cancelled."""
-    while True:
-        await asyncio.sleep(every_s)
-        try:
-            report: RetentionReport = await service.run(SCHEDULER, mode=mode)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # keep serving; the next interval retries
-            log.exception("scheduled retention run failed")
-        else:
-            log.info("scheduled retention run: %d due, %d %sd", len(report.due), report.applied, mode)
+    """Run retention every ``every_s`` seconds until cancelled; a failed run is logged and retried next time."""
+
+    async def tick() -> None:
+        report: RetentionReport = await service.run(SCHEDULER, mode=mode)
+        log.info("scheduled retention run: %d due, %d %sd, %d with fields past retention, %d holds", len(report.due),
+                 report.applied, mode, len(report.fields_due), len(report.held))
+
+    await every(every_s, tick, on_error=lambda exc: log.error("scheduled retention run failed", exc_info=exc))

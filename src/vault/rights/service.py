@@ -25,17 +25,19 @@ from vault.audit.subjects import SubjectList
 from vault.customers import records
 from vault.customers.cohorts import SqlCohortMembers
 from vault.customers.errors import CustomerNotFoundError, InvalidFieldError
-from vault.customers.models import CustomerRow
+from vault.customers.models import CustomerCohortRow, CustomerRow
 from vault.customers.repository import apply_changes
 from vault.errors import InvalidInputError
 from vault.lib.clock import as_utc, utcnow
 from vault.lib.ids import new_id
 from vault.policy.collection import CollectionPolicy, empty_statutes
-from vault.rights import shredder
-from vault.rights.errors import SecondApprovalError, SubjectErasedError
+from vault.policy.statutes import Cohort
+from vault.rights import archive, shredder
+from vault.rights.errors import ErasureHeldError, SecondApprovalError, SubjectErasedError
 from vault.rights.export import build_export, history_field
+from vault.rights.holds import CustomerFacts, RetentionRules
 from vault.rights.journal import JournalEntry
-from vault.rights.models import FieldHistoryRow
+from vault.rights.models import FieldHistoryRow, RightsRequestRow
 from vault.rights.requests import RequestRegistry, RightsRequest, close_request, link_request
 
 if TYPE_CHECKING:
@@ -76,13 +78,28 @@ class RightsDeps:
 
 
 @dataclass(frozen=True, slots=True)
+class Retained:
+    """Fields an erasure could not destroy because a statute requires keeping them (GDPR 17(3)(b), PIPA 21(1)
+    proviso): moved to the statutory archive until ``until``."""
+
+    customer_id: uuid.UUID
+    statute: str
+    citation: str
+    fields: tuple[str, ...]
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ErasureResult:
-    """What an erasure did."""
+    """What an erasure did (``retained``: what a statute keeps, in the archive; ``held``: customers not erased
+    because processing is restricted)."""
 
     erased: list[uuid.UUID]
     already_erased: list[uuid.UUID] = field(default_factory=list)
     not_found: list[uuid.UUID] = field(default_factory=list)
     erased_at: datetime | None = None
+    retained: list[Retained] = field(default_factory=list)
+    held: list[uuid.UUID] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +140,7 @@ class RightsService:
         self._d = deps
         self._requests = RequestRegistry(deps.db, deps.guard, deps.audit, deps.clock)
         self._collection = deps.collection or CollectionPolicy(deps.purposes, deps.catalogue, empty_statutes())
+        self._rules = RetentionRules(deps.purposes, deps.catalogue, self._collection.statutes)
 
     # -- access -------------------------------------------------------------------------------------
 
@@ -267,23 +285,63 @@ class RightsService:
         purpose = (await self._d.guard.require(caller, perms.SUBJECTS_ERASE, "subject.erase",
                                                customer_id=customer_id)).id
         now = self._now()
+        async with self._d.db.read() as session:
+            found_row = await session.get(CustomerRow, customer_id)
+        if found_row is not None and found_row.restricted_at is not None and found_row.status != shredder.ERASED:
+            await self._d.guard.deny(caller, "subject.erase", ErasureHeldError(
+                f"customer {customer_id} is under a hold: processing restricted since "
+                f"{as_utc(found_row.restricted_at).date()} (GDPR Art. 18(1)(c), 17(3)(e); PIPA Art. 37: kept for "
+                "legal claims); lift the restriction first", customer_id=customer_id, reason="restriction"),
+                customer_id=customer_id)
         async with self._d.db.write() as session:
             row = await self._customer(session, customer_id, live=False)
             req = await link_request(session, request_id, customer_id, "erase")
             if row.status == shredder.ERASED:
                 close_request(req, caller, now, "already erased")
                 return ErasureResult([], [customer_id])
+            retained = await self._retain_statutory(session, [row], now)
             found = await shredder.targets(session, [customer_id])
             self._d.journal.append([JournalEntry(t.id, t.ref_digest, now, str(request_id) if request_id else
                                                  caller.request_id) for t in found])
             await shredder.erase_rows(session, [customer_id], now=now, request_id=request_id)
-            close_request(req, caller, now, "erased (crypto-shredded)")
+            kept = "; ".join(f"{', '.join(r.fields)} kept under statute {r.statute} until {r.until.date()} "
+                             "(GDPR Art. 17(3)(b), PIPA Art. 21(1) proviso)" for r in retained)
+            close_request(req, caller, now, "erased (crypto-shredded)" + (f"; {kept}" if kept else ""))
             await self._d.audit.record(session, AuditEvent(
                 "subject.erase", Outcome.ALLOWED, caller.actor, purpose=purpose, customer_id=customer_id,
                 request_id=caller.request_id, client_ip=caller.client_ip,
-                detail=f"request {request_id}" if request_id else None))
+                detail="; ".join(x for x in (f"request {request_id}" if request_id else "", kept) if x) or None))
         await shredder.scrub(self._d.db)
-        return ErasureResult([customer_id], erased_at=now)
+        return ErasureResult([customer_id], erased_at=now, retained=retained)
+
+    async def _retain_statutory(self, session: AsyncSession, rows: Sequence[CustomerRow],
+                                now: datetime) -> list[Retained]:
+        """Before an erasure: move what a statute with a retention period requires keeping to the archive."""
+        ids = [r.id for r in rows]
+        cohorts: dict[uuid.UUID, set[Cohort]] = {}
+        for cid, cohort in (await session.execute(select(CustomerCohortRow.customer_id, CustomerCohortRow.cohort)
+                                                  .where(CustomerCohortRow.customer_id.in_(ids)))).all():
+            cohorts.setdefault(cid, set()).add(Cohort(cohort))
+        for cid in (await session.scalars(select(RightsRequestRow.customer_id)
+                                          .where(RightsRequestRow.customer_id.in_(ids)))).all():
+            cohorts.setdefault(cid, set()).add(Cohort.DATA_SUBJECTS_WITH_REQUESTS)
+        out: list[Retained] = []
+        for row in rows:
+            if row.wrapped_dek is None:
+                continue
+            ended = as_utc(row.deleted_at) if row.deleted_at else now
+            facts = CustomerFacts(row.id, ended, tuple(records.sealed_field_names(row.sealed)),
+                                  cohorts=frozenset(cohorts.get(row.id, ())))
+            for st in self._rules.statutory(facts):
+                until = ended + timedelta(days=st.retention_days or 0)
+                names = [n for n in facts.fields if n in st.fields]
+                if until <= now or not names:
+                    continue
+                moved = await archive.move(session, self._d.keyring, row, st, names, until, now,
+                                           "erasure: kept under statute until its retention period ends")
+                if moved:
+                    out.append(Retained(row.id, st.id, st.citation, tuple(moved), until))
+        return out
 
     async def erase_many(self, customer_ids: Sequence[uuid.UUID], caller: Caller, *, reason: str,
                          approves: int | None = None) -> ErasureResult | ErasureProposal:
@@ -309,21 +367,34 @@ class RightsService:
             await self._check_approval(ids, caller, reason, approves, now)
         async with self._d.db.write() as session:
             found = await shredder.targets(session, ids)
-            present = {t.id for t in found}
             existing: set[uuid.UUID] = set()
+            held: set[uuid.UUID] = set()
+            covered: set[uuid.UUID] = set()
             for i in range(0, len(ids), 500):
-                existing.update((await session.scalars(
-                    select(CustomerRow.id).where(CustomerRow.id.in_(ids[i:i + 500])))).all())
+                chunk = ids[i:i + 500]
+                existing.update((await session.scalars(select(CustomerRow.id).where(CustomerRow.id.in_(chunk)))).all())
+                # restricted customers are held (GDPR 18(1)(c), 17(3)(e)): reported, not erased
+                held.update((await session.scalars(select(CustomerRow.id).where(
+                    CustomerRow.id.in_(chunk), CustomerRow.restricted_at.is_not(None),
+                    CustomerRow.status != shredder.ERASED))).all())
+                covered.update((await session.scalars(select(CustomerCohortRow.customer_id).where(
+                    CustomerCohortRow.customer_id.in_(chunk)))).all())
+            found = [t for t in found if t.id not in held]
+            present = {t.id for t in found}
+            rows = [r for c in sorted(covered & present) if (r := await session.get(CustomerRow, c)) is not None]
+            retained = await self._retain_statutory(session, rows, now)
             self._d.journal.append([JournalEntry(t.id, t.ref_digest, now, caller.request_id) for t in found])
             await shredder.erase_rows(session, [t.id for t in found], now=now, request_id=None)
             await self._d.audit.record(session, AuditEvent(
                 "subject.erase", Outcome.ALLOWED, caller.actor, purpose=purpose,
                 subjects=tuple(sorted(present, key=lambda u: u.bytes)), subject_count=len(present),
                 request_id=caller.request_id, client_ip=caller.client_ip,
-                detail=f"bulk erasure of {len(present)} customers: {reason}"[:500]))
+                detail=(f"bulk erasure of {len(present)} customers: {reason}; {len(held)} held (restricted); "
+                        f"{len(retained)} with fields kept under a statute (archived)")[:500]))
         await shredder.scrub(self._d.db)
-        return ErasureResult([t.id for t in found], [i for i in ids if i in existing and i not in present],
-                             [i for i in ids if i not in existing], now)
+        return ErasureResult([t.id for t in found],
+                             [i for i in ids if i in existing and i not in present and i not in held],
+                             [i for i in ids if i not in existing], now, retained, sorted(held, key=str))
 
     async def _propose_erasure(self, ids: list[uuid.UUID], caller: Caller, purpose: str | None,
                                reason: str) -> ErasureProposal:

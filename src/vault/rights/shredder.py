@@ -66,7 +66,8 @@ async def targets(session: AsyncSession, ids: Sequence[uuid.UUID], *, action: st
     return out
 
 
-async def _secure_delete(session: AsyncSession) -> None:
+async def secure_delete(session: AsyncSession) -> None:
+    """On SQLite, zero freed cells in this transaction (old ciphertexts and keys do not linger in the file)."""
     if session.get_bind().dialect.name == "sqlite":
         await session.execute(text("PRAGMA secure_delete = ON"))
 
@@ -81,7 +82,7 @@ async def _drop_links(session: AsyncSession, chunk: list[uuid.UUID]) -> None:
 async def erase_rows(session: AsyncSession, ids: Sequence[uuid.UUID], *, now: datetime,
                      request_id: uuid.UUID | None) -> None:
     """Shred ``ids`` in the current transaction (the journal entries must already be written)."""
-    await _secure_delete(session)
+    await secure_delete(session)
     ids = list(ids)
     for i in range(0, len(ids), _CHUNK):
         chunk = ids[i:i + _CHUNK]
@@ -121,7 +122,7 @@ async def pseudonymize_rows(session: AsyncSession, keyring: Keyring, catalogue: 
     The old DEK is gone, so old ciphertexts (history, consent evidence) are shredded as on erasure;
     the record can no longer be looked up or linked to a person (no indexes, no customer_ref).
     """
-    await _secure_delete(session)
+    await secure_delete(session)
     ids = list(ids)
     for i in range(0, len(ids), _CHUNK):
         chunk = ids[i:i + _CHUNK]

@@ -190,6 +190,25 @@ class SnapshotDiff:
 
 
 @dataclass
+class VersionComparison:
+    """Membership of two versions' expressions evaluated on the same feature table (nothing stored).
+
+    ``joined`` are members of ``target`` only (by their tier/quadrant), ``left`` members of ``base`` only;
+    their ``ids`` hold at most the requested sample (the counts are complete).
+    """
+
+    base: VersionView
+    target: VersionView
+    as_of: date
+    population: int
+    base_size: int
+    target_size: int
+    joined: DiffSide
+    left: DiffSide
+    stayed: int
+
+
+@dataclass
 class ConflictReport:
     """Members of a targeting segment that another department blocked."""
 
@@ -259,6 +278,14 @@ class SegmentService:
         if subjects is not None:
             return await self._d.audit.record_bulk_durable(event, subjects)
         return await self._d.audit.record_durable(event)
+
+    def may_see_customers(self, caller: Caller) -> bool:
+        """Whether the caller's role sees some customer field for some purpose (so customer ids of members
+        may be shown to it; an analyst's may not)."""
+        if caller.principal is None:
+            return True
+        policy = self._d.guard.policy
+        return any(policy.field_visibility(caller.role, p.id) for p in self._d.purposes)
 
     # -- preview --------------------------------------------------------------------------------------
 
@@ -570,6 +597,45 @@ class SegmentService:
         await self._audit("segment.diff", caller, f"{base.ref},{target.ref}",
                           f"base={base_id} target={target_id} joined={joined.count} left={left.count}")
         return SnapshotDiff(base, target, joined, left, len(stayed), dict(sorted(changes.items())))
+
+    async def compare(self, base_ref: str, target_ref: str, caller: Caller, *, as_of: date | None = None,
+                      sample: int = 5) -> VersionComparison:
+        """Who the ``target`` version's expression adds and drops against ``base``'s, evaluated now (or at
+        ``as_of``) over every customer not erased, storing nothing: drafts have no snapshot to compare yet.
+
+        Audited as ``segment.compare`` with the counts; the sampled ids (only for roles that may see some
+        customer field: never analysts) are recorded as the entry's subjects.
+
+        Raises:
+            SegmentNotFoundError: either version does not exist.
+        """
+        await self._require(caller, perms.SEGMENTS_READ, "segment.compare", f"{base_ref},{target_ref}")
+        if not self.may_see_customers(caller):
+            sample = 0  # analysts see members only as project pseudonyms, never customer ids
+        base, target = await self.get(base_ref, caller), await self.get(target_ref, caller)
+        a = compile_expression(base.expression, self.engine.catalogue)
+        b = compile_expression(target.expression, self.engine.catalogue)
+        table = await self.features(as_of, sorted(a.names | b.names), groups=sorted(SNAPSHOT_GROUPS))
+        frame = table.frame.select("customer_id", "tier", "quadrant",
+                                   a.predicate.fill_null(False).alias("_a"), b.predicate.fill_null(False).alias("_b"))
+        joined, left = DiffSide(), DiffSide()
+        for side, rows in ((joined, frame.filter(pl.col("_b") & ~pl.col("_a"))),
+                           (left, frame.filter(pl.col("_a") & ~pl.col("_b")))):
+            side.count = rows.height
+            side.by_tier = {k: int(v) for k, v in rows.group_by("tier").len().iter_rows() if k is not None}
+            side.by_quadrant = {k: int(v) for k, v in rows.group_by("quadrant").len().iter_rows() if k is not None}
+            side.ids = [uuid.UUID(hex=h) for h in rows["customer_id"].sort().head(max(0, sample)).to_list()]
+        sampled = SubjectList()
+        for cid in sorted(joined.ids + left.ids, key=lambda u: u.bytes):
+            sampled.append(cid)
+        stayed = frame.filter(pl.col("_a") & pl.col("_b")).height
+        base_size, target_size = int(frame["_a"].sum()), int(frame["_b"].sum())
+        await self._audit("segment.compare", caller, f"{base.ref},{target.ref}",
+                          f"as_of={table.as_of} joined={joined.count} left={left.count} stayed={stayed} "
+                          f"sample={len(joined.ids) + len(left.ids)}",
+                          subjects=sampled if joined.ids or left.ids else None)
+        return VersionComparison(base, target, table.as_of, table.population, base_size, target_size, joined,
+                                 left, stayed)
 
     async def conflicts(self, ref: str, caller: Caller) -> ConflictReport:
         """Members of the latest snapshot of a targeting version blocked (blacklist / do_not_contact) by

@@ -7,8 +7,9 @@ from vault.web.pages.consent import ConsentProofController
 from vault.web.pages.dashboard import DashboardController
 from vault.web.pages.requests import RequestQueueController
 from vault.web.pages.reviews import ReviewController
+from vault.web.pages.segments import SegmentController
 
 PAGE_CONTROLLERS = [DashboardController, AuditController, ReviewController, ConsentProofController,
-                    RequestQueueController]
+                    RequestQueueController, SegmentController]
 
 __all__ = ["PAGE_CONTROLLERS"]

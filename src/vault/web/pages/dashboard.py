@@ -1,4 +1,5 @@
-"""The dashboard: chain status and last checkpoint, requests due, consent rates, denials today, alerts."""
+"""The dashboard: chain status and last checkpoint, requests due, consent rates, denials today, alerts, and
+destruction overdue under retention (customers and fields past retention not yet destroyed, holds)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ class DashboardController(Controller):
                 {"label": purposes[p].title.model_dump().get(language(request), p)
                  if p in purposes else p, "data": values} for p, values in rates.rates.items()]}
             ctx["rates"] = rates
+            ctx["retention"] = await vault.retention().overdue()
             await vault.audit.record_durable(AuditEvent(
                 "audit.dashboard", Outcome.ALLOWED, user.principal.actor, client_ip=client_ip(request)))
         if ctx["can_requests"]:
