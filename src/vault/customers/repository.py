@@ -15,7 +15,13 @@ from sqlalchemy.exc import IntegrityError
 
 from vault.customers import records
 from vault.customers.errors import DuplicateCustomerError
-from vault.customers.models import CustomerIndexRow, CustomerRow, IdempotencyRow, customers_table
+from vault.customers.models import (
+    CustomerIndexRow,
+    CustomerRow,
+    IdempotencyRow,
+    customer_index_table,
+    customers_table,
+)
 from vault.customers.quality import insert_flags, replace_flags
 from vault.db.bulk import BulkInsert, BulkValues, Column, insert_rows
 
@@ -32,8 +38,11 @@ if TYPE_CHECKING:
 
 __all__ = ["CustomerRepository", "CustomerStore", "apply_changes", "insert_new_customers"]
 
-# Built once: the hot read reuses the statement and its compiled form.
+# Built once: the hot read and the create reuse the statements and their compiled forms (Core tables, not
+# the ORM bulk-insert path).
 _BY_ID = select(customers_table).where(customers_table.c.id == bindparam("cid"))
+_INSERT_CUSTOMER = insert(customers_table)
+_INSERT_INDEX = insert(customer_index_table)
 
 
 class CustomerStore(Protocol):
@@ -103,9 +112,9 @@ class CustomerRepository:
         """
         try:
             async with self._session.begin_nested():
-                await self._session.execute(insert(CustomerRow), [sealed.row])
+                await self._session.execute(_INSERT_CUSTOMER, [sealed.row])
                 if sealed.index_rows:
-                    await self._session.execute(insert(CustomerIndexRow), sealed.index_rows)
+                    await self._session.execute(_INSERT_INDEX, sealed.index_rows)
                 await insert_flags(self._session, sealed.flag_rows)
         except IntegrityError as exc:
             raise DuplicateCustomerError("a customer with this customer_ref already exists") from exc

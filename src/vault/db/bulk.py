@@ -92,14 +92,21 @@ async def insert_rows(conn: AsyncConnection, statement: BulkInsert, rows: Sequen
     (rows skipped by ``ON CONFLICT DO NOTHING`` are not counted)."""
     if not rows:
         return 0
+    return await execute_rows(conn, statement.sql(sqlite=conn.dialect.name == "sqlite"), rows)
+
+
+async def execute_rows(conn: AsyncConnection, sql: str, rows: Sequence[tuple[Any, ...]]) -> int:
+    """Run an insert statement written for the dialect over ``rows``: SQLite ``executemany`` with one qmark
+    tuple per row, PostgreSQL one execution with a list per column (``unnest`` arrays). Returns the rows
+    actually inserted (those skipped by ``ON CONFLICT DO NOTHING`` are not counted)."""
     if conn.dialect.name == "sqlite":
         raw = await conn.get_raw_connection()
         dbapi: Any = raw.driver_connection
         before = await _total_changes(dbapi)
-        await conn.exec_driver_sql(statement.sql(sqlite=True), list(rows))
+        await conn.exec_driver_sql(sql, list(rows))
         return await _total_changes(dbapi) - before
     columns = tuple(list(col) for col in zip(*rows, strict=True))
-    result = await conn.exec_driver_sql(statement.sql(sqlite=False), columns)
+    result = await conn.exec_driver_sql(sql, columns)
     return int(result.rowcount)
 
 

@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from vault.audit.entry import AuditEvent, Outcome
+from vault.db.bulk import execute_rows
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -401,16 +402,8 @@ class BehaviourImporter:
 
     @staticmethod
     async def _insert(conn: AsyncConnection, driver: _Driver, sql: str, rows: list[tuple[Any, ...]]) -> int:
-        if driver.sqlite:
-            # total_changes counts rows actually inserted (conflicting ones are skipped silently).
-            raw = await conn.get_raw_connection()
-            dbapi: Any = raw.driver_connection
-            before = await _total_changes(dbapi)
-            await conn.exec_driver_sql(sql, rows)
-            return await _total_changes(dbapi) - before
-        columns = tuple(list(col) for col in zip(*rows, strict=True))
-        result = await conn.exec_driver_sql(sql, columns)
-        return int(result.rowcount)
+        del driver  # the statement was written for the dialect
+        return await execute_rows(conn, sql, rows)
 
 
 def _insert_sql(kind: _Kind, driver: _Driver) -> str:
@@ -425,14 +418,6 @@ def _insert_sql(kind: _Kind, driver: _Driver) -> str:
     marks = driver.placeholders(len(kind.columns)).split(", ")
     arrays = ", ".join(f"{m}::{t}[]" for m, t in zip(marks, kind.pg_types, strict=True))
     return head + f"SELECT * FROM unnest({arrays})" + tail
-
-
-async def _total_changes(dbapi: Any) -> int:
-    # aiosqlite proxies the sqlite3 connection's attribute through its thread
-    value = dbapi.total_changes
-    if hasattr(value, "__await__"):
-        value = await value
-    return int(value)
 
 
 def _chunks(items: Iterator[tuple[int, list[str]] | RowError],
