@@ -8,28 +8,20 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from vault.access.lawful_basis import LawfulBasisCheck
 from vault.access.permissions import ROLES
-from vault.access.policy import AccessPolicy
 from vault.audit.log import AuditLog
-from vault.audit.policy_files import policy_digest, record_policy_load
-from vault.consent.imports import check_import_columns
-from vault.consent.ledger import SqlConsentLedger
-from vault.consent.notices import check_published_notices
-from vault.crypto.keys import LayeredKeyProvider, load_env_keys, load_key_file
+from vault.audit.policy_files import policy_digest, record_policy_load, recorded_policy_digest
 from vault.db.engine import Database
 from vault.keys.store import load_keyring
-from vault.lib.ratelimit import ConcurrencyLimit, SlidingWindow, VolumeWindow
-from vault.policy.catalogue import load_catalogue
-from vault.policy.purposes import load_purposes
-from vault.policy.statutes import StatuteRegistry, check_statutes, load_statutes
 
+# Imported where they are used, so a command pays only for what it builds: the policy files' parsers
+# (pydantic, yaml, phonenumbers, casbin) when policies are loaded, the rate limits when the API builds them.
 if TYPE_CHECKING:
     from datetime import date
 
@@ -37,6 +29,8 @@ if TYPE_CHECKING:
 
     from vault.access.caller import Caller
     from vault.access.guard import Guard
+    from vault.access.lawful_basis import LawfulBasisCheck
+    from vault.access.policy import AccessPolicy
     from vault.access.principals import PrincipalService
     from vault.access.sessions import SessionService
     from vault.audit.entry import Actor
@@ -51,9 +45,11 @@ if TYPE_CHECKING:
     from vault.customers.service import CustomerDeps, CustomerService
     from vault.keys.rotation import KeyRotation
     from vault.lib.pii import PiiPort
+    from vault.lib.ratelimit import ConcurrencyLimit, SlidingWindow, VolumeWindow
     from vault.policy.catalogue import FieldCatalogue
     from vault.policy.collection import CollectionPolicy
     from vault.policy.purposes import PurposeCatalogue
+    from vault.policy.statutes import StatuteRegistry
     from vault.privacy.dp import DpStats
     from vault.privacy.jobs import ExtractJobs
     from vault.privacy.projects import ProjectService
@@ -80,6 +76,12 @@ class Policies:
 
 def load_policies(settings: Settings) -> Policies:
     """Load and cross-validate purposes.yaml, pii.yaml, statutes.yaml and the casbin files (stops start-up on error)."""
+    from vault.access.policy import AccessPolicy
+    from vault.consent.imports import check_import_columns
+    from vault.policy.catalogue import load_catalogue
+    from vault.policy.purposes import load_purposes
+    from vault.policy.statutes import check_statutes, load_statutes
+
     d = settings.policy.directory
     purposes = load_purposes(d / "purposes.yaml")
     catalogue = load_catalogue(d / "pii.yaml", purposes)
@@ -106,6 +108,8 @@ def build_detector(*, threshold: float | None = None) -> PiiPort:
 def key_provider(settings: Settings, *, create: bool = False) -> KeyProvider:
     """The configured KEK provider (``create``: a PKCS#11 token without a KEK gets one, for `vault init`)."""
     c = settings.crypto
+    from vault.crypto.keys import LayeredKeyProvider, load_env_keys, load_key_file
+
     if c.kek_provider == "env":
         return load_env_keys(os.environ.get(c.kek_env_var), var=c.kek_env_var)
     if c.kek_provider == "pkcs11":
@@ -126,16 +130,59 @@ class Analysts:
     stats: DpStats
 
 
+class _LazyRoles(Collection[str]):
+    """Role names computed on first use (listing principals needs no access policy)."""
+
+    def __init__(self, compute: Callable[[], Collection[str]]) -> None:
+        self._compute = compute
+        self._value: Collection[str] | None = None
+
+    def _get(self) -> Collection[str]:
+        if self._value is None:
+            self._value = self._compute()
+        return self._value
+
+    def __contains__(self, role: object) -> bool:
+        return role in self._get()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+
 @dataclass
 class Vault:
-    """Everything a request or command needs."""
+    """Everything a request or command needs.
+
+    ``loaded_policies`` is None when the policy files are unchanged since they were last validated and
+    recorded (:func:`open_vault`): :attr:`policies` then parses them on first use.
+    """
 
     settings: Settings
     db: Database
-    policies: Policies
+    loaded_policies: Policies | None
     keyring: Keyring
     audit: AuditLog
-    lawful: LawfulBasisCheck
+    lawful_check: LawfulBasisCheck | None = None
+
+    @property
+    def policies(self) -> Policies:
+        """The validated policy files (parsed on first use)."""
+        if self.loaded_policies is None:
+            self.loaded_policies = load_policies(self.settings)
+        return self.loaded_policies
+
+    @property
+    def lawful(self) -> LawfulBasisCheck:
+        """The lawful-basis check over the consent ledger."""
+        if self.lawful_check is None:
+            from vault.access.lawful_basis import LawfulBasisCheck
+            from vault.consent.ledger import SqlConsentLedger
+
+            self.lawful_check = LawfulBasisCheck(SqlConsentLedger())
+        return self.lawful_check
 
     @cached_property
     def guard(self) -> Guard:
@@ -153,21 +200,29 @@ class Vault:
     @cached_property
     def lookups(self) -> SlidingWindow:
         """Exact lookups per principal and minute."""
+        from vault.lib.ratelimit import SlidingWindow
+
         return SlidingWindow(self._share(self.settings.limits.lookups_per_minute), 60.0)
 
     @cached_property
     def lookup_misses(self) -> SlidingWindow:
         """Empty lookups per principal within 10 minutes; reaching the limit writes an alert entry."""
+        from vault.lib.ratelimit import SlidingWindow
+
         return SlidingWindow(self._share(self.settings.limits.lookup_miss_alert), 600.0)
 
     @cached_property
     def detection_slots(self) -> ConcurrencyLimit:
         """PII detection runs in flight per principal."""
+        from vault.lib.ratelimit import ConcurrencyLimit
+
         return ConcurrencyLimit(max(1, self.settings.limits.detections_in_flight))
 
     @cached_property
     def contact_volume(self) -> VolumeWindow:
         """Contacts resolved per principal within 24 h."""
+        from vault.lib.ratelimit import VolumeWindow
+
         return VolumeWindow(86_400.0)
 
     @cached_property
@@ -374,8 +429,9 @@ class Vault:
         """A principal service on ``session``."""
         from vault.access.principals import PrincipalService
 
-        pii_roles = frozenset(r for r in self.roles if self.policies.access.reads_pii(r))
-        return PrincipalService(session, self.audit, self.roles, pii_roles)
+        roles = _LazyRoles(lambda: self.roles)
+        pii_roles = _LazyRoles(lambda: frozenset(r for r in self.roles if self.policies.access.reads_pii(r)))
+        return PrincipalService(session, self.audit, roles, pii_roles, guard=lambda: self.guard)
 
     def console_sessions(self, session: AsyncSession) -> SessionService:
         """Console sessions and TOTP for people, on ``session``."""
@@ -397,25 +453,30 @@ class Vault:
 
 
 async def open_vault(settings: Settings) -> Vault:
-    """Build the vault: policies, KEK provider, database, system keys, audit log.
+    """Build the vault: KEK provider, database, system keys, audit log; policies when they changed.
 
-    A change of the policy files since the last start is recorded (``policy.loaded``, by hash); a
-    published consent notice whose disclosure changed stops start-up (``consent.notices``).
+    The policy files are hashed at every start. When the digest differs from the one the last
+    ``policy.loaded`` entry recorded (or none exists) they are parsed and cross-validated now (an error
+    stops start-up), published consent notices are checked (one whose disclosure changed stops start-up,
+    ``consent.notices``) and the change is recorded; otherwise they were validated by the start that
+    recorded this digest, and are parsed when a command first uses them.
     """
-    policies = load_policies(settings)
+    digest = policy_digest(settings.policy.directory)
     provider = key_provider(settings)
     db = Database(settings.database_url)
+    policies: Policies | None = None
     try:
         async with db.read() as session:
             keyring = await load_keyring(session, provider)
-    except Exception:
-        await db.dispose()
-        raise
-    try:
-        await check_published_notices(db, policies.purposes)
-        await record_policy_load(db, policy_digest(settings.policy.directory))
+            changed = await recorded_policy_digest(session) != digest.sha256
+        if changed:
+            from vault.consent.notices import check_published_notices
+
+            policies = load_policies(settings)
+            await check_published_notices(db, policies.purposes)
+            await record_policy_load(db, digest)
     except Exception:
         await db.dispose()
         raise
     audit = AuditLog(db, max_batch=settings.audit.group_commit_max)
-    return Vault(settings, db, policies, keyring, audit, LawfulBasisCheck(SqlConsentLedger()))
+    return Vault(settings, db, policies, keyring, audit)

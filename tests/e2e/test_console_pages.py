@@ -9,6 +9,7 @@ import base64
 import csv
 import io
 import json
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -97,7 +98,9 @@ async def officer(server: str, browser: Any, people: dict[str, str], data: dict[
 async def test_dashboard_and_chain_verification(officer: Any, server: str, vault: Vault,
                                                 data: dict[str, Any]) -> None:
     page = officer
-    assert f"#{data['checkpoint']}" in await page.inner_text("#checkpoint")
+    # the server also signs checkpoints on its schedule: the last one is the fixture's or a later one
+    shown = re.search(r"#(\d+)", await page.inner_text("#checkpoint"))
+    assert shown is not None and int(shown.group(1)) >= data["checkpoint"]
     assert int(await page.inner_text("#denials-today")) >= 3
     assert int(await page.inner_text("#overdue-count")) >= 1
     await page.locator("#chart-rates[data-drawn='1']").wait_for()  # Chart.js drew it (no eval: the CSP forbids it)

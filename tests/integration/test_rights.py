@@ -290,7 +290,9 @@ async def test_erasure_shreds_and_leaves_a_tombstone(vault: Vault, principals: d
     assert old.blob not in raw and dek not in raw
     assert ref_digest is not None and ref_digest not in raw
     for value in values.values():
-        if len(value) >= 5:  # "F" and the like occur in any binary file
+        # "F" and the like occur in any binary file; a short all-digit value (a 5-digit postal code) occurs
+        # by chance in the hex digests the log and indexes store, so only values that cannot collide are grepped.
+        if len(value) >= 5 and not (value.isdigit() and len(value) < 10):
             assert value.encode() not in raw
 
 

@@ -1,18 +1,56 @@
 """Principals, API keys, casbin policy, purposes and lawful-basis checks."""
 
-from vault.access import permissions
-from vault.access.errors import (
-    AccountLockedError,
-    InvalidCredentialsError,
-    NoLawfulBasisError,
-    PermissionDeniedError,
-    PurposeDeniedError,
-    PurposeRequiredError,
-    UnknownPurposeError,
-)
-from vault.access.lawful_basis import ConsentLedger, LawfulBasisCheck, NoConsentLedger
-from vault.access.policy import AccessPolicy, Visibility
-from vault.access.principals import IssuedKey, Principal, PrincipalService
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vault.access import permissions
+    from vault.access.errors import (
+        AccountLockedError,
+        InvalidCredentialsError,
+        NoLawfulBasisError,
+        PermissionDeniedError,
+        PurposeDeniedError,
+        PurposeRequiredError,
+        UnknownPurposeError,
+    )
+    from vault.access.lawful_basis import ConsentLedger, LawfulBasisCheck, NoConsentLedger
+    from vault.access.policy import AccessPolicy, Visibility
+    from vault.access.principals import IssuedKey, Principal, PrincipalService
+
+# name -> module: each is imported on first use (PEP 562), so importing one submodule does not
+# import the whole package (command start, tests/bench/test_cli_start_bench.py).
+_EXPORTS = {
+    "permissions": "vault.access.permissions",
+    "AccountLockedError": "vault.access.errors",
+    "InvalidCredentialsError": "vault.access.errors",
+    "NoLawfulBasisError": "vault.access.errors",
+    "PermissionDeniedError": "vault.access.errors",
+    "PurposeDeniedError": "vault.access.errors",
+    "PurposeRequiredError": "vault.access.errors",
+    "UnknownPurposeError": "vault.access.errors",
+    "ConsentLedger": "vault.access.lawful_basis",
+    "LawfulBasisCheck": "vault.access.lawful_basis",
+    "NoConsentLedger": "vault.access.lawful_basis",
+    "AccessPolicy": "vault.access.policy",
+    "Visibility": "vault.access.policy",
+    "IssuedKey": "vault.access.principals",
+    "Principal": "vault.access.principals",
+    "PrincipalService": "vault.access.principals",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    imported = importlib.import_module(module)
+    value = imported if module == f"{__name__}.{name}" else getattr(imported, name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "AccessPolicy",

@@ -20,6 +20,7 @@ from vault.access.errors import (
     AccountLockedError,
     ApprovalNotPendingError,
     DuplicatePrincipalError,
+    ForeignKeyIssueError,
     InvalidCredentialsError,
     PrincipalNotFoundError,
     SelfApprovalError,
@@ -31,10 +32,12 @@ from vault.errors import InvalidInputError, VaultError
 from vault.lib.clock import as_utc, utcnow
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Callable, Collection
 
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from vault.access.caller import Caller
+    from vault.access.guard import Guard
     from vault.audit.log import AuditLog
     from vault.db.engine import Database
 
@@ -92,11 +95,12 @@ class PrincipalService:
     """Manage principals and keys; authenticate API keys and console logins."""
 
     def __init__(self, session: AsyncSession, audit: AuditLog, roles: Collection[str],
-                 pii_roles: Collection[str] = ()) -> None:
+                 pii_roles: Collection[str] = (), guard: Callable[[], Guard] | None = None) -> None:
         self._session = session
         self._audit = audit
         self._roles = roles
         self._pii_roles = pii_roles
+        self._guard = guard
 
     def _needs_approval(self, role: str, actor: Actor) -> bool:
         # A principal (an admin over HTTP) may not alone create a PII-capable principal; the local
@@ -145,6 +149,22 @@ class PrincipalService:
         Nobody issues keys for another principal: a principal gets its key at creation, or rotates its own.
         """
         return await self._issue_key(await self._get_row(caller.id), caller.actor)
+
+    async def issue_key(self, principal_id: uuid.UUID, caller: Caller) -> IssuedKey:
+        """Issue an API key to ``principal_id``, which must be the caller itself: :meth:`rotate_own_key`.
+
+        Raises:
+            ForeignKeyIssueError: ``principal_id`` is another principal (a durable denial entry is written
+                first, by the guard).
+        """
+        if caller.principal is not None and principal_id == caller.principal.id:
+            return await self.rotate_own_key(caller.principal)
+        exc = ForeignKeyIssueError(
+            "API keys are issued only to their own principal: at creation, or by rotating one's own key "
+            "(POST /v1/principals/me/keys)")
+        if self._guard is not None:
+            await self._guard().deny(caller, "key.issue", exc, context=f"principal={principal_id}")
+        raise exc
 
     async def _issue_key(self, principal: PrincipalRow, actor: Actor) -> IssuedKey:
         prefix = KEY_PREFIX + secrets.token_hex(4)

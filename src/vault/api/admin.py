@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vault.access import permissions as perms
 from vault.access.caller import Caller
-from vault.access.errors import ForeignKeyIssueError, SelfApprovalError
+from vault.access.errors import SelfApprovalError
 from vault.api.deps import provide_read_session, provide_write_session, vault_of
 from vault.api.schemas import AuditEntryRead, AuditPage, KeyIssued, PrincipalCreate, PrincipalRead
 from vault.audit.entry import AuditEvent, Outcome
@@ -68,13 +68,7 @@ class PrincipalController(Controller):
         A principal gets its key at creation or rotates its own, so nobody (an admin included) can
         obtain a working key of another principal and act in its name.
         """
-        assert caller.principal is not None
-        if principal_id != caller.principal.id:
-            exc = ForeignKeyIssueError(
-                "API keys are issued only to their own principal: at creation, or by rotating one's own key "
-                "(POST /v1/principals/me/keys)")
-            await vault_of(state).guard.deny(caller, "key.issue", exc, context=f"principal={principal_id}")
-        return KeyIssued.from_issued(await vault_of(state).principals(session).rotate_own_key(caller.principal))
+        return KeyIssued.from_issued(await vault_of(state).principals(session).issue_key(principal_id, caller))
 
     @post("/{principal_id:uuid}/approve", operation_id="ApprovePrincipal",
           dependencies={"session": Provide(provide_write_session)})

@@ -22,6 +22,8 @@ from vault.audit.models import AuditEntryRow
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from vault.db.engine import Database
 
 POLICY_LOADED = "policy.loaded"
@@ -60,6 +62,14 @@ def recorded_sha256(detail: str | None) -> str | None:
     return detail.split(" ", 1)[0].removeprefix("sha256=")
 
 
+async def recorded_policy_digest(session: AsyncSession) -> str | None:
+    """The digest the last ``policy.loaded`` entry recorded (None before the first)."""
+    last = (await session.execute(
+        select(AuditEntryRow.detail).where(AuditEntryRow.action == POLICY_LOADED)
+        .order_by(AuditEntryRow.seq.desc()).limit(1))).scalar_one_or_none()
+    return recorded_sha256(last)
+
+
 async def record_policy_load(db: Database, digest: PolicyDigest, actor: Actor | None = None) -> int | None:
     """Append a ``policy.loaded`` entry when the policy files' digest changed since the last one.
 
@@ -72,10 +82,7 @@ async def record_policy_load(db: Database, digest: PolicyDigest, actor: Actor | 
     async with db.write() as session:
         if session.get_bind().dialect.name == "postgresql":
             await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
-        last = (await session.execute(
-            select(AuditEntryRow.detail).where(AuditEntryRow.action == POLICY_LOADED)
-            .order_by(AuditEntryRow.seq.desc()).limit(1))).scalar_one_or_none()
-        if recorded_sha256(last) == digest.sha256:
+        if await recorded_policy_digest(session) == digest.sha256:
             return None
         event = AuditEvent(POLICY_LOADED, Outcome.ALLOWED, actor or Actor.cli("vault"), detail=digest.detail)
         return (await append(session, [event]))[0]

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 
 from vault.audit.models import AuditEntryRow
-from vault.audit.verify import create_checkpoint, export_checkpoint
+from vault.audit.verify import LATEST_CHECKPOINT, create_checkpoint, export_checkpoint
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from vault.db.engine import Database
 
 log = logging.getLogger("vault.audit")
-LATEST = "latest.json"
+LATEST = LATEST_CHECKPOINT
 
 
 class CheckpointSchedule:

@@ -7,16 +7,14 @@ import os
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from vault.access.caller import Caller
-from vault.audit.impact import ImpactQuery
-from vault.audit.schedule import LATEST
-from vault.audit.verify import create_checkpoint, export_checkpoint, verify_chain, verify_exported
-from vault.bootstrap import Vault
-from vault.cli.common import err, fail, operator, out, run, with_vault
-from vault.lib.files import write_private
+from vault.cli.common import err, fail, operator, out, run, settings, with_vault
+
+if TYPE_CHECKING:  # the commands import what they run: `vault audit verify` needs no vault, only the database
+    from vault.bootstrap import Vault
 
 app = typer.Typer(help="Tamper-evident audit log.", no_args_is_help=True)
 
@@ -26,26 +24,26 @@ def verify(
     checkpoint: Path = typer.Option(None, exists=True, dir_okay=False,
                                     help="Also check an exported checkpoint file (trusted key)"),
 ) -> None:
-    """Verify the hash chain and checkpoint signatures; exit 1 naming the first broken entry."""
+    """Verify the hash chain and checkpoint signatures; exit 1 naming the first broken entry.
 
-    async def go(vault: Vault) -> int:
-        if checkpoint is None:
-            latest = (vault.settings.audit.checkpoint_dir or vault.settings.var_dir / "checkpoints") / LATEST
-            hint = f" (the newest exported one is {latest})" if latest.exists() else ""
-            err.print("[bold red]WARNING:[/bold red] no external checkpoint given: a log truncated (or rewritten "
-                      "from some entry on) by someone with write access to the database still verifies. "
-                      f"Pass --checkpoint FILE with a checkpoint kept outside the database{hint}.")
-        async with vault.db.read() as session:
-            result = await (verify_exported(session, checkpoint) if checkpoint else verify_chain(session))
-        if result.ok:
-            out.print(f"audit log intact: {result.entries} entries, {result.checkpoints} checkpoints, "
-                      f"head {result.head_seq} {result.head_hash[:16]}")
-            return 0
-        err.print(f"audit log BROKEN at entry {result.broken_seq}: {result.reason}")
-        return 1
+    Reads the database with its synchronous driver only (no keys, policies or services are loaded).
+    """
+    from vault.audit.verify import LATEST_CHECKPOINT, verify_database
 
-    code = run(with_vault(go))
-    raise typer.Exit(code)
+    config = settings()
+    if checkpoint is None:
+        latest = (config.audit.checkpoint_dir or config.var_dir / "checkpoints") / LATEST_CHECKPOINT
+        hint = f" (the newest exported one is {latest})" if latest.exists() else ""
+        err.print("[bold red]WARNING:[/bold red] no external checkpoint given: a log truncated (or rewritten "
+                  "from some entry on) by someone with write access to the database still verifies. "
+                  f"Pass --checkpoint FILE with a checkpoint kept outside the database{hint}.")
+    result = verify_database(config.database_url, checkpoint_file=checkpoint)
+    if result.ok:
+        out.print(f"audit log intact: {result.entries} entries, {result.checkpoints} checkpoints, "
+                  f"head {result.head_seq} {result.head_hash[:16]}")
+        raise typer.Exit(0)
+    err.print(f"audit log BROKEN at entry {result.broken_seq}: {result.reason}")
+    raise typer.Exit(1)
 
 
 @app.command("checkpoint")
@@ -53,6 +51,7 @@ def checkpoint(
     export: Path = typer.Option(None, help="Also write the checkpoint to this file (keep it outside the database)"),
 ) -> None:
     """Sign the current chain head with the audit Ed25519 key."""
+    from vault.audit.verify import create_checkpoint, export_checkpoint
 
     async def go(vault: Vault) -> None:
         async with vault.db.write() as session:
@@ -89,6 +88,10 @@ def impact(
     out_csv: Path = typer.Option(None, "--out", help="Write the notification list (CSV) here"),
 ) -> None:
     """Customers, data categories and counts a principal, key or KEK version touched; 72-hour clock."""
+    from vault.access.caller import Caller
+    from vault.audit.impact import ImpactQuery
+    from vault.lib.files import write_private
+
     query = ImpactQuery(principal, key, kek_version, _when(since, "--since"), _when(until, "--until"),
                         _when(detected_at, "--detected-at"))
 
@@ -117,6 +120,8 @@ def inspection(
     Signing needs the officer's own API key (in the env var ``--key-env`` names), so the sign-off
     entry names the officer, not the shell user.
     """
+
+    from vault.access.caller import Caller
 
     async def go(vault: Vault) -> None:
         caller = Caller(None, operator=operator("audit inspection"))

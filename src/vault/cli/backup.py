@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from vault.audit.entry import Actor, AuditEvent, Outcome
-from vault.bootstrap import Vault
 from vault.cli.common import out, run, settings, with_vault
 from vault.db import backup as db_backup
+
+if TYPE_CHECKING:  # `--help` and commands that open no vault do not import the composition root
+    from vault.bootstrap import Vault
 
 app = typer.Typer(help="Database backup and restore (keys are backed up separately).", no_args_is_help=True)
 

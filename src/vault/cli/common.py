@@ -8,18 +8,20 @@ import os
 import socket
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 from rich.console import Console
 
-from vault.access.caller import Caller
-from vault.access.errors import InvalidCredentialsError
-from vault.access.permissions import Permission
-from vault.bootstrap import Vault, open_vault
-from vault.config import Settings, get_settings
 from vault.errors import AccessDeniedError, VaultError
+
+if TYPE_CHECKING:  # imported by the functions that use them: a command pays only for what it runs
+    from collections.abc import Awaitable, Callable
+
+    from vault.access.caller import Caller
+    from vault.access.permissions import Permission
+    from vault.bootstrap import Vault
+    from vault.config import Settings
 
 T = TypeVar("T")
 err = Console(stderr=True)
@@ -28,6 +30,8 @@ out = Console()
 
 def settings() -> Settings:
     """The process settings."""
+    from vault.config import get_settings
+
     return get_settings()
 
 
@@ -42,6 +46,8 @@ def run(coro: Awaitable[T]) -> T:
 
 async def with_vault(fn: Callable[[Vault], Awaitable[T]]) -> T:
     """Open the vault, call ``fn``, always close it."""
+    from vault.bootstrap import open_vault
+
     vault = await open_vault(settings())
     try:
         return await fn(vault)
@@ -75,6 +81,9 @@ async def acting_principal(vault: Vault, permission: Permission, command: str, p
     Raises:
         typer.Exit: no key, an invalid key, or a principal without ``permission``.
     """
+    from vault.access.caller import Caller
+    from vault.access.errors import InvalidCredentialsError
+
     key = vault.settings.api_key
     if key is None or not key.get_secret_value().strip():
         raise fail(f"`vault {command}` acts as a named principal: set VAULT_API_KEY to the API key of a "

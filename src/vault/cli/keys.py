@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from vault.access.permissions import KEYS_MANAGE
-from vault.bootstrap import Vault
 from vault.cli.common import acting_principal, out, run, with_vault
+
+if TYPE_CHECKING:  # `--help` and commands that open no vault do not import the composition root
+    from vault.bootstrap import Vault
 
 app = typer.Typer(help="Key-encryption keys and blind-index keys: status, rotation, retirement.",
                   no_args_is_help=True)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from vault.audit.entry import Actor
-from vault.bootstrap import Vault
 from vault.cli.common import operator, out, run, with_vault
+
+if TYPE_CHECKING:  # `--help` and commands that open no vault do not import the composition root
+    from vault.bootstrap import Vault
 
 app = typer.Typer(help="Principals (people and services) and API keys.", no_args_is_help=True)
 

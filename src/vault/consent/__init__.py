@@ -5,16 +5,46 @@ package root must not pull in the services (which import ``vault.access``). Use
 ``vault.consent.service``, ``.ledger``, ``.contacts`` and ``.imports`` directly.
 """
 
-from vault.policy.purposes import (
-    CHANNEL_FIELDS,
-    Channel,
-    Controller,
-    LawfulBasis,
-    Notice,
-    Purpose,
-    PurposeCatalogue,
-    load_purposes,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vault.policy.purposes import (
+        CHANNEL_FIELDS,
+        Channel,
+        Controller,
+        LawfulBasis,
+        Notice,
+        Purpose,
+        PurposeCatalogue,
+        load_purposes,
+    )
+
+# name -> module: each is imported on first use (PEP 562), so importing one submodule does not
+# import the whole package (command start, tests/bench/test_cli_start_bench.py).
+_EXPORTS = {
+    "CHANNEL_FIELDS": "vault.policy.purposes",
+    "Channel": "vault.policy.purposes",
+    "Controller": "vault.policy.purposes",
+    "LawfulBasis": "vault.policy.purposes",
+    "Notice": "vault.policy.purposes",
+    "Purpose": "vault.policy.purposes",
+    "PurposeCatalogue": "vault.policy.purposes",
+    "load_purposes": "vault.policy.purposes",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    imported = importlib.import_module(module)
+    value = imported if module == f"{__name__}.{name}" else getattr(imported, name)
+    globals()[name] = value
+    return value
+
 
 __all__ = ["CHANNEL_FIELDS", "Channel", "Controller", "LawfulBasis", "Notice", "Purpose", "PurposeCatalogue",
            "load_purposes"]

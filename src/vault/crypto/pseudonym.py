@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
-from typing import TYPE_CHECKING
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from uuid import UUID
@@ -65,8 +64,13 @@ class ProjectPseudonyms:
         return b32_lower_128(macs)
 
 
-_ALPHABET = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz234567", dtype=np.uint8)
-_WEIGHTS = np.array([16, 8, 4, 2, 1], dtype=np.uint8)
+@functools.cache
+def _tables() -> tuple[Any, Any]:
+    """The base32 alphabet and bit weights as numpy arrays (numpy is imported by the first batch, not at start)."""
+    import numpy as np
+
+    alphabet = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz234567", dtype=np.uint8)
+    return alphabet, np.array([16, 8, 4, 2, 1], dtype=np.uint8)
 
 
 def b32_lower_128(packed: bytes) -> list[str]:
@@ -78,7 +82,10 @@ def b32_lower_128(packed: bytes) -> list[str]:
     count = len(packed) // 16
     if not count:
         return []
+    import numpy as np
+
+    alphabet, weights = _tables()
     bits = np.unpackbits(np.frombuffer(packed, dtype=np.uint8).reshape(count, 16), axis=1)
     bits = np.concatenate([bits, np.zeros((count, 2), dtype=np.uint8)], axis=1).reshape(count, 26, 5)
-    text = _ALPHABET[bits @ _WEIGHTS].tobytes().decode("ascii")
+    text = alphabet[bits @ weights].tobytes().decode("ascii")
     return [text[i:i + 26] for i in range(0, len(text), 26)]

@@ -6,8 +6,37 @@ packages they depend on (rights, consent) can import customer models without
 an import cycle.
 """
 
-from vault.customers.errors import CustomerNotFoundError, DuplicateCustomerError, InvalidFieldError
-from vault.policy.catalogue import FieldCatalogue, FieldClass, FieldSpec, load_catalogue
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vault.customers.errors import CustomerNotFoundError, DuplicateCustomerError, InvalidFieldError
+    from vault.policy.catalogue import FieldCatalogue, FieldClass, FieldSpec, load_catalogue
+
+# name -> module: each is imported on first use (PEP 562), so importing one submodule does not
+# import the whole package (command start, tests/bench/test_cli_start_bench.py).
+_EXPORTS = {
+    "CustomerNotFoundError": "vault.customers.errors",
+    "DuplicateCustomerError": "vault.customers.errors",
+    "InvalidFieldError": "vault.customers.errors",
+    "FieldCatalogue": "vault.policy.catalogue",
+    "FieldClass": "vault.policy.catalogue",
+    "FieldSpec": "vault.policy.catalogue",
+    "load_catalogue": "vault.policy.catalogue",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    imported = importlib.import_module(module)
+    value = imported if module == f"{__name__}.{name}" else getattr(imported, name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CustomerNotFoundError",

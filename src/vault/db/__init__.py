@@ -1,6 +1,34 @@
 """Database plumbing: engines, sessions, shared metadata."""
 
-from vault.db.base import Base, metadata
-from vault.db.engine import Database, async_url, is_postgres, sync_url
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vault.db.base import Base, metadata
+    from vault.db.engine import Database, async_url, is_postgres, sync_url
+
+# name -> module: each is imported on first use (PEP 562), so importing one submodule does not
+# import the whole package (command start, tests/bench/test_cli_start_bench.py).
+_EXPORTS = {
+    "Base": "vault.db.base",
+    "metadata": "vault.db.base",
+    "Database": "vault.db.engine",
+    "async_url": "vault.db.engine",
+    "is_postgres": "vault.db.engine",
+    "sync_url": "vault.db.engine",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    imported = importlib.import_module(module)
+    value = imported if module == f"{__name__}.{name}" else getattr(imported, name)
+    globals()[name] = value
+    return value
+
 
 __all__ = ["Base", "Database", "async_url", "is_postgres", "metadata", "sync_url"]
