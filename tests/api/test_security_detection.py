@@ -45,16 +45,25 @@ async def _health_while(live: httpx.AsyncClient, job: asyncio.Task[httpx.Respons
     return worst
 
 
+def _blocked(worst: float, started: float) -> bool:
+    """Whether /health looked frozen while the job ran: one answer took most of the job's duration (detection
+    on the loop blocks it for the whole run). Judged relative to the job, not by a fixed limit, so a loaded
+    machine that slows everything alike does not fail the test; a fast machine still needs answers < 0.5 s."""
+    duration = time.perf_counter() - started
+    return worst >= max(0.5, 0.5 * duration)
+
+
 async def test_analyze_with_redaction_runs_off_the_loop(live: httpx.AsyncClient, principals: dict[str, Creds]) -> None:
     h = principals["crm_agent"].headers
     r = await live.post("/v1/pii/analyze", json={"text": "warm up 010-1234-5678"}, headers=h)
     assert r.status_code == 200, r.text
+    started = time.perf_counter()
     job = asyncio.create_task(live.post("/v1/pii/analyze", json={"text": TEXT, "redact": True}, headers=h))
     worst = await _health_while(live, job)
     r = job.result()
     assert r.status_code == 200, r.text
     assert "010-1234-5678" not in r.json()["redacted"]
-    assert worst < 0.5, f"/health took {worst:.2f} s while detection ran"
+    assert not _blocked(worst, started), f"/health took {worst:.2f} s while detection ran"
 
 
 async def test_note_detection_runs_off_the_loop(live: httpx.AsyncClient, principals: dict[str, Creds]) -> None:
@@ -62,12 +71,13 @@ async def test_note_detection_runs_off_the_loop(live: httpx.AsyncClient, princip
     r = await live.post("/v1/customers?purpose=service_delivery", headers=app,
                         json={"customer_ref": f"N-{uuid.uuid4().hex[:8]}", "name": "Han"})
     cid = r.json()["id"]
+    started = time.perf_counter()
     job = asyncio.create_task(live.post(f"/v1/customers/{cid}/notes?purpose=service_delivery",
                                         json={"text": TEXT[:20_000]}, headers=app))
     worst = await _health_while(live, job)
     r = job.result()
     assert r.status_code == 201, r.text
-    assert worst < 0.5, f"/health took {worst:.2f} s while note detection ran"
+    assert not _blocked(worst, started), f"/health took {worst:.2f} s while note detection ran"
 
 
 async def test_detection_runs_are_limited_per_principal(live: httpx.AsyncClient, principals: dict[str, Creds]) -> None:

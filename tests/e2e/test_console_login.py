@@ -147,3 +147,14 @@ async def test_demo_writes_a_console_login_per_role(server: str, browser: Any, s
     assert await page.locator("tr[data-dept='marketing'][data-approved='1']").count() == 1
     assert await page.locator("tr[data-dept='sales'] #approve").count() == 1
     await ctx.close()
+    # and a demo analysis project whose ε ledger the demo analyst sees
+    ctx = await browser.new_context()
+    page = await ctx.new_page()
+    await log_in(page, server, *logins["analyst"])
+    await page.goto(f"{server}/console/budgets")
+    row = page.locator("tr[data-project='demo-churn']")
+    assert (await row.locator(".budget").inner_text(), await row.locator(".spent").inner_text()) == ("3", "1")
+    await row.locator("a").click()
+    await page.wait_for_load_state()
+    assert await page.locator("tr.charge").count() == 3
+    await ctx.close()

@@ -148,6 +148,11 @@ async def test_data_kept_only_because_a_law_requires_it_moves_to_the_separately_
         reads = (await session.scalars(select(AuditEntryRow).where(
             AuditEntryRow.action == "archive.read", AuditEntryRow.customer_id == cid))).all()
     assert sorted(r.outcome for r in reads) == ["allowed", "denied", "denied", "denied"]
+    # the subject's own access/portability export (GDPR 15, PIPA 35) shows what the archive still holds
+    doc = await vault.rights().export(cid, officer(principals))
+    assert [(a["statute"], a["fields"]) for a in doc["statutory_archive"]] == [
+        ("income_tax_prize_withholding", {"rrn": RRN})]
+    assert "rrn" not in doc["fields"]
     # when the statutory period ends, the archive record is destroyed by the next run
     async with vault.db.write() as session:
         await session.execute(update(StatutoryArchiveRow).where(StatutoryArchiveRow.id == arch.id)

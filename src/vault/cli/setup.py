@@ -126,8 +126,31 @@ def demo(
         from vault.cli.segments import demo_segments  # segments build on the demo principals above
 
         await demo_segments(vault, demo_refs, s.var_dir)
+        await _demo_analytics(vault)
 
     run(with_vault(go))
+
+
+async def _demo_analytics(vault: Vault) -> None:
+    """An analysis project for the demo analysts with a few DP queries charged to its ε ledger (console pages
+    /console/budgets and /console/extracts)."""
+    from vault.bootstrap import build_detector
+    from vault.errors import VaultError
+
+    async with vault.db.read() as session:
+        members = [p.id for p in await vault.principals(session).list()
+                   if p.role == "analyst" and p.name in ("demo-analyst", "console-analyst")]
+    analysts = vault.analysts(build_detector)
+    caller = Caller(None, purpose="analytics", operator=operator("demo"))
+    try:
+        await analysts.projects.create("demo-churn", caller, description="Churn study on pseudonymized data (demo)",
+                                       epsilon_budget=3.0, members=members)
+    except VaultError:
+        return  # the demo ran before: the project and its ledger are there
+    await analysts.stats.refresh(caller)
+    for by, epsilon in ((["age_band10"], 0.2), (["region"], 0.3), (["gender", "age_band10"], 0.5)):
+        await analysts.stats.counts("demo-churn", by, {}, epsilon, caller)
+    out.print("demo analytics: project demo-churn (ε budget 3.0), 1.0 spent on three DP counts")
 
 
 def serve(

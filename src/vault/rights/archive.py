@@ -88,6 +88,20 @@ async def destroy_expired(session: AsyncSession, now: datetime) -> list[uuid.UUI
     return list(dict.fromkeys(ids))
 
 
+async def open_records(session: AsyncSession, keyring: Keyring, customer_id: uuid.UUID) -> list[ArchivedRecord]:
+    """Decrypt one customer's archive records (callers authorize and audit: :meth:`StatutoryArchive.read`, and
+    the subject's own export, GDPR 15 / PIPA 35, which must show everything still held about them)."""
+    rows = (await session.scalars(select(StatutoryArchiveRow).where(
+        StatutoryArchiveRow.customer_id == customer_id).order_by(StatutoryArchiveRow.archived_at))).all()
+    out = []
+    for r in rows:
+        key = archive_key(keyring.provider, r.id, WrappedKey(r.kek_version, r.wrapped_key))
+        blobs: dict[str, bytes] = msgspec.msgpack.decode(r.sealed)
+        out.append(ArchivedRecord(r.id, r.customer_id, r.statute, {n: key.open(n, b) for n, b in blobs.items()},
+                                  as_utc(r.archived_at), as_utc(r.destroy_after), r.reason))
+    return out
+
+
 class StatutoryArchive:
     """Reads of the archive (``archive:read``, audited)."""
 
@@ -105,14 +119,7 @@ class StatutoryArchive:
         """
         purpose = await self._guard.require(caller, perms.ARCHIVE_READ, "archive.read", customer_id=customer_id)
         async with self._db.read() as session:
-            rows = (await session.scalars(select(StatutoryArchiveRow).where(
-                StatutoryArchiveRow.customer_id == customer_id).order_by(StatutoryArchiveRow.archived_at))).all()
-        out = []
-        for r in rows:
-            key = archive_key(self._keyring.provider, r.id, WrappedKey(r.kek_version, r.wrapped_key))
-            blobs: dict[str, bytes] = msgspec.msgpack.decode(r.sealed)
-            out.append(ArchivedRecord(r.id, r.customer_id, r.statute, {n: key.open(n, b) for n, b in blobs.items()},
-                                      as_utc(r.archived_at), as_utc(r.destroy_after), r.reason))
+            out = await open_records(session, self._keyring, customer_id)
         await self._audit.record_durable(AuditEvent(
             "archive.read", Outcome.ALLOWED, caller.actor, purpose=purpose.id, customer_id=customer_id,
             fields=tuple(sorted({n for a in out for n in a.fields})), request_id=caller.request_id,

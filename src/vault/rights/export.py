@@ -24,6 +24,7 @@ from vault.crypto.errors import DecryptionError
 from vault.customers.notes import NoteRow
 from vault.customers.records import customer_key, open_fields
 from vault.lib.clock import as_utc
+from vault.rights.archive import open_records
 from vault.rights.models import FieldHistoryRow, ProvisionRow, RightsRequestRow
 
 if TYPE_CHECKING:
@@ -179,6 +180,10 @@ async def build_export(session: AsyncSession, row: CustomerRow, *, keyring: Keyr
         "text": key.open(f"note:{n.id.hex}", n.original) if key is not None else "",
         "entity_counts": dict(n.entity_counts or {}),
     } for n in note_rows]
+    archived = [{
+        "id": str(a.id), "statute": a.statute, "fields": a.fields, "archived_at": _ts(a.archived_at),
+        "destroy_after": _ts(a.destroy_after), "reason": a.reason,
+    } for a in await open_records(session, keyring, row.id)]
     requests = (await session.scalars(select(RightsRequestRow).where(RightsRequestRow.customer_id == row.id)
                                       .order_by(RightsRequestRow.received_at))).all()
     return {
@@ -195,6 +200,7 @@ async def build_export(session: AsyncSession, row: CustomerRow, *, keyring: Keyr
         "derived_fields": derived,
         "rectifications": rectifications,
         "notes": notes,
+        "statutory_archive": archived,
         "consents": {"current": current, "history": consent_history},
         "purposes": purpose_docs,
         "recipients": {
