@@ -78,6 +78,11 @@ class KeyProvider(ABC):
         """
         return self.wrap(self.unwrap(wrapped, label=label), label=label)
 
+    def rewrap_many(self, items: Sequence[tuple[WrappedKey, str]]) -> list[WrappedKey]:
+        """:meth:`rewrap` of many (wrapped key, label) pairs: a rotation batch. Providers override it with a
+        batch path; the default rewraps one by one (inside the provider's boundary, as :meth:`rewrap`)."""
+        return [self.rewrap(wrapped, label=label) for wrapped, label in items]
+
     def add_version(self) -> str:
         """Create a new KEK version and make it current; returns its name.
 
@@ -96,7 +101,7 @@ class KeyProvider(ABC):
 
     def refresh(self) -> None:
         """Reload versions from the key's source (another process may have rotated it); no-op by default."""
-        return None
+        return
 
 
 class LocalKeyProvider(KeyProvider):
@@ -148,6 +153,33 @@ class LocalKeyProvider(KeyProvider):
             return aead.decrypt(blob[:_NONCE], blob[_NONCE:], _wrap_aad(wrapped.kek_version, label))
         except InvalidTag as exc:
             raise DecryptionError(f"wrapped key {label!r} failed to unwrap under KEK {wrapped.kek_version}") from exc
+
+
+    def rewrap_many(self, items: Sequence[tuple[WrappedKey, str]]) -> list[WrappedKey]:
+        """Batch rewrap: one ``os.urandom`` call for every nonce, the AEADs and associated-data prefixes looked up
+        once; same associated data, labels and errors as :meth:`unwrap` and :meth:`wrap`."""
+        current, aeads = self._current, self._aead
+        new = aeads[current]
+        new_prefix = f"vault.kek|{current}|".encode()
+        nonces = os.urandom(_NONCE * len(items))
+        old_prefixes: dict[str, bytes] = {}
+        out: list[WrappedKey] = []
+        for i, (wrapped, label) in enumerate(items):
+            version = wrapped.kek_version
+            aead = aeads.get(version)
+            if aead is None:
+                raise KeyUnavailableError(f"KEK version {version!r} is not available")
+            prefix = old_prefixes.get(version)
+            if prefix is None:
+                prefix = old_prefixes[version] = f"vault.kek|{version}|".encode()
+            blob, tail = wrapped.blob, label.encode()
+            try:
+                key = aead.decrypt(blob[:_NONCE], blob[_NONCE:], prefix + tail)
+            except InvalidTag as exc:
+                raise DecryptionError(f"wrapped key {label!r} failed to unwrap under KEK {version}") from exc
+            nonce = nonces[i * _NONCE:(i + 1) * _NONCE]
+            out.append(WrappedKey(current, nonce + new.encrypt(nonce, key, new_prefix + tail)))
+        return out
 
 
 class FileKeyProvider(LocalKeyProvider):
@@ -207,6 +239,11 @@ class FileKeyProvider(LocalKeyProvider):
         if wrapped.kek_version not in self._aead and self._changed():
             self.refresh()
         return super().unwrap(wrapped, label=label)
+
+    def rewrap_many(self, items: Sequence[tuple[WrappedKey, str]]) -> list[WrappedKey]:
+        if self._changed() or any(w.kek_version not in self._aead for w, _ in items):
+            self.refresh()  # one stat per batch, not per key
+        return super().rewrap_many(items)
 
     def add_version(self) -> str:
         version = add_key_file_version(self._path)

@@ -22,12 +22,24 @@ retires the old key version (restart API workers started before the rotation fir
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import (
+    and_,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.pool import NullPool
 
 from vault.audit.entry import Actor, AuditEvent, Outcome
 from vault.crypto.envelope import dek_label
@@ -35,6 +47,7 @@ from vault.crypto.errors import KeyUnavailableError
 from vault.crypto.keys import WrappedKey
 from vault.customers.models import CustomerIndexRow, CustomerRow, customers_table
 from vault.customers.records import customer_key, open_fields
+from vault.db.engine import sqlite_pragmas, sync_url
 from vault.keys.errors import KeyInUseError
 from vault.keys.models import SystemKey
 from vault.keys.store import (
@@ -45,7 +58,6 @@ from vault.keys.store import (
 )
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
 
     from vault.audit.log import AuditLog
     from vault.crypto.keyring import Keyring
@@ -92,44 +104,57 @@ class KeyStatus:
         return sum(u.deks + u.system_keys for u in self.kek if not u.current)
 
 
-async def _pending_batch(session: AsyncSession, current: str, after: uuid.UUID | None,
-                         limit: int) -> list[tuple[uuid.UUID, str, bytes]]:
-    """The next ``limit`` DEKs (by id, after ``after``) not under ``current``."""
-    conn = await session.connection()
-    if conn.dialect.name == "sqlite":  # ids are stored as 32 hex digits; skip per-row type processing
-        res = await conn.exec_driver_sql(
-            "SELECT id, kek_version, wrapped_dek FROM customers WHERE kek_version IS NOT NULL AND kek_version != ? "
-            "AND id > ? ORDER BY id LIMIT ?", (current, after.hex if after else "", limit))
-        raw: list[Any] = list(res.all())
-        return [(uuid.UUID(r[0]), r[1], r[2]) for r in raw]
-    q = (select(CustomerRow.id, CustomerRow.kek_version, CustomerRow.wrapped_dek)
-         .where(CustomerRow.kek_version.is_not(None), CustomerRow.kek_version != current)
-         .order_by(CustomerRow.id).limit(limit))
-    if after is not None:
-        q = q.where(CustomerRow.id > after)
-    found: list[Any] = list((await conn.execute(q)).all())
-    return [(r[0], r[1], r[2]) for r in found]
+# One pending DEK: (keyset key, DEK label, KEK version, wrapped blob).
+_Pending = tuple[Any, str, str, bytes]
 
 
-async def _store_rewrapped(session: AsyncSession, updates: list[tuple[uuid.UUID, str, str, bytes]]) -> None:
-    """Write rewrapped DEKs; each update applies only if the row is still under the version that was read
-    (a customer erased, re-keyed or rewrapped meanwhile is left alone and seen again on the next pass).
+class _SqliteBatches:
+    """Rewrap batches on a pysqlite connection (ids stored as 32 hex digits: no per-row conversion)."""
 
-    The hot loop of a rotation, so it skips per-row statement compilation: one driver-level executemany on
-    SQLite, one UPDATE ... FROM unnest(arrays) on PostgreSQL.
-    """
-    conn = await session.connection()
-    if conn.dialect.name == "sqlite":
-        await conn.exec_driver_sql(
-            "UPDATE customers SET kek_version = ?, wrapped_dek = ? WHERE id = ? AND kek_version = ?",
-            [(new, blob, cid.hex, old) for cid, old, new, blob in updates])
-        return
-    await conn.execute(
-        text("UPDATE customers AS c SET kek_version = v.new, wrapped_dek = v.blob "
-             "FROM unnest(CAST(:ids AS uuid[]), CAST(:olds AS varchar[]), CAST(:news AS varchar[]), "
-             "CAST(:blobs AS bytea[])) AS v(id, old, new, blob) WHERE c.id = v.id AND c.kek_version = v.old"),
-        {"ids": [u[0] for u in updates], "olds": [u[1] for u in updates], "news": [u[2] for u in updates],
-         "blobs": [u[3] for u in updates]})
+    def __init__(self, dbapi: Any) -> None:
+        dbapi.isolation_level = None  # BEGIN IMMEDIATE below, not pysqlite's deferred BEGIN
+        self._cur = dbapi.cursor()
+
+    def pending(self, current: str, after: Any, limit: int) -> list[_Pending]:
+        self._cur.execute("SELECT id, kek_version, wrapped_dek FROM customers WHERE kek_version IS NOT NULL "
+                          "AND kek_version != ? AND id > ? ORDER BY id LIMIT ?", (current, after, limit))
+        return [(hex_id, "dek:" + hex_id, v, b) for hex_id, v, b in self._cur.fetchall()]
+
+    def store(self, rows: list[_Pending], new: list[WrappedKey]) -> None:
+        cur = self._cur
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            cur.executemany("UPDATE customers SET kek_version = ?, wrapped_dek = ? WHERE id = ? AND kek_version = ?",
+                            [(w.kek_version, w.blob, r[0], r[2]) for r, w in zip(rows, new, strict=True)])
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        cur.execute("COMMIT")
+
+
+class _PostgresBatches:
+    """Rewrap batches on a psycopg connection."""
+
+    def __init__(self, dbapi: Any) -> None:
+        self._conn = dbapi
+
+    def pending(self, current: str, after: Any, limit: int) -> list[_Pending]:
+        with self._conn.cursor() as cur:
+            cur.execute("SELECT id, kek_version, wrapped_dek FROM customers WHERE kek_version IS NOT NULL "
+                        "AND kek_version <> %s AND (%s::uuid IS NULL OR id > %s::uuid) ORDER BY id LIMIT %s",
+                        (current, after or None, after or None, limit))
+            rows = cur.fetchall()
+        self._conn.commit()
+        return [(cid, dek_label(cid), v, bytes(b)) for cid, v, b in rows]
+
+    def store(self, rows: list[_Pending], new: list[WrappedKey]) -> None:
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "UPDATE customers AS c SET kek_version = v.new, wrapped_dek = v.blob "
+                "FROM unnest(%s::uuid[], %s::varchar[], %s::varchar[], %s::bytea[]) AS v(id, old, new, blob) "
+                "WHERE c.id = v.id AND c.kek_version = v.old",
+                ([r[0] for r in rows], [r[2] for r in rows], [w.kek_version for w in new], [w.blob for w in new]))
+        self._conn.commit()
 
 
 class KeyRotation:
@@ -207,35 +232,49 @@ class KeyRotation:
         current = self._provider.current_version
         async with self._db.write() as session:
             await rewrap_system_keys(session, self._provider)
-        total = 0
-        for _ in range(MAX_PASSES):
-            last: uuid.UUID | None = None
-            seen = 0
-            while True:
-                async with self._db.read() as session:
-                    rows = await _pending_batch(session, current, last, self._batch)
-                if not rows:
-                    break
-                last = rows[-1][0]
-                seen += len(rows)
-                rewrap = self._provider.rewrap
-                updates: list[tuple[uuid.UUID, str, str, bytes]] = []
-                for cid, old, blob in rows:
-                    assert old is not None and blob is not None
-                    new = rewrap(WrappedKey(old, blob), label=dek_label(cid))
-                    updates.append((cid, old, new.kek_version, new.blob))
-                async with self._db.write() as session:
-                    await _store_rewrapped(session, updates)
-                total += len(rows)
-                if progress is not None:
-                    progress(len(rows))
-                if limit is not None and total >= limit:
-                    await self._record("key.kek_rewrap", f"version={current} rewrapped={total} complete=false")
-                    return total
-            if seen == 0:
-                break
-        await self._record("key.kek_rewrap", f"version={current} rewrapped={total} complete=true")
+        total, complete = await asyncio.to_thread(self._rewrap_deks, current, progress, limit)
+        await self._record("key.kek_rewrap", f"version={current} rewrapped={total} complete={str(complete).lower()}")
         return total
+
+    def _rewrap_deks(self, current: str, progress: Progress | None, limit: int | None) -> tuple[int, bool]:
+        """The DEK passes, on the synchronous driver (in a thread, so a serving event loop is not blocked).
+
+        Each batch: one keyset SELECT of (id, version, blob) outside any write transaction, the batch
+        unwrapped and wrapped by the provider in one call, then one short write transaction with one
+        driver-level executemany (SQLite) or UPDATE ... FROM unnest(arrays) (PostgreSQL), each row updated
+        only if it is still under the version that was read.
+
+        Returns:
+            (DEKs rewrapped, whether no DEK is left under an older version)
+        """
+        engine = create_engine(sync_url(self._db.url), poolclass=NullPool)
+        if not self._db.is_postgres:
+            event.listen(engine, "connect", sqlite_pragmas)
+        total = 0
+        try:
+            with engine.connect() as conn:
+                dbapi: Any = conn.connection.dbapi_connection
+                batches = _SqliteBatches(dbapi) if not self._db.is_postgres else _PostgresBatches(dbapi)
+                for _ in range(MAX_PASSES):
+                    after, seen = "", 0
+                    while True:
+                        rows = batches.pending(current, after, self._batch)
+                        if not rows:
+                            break
+                        after = rows[-1][0]
+                        seen += len(rows)
+                        new = self._provider.rewrap_many([(WrappedKey(v, b), label) for _, label, v, b in rows])
+                        batches.store(rows, new)
+                        total += len(rows)
+                        if progress is not None:
+                            progress(len(rows))
+                        if limit is not None and total >= limit:
+                            return total, False
+                    if seen == 0:
+                        break
+        finally:
+            engine.dispose()
+        return total, True
 
     async def retire(self, version: str) -> None:
         """Remove a KEK version from the provider, only when nothing is wrapped under it.
