@@ -351,20 +351,24 @@ class DpStats:
             ProjectNotFoundError / NotAMemberError: not the caller's project.
             BudgetExhaustedError: nothing charged; states what is left (the refusal is audited).
         """
+        async with self._db.read() as session:  # a refusal is audited durably: not inside the write transaction
+            await self._projects.require_member(session, project_name, caller, action)
         async with self._db.write() as session:
             project = await self._projects.require_member(session, project_name, caller, action)
             left = await self._projects.spend(session, project, epsilon, query, caller)
-            if left is None:
-                remaining = max(0.0, project.epsilon_budget - project.epsilon_spent)
-                await self._guard.deny(caller, action, BudgetExhaustedError(
-                    f"project {project.name!r} has ε {remaining:g} left of {project.epsilon_budget:g}; this query "
-                    f"asks for {epsilon:g}. Ask a compliance officer for more budget, or spend less per query.",
-                    epsilon_budget=project.epsilon_budget, epsilon_spent=project.epsilon_spent,
-                    epsilon_remaining=remaining, epsilon_requested=epsilon), ANALYTICS,
-                    f"project={project.id} budget exhausted: {query} remaining={remaining:g}")
-            await self._guard.record(caller, action, f"project={project.id} {query} snapshot={snapshot.id}",
-                                     ANALYTICS, session)
-        return left
+            if left is not None:
+                await self._guard.record(caller, action, f"project={project.id} {query} snapshot={snapshot.id}",
+                                         ANALYTICS, session)
+                return left
+            remaining = max(0.0, project.epsilon_budget - project.epsilon_spent)
+            refused = BudgetExhaustedError(
+                f"project {project.name!r} has ε {remaining:g} left of {project.epsilon_budget:g}; this query "
+                f"asks for {epsilon:g}. Ask a compliance officer for more budget, or spend less per query.",
+                epsilon_budget=project.epsilon_budget, epsilon_spent=project.epsilon_spent,
+                epsilon_remaining=remaining, epsilon_requested=epsilon)
+            context = f"project={project.id} budget exhausted: {query} remaining={remaining:g}"
+        # After the write transaction ended: the durable denial entry needs the database's write lock.
+        await self._guard.deny(caller, action, refused, ANALYTICS, context)
 
 
 @dataclass(frozen=True)
