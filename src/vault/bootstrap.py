@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from vault.access.caller import Caller
     from vault.access.guard import Guard
     from vault.access.lawful_basis import LawfulBasisCheck
     from vault.access.policy import AccessPolicy
@@ -372,11 +373,19 @@ class Vault:
 
     def extracts(self, detector: PiiPort) -> ExtractService:
         """The analytics extract builder; ``detector`` is the release gate (opens its own transactions)."""
+        from vault.privacy.behaviour import SegmentScope
         from vault.privacy.service import ExtractDeps, ExtractService
 
         p = self.policies
-        return ExtractService(ExtractDeps(self.db, self.keyring, p.catalogue, p.purposes, self.guard, self.audit),
-                              detector)
+        segments = self.segments()
+
+        async def scope(ref: str, caller: Caller) -> SegmentScope:
+            """``segment: name@version`` of a spec: the version's frozen snapshot and its members' aggregates."""
+            snap, frame = await segments.extract_scope(ref, caller)
+            return SegmentScope(ref, snap.id, snap.as_of, frame)
+
+        return ExtractService(ExtractDeps(self.db, self.keyring, p.catalogue, p.purposes, self.guard, self.audit,
+                                          segments=scope), detector)
 
     def analysts(self, detector: Callable[[], PiiPort]) -> Analysts:
         """Projects, extract jobs and DP statistics; build once per process (they keep per-process caches).
@@ -388,7 +397,7 @@ class Vault:
         from vault.privacy.projects import ProjectGuard, ProjectService
 
         p = self.policies
-        guard = ProjectGuard(p.access, self.audit)
+        guard = ProjectGuard(self.guard, self.audit)
         projects = ProjectService(self.db, guard, self.keyring.pseudonyms)
         gate: list[PiiPort] = []
 

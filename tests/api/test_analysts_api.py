@@ -372,3 +372,69 @@ def test_dp_sums_and_means_are_unbiased() -> None:
     assert abs(statistics.fmean(values) - 25_000) < 5 * statistics.pstdev(values) / len(values) ** 0.5
     m = noisy_means(true_sums, true_counts, 1.0, upper)
     assert m.sum_scale == 100_000 and m.count_scale == 2.0 and all(v is None or 0 <= v <= upper for v in m.means)
+
+
+async def test_segment_scoped_extract_over_http(client: Client, principals: dict[str, Creds], seeded: set[uuid.UUID],
+                                                vault: Vault) -> None:
+    officer, analyst = principals["compliance_officer"], principals["analyst"]
+    await _with_spend(vault, seeded)
+    svc = vault.segments()
+    who = {role: Caller(c.principal) for role, c in principals.items()}
+    seg = f"spenders-{uuid.uuid4().hex[:6]}"
+    v = await svc.create(seg, "frequency >= 1", who["marketing"])
+    for role in ("marketing", "sales", "crm_agent"):
+        await svc.approve(v.ref, who[role])
+    await svc.activate(v.ref, who["marketing"])
+    await svc.evaluate(v.ref, who["marketing"])
+    name = f"seg-{uuid.uuid4().hex[:6]}"
+    await _project(client, officer, name, [analyst])
+    spec = {"project": name, "segment": v.ref, "k": 5, "max_suppression": 0.1,
+            "quasi_identifiers": [{"field": "birth_date", "generalize": "band10", "max": "*"}, "gender",
+                                  {"field": "spend", "buckets": [100_000, 500_000], "top": 500_000, "max": "*"}],
+            "sensitive_attributes": ["tier"]}
+    r = await client.post("/v1/extracts", headers=analyst.headers, json={"spec": spec, "format": "csv"})
+    assert r.status_code == 202, r.text
+    job = await _wait(client, analyst, r.json()["id"])
+    assert job["status"] == "done", job
+    manifest = job["manifest"]
+    assert manifest["segment"]["ref"] == v.ref and manifest["quasi_identifiers"][-1] == "spend"
+    r = await client.get(f"/v1/extracts/{job['id']}/file", headers=analyst.headers)
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert check_release(rows, manifest) == []
+    assert set(rows[0]) == {"pseudonym", "birth_date", "gender", "spend", "tier"} and not set(rows[0]) & DIRECT
+    assert {row["spend"] for row in rows} <= {"0-99999", "100000-199999", "200000-299999", "300000-399999",
+                                              "400000-499999", "0-499999", "500000+", "*"}
+    # a version never activated is refused (the job fails, nothing is written)
+    draft = await svc.create(seg, "frequency >= 2", who["marketing"])
+    r = await client.post("/v1/extracts", headers=analyst.headers,
+                          json={"spec": {**spec, "segment": draft.ref}, "format": "csv"})
+    job = await _wait(client, analyst, r.json()["id"])
+    assert job["status"] == "failed" and "draft" in job["error"]["detail"]
+
+
+async def test_every_analysts_decision_is_the_guards(client: Client, principals: dict[str, Creds],
+                                                     second_analyst: Creds, vault: Vault) -> None:
+    """Permission and project scope (membership, budget) are decided and audited by the one Guard."""
+    officer, analyst = principals["compliance_officer"], principals["analyst"]
+    name = f"guarded-{uuid.uuid4().hex[:6]}"
+    pid = await _project(client, officer, name, [analyst], budget=0.0)
+    assert (await client.post("/v1/stats/snapshots", headers=analyst.headers)).status_code == 201
+    r = await client.get("/v1/stats/counts", headers=second_analyst.headers, params={"project": name, "by": "gender"})
+    assert r.status_code == 403 and r.json()["type"] == "urn:vault:project.not_a_member"
+    r = await client.get(f"/v1/projects/{pid}/ledger", headers=second_analyst.headers)
+    assert r.status_code == 404
+    r = await client.get("/v1/stats/sums", headers=principals["marketing"].headers,
+                         params={"project": name, "measure": "spend", "by": "gender"})
+    assert r.status_code == 403
+    r = await client.get("/v1/stats/counts", headers=analyst.headers, params={"project": name, "by": "gender"})
+    assert r.status_code == 409
+    async with vault.db.read() as session:
+        denied = (await session.scalars(select(AuditEntryRow).where(
+            AuditEntryRow.outcome == "denied", AuditEntryRow.action.in_(
+                ["stats.count", "stats.sum", "project.ledger"])).order_by(AuditEntryRow.seq))).all()
+    details = [(e.action, e.purpose, e.principal_name, e.detail or "") for e in denied]
+    mine = [d for d in details if pid in d[3] or d[2] == principals["marketing"].principal.name]
+    assert any(a == "stats.count" and p == "analytics" and "project.not_a_member:" in t for a, p, _, t in mine)
+    assert any(a == "project.ledger" and "project.not_found:" in t for a, _, _, t in mine)
+    assert any(a == "stats.sum" and p == "analytics" and t.startswith("access.") for a, p, _, t in mine), mine
+    assert any(a == "stats.count" and "stats.budget_exhausted:" in t for a, _, _, t in mine)

@@ -16,13 +16,14 @@ database itself.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import multiprocessing
 import os
 import pickle
 import uuid
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, String, and_, cast, create_engine, func, select
@@ -37,7 +38,7 @@ from vault.db.engine import sync_url
 from vault.privacy.spec import RangeFilter
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from datetime import datetime
 
     from sqlalchemy import ColumnElement
@@ -67,6 +68,8 @@ class CollectTask:
     filters: Filters
     provider: KeyProvider
     pseudonyms: ProjectPseudonyms
+    #: A segment-scoped extract: the members in this range (32 hex digits each); nobody else is decrypted.
+    members: frozenset[str] | None = None
 
 
 @dataclass
@@ -79,6 +82,9 @@ class Collected:
     scanned: int = 0
     without_basis: int = 0
     filtered_out: int = 0
+    outside_segment: int = 0
+    #: Packed ids of the rows that passed (in the order of ``pseudonyms``).
+    kept: bytes = b""
 
 
 def eligible_clause(purpose: Purpose) -> ColumnElement[bool]:
@@ -152,6 +158,11 @@ def collect(task: CollectTask) -> Collected:
         (r[0].replace("-", ""), r[1], r[2], r[3], r[4]) for r in rows if r[5] and r[1] is not None and r[2] is not None]
     out.scanned = len(rows)
     out.without_basis = len(rows) - len(allowed)
+    if task.members is not None:
+        members = task.members
+        inside = [r for r in allowed if r[0] in members]
+        out.outside_segment = len(allowed) - len(inside)
+        allowed = inside
     out.ids = bytes.fromhex("".join(r[0] for r in allowed))
     cipher = FieldCipher(task.provider)
     keep: list[str] = []
@@ -163,7 +174,8 @@ def collect(task: CollectTask) -> Collected:
         keep.append(hex_id)
         for name, column in zip(task.fields, columns, strict=True):
             column.append(values.get(name))
-    out.pseudonyms = task.pseudonyms.many(bytes.fromhex("".join(keep)))
+    out.kept = bytes.fromhex("".join(keep))
+    out.pseudonyms = task.pseudonyms.many(out.kept)
     return out
 
 
@@ -179,6 +191,16 @@ def passes(filters: Mapping[str, tuple[str, ...] | RangeFilter], values: Mapping
         elif value not in rule:
             return False
     return True
+
+
+def scope_tasks(tasks: list[CollectTask], members: Sequence[str]) -> list[CollectTask]:
+    """Give each range task the segment members inside its id range (``members``: sorted 32-hex ids)."""
+    out = []
+    for task in tasks:
+        lo = 0 if task.lo is None else bisect.bisect_left(members, task.lo.hex)
+        hi = len(members) if task.hi is None else bisect.bisect_left(members, task.hi.hex)
+        out.append(replace(task, members=frozenset(members[lo:hi])))
+    return out
 
 
 def run_all(executor: Executor, tasks: list[CollectTask]) -> list[Any]:

@@ -356,13 +356,12 @@ class DpStats:
             left = await self._projects.spend(session, project, epsilon, query, caller)
             if left is None:
                 remaining = max(0.0, project.epsilon_budget - project.epsilon_spent)
-                await self._guard.deny(caller, action, f"project={project.id} budget exhausted: {query} "
-                                       f"remaining={remaining:g}", ANALYTICS)
-                raise BudgetExhaustedError(
+                await self._guard.deny(caller, action, BudgetExhaustedError(
                     f"project {project.name!r} has ε {remaining:g} left of {project.epsilon_budget:g}; this query "
                     f"asks for {epsilon:g}. Ask a compliance officer for more budget, or spend less per query.",
                     epsilon_budget=project.epsilon_budget, epsilon_spent=project.epsilon_spent,
-                    epsilon_remaining=remaining, epsilon_requested=epsilon)
+                    epsilon_remaining=remaining, epsilon_requested=epsilon), ANALYTICS,
+                    f"project={project.id} budget exhausted: {query} remaining={remaining:g}")
             await self._guard.record(caller, action, f"project={project.id} {query} snapshot={snapshot.id}",
                                      ANALYTICS, session)
         return left

@@ -261,7 +261,8 @@ class ExtractJobs:
             row, name = found
             if self._projects.sees_all(caller) or await self._projects.is_member(session, row.project_id, caller):
                 return row, name
-            await self._guard.deny(caller, action, f"job={job_id} project={row.project_id} not a member", ANALYTICS)
+            await self._guard.deny(caller, action, ExtractJobNotFoundError(f"no extract {job_id} in your projects"),
+                                   ANALYTICS, f"job={job_id} project={row.project_id} not a member")
         raise ExtractJobNotFoundError(f"no extract {job_id} in your projects")
 
     async def _mark_stale(self, row: ExtractJobRow) -> ExtractJobRow:

@@ -13,7 +13,7 @@ import contextlib
 import re
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from vault.access import permissions as perms
 from vault.audit.entry import AuditEvent, Outcome
 from vault.customers.models import CustomerRow
-from vault.errors import AccessDeniedError, InvalidInputError, VaultError
+from vault.errors import InvalidInputError, VaultError
 from vault.lib.clock import utcnow
 from vault.lib.ids import new_id
 from vault.privacy.errors import (
@@ -39,8 +39,8 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from vault.access.caller import Caller
+    from vault.access.guard import Guard
     from vault.access.permissions import Permission
-    from vault.access.policy import AccessPolicy
     from vault.audit.log import AuditLog
     from vault.crypto.pseudonym import Pseudonymizer
     from vault.db.engine import Database
@@ -84,34 +84,31 @@ class Reidentified:
 
 
 class ProjectGuard:
-    """Permission checks for the analysts' services: a denial is audited, then raised."""
+    """Project scoping on top of the shared :class:`~vault.access.guard.Guard`.
 
-    def __init__(self, policy: AccessPolicy, audit: AuditLog) -> None:
-        self.policy = policy
+    Every decision is the Guard's: the action's purpose (``analytics``, or ``legal_claims`` for
+    re-identification) must be known, the role must hold the permission for it, and a denial is a
+    durable audit entry written before the error leaves the vault. Membership of a project is a
+    check added on top; its denials, and a refused ε charge, are recorded by the same
+    :meth:`Guard.deny`. Restriction and lawful basis bind per customer: the analysts' population
+    reads apply them to every row (:mod:`vault.privacy.collect`).
+    """
+
+    def __init__(self, guard: Guard, audit: AuditLog) -> None:
+        self.guard = guard
         self.audit = audit
 
     def allows(self, caller: Caller, perm: Permission, purpose: str) -> bool:
-        """Whether the caller's role holds ``perm`` for ``purpose`` (the local operator always does)."""
-        if caller.principal is None:
-            return True
-        return self.policy.allows(caller.principal.role, perm.resource, "*", perm.action, purpose)
+        """Whether the caller's role holds ``perm`` for ``purpose`` (a branch: nothing is audited)."""
+        return self.guard.may(caller, perm, purpose)
 
     async def require(self, caller: Caller, perm: Permission, purpose: str, action: str) -> None:
-        """Raise (audited) unless the caller holds ``perm`` for ``purpose``."""
-        if caller.principal is None:
-            return
-        try:
-            self.policy.require(caller.principal, perm, purpose)
-        except AccessDeniedError as exc:
-            await self.deny(caller, action, f"{exc.code}: {exc.detail}", purpose)
-            raise
+        """Raise (audited by the Guard) unless the caller holds ``perm`` for ``purpose``."""
+        await self.guard.require(caller.for_purpose(purpose), perm, action, lawful_basis=False)
 
-    async def deny(self, caller: Caller, action: str, detail: str, purpose: str | None = None) -> None:
-        """Audit a denial (the denial still reaches the caller if the audit fails)."""
-        with contextlib.suppress(VaultError):
-            await self.audit.record_durable(AuditEvent(action, Outcome.DENIED, caller.actor, purpose=purpose,
-                                                       request_id=caller.request_id, client_ip=caller.client_ip,
-                                                       detail=detail[:500]))
+    async def deny(self, caller: Caller, action: str, exc: VaultError, purpose: str, context: str) -> NoReturn:
+        """A project-scope denial (not a member, budget exhausted): audited durably by the Guard, then raised."""
+        await self.guard.deny(caller.for_purpose(purpose), action, exc, purpose=purpose, context=context)
 
     async def record(self, caller: Caller, action: str, detail: str, purpose: str | None = None,
                      session: AsyncSession | None = None) -> int:
@@ -167,9 +164,10 @@ class ProjectService:
         row = await session.get(ProjectRow, project_id)
         if row is not None and (self.sees_all(caller) or await self.is_member(session, row.id, caller)):
             return row
+        missing = ProjectNotFoundError(f"no analysis project {project_id} among yours")
         if row is not None:
-            await self._guard.deny(caller, action, f"project={project_id} not a member", ANALYTICS)
-        raise ProjectNotFoundError(f"no analysis project {project_id} among yours")
+            await self._guard.deny(caller, action, missing, ANALYTICS, f"project={project_id} not a member")
+        raise missing
 
     async def by_name(self, session: AsyncSession, name: str) -> ProjectRow | None:
         """The project named ``name``."""
@@ -193,8 +191,8 @@ class ProjectService:
             raise ProjectNotFoundError(f"no analysis project named {name!r}; a compliance officer creates projects "
                                        "(POST /v1/projects)")
         if not await self.is_member(session, row.id, caller):
-            await self._guard.deny(caller, action, f"project={row.id} not a member", ANALYTICS)
-            raise NotAMemberError(f"you are not a member of analysis project {name!r}")
+            await self._guard.deny(caller, action, NotAMemberError(f"you are not a member of analysis project "
+                                                                   f"{name!r}"), ANALYTICS, f"project={row.id}")
         return row
 
     async def _view(self, session: AsyncSession, row: ProjectRow) -> Project:

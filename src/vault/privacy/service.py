@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -32,8 +32,8 @@ from vault.audit.subjects import SubjectList
 from vault.errors import VaultError
 from vault.lib.clock import utcnow
 from vault.privacy.anonymize import Anonymized, anonymize
-from vault.privacy.collect import PARTITION_ROWS, executor_for, plan_tasks, run_all
-from vault.privacy.errors import ReleaseRefusedError, TargetUnmeetableError
+from vault.privacy.collect import PARTITION_ROWS, executor_for, plan_tasks, run_all, scope_tasks
+from vault.privacy.errors import ExtractSpecError, ReleaseRefusedError, TargetUnmeetableError
 from vault.privacy.generalize import generalize
 from vault.privacy.models import ProjectRow
 from vault.privacy.spec import RangeFilter, resolve
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from vault.lib.pii import PiiPort
     from vault.policy.catalogue import FieldCatalogue
     from vault.policy.purposes import PurposeCatalogue
+    from vault.privacy.behaviour import SegmentScope, SegmentScopes
     from vault.privacy.spec import ExtractPlan, ExtractSpec
 
 Clock = Callable[[], datetime]
@@ -71,6 +72,8 @@ class ExtractDeps:
     guard: Guard
     audit: AuditLog
     clock: Clock = utcnow
+    #: Resolves ``segment: name@version`` (wired to vault.segments by the composition root).
+    segments: SegmentScopes | None = None
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,9 @@ class _Population:
     scanned: int = 0
     without_basis: int = 0
     filtered_out: int = 0
+    outside_segment: int = 0
     key_version: int = 1
+    kept: bytearray = field(default_factory=bytearray)
 
 
 class ExtractService:
@@ -122,7 +127,10 @@ class ExtractService:
         await self._authorize(plan, caller)
         generated_at = self._d.clock()
         reference = spec.reference_date or generated_at.date()
-        population = await self._collect(plan, generated_at, progress or _no_progress)
+        scope = await self._scope(plan, caller)
+        population = await self._collect(plan, generated_at, progress or _no_progress, scope)
+        if scope is not None:
+            _attach_behaviour(plan, population, scope)
         sensitive = {s.field: _generalized(s.step, population.values[s.field], reference)
                      for s in plan.sensitive_attributes}
         try:
@@ -165,6 +173,11 @@ class ExtractService:
             "eligible_customers": eligible,
             "customers_without_basis": population.without_basis,
             "filtered_out": population.filtered_out,
+            "segment": None if scope is None else {
+                "ref": scope.ref, "snapshot_id": str(scope.snapshot_id), "as_of": scope.as_of.isoformat(),
+                "members": scope.frame.height, "outside_segment": population.outside_segment},
+            "behaviour": {name: {"definition": b.aggregate.doc, "numeric": b.aggregate.numeric, "top": b.top,
+                                 "bottom": b.bottom, "buckets": list(b.buckets)} for name, b in plan.behaviour.items()},
             "filters": {name: (f.model_dump(by_alias=True, exclude_none=True) if isinstance(f, RangeFilter)
                                else list(f)) for name, f in plan.filters.items()},
             "generalization_steps": [
@@ -181,8 +194,24 @@ class ExtractService:
         await self._d.guard.require(caller.for_purpose(plan.purpose.id), perms.EXTRACTS_CREATE, "extract.create",
                                     fields=tuple(plan.columns[1:]), context=f"project={plan.spec.project!r}")
 
-    async def _collect(self, plan: ExtractPlan, at: datetime, progress: Progress) -> _Population:
-        """Eligible customers with a lawful basis, read and decrypted per id range (see :mod:`.collect`)."""
+    async def _scope(self, plan: ExtractPlan, caller: Caller) -> SegmentScope | None:
+        """The segment version's frozen snapshot and its members' aggregates, when the spec names one."""
+        if plan.spec.segment is None:
+            return None
+        if self._d.segments is None:
+            raise ExtractSpecError("segment: segment-scoped extracts are not available in this process")
+        try:
+            return await self._d.segments(plan.spec.segment, caller.for_purpose(plan.purpose.id))
+        except VaultError as exc:
+            await self._audit_failure(plan, caller, Outcome.FAILED, f"segment={plan.spec.segment} {exc.code}")
+            raise
+
+    async def _collect(self, plan: ExtractPlan, at: datetime, progress: Progress,
+                       scope: SegmentScope | None = None) -> _Population:
+        """Eligible customers with a lawful basis, read and decrypted per id range (see :mod:`.collect`).
+
+        With a segment scope, only its members are decrypted (the others are counted in ``outside_segment``).
+        """
         fields = tuple(sorted(plan.fields))
         provider = self._d.keyring.provider
         async with self._d.db.read() as session:
@@ -192,6 +221,8 @@ class ExtractService:
             pseudonyms = self._d.keyring.pseudonyms.for_project(plan.spec.project, pop_key_version)
             tasks, total = await plan_tasks(session, self._d.db.url, plan.purpose, at, fields, plan.filters,
                                             provider, pseudonyms, self._partition_rows)
+        if scope is not None:
+            tasks = scope_tasks(tasks, sorted(scope.frame.get_column("customer_id").to_list()))
         pop = _Population(SubjectList(), [], {name: [] for name in fields}, key_version=pop_key_version)
         executor = executor_for(total, provider, self._workers)
         futures = [asyncio.wrap_future(f) for f in run_all(executor, tasks)]
@@ -205,6 +236,8 @@ class ExtractService:
                 pop.scanned += part.scanned
                 pop.without_basis += part.without_basis
                 pop.filtered_out += part.filtered_out
+                pop.outside_segment += part.outside_segment
+                pop.kept += part.kept
                 progress(done, len(futures))
         except BaseException:
             for pending in futures:
@@ -225,6 +258,8 @@ class ExtractService:
         scanned = 0
         gate = self._detector.structured_types
         for column in plan.columns[1:]:
+            if column in plan.behaviour:  # numbers and codes the vault computed, not text it was given
+                continue
             distinct = sorted(v for v in frame.get_column(column).unique().to_list() if v is not None and v != "*")
             step = max(1, len(distinct) // GATE_SAMPLE)
             found: set[str] = set()
@@ -287,6 +322,27 @@ def _generalized(step: str, values: list[str | None], reference: date) -> list[s
     return out
 
 
+def _attach_behaviour(plan: ExtractPlan, population: _Population, scope: SegmentScope) -> None:
+    """Each released row's behaviour columns as text: numbers top/bottom-coded, codes as they are."""
+    if not plan.behaviour:
+        return
+    kept = population.kept.hex()
+    ids = pl.DataFrame({"customer_id": [kept[i:i + 32] for i in range(0, len(kept), 32)]},
+                       schema={"customer_id": pl.String}).with_row_index("_row")
+    joined = ids.join(scope.frame, on="customer_id", how="left").sort("_row")
+    for name, b in plan.behaviour.items():
+        column = pl.col(name)
+        if b.aggregate.numeric:
+            text = column.cast(pl.Int64).cast(pl.String)
+            if b.bottom is not None:
+                text = pl.when(column.cast(pl.Int64) < b.bottom).then(pl.lit(f"<{b.bottom}")).otherwise(text)
+            if b.top is not None:
+                text = pl.when(column.cast(pl.Int64) >= b.top).then(pl.lit(f"{b.top}+")).otherwise(text)
+        else:
+            text = column.cast(pl.String)
+        population.values[name] = joined.select(text.alias(name)).get_column(name).to_list()
+
+
 def _no_progress(done: int, total: int) -> None:
     del done, total
 
@@ -307,7 +363,9 @@ def _frame(plan: ExtractPlan, population: _Population, result: Anonymized,
 
 def _detail(manifest: dict[str, Any]) -> str:
     levels = ",".join(f"{k}={v}" for k, v in manifest["generalization"].items())
-    return (f"project={manifest['project']!r} format={manifest['format']} rows={manifest['rows']} "
+    segment = manifest.get("segment")
+    scoped = f"segment={segment['ref']} snapshot={segment['snapshot_id']} " if segment else ""
+    return (f"project={manifest['project']!r} {scoped}format={manifest['format']} rows={manifest['rows']} "
             f"suppressed={manifest['suppressed_rows']} k={manifest['k']} l={manifest['l']} levels={levels} "
             f"spec_sha256={manifest['spec_sha256']} file_sha256={manifest['file_sha256']}")[:1000]
 

@@ -7,8 +7,9 @@ See docs/extracts.md for the reference. Errors name the key at fault
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -16,8 +17,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from vault.policy.catalogue import Category, FieldClass
+from vault.privacy.behaviour import AGGREGATES, Aggregate
 from vault.privacy.errors import DirectIdentifierError, ExtractSpecError
-from vault.privacy.generalize import SUPPRESS
+from vault.privacy.generalize import BUCKET, SUPPRESS
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -30,6 +32,7 @@ DEFAULT_K = 5
 MIN_K = 2
 COLUMN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _PROJECT = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
+_SEGMENT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}@\d{1,6}$")
 #: Field classes whose values identify a person on their own; never released, whatever the category says.
 DIRECT_CLASSES = frozenset({FieldClass.REFERENCE, FieldClass.IDENTITY, FieldClass.CONTACT, FieldClass.NATIONAL_ID})
 DIRECT_CATEGORIES = frozenset({Category.DIRECT_IDENTIFIER, Category.CONTACT})
@@ -45,6 +48,9 @@ class QuasiIdentifierSpec(_Strict):
     field: str = Field(min_length=1)
     generalize: str | None = None
     max: str | None = None
+    buckets: tuple[int, ...] | None = None
+    top: int | None = None
+    bottom: int | None = None
 
 
 class SensitiveAttributeSpec(_Strict):
@@ -52,6 +58,9 @@ class SensitiveAttributeSpec(_Strict):
 
     field: str = Field(min_length=1)
     generalize: str | None = None
+    buckets: tuple[int, ...] | None = None
+    top: int | None = None
+    bottom: int | None = None
 
 
 class RangeFilter(_Strict):
@@ -115,6 +124,7 @@ class ExtractSpec(_Strict):
 
     project: str
     purpose: str = DEFAULT_PURPOSE
+    segment: str | None = None
     quasi_identifiers: tuple[QuasiIdentifierSpec, ...] = Field(min_length=1)
     sensitive_attributes: tuple[SensitiveAttributeSpec, ...] = ()
     k: int = DEFAULT_K
@@ -131,6 +141,16 @@ class ExtractSpec(_Strict):
         value = value.strip()
         if not _PROJECT.fullmatch(value):
             raise ValueError("must be 1-100 printable characters (it keys the pseudonyms)")
+        return value
+
+    @field_validator("segment")
+    @classmethod
+    def _segment(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if not _SEGMENT.fullmatch(value):
+            raise ValueError("must be NAME@VERSION, e.g. core-customers@3")
         return value
 
     @field_validator("quasi_identifiers", mode="before")
@@ -276,6 +296,17 @@ class SensitiveAttribute:
 
 
 @dataclass(frozen=True, slots=True)
+class BehaviourColumn:
+    """A resolved behaviour aggregate: how its numbers are top/bottom-coded before generalization."""
+
+    field: str
+    aggregate: Aggregate
+    top: int | None
+    bottom: int | None
+    buckets: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ExtractPlan:
     """A spec checked against the catalogue and the purpose: everything the extractor needs."""
 
@@ -284,12 +315,13 @@ class ExtractPlan:
     quasi_identifiers: tuple[QuasiIdentifier, ...]
     sensitive_attributes: tuple[SensitiveAttribute, ...]
     filters: dict[str, tuple[str, ...] | RangeFilter]
+    behaviour: dict[str, BehaviourColumn] = field(default_factory=dict)
 
     @property
     def fields(self) -> set[str]:
         """Every catalogue field to decrypt (columns and filters) - never a direct identifier."""
         return ({q.field for q in self.quasi_identifiers} | {s.field for s in self.sensitive_attributes}
-                | set(self.filters))
+                | set(self.filters)) - set(self.behaviour)
 
     @property
     def columns(self) -> list[str]:
@@ -339,35 +371,41 @@ def resolve(spec: ExtractSpec, catalogue: FieldCatalogue, purposes: PurposeCatal
         raise ExtractSpecError(f"purpose: unknown purpose {spec.purpose!r}; valid purposes: {', '.join(purposes.ids)}")
     seen: dict[str, str] = {}
     qis: list[QuasiIdentifier] = []
+    behaviour: dict[str, BehaviourColumn] = {}
     for i, q in enumerate(spec.quasi_identifiers):
         key = f"quasi_identifiers[{i}]"
-        field = _releasable(catalogue, purpose, q.field, key)
         if q.field in seen:
             raise ExtractSpecError(f"{key}: field {q.field!r} is already used by {seen[q.field]}")
+        if q.field in AGGREGATES:
+            column, rungs = _behaviour(spec, q.field, q.buckets, q.top, q.bottom, key)
+            behaviour[q.field] = column
+            seen[q.field] = key
+            start = q.generalize or rungs[min(1, len(rungs) - 1)]  # numbers start at the finest bucket
+            qis.append(QuasiIdentifier(q.field, _ladder(key, q.field, (*rungs, SUPPRESS), start, q.max or rungs[-1])))
+            continue
+        _no_coding(q.buckets, q.top, q.bottom, q.field, key)
+        field = _releasable(catalogue, purpose, q.field, key)
         seen[q.field] = key
         if not field.generalize:
             raise ExtractSpecError(f"{key}: field {q.field!r} has no generalization ladder in the field catalogue")
         rungs = (*field.generalize, SUPPRESS)
-        start = q.generalize or rungs[0]
-        top = q.max or field.generalize[-1]
-        for what, rung in (("generalize", start), ("max", top)):
-            if rung not in rungs:
-                raise ExtractSpecError(f"{key}.{what}: {rung!r} is not a generalization of {q.field!r}; "
-                                       f"choose from {', '.join(rungs)}")
-        lo, hi = rungs.index(start), rungs.index(top)
-        if hi < lo:
-            raise ExtractSpecError(f"{key}.max: {top!r} is finer than the starting generalization {start!r}; "
-                                   f"the ladder of {q.field!r} is {' -> '.join(rungs)}")
-        qis.append(QuasiIdentifier(q.field, rungs[lo:hi + 1]))
+        qis.append(QuasiIdentifier(q.field, _ladder(key, q.field, rungs, q.generalize or rungs[0],
+                                                    q.max or field.generalize[-1])))
     sensitive: list[SensitiveAttribute] = []
     for i, s in enumerate(spec.sensitive_attributes):
         key = f"sensitive_attributes[{i}]"
-        field = _releasable(catalogue, purpose, s.field, key)
         if s.field in seen:
             raise ExtractSpecError(f"{key}: field {s.field!r} is already used by {seen[s.field]}")
         seen[s.field] = key
-        rungs = _rungs(field)
-        step = s.generalize or rungs[0]
+        if s.field in AGGREGATES:
+            column, rungs = _behaviour(spec, s.field, s.buckets, s.top, s.bottom, key)
+            behaviour[s.field] = column
+            default = rungs[min(1, len(rungs) - 1)]
+        else:
+            _no_coding(s.buckets, s.top, s.bottom, s.field, key)
+            rungs = _rungs(_releasable(catalogue, purpose, s.field, key))
+            default = rungs[0]
+        step = s.generalize or default
         if step not in rungs:
             raise ExtractSpecError(f"{key}.generalize: {step!r} is not a generalization of {s.field!r}; "
                                    f"choose from {', '.join(rungs)}")
@@ -376,5 +414,57 @@ def resolve(spec: ExtractSpec, catalogue: FieldCatalogue, purposes: PurposeCatal
         raise ExtractSpecError(f"pseudonym_column: {spec.pseudonym_column!r} is also a data column; choose another "
                                "name")
     for name in spec.filters:
+        if name in AGGREGATES:
+            raise ExtractSpecError(f"filters.{name}: behaviour aggregates cannot be filtered on; scope the population "
+                                   "with a segment whose definition selects it")
         _releasable(catalogue, purpose, name, f"filters.{name}")
-    return ExtractPlan(spec, purpose, tuple(qis), tuple(sensitive), dict(spec.filters))
+    return ExtractPlan(spec, purpose, tuple(qis), tuple(sensitive), dict(spec.filters), behaviour)
+
+
+def _ladder(key: str, name: str, rungs: tuple[str, ...], start: str, top: str) -> tuple[str, ...]:
+    """The rungs from ``start`` to ``top`` (both must be on the ladder, in that order)."""
+    for what, rung in (("generalize", start), ("max", top)):
+        if rung not in rungs:
+            raise ExtractSpecError(f"{key}.{what}: {rung!r} is not a generalization of {name!r}; "
+                                   f"choose from {', '.join(rungs)}")
+    lo, hi = rungs.index(start), rungs.index(top)
+    if hi < lo:
+        raise ExtractSpecError(f"{key}.max: {top!r} is finer than the starting generalization {start!r}; "
+                               f"the ladder of {name!r} is {' -> '.join(rungs)}")
+    return rungs[lo:hi + 1]
+
+
+def _no_coding(buckets: tuple[int, ...] | None, top: int | None, bottom: int | None, name: str, key: str) -> None:
+    if buckets is not None or top is not None or bottom is not None:
+        raise ExtractSpecError(f"{key}: 'buckets', 'top' and 'bottom' apply only to numeric behaviour aggregates "
+                               f"({', '.join(a.name for a in AGGREGATES.values() if a.numeric)}), not to {name!r}")
+
+
+def _behaviour(spec: ExtractSpec, name: str, buckets: tuple[int, ...] | None, top: int | None,
+               bottom: int | None, key: str) -> tuple[BehaviourColumn, tuple[str, ...]]:
+    """Check a behaviour column; returns it and its rungs (without ``*``), finest first: ``value``, then buckets."""
+    agg = AGGREGATES[name]
+    if spec.segment is None:
+        raise ExtractSpecError(f"{key}: {name!r} is a behaviour aggregate; it is computed for the members of a "
+                               "segment snapshot: name the population with 'segment: name@version'")
+    if not agg.numeric:
+        if buckets is not None or top is not None or bottom is not None:
+            raise ExtractSpecError(f"{key}: {name!r} is a code; 'buckets', 'top' and 'bottom' apply only to numeric "
+                                   "aggregates")
+        return BehaviourColumn(name, agg, None, None, ()), ("value",)
+    widths = agg.buckets if buckets is None else buckets
+    if any(w < 1 for w in widths):
+        raise ExtractSpecError(f"{key}.buckets: bucket widths must be positive whole numbers")
+    for finer, coarser in itertools.pairwise(widths):
+        if coarser <= finer or coarser % finer:
+            raise ExtractSpecError(f"{key}.buckets: each width must be a multiple of the one before it (coarser "
+                                   f"buckets merge finer ones): {finer} then {coarser}")
+    top = agg.top if top is None else top
+    bottom = agg.bottom if bottom is None else bottom
+    if top is not None and bottom is not None and top <= bottom:
+        raise ExtractSpecError(f"{key}.top: must be above bottom ({bottom})")
+    for what, edge in (("top", top), ("bottom", bottom)):
+        if edge is not None and widths and edge % widths[-1]:
+            raise ExtractSpecError(f"{key}.{what}: {edge} must be a multiple of the widest bucket ({widths[-1]}) so "
+                                   "that no bucket straddles it")
+    return BehaviourColumn(name, agg, top, bottom, tuple(widths)), ("value", *(f"{BUCKET}{w}" for w in widths))

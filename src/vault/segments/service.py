@@ -37,8 +37,10 @@ from vault.segments.features import (
     QUADRANTS,
     SNAPSHOT_GROUPS,
     TIERS,
+    WINDOW_DAYS,
     FeatureEngine,
     FeatureTable,
+    day_number,
     today_kst,
 )
 from vault.segments.labels import ROLE_DEPARTMENT
@@ -48,6 +50,7 @@ from vault.segments.models import (
     SegmentVersionRow,
     SnapshotMemberRow,
     SnapshotRow,
+    TransactionRow,
     members_table,
 )
 
@@ -723,6 +726,50 @@ class SegmentService:
         frame = ids.join(table.frame.drop([c for c in ("tier", "quadrant") if c in table.frame.columns]),
                          on="customer_id", how="left")
         return frame.sort("customer_id")
+
+    async def extract_scope(self, ref: str, caller: Caller) -> tuple[SnapshotView, pl.DataFrame]:
+        """For a segment-scoped analytics extract: the frozen membership of a signed-off version and each
+        member's behaviour aggregates at the snapshot's as-of date (no PII; ids as 32 hex digits).
+
+        Columns: ``customer_id``, ``spend`` (KRW of purchases not returned in the 365-day window),
+        ``orders`` (those purchases), ``returns`` (returned transactions in the window), ``categories``
+        (distinct categories of those purchases), ``r_score``/``f_score``/``m_score`` (1-5, null without
+        purchases), ``rfm``, and the ``tier``/``quadrant`` stored with the snapshot.
+
+        Raises:
+            InvalidInputError: not NAME@VERSION.
+            SegmentNotFoundError: no such version.
+            SegmentStateError: the version was never activated (draft, approved, vetoed), or it has no
+                snapshot other than an operator's trial (409).
+        """
+        name, version = parse_ref(ref)
+        async with self._d.db.read() as session:
+            status = (await self._row(session, name, version)).status
+        if status not in (ACTIVE, RETIRED):
+            raise SegmentStateError(f"{ref} is {status}; extracts use only versions signed off by marketing, sales "
+                                    "and CRM and activated", state=status)
+        snap = await self.latest_snapshot(ref)
+        if snap is None or snap.summary.get("trial"):
+            raise SegmentStateError(f"{ref} has no snapshot yet; evaluate it first", state=status)
+        table = await self.snapshot_table(snap.id, caller, ["frequency", "monetary_krw", "rfm"])
+        day = day_number(snap.as_of)
+        t = TransactionRow
+        async with self._d.db.read() as session:
+            rows = (await session.execute(
+                select(t.customer_id, func.count(func.distinct(t.category)))
+                .where(t.kst_day <= day, t.kst_day >= day - (WINDOW_DAYS - 1), t.returned.is_(False))
+                .group_by(t.customer_id))).all()
+        categories = pl.DataFrame({"customer_id": [c.hex for c, _ in rows], "categories": [int(n) for _, n in rows]},
+                                  schema={"customer_id": pl.String, "categories": pl.Int64})
+        frame = table.join(categories, on="customer_id", how="left").select(
+            "customer_id",
+            spend=pl.col("monetary_krw").fill_null(0).cast(pl.Int64),
+            orders=pl.col("frequency").fill_null(0).cast(pl.Int64),
+            returns=pl.col("window_returned").fill_null(0).cast(pl.Int64),
+            categories=pl.col("categories").fill_null(0),
+            r_score=pl.col("r_score"), f_score=pl.col("f_score"), m_score=pl.col("m_score"),
+            rfm=pl.col("rfm"), tier=pl.col("tier"), quadrant=pl.col("quadrant"))
+        return snap, frame
 
     async def contact_scope(self, ref: str, caller: Caller) -> tuple[SnapshotView, ScopeClause]:
         """For contact resolution by segment: the latest snapshot of an active version and a SQL clause
