@@ -408,9 +408,9 @@ class Vault:
 
         a = self.settings.analytics
         directory = a.extracts_dir or self.settings.var_dir / "extracts"
-        jobs = ExtractJobs(self.db, guard, projects, p.catalogue, p.purposes, directory,
-                           timedelta(hours=a.extract_ttl_hours), extracts)
         segments = self.segments()
+        jobs = ExtractJobs(self.db, guard, projects, p.catalogue, p.purposes, directory,
+                           timedelta(hours=a.extract_ttl_hours), extracts, segment_check=segments.extract_snapshot)
 
         async def spend(day: date) -> dict[str, int]:
             """Each customer's spend: the segments' monetary_krw (purchases not returned, 365 days to ``day``)."""

@@ -404,12 +404,17 @@ async def test_segment_scoped_extract_over_http(client: Client, principals: dict
     assert set(rows[0]) == {"pseudonym", "birth_date", "gender", "spend", "tier"} and not set(rows[0]) & DIRECT
     assert {row["spend"] for row in rows} <= {"0-99999", "100000-199999", "200000-299999", "300000-399999",
                                               "400000-499999", "0-499999", "500000+", "*"}
-    # a version never activated is refused (the job fails, nothing is written)
+    # a version never activated, or one that does not exist, is refused at submission: no job, nothing written
     draft = await svc.create(seg, "frequency >= 2", who["marketing"])
+    before = (await client.get("/v1/extracts", headers=analyst.headers)).json()
     r = await client.post("/v1/extracts", headers=analyst.headers,
                           json={"spec": {**spec, "segment": draft.ref}, "format": "csv"})
-    job = await _wait(client, analyst, r.json()["id"])
-    assert job["status"] == "failed" and "draft" in job["error"]["detail"]
+    assert r.status_code == 409, r.text
+    assert r.headers["content-type"].startswith("application/problem+json") and "draft" in r.json()["detail"]
+    r = await client.post("/v1/extracts", headers=analyst.headers,
+                          json={"spec": {**spec, "segment": f"{seg}@99"}, "format": "csv"})
+    assert r.status_code == 404, r.text
+    assert (await client.get("/v1/extracts", headers=analyst.headers)).json() == before
 
 
 async def test_every_analysts_decision_is_the_guards(client: Client, principals: dict[str, Creds],

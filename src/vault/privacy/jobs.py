@@ -44,7 +44,7 @@ from vault.privacy.projects import ANALYTICS
 from vault.privacy.spec import parse_spec, resolve
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     from vault.access.caller import Caller
     from vault.db.engine import Database
@@ -89,7 +89,8 @@ class ExtractJobs:
 
     def __init__(self, db: Database, guard: ProjectGuard, projects: ProjectService, catalogue: FieldCatalogue,
                  purposes: PurposeCatalogue, directory: Path, ttl: timedelta,
-                 extracts: Callable[[], ExtractService], clock: Callable[[], datetime] = utcnow) -> None:
+                 extracts: Callable[[], ExtractService], clock: Callable[[], datetime] = utcnow,
+                 segment_check: Callable[[str], Awaitable[object]] | None = None) -> None:
         self._db = db
         self._guard = guard
         self._projects = projects
@@ -99,6 +100,8 @@ class ExtractJobs:
         self._ttl = ttl
         self._extracts = extracts
         self._clock = clock
+        #: Checks a spec's ``segment: name@version`` at submission (raises the segments' 404/409 errors).
+        self._segment_check = segment_check
         self._tasks: set[asyncio.Task[None]] = set()
         self._runner = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -111,12 +114,16 @@ class ExtractJobs:
             ExtractSpecError / DirectIdentifierError: a bad spec (422).
             AccessDeniedError: no ``extracts:create`` for the purpose, or not a member of the project (audited).
             ProjectNotFoundError: the spec's project does not exist.
+            SegmentNotFoundError / SegmentStateError: the spec's segment version does not exist (404), or was
+                never activated or has no snapshot (409).
         """
         if fmt not in FORMATS:
             raise InvalidInputError(f"format: must be one of {', '.join(FORMATS)}", field="format")
         spec = parse_spec(spec_doc)
         plan = resolve(spec, self._catalogue, self._purposes)
         await self._guard.require(caller, perms.EXTRACTS_CREATE, plan.purpose.id, "extract.submit")
+        if spec.segment is not None and self._segment_check is not None:
+            await self._segment_check(spec.segment)
         await self.sweep()
         canonical = json.dumps(spec_doc, sort_keys=True, ensure_ascii=False, default=str)
         digest = hashlib.sha256(canonical.encode()).hexdigest()

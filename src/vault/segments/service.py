@@ -727,14 +727,9 @@ class SegmentService:
                          on="customer_id", how="left")
         return frame.sort("customer_id")
 
-    async def extract_scope(self, ref: str, caller: Caller) -> tuple[SnapshotView, pl.DataFrame]:
-        """For a segment-scoped analytics extract: the frozen membership of a signed-off version and each
-        member's behaviour aggregates at the snapshot's as-of date (no PII; ids as 32 hex digits).
-
-        Columns: ``customer_id``, ``spend`` (KRW of purchases not returned in the 365-day window),
-        ``orders`` (those purchases), ``returns`` (returned transactions in the window), ``categories``
-        (distinct categories of those purchases), ``r_score``/``f_score``/``m_score`` (1-5, null without
-        purchases), ``rfm``, and the ``tier``/``quadrant`` stored with the snapshot.
+    async def extract_snapshot(self, ref: str) -> SnapshotView:
+        """The snapshot a segment-scoped extract of ``ref`` would use (checked when the job is submitted, so a
+        spec naming a version that cannot be used is refused at once instead of failing later).
 
         Raises:
             InvalidInputError: not NAME@VERSION.
@@ -751,6 +746,24 @@ class SegmentService:
         snap = await self.latest_snapshot(ref)
         if snap is None or snap.summary.get("trial"):
             raise SegmentStateError(f"{ref} has no snapshot yet; evaluate it first", state=status)
+        return snap
+
+    async def extract_scope(self, ref: str, caller: Caller) -> tuple[SnapshotView, pl.DataFrame]:
+        """For a segment-scoped analytics extract: the frozen membership of a signed-off version and each
+        member's behaviour aggregates at the snapshot's as-of date (no PII; ids as 32 hex digits).
+
+        Columns: ``customer_id``, ``spend`` (KRW of purchases not returned in the 365-day window),
+        ``orders`` (those purchases), ``returns`` (returned transactions in the window), ``categories``
+        (distinct categories of those purchases), ``r_score``/``f_score``/``m_score`` (1-5, null without
+        purchases), ``rfm``, and the ``tier``/``quadrant`` stored with the snapshot.
+
+        Raises:
+            InvalidInputError: not NAME@VERSION.
+            SegmentNotFoundError: no such version.
+            SegmentStateError: the version was never activated (draft, approved, vetoed), or it has no
+                snapshot other than an operator's trial (409).
+        """
+        snap = await self.extract_snapshot(ref)
         table = await self.snapshot_table(snap.id, caller, ["frequency", "monetary_krw", "rfm"])
         day = day_number(snap.as_of)
         t = TransactionRow
