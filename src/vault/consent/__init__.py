@@ -7,8 +7,9 @@ package root must not pull in the services (which import ``vault.access``). Use
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from vault.lib.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from vault.policy.purposes import (
@@ -36,14 +37,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    imported = importlib.import_module(module)
-    value = imported if module == f"{__name__}.{name}" else getattr(imported, name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = ["CHANNEL_FIELDS", "Channel", "Controller", "LawfulBasis", "Notice", "Purpose", "PurposeCatalogue",

@@ -5,8 +5,9 @@ No other package imports ``cryptography``.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from vault.lib.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from vault.crypto.blind_index import BlindIndexer
@@ -47,13 +48,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = [
