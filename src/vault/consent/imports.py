@@ -101,7 +101,7 @@ async def record_imported_consents(
     """
     now = at or utcnow()
     conn = await session.connection()
-    to = BulkValues(conn)
+    to = BulkValues(conn.dialect.name)
     recorded = to.when(now)
     actor_id = to.uuid(actor.principal_id)
     events: list[tuple[Any, ...]] = []

@@ -211,7 +211,7 @@ async def insert_new_customers(session: AsyncSession, batch: records.SealedBatch
     already stored, with their blind indexes and quality flags; returns the positions actually inserted.
     Driver-level batches in the session's transaction (:mod:`vault.db.bulk`)."""
     conn = await session.connection()
-    to = BulkValues(conn)
+    to = BulkValues(conn.dialect.name)
     when = to.when(now)
     ids = {p: to.uuid_hex(batch.hex_ids[p]) for p in positions}
     inserted = await insert_rows(conn, _NEW_CUSTOMERS, [

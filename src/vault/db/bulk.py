@@ -15,6 +15,8 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from vault.errors import ConfigurationError
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime
@@ -59,12 +61,12 @@ class BulkInsert:
 
 
 class BulkValues:
-    """Conversions of Python values to the driver's stored form for one connection's dialect."""
+    """Conversions of Python values to the driver's stored form for a dialect (``conn.dialect.name``)."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
-        self.sqlite = conn.dialect.name == "sqlite"
-        if conn.dialect.name not in ("sqlite", "postgresql"):
-            raise NotImplementedError(f"bulk inserts support SQLite and PostgreSQL, not {conn.dialect.name}")
+    def __init__(self, dialect: str) -> None:
+        if dialect not in ("sqlite", "postgresql"):
+            raise ConfigurationError(f"the vault runs on SQLite or PostgreSQL, not {dialect}")
+        self.sqlite = dialect == "sqlite"
 
     def uuid_hex(self, hex_id: str) -> Any:
         """A UUID given as 32 hex digits."""
@@ -81,10 +83,6 @@ class BulkValues:
         if at is None or not self.sqlite:
             return at
         return at.replace(tzinfo=None).isoformat(" ", "microseconds")
-
-    def flag(self, value: bool) -> Any:
-        """A boolean."""
-        return int(value) if self.sqlite else value
 
 
 async def insert_rows(conn: AsyncConnection, statement: BulkInsert, rows: Sequence[tuple[Any, ...]]) -> int:

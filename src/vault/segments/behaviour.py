@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from vault.audit.entry import AuditEvent, Outcome
-from vault.db.bulk import execute_rows
+from vault.db.bulk import BulkValues, execute_rows
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -92,11 +92,11 @@ class BehaviourReport:
         return len({e.line for e in self.errors})
 
 
-class _Driver:
+class _Driver(BulkValues):
     """Statement text and value conversion for the engine's driver."""
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self.sqlite = engine.dialect.name == "sqlite"
+        super().__init__(engine.dialect.name)
         self.paramstyle = engine.dialect.paramstyle
 
     def placeholders(self, n: int) -> str:
@@ -105,13 +105,6 @@ class _Driver:
         if self.paramstyle == "numeric_dollar":
             return ", ".join(f"${i + 1}" for i in range(n))
         return ", ".join(["%s"] * n)
-
-    def when(self, at: datetime) -> Any:
-        # SQLAlchemy's SQLite DateTime storage format ("YYYY-MM-DD HH:MM:SS.ffffff", UTC)
-        return at.replace(tzinfo=None).isoformat(" ", "microseconds") if self.sqlite else at
-
-    def flag(self, value: bool) -> Any:
-        return int(value) if self.sqlite else value
 
 
 class _Customers:
@@ -202,7 +195,7 @@ def _interaction_parser(recorded_by: str, now: datetime) -> Parser:
                 return RowError(line, "satisfaction", "must be a whole number from 1 to 5, or empty")
         digest = interaction_digest(customer[1], at, department, kind, sat)
         row_id: Any = uuid.uuid4()
-        return (row_id.hex if d.sqlite else row_id, customer[0], department, kind, sat, d.when(at), kst_day(at),
+        return (d.uuid(row_id), customer[0], department, kind, sat, d.when(at), kst_day(at),
                 digest, recorded_by, d.when(now))
     return parse
 
