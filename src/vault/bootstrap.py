@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from vault.access.sessions import SessionService
     from vault.audit.entry import Actor
     from vault.config import Settings
+    from vault.consent.contact_pages import ContactPool
     from vault.consent.contacts import ContactResolver
     from vault.consent.notifications import ConsentNotifications
     from vault.consent.service import ConsentDeps, ConsentService
@@ -219,6 +220,13 @@ class Vault:
         return ConcurrencyLimit(max(1, self.settings.limits.detections_in_flight))
 
     @cached_property
+    def contact_pool(self) -> ContactPool:
+        """Worker processes reading and decrypting large contact answers (started on first use)."""
+        from vault.consent.contact_pages import ContactPool
+
+        return ContactPool(max(1, min(os.cpu_count() or 1, 4)))
+
+    @cached_property
     def contact_volume(self) -> VolumeWindow:
         """Contacts resolved per principal within 24 h."""
         from vault.lib.ratelimit import VolumeWindow
@@ -279,7 +287,7 @@ class Vault:
         return ContactResolver(ContactDeps(self.db, self.keyring, p.purposes, self.guard, self.audit,
                                            blocked=lambda key: ~not_blocked(key), volume=self.contact_volume,
                                            per_request=lim.contacts_per_request,
-                                           per_day=self._share(lim.contacts_per_day)))
+                                           per_day=self._share(lim.contacts_per_day), pool=self.contact_pool))
 
     def quality(self, session: AsyncSession) -> QualityService:
         """Data-quality flags (compliance officers list them) on ``session``."""
@@ -449,6 +457,8 @@ class Vault:
     async def close(self) -> None:
         """Flush pending audit entries and close the database pool."""
         await self.audit.close()
+        if "contact_pool" in self.__dict__:
+            self.contact_pool.close()
         await self.db.dispose()
 
 

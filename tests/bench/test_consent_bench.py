@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, insert
 
-from tests.bench.report import machine, write_section
+from tests.bench.report import DOC, machine, write_section
 from tests.bench.test_spine_bench import (
     ROOT,
     SCALE,
@@ -40,6 +40,9 @@ from vault.customers.records import seal_new
 from vault.db.engine import sync_url
 
 RESULTS: dict[str, list[str]] = {"contacts": [], "http": []}
+CONTACTS_HEADER = ("| database | customers | contacts | vault contacts/s | pass 1 + audit | total | NDJSON |"
+                   " first call contacts/s | raw SELECT rows/s | ratio | target | status |")
+HTTP_HEADER = "| request | rps | p50 ms | p99 ms | hello-world rps | ratio | target | status |"
 BATCH = 10_000
 RAW_SQL = """
 SELECT c.id, c.kek_version, c.wrapped_dek, c.dek_version, c.sealed
@@ -93,21 +96,26 @@ def _raw_select(url: str) -> tuple[int, float]:
     return count, elapsed
 
 
-async def _resolve(settings) -> tuple[int, float, float, int]:  # type: ignore[no-untyped-def]
+async def _resolve(settings) -> list[tuple[int, float, float, int]]:  # type: ignore[no-untyped-def]
+    """Two resolutions by one vault: the first starts the worker processes, the second finds them running
+    (as every call after a server's first does). Each: (lines, pass 1 + audit s, total s, bytes)."""
     vault = await open_vault(settings)
+    runs = []
     try:
-        resolver = vault.contacts()
-        caller = Caller(None, purpose="marketing_email", operator="bench")
-        start = time.perf_counter()
-        plan = await resolver.plan(ContactQuery("email"), caller)
-        planned = time.perf_counter() - start
-        lines = size = 0
-        async for chunk in resolver.stream(plan):
-            lines += chunk.count(b"\n")
-            size += len(chunk)
-        total = time.perf_counter() - start
-        assert lines == plan.count
-        return lines, planned, total, size
+        for _ in range(2):
+            resolver = vault.contacts()
+            caller = Caller(None, purpose="marketing_email", operator="bench")
+            start = time.perf_counter()
+            plan = await resolver.plan(ContactQuery("email"), caller)
+            planned = time.perf_counter() - start
+            lines = size = 0
+            async for chunk in resolver.stream(plan):
+                lines += chunk.count(b"\n")
+                size += len(chunk)
+            total = time.perf_counter() - start
+            assert lines == plan.count
+            runs.append((lines, planned, total, size))
+        return runs
     finally:
         await vault.close()
 
@@ -127,14 +135,17 @@ def test_contacts_stream(backend: str, tmp_path: Path) -> None:
         asyncio.run(_seed(settings, SCALE))
         seeded = time.perf_counter() - t
         raw_count, raw_s = _raw_select(url)
-        lines, planned, total, size = asyncio.run(_resolve(settings))
-        assert lines == raw_count == (SCALE + 1) // 2
-        rate, raw_rate = lines / total, raw_count / raw_s
+        (cold_lines, _, cold_total, _), (lines, planned, total, size) = asyncio.run(_resolve(settings))
+        raw_count_after, raw_s_after = _raw_select(url)
+        assert lines == cold_lines == raw_count == raw_count_after == (SCALE + 1) // 2
+        # The baseline is taken before and after (the machine is shared): the better of the two.
+        rate, raw_rate = lines / total, raw_count / min(raw_s, raw_s_after)
         RESULTS["contacts"].append(
             f"| {backend} | {SCALE:,} | {lines:,} | {rate:,.0f} | {planned:.2f} s | {total:.2f} s | "
-            f"{size / total / 1e6:.1f} MB/s | {raw_rate:,.0f} | {rate / raw_rate:.1%} | >= 100,000 | "
-            f"{'met' if rate >= 100_000 else 'missed'} |")
-        print(f"seeded {SCALE} in {seeded:.1f}s; resolve {rate:,.0f}/s; raw {raw_rate:,.0f}/s")
+            f"{size / total / 1e6:.1f} MB/s | {cold_lines / cold_total:,.0f} | {raw_rate:,.0f} | "
+            f"{rate / raw_rate:.1%} | >= 100,000 | {'met' if rate >= 100_000 else 'missed'} |")
+        print(f"seeded {SCALE} in {seeded:.1f}s; resolve {rate:,.0f}/s (first call {cold_lines / cold_total:,.0f}/s);"
+              f" raw {raw_rate:,.0f}/s")
     finally:
         if pg_name:
             _drop_pg(pg_name)
@@ -186,9 +197,31 @@ def test_grant_http(tmp_path: Path) -> None:
         f"{'met' if grant['rps'] >= 1000 else 'missed'} |")
 
 
+def _previous_rows(header: str) -> list[str]:
+    """The rows of this section's table that starts with ``header``, as docs/benchmarks.md has them now (a run
+    of only one of the two benchmarks keeps the other's figures)."""
+    text = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
+    if "<!-- consent:start -->" not in text or "<!-- consent:end -->" not in text:
+        return []
+    section = text.split("<!-- consent:start -->", 1)[1].split("<!-- consent:end -->", 1)[0].splitlines()
+    starts = [i for i, line in enumerate(section) if line.startswith(header)]
+    if not starts:
+        return []
+    rows = []
+    for line in section[starts[0] + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append(line)
+    return rows
+
+
 def teardown_module() -> None:
     if not (RESULTS["contacts"] or RESULTS["http"]):
         return
+    contacts = RESULTS["contacts"] or _previous_rows(CONTACTS_HEADER)
+    http = RESULTS["http"] or _previous_rows(HTTP_HEADER)
+    kept = ("_Not re-run this time; the figures of the previous run are kept (its commit and date are in git"
+            " history)._")
     write_section("consent", "\n".join([
         "## Consent: contact resolution and granting",
         "",
@@ -197,24 +230,28 @@ def teardown_module() -> None:
         "**Contact resolution** (`GET /v1/contacts?purpose=marketing_email&channel=email`, measured through the"
         " domain resolver the endpoint streams): customers seeded with sealed name/email and a blind index, every"
         " second one with a current marketing_email consent. The vault's figure includes pass 1 (id-only keyset"
-        " scan, then one bulk audit entry with every id in `audit_subjects`, committed before the first byte) and"
-        " pass 2 (keyset pages, DEK unwrap and one AES-GCM decrypt per row, NDJSON encoding). Baseline: a raw"
-        " SELECT of the same rows (ids, wrapped DEKs, ciphertexts) with the synchronous driver, same database,"
-        " same run.",
+        " scan on the synchronous driver, in a thread, then one bulk audit entry with every id in"
+        " `audit_subjects`, committed before the first byte) and pass 2 (ranges of 5,000 audited ids, each read,"
+        " unwrapped, decrypted and encoded as NDJSON by one of the worker processes; the first ranges are read"
+        " while the audit entry commits). It is the second call of one vault, whose worker processes are running"
+        " as in a serving process after its first large answer; the first call, which also starts them, is beside"
+        " it. Baseline: a raw SELECT of the same rows (ids, wrapped DEKs, ciphertexts) with the synchronous driver,"
+        " same database, taken before and after the vault's calls (the better of the two).",
         "",
-        "| database | customers | contacts | vault contacts/s | pass 1 + audit | total | NDJSON | raw SELECT rows/s"
-        " | ratio | target | status |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-        *RESULTS["contacts"],
+        *([] if RESULTS["contacts"] else [kept, ""]),
+        CONTACTS_HEADER,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        *contacts,
         "",
         "**Granting consent over HTTP**: `vault serve`, 2 uvicorn workers, SQLite (WAL), 10,000 customers, wrk"
         " 2 threads x 32 connections back-to-back for 10 s on loopback (saturated: p50 ~ 32 / throughput). Each"
         " request is one write transaction. Baseline: Litestar hello world under the same uvicorn settings, same"
         " run; wrk, server and workers share the cores.",
         "",
-        "| request | rps | p50 ms | p99 ms | hello-world rps | ratio | target | status |",
+        *([] if RESULTS["http"] else [kept, ""]),
+        HTTP_HEADER,
         "|---|---|---|---|---|---|---|---|",
-        *RESULTS["http"],
+        *http,
         "",
         "Reproduce: `make bench` (or `.venv/bin/pytest tests/bench/test_consent_bench.py -o addopts='' -p"
         " no:cacheprovider -s`); `BENCH_SCALE=1m` for a million customers.",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import json
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -18,6 +20,7 @@ from vault.access.lawful_basis import LawfulBasisCheck
 from vault.audit.models import AuditEntryRow, AuditSubjectRow
 from vault.audit.verify import verify_chain
 from vault.bootstrap import Vault
+from vault.consent.contact_pages import ContactPool
 from vault.consent.contacts import ContactDeps, ContactQuery, ContactResolver
 from vault.consent.ledger import SqlConsentLedger
 from vault.consent.models import ConsentEventRow, ConsentStateRow
@@ -37,10 +40,10 @@ def consents(vault: Vault, session, at: datetime) -> ConsentService:  # type: ig
     return ConsentService(session, replace(vault.consent_deps, clock=lambda: at))
 
 
-def resolver(vault: Vault, at: datetime, page_size: int = 5000) -> ContactResolver:
+def resolver(vault: Vault, at: datetime, page_size: int = 5000, pool: ContactPool | None = None) -> ContactResolver:
     p = vault.policies
     return ContactResolver(ContactDeps(vault.db, vault.keyring, p.purposes, vault.guard, vault.audit,
-                                       clock=lambda: at), page_size=page_size)
+                                       clock=lambda: at, pool=pool, parallel_min=1), page_size=page_size)
 
 
 async def new_customer(vault: Vault, **values: str) -> uuid.UUID:
@@ -202,6 +205,43 @@ async def test_large_resolution_streams_in_pages_and_audits_in_bulk(vault: Vault
     assert len({line for line in seen}) == len(seen)
     async with vault.db.read() as session:
         assert (await verify_chain(session)).ok
+
+
+async def test_worker_processes_send_what_a_thread_sends(vault: Vault) -> None:
+    """Pass 2 in a worker process (ranges compiled to the driver's SQL, read ahead while the audit entry
+    commits) streams the same lines, in the same order, as in a thread of this process; both are audited."""
+    ids = [await new_customer(vault) for _ in range(7)]
+    for cid in ids[:6]:
+        await decide(vault, cid, DAY, grant("marketing_email"))
+    await decide(vault, ids[1], DAY, ConsentChoice("marketing_email", "withdraw"))
+    pool = ContactPool(1)
+    try:
+        answers = []
+        for r in (resolver(vault, DAY, page_size=2), resolver(vault, DAY, page_size=2, pool=pool)):
+            plan = await r.plan(ContactQuery("email", DAY, tuple(ids)), OP.for_purpose("marketing_email"))
+            answers.append((plan.count, [line for c in [c async for c in r.stream(plan)] for line in c.splitlines()]))
+        assert pool._executor is not None  # the second answer did go to the worker
+    finally:
+        pool.close()
+    (count, lines), (count_w, lines_w) = answers
+    assert count == count_w == 5 and lines_w == lines
+    assert [uuid.UUID(json.loads(line)["customer_id"]) for line in lines] == [ids[0], *ids[2:6]]
+    assert all(json.loads(line)["email"].endswith("@example.org") for line in lines)
+
+
+async def test_withdrawal_mid_stream_drops_the_customer_from_ranges_not_yet_read(vault: Vault) -> None:
+    ids = [await new_customer(vault) for _ in range(6)]
+    for cid in ids:
+        await decide(vault, cid, DAY, grant("marketing_email"))
+    r = resolver(vault, DAY, page_size=1)  # one id per range; two ranges read ahead of the client
+    plan = await r.plan(ContactQuery("email", DAY, tuple(ids)), OP.for_purpose("marketing_email"))
+    assert plan.count == 6
+    stream = r.stream(plan)
+    first = await anext(stream)
+    await asyncio.sleep(0.2)  # time for any read-ahead to happen: only the next range may have been read
+    await decide(vault, ids[-1], DAY + timedelta(seconds=1), ConsentChoice("marketing_email", "withdraw"))
+    lines = [line for c in [first, *[c async for c in stream]] for line in c.splitlines()]
+    assert [uuid.UUID(json.loads(line)["customer_id"]) for line in lines] == ids[:5]
 
 
 async def test_import_flags_become_consent_events_in_the_same_transaction(vault: Vault, tmp_path: Path) -> None:

@@ -3,47 +3,54 @@
 A call is answered in two passes so that the audit entry is durable before any contact
 leaves the vault, while memory stays bounded for a million contacts:
 
-1. **ids pass**: keyset-paginated, id-only query of the eligible customers; the ids are
-   packed 16 bytes each into a :class:`SubjectList` (1M ids = 16 MB) whose digest is
-   computed as they arrive. One audit entry (count, digest, ids in ``audit_subjects``)
-   is committed.
-2. **stream pass**: the same predicate, re-evaluated page by page in short read
-   transactions, joined with a merge-walk over the audited ids: only audited customers
-   are streamed, and one who withdraws mid-stream is dropped from the pages not yet sent.
-   Each row's DEK is unwrapped and only the channel's fields are decrypted.
+1. **ids pass** (a thread, synchronous driver): keyset-paginated, id-only query of the
+   eligible customers; the ids arrive as text and are packed 16 bytes each into a
+   :class:`SubjectList` (1M ids = 16 MB) whose digest is computed as they arrive. One
+   audit entry (count, digest, ids in ``audit_subjects``) is committed.
+2. **stream pass**: the audited ids are cut into ranges; for each, the same predicate is
+   re-evaluated over the range and only audited ids are kept (:mod:`vault.consent.contact_pages`),
+   so one who withdraws mid-stream is dropped from the ranges read after the withdrawal.
+   Each row's DEK is unwrapped and only the channel's fields are decrypted. Large answers
+   go to worker processes, which start on the first ranges while the audit entry commits
+   (nothing is sent before it has); a bounded number of ranges is read ahead of the client.
 """
 
 from __future__ import annotations
 
+import asyncio
+import pickle
 import uuid
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-from sqlalchemy import ColumnElement, Select, and_, exists, select
+from sqlalchemy import ColumnElement, Engine, Select, String, and_, bindparam, cast, exists, select
 from sqlalchemy.orm import aliased
 
 from vault.access import permissions as perms
 from vault.audit.entry import AuditEvent, Outcome
 from vault.audit.subjects import SubjectList
+from vault.consent.contact_pages import Page, PageTask, Source, render
 from vault.consent.errors import InvalidConsentError, JustificationRequiredError, UnknownChannelError
 from vault.consent.ledger import effective_clause
 from vault.consent.models import ConsentStateRow
 from vault.consent.rules import is_night, utc
-from vault.crypto.keys import WrappedKey
 from vault.customers.gate import contactable_clause as rights_clause
 from vault.customers.gate import is_direct_marketing
 from vault.customers.models import CustomerIndexRow, CustomerRow
-from vault.customers.records import open_fields
 from vault.lib.clock import utcnow
 from vault.policy.purposes import CHANNEL_FIELDS, CHANNEL_REQUIRED, NIGHT_CHANNELS, Channel
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
     from vault.access.caller import Caller
     from vault.access.guard import Guard
     from vault.audit.log import AuditLog
+    from vault.consent.contact_pages import ContactPool
     from vault.crypto.keyring import Keyring
     from vault.db.engine import Database
     from vault.lib.ratelimit import VolumeWindow
@@ -53,9 +60,12 @@ Clock = Callable[[], datetime]
 #: Given the customer-id column of the query, a SQL condition on it.
 ScopeClause = Callable[[Any], ColumnElement[bool]]
 MAX_IDS = 1000
+#: From this many contacts, pass 2 runs in the worker processes (a warm pool costs ~1 ms per task).
+PARALLEL_MIN = 10_000
+#: While the audit entry of a large answer commits, pass 2 reads up to this many contacts ahead (~9 MB of NDJSON).
+PREFETCH_IDS = 100_000
 PAST_SKEW = timedelta(minutes=5)
 MAX_AHEAD = timedelta(days=366)
-_encode = msgspec.json.Encoder().encode
 
 
 def contactable_clause(purpose: Purpose | None = None) -> ColumnElement[bool]:
@@ -96,6 +106,8 @@ class ContactPlan:
     audit_seq: int
     customer_ids: tuple[uuid.UUID, ...] | None
     scope: ScopeClause | None = None
+    #: Pass 2, started while the audit entry committed (see :meth:`ContactResolver.stream`).
+    pages: _Pages | None = field(default=None, compare=False, repr=False)
 
     @property
     def count(self) -> int:
@@ -119,6 +131,10 @@ class ContactDeps:
     volume: VolumeWindow | None = None  # contacts resolved per principal (24 h)
     per_request: int = 10_000
     per_day: int = 50_000
+    #: Worker processes that read and decrypt large answers (bootstrap keeps one pool per process).
+    pool: ContactPool | None = None
+    #: From this many contacts pass 2 runs in ``pool``; below, in a thread of this process.
+    parallel_min: int = PARALLEL_MIN
 
 
 def _justification(text: str | None) -> str | None:
@@ -235,27 +251,31 @@ class ContactResolver:
         justification = _justification(query.justification)
         night = purpose.night_opt_in_required and channel in NIGHT_CHANNELS and is_night(at)
         frm, clauses, key = self._where(purpose, channel, at, night, query.customer_ids, query.scope)
-        subjects = SubjectList()
-        last: uuid.UUID | None = None
-        async with self._d.db.read() as session:
-            while True:
-                q = self._select([key], frm, [*clauses, *([key > last] if last else [])]).order_by(key)
-                page = (await session.scalars(q.limit(self._page * 4))).all()
-                for cid in page:
-                    subjects.append(cid)
-                if len(page) < self._page * 4:
-                    break
-                last = page[-1]
+        subjects = await asyncio.to_thread(self._scan_ids, frm, clauses, key)
         await self._check_volume(caller, len(subjects), justification)
         fields = tuple(f for f in CHANNEL_FIELDS[channel] if f in purpose.fields)
-        seq = await self._d.audit.record_bulk_durable(AuditEvent(
+        plan = ContactPlan(purpose, channel, at, night, fields, subjects, 0, query.customer_ids, query.scope)
+        event = AuditEvent(
             "contacts.resolve", Outcome.ALLOWED, caller.actor, purpose=purpose.id, fields=fields,
             request_id=caller.request_id, client_ip=caller.client_ip,
             detail=f"channel={channel.value} at={at.isoformat()} night_opt_in_applied={night}"
                    + (f" ids_given={len(query.customer_ids)}" if query.customer_ids else "")
                    + (f" segment={query.scope_name}" if query.scope_name else "")
-                   + (f" justification={justification}" if justification else "")), subjects)
-        return ContactPlan(purpose, channel, at, night, fields, subjects, seq, query.customer_ids, query.scope)
+                   + (f" justification={justification}" if justification else ""))
+        if self._executor(plan.count) is None:
+            return replace(plan, audit_seq=await self._d.audit.record_bulk_durable(event, subjects))
+        # A large answer's workers start reading and decrypting the first ranges while its audit entry commits
+        # (the insert of every id takes a while, and on SQLite it runs on this thread); nothing leaves before
+        # the entry has committed.
+        pages = self._pages(plan)
+        assert pages is not None
+        pages.fill(max(pages.ahead, PREFETCH_IDS // self._page))
+        try:
+            seq = await self._d.audit.record_bulk_durable(event, subjects)
+        except BaseException:
+            pages.cancel()
+            raise
+        return replace(plan, audit_seq=seq, pages=pages)
 
     async def _check_volume(self, caller: Caller, count: int, justification: str | None) -> None:
         """Above the per-request or per-day cap a resolution needs a justification (denial audited)."""
@@ -271,47 +291,161 @@ class ContactResolver:
         if volume is not None:
             volume.add(pid, count)
 
+    def _scan_ids(self, frm: tuple[Any, Any], clauses: list[ColumnElement[bool]], key: Any) -> SubjectList:
+        """Pass 1 (in a thread, on the synchronous driver): the eligible ids in keyset pages, packed as they come.
+
+        The ids arrive as text (no ``uuid.UUID`` per row) and are packed a page at a time.
+        """
+        subjects = SubjectList()
+        limit = self._page * 4
+        last: uuid.UUID | None = None
+        with self._d.db.sync_engine().connect() as conn:
+            while True:
+                q = self._select([cast(key, String)], frm, [*clauses, *([key > last] if last else [])])
+                page: list[str] = list(conn.execute(q.order_by(key).limit(limit)).scalars())
+                subjects.extend_packed(bytes.fromhex("".join(page).replace("-", "")))
+                if len(page) < limit:
+                    return subjects
+                last = uuid.UUID(page[-1])
+
     # -- pass 2: stream -------------------------------------------------------------------------------
 
     async def stream(self, plan: ContactPlan) -> AsyncIterator[bytes]:
-        """NDJSON lines ``{"customer_id": ..., <channel fields>}``, one page of rows per chunk.
+        """NDJSON lines ``{"customer_id": ..., <channel fields>}``, one range of audited ids per chunk, in id order.
 
-        Only audited customers that are still eligible when their page is read are sent.
+        Only audited customers that are still eligible when their range is read are sent. Large answers are
+        read and decrypted by the worker processes of ``deps.pool`` (small ones by a thread of this process),
+        a bounded number of ranges ahead of the client, so memory stays bounded whatever the count.
         """
-        if not plan.count:
+        pages = plan.pages if plan.pages is not None and plan.pages.claim() else self._pages(plan)
+        if pages is None:
             return
+        async for chunk in pages:
+            yield chunk
+
+    def _pages(self, plan: ContactPlan) -> _Pages | None:
+        """Pass 2's ranges as tasks, submitted a bounded number ahead (None when nothing was resolved)."""
+        if not plan.count:
+            return None
+        engine = self._d.db.sync_engine()
+        executor = self._executor(plan.count)
+        if executor is not None:
+            processes = self._d.pool.processes if self._d.pool is not None else 1
+            return _Pages(self._tasks(plan, engine), partial(_submit_to, executor), 2 * processes)
+        return _Pages(self._tasks(plan, engine), partial(_submit_here, engine), 2)
+
+    def _executor(self, count: int) -> Executor | None:
+        """The worker processes for a large answer, when the KEK provider can be sent to them; else None."""
+        pool = self._d.pool
+        if pool is None or count < self._d.parallel_min or not _picklable(self._d.keyring.provider):
+            return None
+        return pool.executor()
+
+    def _tasks(self, plan: ContactPlan, engine: Engine) -> Iterator[PageTask]:
+        """One task per ``page_size`` audited ids: the eligibility statement bounded to their range, compiled
+        once to the driver's SQL; each task carries its range's bounds as parameters."""
         frm, clauses, key = self._where(plan.purpose, plan.channel, plan.at, plan.night, plan.customer_ids,
                                         plan.scope)
-        cols = [CustomerRow.id, CustomerRow.kek_version, CustomerRow.wrapped_dek, CustomerRow.dek_version,
-                CustomerRow.sealed]
-        audited = plan.subjects.packed()
-        pos, end = 0, len(audited)
-        stop = plan.subjects.last
-        assert stop is not None
-        cipher = self._d.keyring.cipher
-        wanted = set(plan.fields)
+        cols = [cast(CustomerRow.id, String), CustomerRow.kek_version, CustomerRow.wrapped_dek,
+                CustomerRow.dek_version, CustomerRow.sealed]
+        bounds = [key >= bindparam("lo", type_=key.type), key <= bindparam("hi", type_=key.type)]
+        dialect = engine.dialect
+        compiled = self._select(cols, frm, [*clauses, *bounds]).order_by(key).compile(dialect=dialect)
+        # Values to the driver's types, as SQLAlchemy's execution would (e.g. a UUID as 32 hex digits on SQLite);
+        # the expanded state adds the processors of expanded IN lists.
+        processors = {name: proc for name, bind in compiled.binds.items()
+                      if (proc := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None}
+        source = _source(engine)
         required = CHANNEL_REQUIRED[plan.channel]
-        last: uuid.UUID | None = None
-        while True:
-            bounds = [key <= stop, *([key > last] if last else [])]
-            async with self._d.db.read() as session:
-                rows = (await session.execute(
-                    self._select(cols, frm, [*clauses, *bounds]).order_by(key).limit(self._page))).all()
-            lines: list[bytes] = []
-            for cid, kek_version, wrapped, dek_version, sealed in rows:
-                raw = cid.bytes
-                while pos < end and audited[pos:pos + 16] < raw:
-                    pos += 16
-                if pos >= end or audited[pos:pos + 16] != raw or wrapped is None:
-                    continue  # not audited (became eligible after pass 1) or crypto-shredded
-                dek = cipher.customer_key(cid, WrappedKey(kek_version, wrapped), dek_version)
-                values = open_fields(dek, sealed, wanted)
-                if any(f not in values for f in required):
-                    continue
-                values["customer_id"] = str(cid)
-                lines.append(_encode(values))
-            if lines:
-                yield b"\n".join(lines) + b"\n"
-            if len(rows) < self._page:
+        provider = self._d.keyring.provider
+        packed = plan.subjects.packed()
+        step = self._page * 16
+        for start in range(0, len(packed), step):
+            part = packed[start:start + step]
+            state = compiled.construct_expanded_state(
+                {"lo": uuid.UUID(bytes=part[:16]), "hi": uuid.UUID(bytes=part[-16:])})
+            procs = {**processors, **state.processors}
+            values = {name: (proc(value) if (proc := procs.get(name)) else value)
+                      for name, value in state.parameters.items()}
+            params = tuple(values[n] for n in state.positiontup) if state.positiontup is not None else values
+            yield PageTask(source, state.statement, params, part, plan.fields, required, provider)
+
+
+def _source(engine: Engine) -> Source:
+    """How a worker process connects to the database of ``engine`` (the synchronous driver's arguments)."""
+    args, kwargs = engine.dialect.create_connect_args(engine.url)
+    driver = "sqlite3" if engine.dialect.name == "sqlite" else "psycopg"
+    # Plain settings only: psycopg's dialect adds SQLAlchemy's adapters map (``context``), which the worker
+    # needs not (its parameters are already in the driver's types) and which cannot be pickled.
+    plain = {k: v for k, v in kwargs.items() if isinstance(v, str | int | float | bool) or v is None}
+    return Source(driver, tuple(args), tuple(sorted(plain.items())))
+
+
+class _Pages:
+    """Pass-2 tasks in flight, answered in task (id) order; at most ``ahead`` in flight while streaming."""
+
+    def __init__(self, tasks: Iterator[PageTask], submit: Callable[[PageTask], asyncio.Future[Page]],
+                 ahead: int) -> None:
+        self._tasks: Iterator[PageTask] | None = tasks
+        self._submit = submit
+        self.ahead = ahead
+        self._pending: deque[asyncio.Future[Page]] = deque()
+        self._claimed = False
+
+    def claim(self) -> bool:
+        """True for the first stream over these pages (a second one reads afresh)."""
+        claimed, self._claimed = self._claimed, True
+        return not claimed
+
+    def fill(self, limit: int) -> None:
+        """Submit tasks until ``limit`` are in flight or none is left."""
+        while self._tasks is not None and len(self._pending) < limit:
+            task = next(self._tasks, None)
+            if task is None:
+                self._tasks = None
                 return
-            last = rows[-1][0]
+            self._pending.append(self._submit(task))
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            while True:
+                self.fill(self.ahead)
+                if not self._pending:
+                    return
+                page = await self._pending[0]
+                self._pending.popleft()
+                if page.ndjson:
+                    yield page.ndjson
+        finally:
+            self.cancel()
+
+    def cancel(self) -> None:
+        """Drop the tasks not yet answered (a running one finishes; its answer is discarded)."""
+        self._tasks = None
+        while self._pending:
+            self._pending.popleft().cancel()
+
+
+def _submit_to(executor: Executor, task: PageTask) -> asyncio.Future[Page]:
+    return asyncio.wrap_future(executor.submit(render, task))
+
+
+def _submit_here(engine: Engine, task: PageTask) -> asyncio.Future[Page]:
+    return asyncio.get_running_loop().run_in_executor(None, _render_here, engine, task)
+
+
+def _render_here(engine: Engine, task: PageTask) -> Page:
+    """:func:`render` in a thread of this process, on a pooled connection of ``engine``."""
+    conn = engine.raw_connection()
+    try:
+        return render(task, conn)
+    finally:
+        conn.close()
+
+
+def _picklable(obj: object) -> bool:
+    try:
+        pickle.dumps(obj)
+    except Exception:  # any failure means "keep it in this process" (a PKCS#11 session)
+        return False
+    return True

@@ -123,6 +123,43 @@ class FieldCipher:
         """Re-wrap a DEK under the current KEK version (key rotation)."""
         return self._keys.rewrap(wrapped, label=dek_label(customer_id))
 
+    def open_rows(self, rows: Sequence[tuple[str, str, bytes, int, Mapping[str, bytes]]],
+                  fields: Collection[str]) -> list[dict[str, str]]:
+        """Unwrap the DEKs of many stored records in one provider call and open their ``fields`` (contact pages).
+
+        Each row is (customer id as 32 hex digits, KEK version, wrapped DEK blob, DEK version, sealed blobs by
+        field name); fields a record does not hold are absent from its dict. Same AAD and labels as
+        :class:`CustomerKey`.
+
+        Raises:
+            DecryptionError: a tampered, moved or malformed ciphertext (naming customer and field, no value).
+            KeyUnavailableError: a KEK version the provider does not hold.
+        """
+        deks = self._keys.unwrap_many([(kek, wrapped, "dek:" + hex_id) for hex_id, kek, wrapped, _, _ in rows])
+        names = [(name, f"|{name}|".encode()) for name in fields]
+        versions: dict[int, bytes] = {}
+        out: list[dict[str, str]] = []
+        for (hex_id, _, _, version, blobs), dek in zip(rows, deks, strict=True):
+            decrypt = AESGCM(dek).decrypt
+            suffix = versions.get(version)
+            if suffix is None:
+                suffix = versions[version] = str(version).encode()
+            head = hex_id.encode()
+            values: dict[str, str] = {}
+            for name, middle in names:
+                blob = blobs.get(name)
+                if blob is None:
+                    continue
+                if len(blob) < 1 + _NONCE + 16 or blob[:1] != _FORMAT:
+                    raise DecryptionError(f"field {name!r} of customer {hex_id} has a malformed ciphertext")
+                try:
+                    values[name] = decrypt(blob[1:1 + _NONCE], blob[1 + _NONCE:], head + middle + suffix).decode()
+                except InvalidTag as exc:
+                    raise DecryptionError(f"field {name!r} of customer {hex_id} failed authentication "
+                                          "(tampered, moved from another field/customer, or wrong key)") from exc
+            out.append(values)
+        return out
+
     def open_many(self, records: Iterable[tuple[str, WrappedKey, int, Mapping[str, bytes]]],
                   fields: Collection[str]) -> Iterator[dict[str, str]]:
         """Unwrap each record's DEK and open its ``fields`` (batch path for extracts: no per-field objects).

@@ -59,6 +59,13 @@ class KeyProvider(ABC):
     def unwrap(self, wrapped: WrappedKey, *, label: str) -> bytes:
         """Unwrap; raises DecryptionError if the blob or label does not match."""
 
+    def unwrap_many(self, items: Sequence[tuple[str, bytes, str]]) -> list[bytes]:
+        """Unwrap many (KEK version, wrapped blob, label) triples (bulk reads); same errors as :meth:`unwrap`.
+
+        The default unwraps one by one; a local provider overrides it with a loop that builds nothing per key.
+        """
+        return [self.unwrap(WrappedKey(version, blob), label=label) for version, blob, label in items]
+
     def wrap_many(self, keys: Sequence[bytes], labels: Sequence[str]) -> tuple[str, list[bytes]]:
         """Wrap many keys under the current KEK (bulk import): the KEK version and each wrapped blob.
 
@@ -155,6 +162,24 @@ class LocalKeyProvider(KeyProvider):
             raise DecryptionError(f"wrapped key {label!r} failed to unwrap under KEK {wrapped.kek_version}") from exc
 
 
+    def unwrap_many(self, items: Sequence[tuple[str, bytes, str]]) -> list[bytes]:
+        aeads = self._aead
+        prefixes: dict[str, tuple[bytes, Any]] = {}
+        out: list[bytes] = []
+        for version, blob, label in items:
+            known = prefixes.get(version)
+            if known is None:
+                aead = aeads.get(version)
+                if aead is None:
+                    raise KeyUnavailableError(f"KEK version {version!r} is not available")
+                known = prefixes[version] = (f"vault.kek|{version}|".encode(), aead.decrypt)
+            prefix, decrypt = known
+            try:
+                out.append(decrypt(blob[:_NONCE], blob[_NONCE:], prefix + label.encode()))
+            except InvalidTag as exc:
+                raise DecryptionError(f"wrapped key {label!r} failed to unwrap under KEK {version}") from exc
+        return out
+
     def rewrap_many(self, items: Sequence[tuple[WrappedKey, str]]) -> list[WrappedKey]:
         """Batch rewrap: one ``os.urandom`` call for every nonce, the AEADs and associated-data prefixes looked up
         once; same associated data, labels and errors as :meth:`unwrap` and :meth:`wrap`."""
@@ -239,6 +264,11 @@ class FileKeyProvider(LocalKeyProvider):
         if wrapped.kek_version not in self._aead and self._changed():
             self.refresh()
         return super().unwrap(wrapped, label=label)
+
+    def unwrap_many(self, items: Sequence[tuple[str, bytes, str]]) -> list[bytes]:
+        if any(version not in self._aead for version, _, _ in items) and self._changed():
+            self.refresh()  # one stat per batch, and only when a version is unknown (as unwrap)
+        return super().unwrap_many(items)
 
     def rewrap_many(self, items: Sequence[tuple[WrappedKey, str]]) -> list[WrappedKey]:
         if self._changed() or any(w.kek_version not in self._aead for w, _ in items):

@@ -99,6 +99,7 @@ class Database:
         if not self.is_postgres:
             self._sync_reads = create_engine(sync_url(url), pool_size=pool_size, max_overflow=pool_size)
             event.listen(self._sync_reads, "connect", sqlite_pragmas)
+        self._sync_bulk: Engine | None = None
         # Write sessions begin lazily, at their first statement: a request denied before touching the
         # database holds no write lock while its denial is audited through group commit.
         self.write_sessions = async_sessionmaker(
@@ -177,6 +178,17 @@ class Database:
         async with self.engine.connect() as conn:
             return list((await conn.execute(statement, params)).all())
 
+    def sync_engine(self) -> Engine:
+        """A synchronous engine for long reads run in a thread, off the event loop (contact resolution).
+
+        On SQLite the point-read engine; on PostgreSQL a small psycopg pool made on first use.
+        """
+        if self._sync_reads is not None:
+            return self._sync_reads
+        if self._sync_bulk is None:
+            self._sync_bulk = create_engine(sync_url(self.url), pool_size=2, max_overflow=4, pool_pre_ping=True)
+        return self._sync_bulk
+
     @asynccontextmanager
     async def audit_write(self) -> AsyncIterator[AsyncSession]:
         """A write transaction on the audit writer's own pool (see ``audit_engine``)."""
@@ -193,8 +205,9 @@ class Database:
         """Close every pooled connection."""
         await self.engine.dispose()
         await self.audit_engine.dispose()
-        if self._sync_reads is not None:
-            self._sync_reads.dispose()
+        for sync in (self._sync_reads, self._sync_bulk):
+            if sync is not None:
+                sync.dispose()
 
 
 def _inline_creator(url: str) -> Callable[[], Awaitable[Any]]:

@@ -1,4 +1,4 @@
-"""Batch paths used by extracts: same answers as the one-at-a-time API, same refusals."""
+"""Batch paths used by extracts and contact pages: same answers as the one-at-a-time API, same refusals."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 from vault.audit.entry import subjects_digest
 from vault.audit.subjects import SubjectList
 from vault.crypto.envelope import FieldCipher
-from vault.crypto.errors import DecryptionError
-from vault.crypto.keys import LocalKeyProvider
+from vault.crypto.errors import DecryptionError, KeyUnavailableError
+from vault.crypto.keys import KeyProvider, LocalKeyProvider
 from vault.crypto.pseudonym import Pseudonymizer, b32_lower_128
 
 
@@ -45,6 +45,45 @@ def test_open_many_refuses_moved_ciphertexts() -> None:
         list(cipher.open_many([(b.hex, wrapped_a, 1, {"city": blob})], ["city"]))
     with pytest.raises(DecryptionError, match="malformed"):
         list(cipher.open_many([(a.hex, wrapped_a, 1, {"city": b"\x02" + blob[1:]})], ["city"]))
+
+
+def test_open_rows_matches_open_many_and_refuses_what_it_refuses() -> None:
+    """The contact pages' path: raw rows, DEKs unwrapped in one provider call."""
+    cipher = _cipher()
+    rows, records = [], []
+    for i in range(30):
+        cid = uuid.uuid4()
+        key, wrapped = cipher.new_customer_key(cid)
+        blobs = {"email": key.seal("email", f"u{i}@example.com")} | ({"phone": key.seal("phone", "+821012345678")}
+                                                                    if i % 2 else {})
+        rows.append((cid.hex, wrapped.kek_version, wrapped.blob, key.version, blobs))
+        records.append((cid.hex, wrapped, key.version, blobs))
+    assert cipher.open_rows(rows, ["phone", "email"]) == list(cipher.open_many(records, ["phone", "email"]))
+    assert cipher.open_rows([], ["email"]) == []
+    hex_a, kek, blob, version, blobs = rows[0]
+    hex_b = rows[1][0]
+    with pytest.raises(DecryptionError, match="'phone'"):  # moved to another field
+        cipher.open_rows([(hex_a, kek, blob, version, {"phone": blobs["email"]})], ["phone"])
+    with pytest.raises(DecryptionError):  # a's DEK presented as b's
+        cipher.open_rows([(hex_b, kek, blob, version, blobs)], ["email"])
+    with pytest.raises(DecryptionError):  # another DEK version in the associated data
+        cipher.open_rows([(hex_a, kek, blob, version + 1, blobs)], ["email"])
+    with pytest.raises(DecryptionError, match="malformed"):
+        cipher.open_rows([(hex_a, kek, blob, version, {"email": b"\x02" + blobs["email"][1:]})], ["email"])
+    with pytest.raises(KeyUnavailableError):
+        cipher.open_rows([(hex_a, "k9", blob, version, blobs)], ["email"])
+
+
+def test_unwrap_many_equals_unwrap_for_every_provider_shape() -> None:
+    keys = {"k1": os.urandom(32), "k2": os.urandom(32)}
+    old, new = LocalKeyProvider(keys, "k1"), LocalKeyProvider(keys, "k2")
+    items = [(old if i % 2 else new).wrap(os.urandom(32), label=f"dek:{i}") for i in range(10)]
+    triples = [(w.kek_version, w.blob, f"dek:{i}") for i, w in enumerate(items)]
+    expected = [new.unwrap(w, label=f"dek:{i}") for i, w in enumerate(items)]
+    assert new.unwrap_many(triples) == expected
+    assert KeyProvider.unwrap_many(new, triples) == expected  # the default, one by one
+    with pytest.raises(DecryptionError, match="dek:0"):
+        new.unwrap_many([(triples[1][0], triples[1][1], "dek:0")])
 
 
 def test_project_pseudonyms_batch_equals_single() -> None:
