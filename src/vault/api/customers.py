@@ -71,19 +71,20 @@ class CustomerController(Controller):
             headers["Idempotent-Replayed"] = "true"
         return Response(CustomerRead.from_view(view), status_code=201 if created else 200, headers=headers)
 
-    @get("/{customer_id:uuid}", operation_id="GetCustomer", dependencies={"session": Provide(provide_read_session)})
+    @get("/{customer_id:uuid}", operation_id="GetCustomer")
     async def get_customer(
-        self, customer_id: FromPath[uuid.UUID], caller: NamedDependency[Caller], session: NamedDependency[AsyncSession],
+        self, customer_id: FromPath[uuid.UUID], caller: NamedDependency[Caller],
         state: State,
         purpose: Annotated[str | None, QueryParameter()] = None,
     ) -> Response[CustomerRead]:
         """Return one customer with the fields the caller's role may see for the purpose (masked where required)."""
         del purpose
         vault = vault_of(state)
-        view = await vault.customers(session).get(customer_id, caller)
-        labels = [CustomerLabel(id=lv.id, label=lv.label, department=lv.department, reason_code=lv.reason_code,
-                                set_by=lv.set_by, set_at=lv.set_at)
-                  for lv in await vault.labels(session).labels_of(customer_id, caller)]
+        async with vault.db.on_demand() as session:
+            view = await vault.customers(session).get(customer_id, caller)
+            labels = [CustomerLabel(id=lv.id, label=lv.label, department=lv.department, reason_code=lv.reason_code,
+                                    set_by=lv.set_by, set_at=lv.set_at)
+                      for lv in await vault.labels(session).labels_of(customer_id, caller)]
         return Response(CustomerRead.from_view(view, labels), headers={"ETag": f'"{view.row_version}"'})
 
     @get("/", operation_id="LookupCustomers", dependencies={"session": Provide(provide_read_session)})

@@ -16,10 +16,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import Table, insert, select, text
+from sqlalchemy.engine import make_url
 
 from vault.audit.chain import AUDIT_LOCK_KEY, chain_rows, entry_row
 from vault.audit.entry import GENESIS, AuditEvent
 from vault.audit.errors import AuditWriteError
+from vault.audit.loop_writer import LoopAuditWriter
 from vault.audit.models import AuditEntryRow, AuditSubjectRow
 from vault.audit.subjects import SubjectList
 from vault.audit.writer import AuditWriter
@@ -99,7 +101,12 @@ class AuditLog:
 
     def __init__(self, db: Database, *, max_batch: int = 512) -> None:
         self._db = db
-        self._writer = AuditWriter(sync_url(db.url), max_batch=max_batch)
+        self._writer: AuditWriter | LoopAuditWriter
+        if db.is_postgres:
+            self._writer = AuditWriter(sync_url(db.url), max_batch=max_batch)
+        else:  # group commit on each event loop's own thread (see vault.audit.loop_writer)
+            database = make_url(db.url).database or ":memory:"
+            self._writer = LoopAuditWriter(database, uri=database.startswith("file:"), max_batch=max_batch)
         self._waiting: set[asyncio.Future[int]] = set()
 
     async def record(self, session: AsyncSession, event: AuditEvent) -> int:

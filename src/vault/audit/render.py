@@ -44,6 +44,8 @@ def text(value: str | None, limit: int = DETAIL_MAX) -> str | None:
     """Free text escaped (controls, format and bidi characters as ``\\u....``) and cut to ``limit``."""
     if value is None:
         return None
+    if len(value) <= limit and value.isascii() and value.isprintable():
+        return value  # printable ASCII (U+0020-U+007E) holds no unsafe character: nothing to escape or cut
     head = value[: limit * 2]  # enough to fill ``limit`` after escaping; the rest never gets looked at
     out: list[str] = []
     for ch in head:

@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import time
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Engine, Executable, Row, create_engine, event
+from sqlalchemy import Engine, Row, Select, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.util import await_only
 
 from vault.db.inline_sqlite import inline_connect
+from vault.db.point_reads import PointReads
 
 WRITE_OPTION = "vault_write"
 BUSY_TIMEOUT_S = 30.0
@@ -93,12 +94,12 @@ class Database:
         self._write_lock: asyncio.Lock | None = None
         self._write_owner: asyncio.Task[Any] | None = None
         self._lock_dbapi: Any = None
-        # SQLite point reads skip aiosqlite's thread hops: a primary-key SELECT on a local file takes
-        # microseconds, less than handing it to a thread and back (docs/design.md, performance notes).
-        self._sync_reads: Engine | None = None
+        # SQLite point reads go straight through sqlite3 (vault.db.point_reads): a primary-key SELECT on
+        # a local file takes microseconds, less than SQLAlchemy's execution path around it.
+        self._point_reads: PointReads | None = None
         if not self.is_postgres:
-            self._sync_reads = create_engine(sync_url(url), pool_size=pool_size, max_overflow=pool_size)
-            event.listen(self._sync_reads, "connect", sqlite_pragmas)
+            database = make_url(self.url).database or ":memory:"
+            self._point_reads = PointReads(database, uri=database.startswith("file:"), setup=sqlite_pragmas)
         self._sync_bulk: Engine | None = None
         # Write sessions begin lazily, at their first statement: a request denied before touching the
         # database holds no write lock while its denial is audited through group commit.
@@ -158,35 +159,32 @@ class Database:
         """Whether the current task is inside a SQLite write transaction of this process."""
         return self._write_owner is not None and self._write_owner is asyncio.current_task()
 
-    async def fetch_one(self, statement: Executable, params: Mapping[str, Any] | None = None) -> Row[Any] | None:
+    async def fetch_one(self, statement: Select[Any], params: Mapping[str, Any]) -> Row[Any] | None:
         """Run a single-row, read-only Core statement outside any session (autocommit read).
 
-        Pass a statement built once with ``bindparam`` and its ``params``: the statement object and
-        its compiled form are then reused across requests.
+        Pass a statement built once with ``bindparam`` and its ``params``: on SQLite it is compiled
+        once and run through sqlite3 directly (:mod:`vault.db.point_reads`); on PostgreSQL asyncpg
+        prepares and caches it. Rows have the statement's column keys as attributes.
         """
-        if self._sync_reads is not None:
-            with self._sync_reads.connect() as conn:
-                return conn.execute(statement, params).first()
-        async with self.engine.connect() as conn:
-            return (await conn.execute(statement, params)).first()
+        rows = await self.fetch_all(statement, params)
+        return rows[0] if rows else None
 
-    async def fetch_all(self, statement: Executable, params: Mapping[str, Any] | None = None) -> list[Row[Any]]:
+    async def fetch_all(self, statement: Select[Any], params: Mapping[str, Any]) -> list[Row[Any]]:
         """Like :meth:`fetch_one`, for a short read-only statement returning a few rows."""
-        if self._sync_reads is not None:
-            with self._sync_reads.connect() as conn:
-                return list(conn.execute(statement, params).all())
+        if self._point_reads is not None:
+            return self._point_reads.fetch_all(statement, params)
         async with self.engine.connect() as conn:
             return list((await conn.execute(statement, params)).all())
 
     def sync_engine(self) -> Engine:
         """A synchronous engine for long reads run in a thread, off the event loop (contact resolution).
 
-        On SQLite the point-read engine; on PostgreSQL a small psycopg pool made on first use.
+        A small pool (pysqlite / psycopg) made on first use.
         """
-        if self._sync_reads is not None:
-            return self._sync_reads
         if self._sync_bulk is None:
             self._sync_bulk = create_engine(sync_url(self.url), pool_size=2, max_overflow=4, pool_pre_ping=True)
+            if not self.is_postgres:
+                event.listen(self._sync_bulk, "connect", sqlite_pragmas)
         return self._sync_bulk
 
     @asynccontextmanager
@@ -194,6 +192,17 @@ class Database:
         """A write transaction on the audit writer's own pool (see ``audit_engine``)."""
         async with self.audit_sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def on_demand(self) -> AsyncIterator[AsyncSession]:
+        """A read session that exists only if it is used: for requests that usually need none (the single
+        customer read reads its rows with :meth:`fetch_one`; only a consent-based purpose asks the ledger).
+        Creating and closing an unused ``AsyncSession`` cost about a tenth of such a request."""
+        lazy = _OnDemandSession(self.sessions)
+        try:
+            yield cast("AsyncSession", lazy)
+        finally:
+            await lazy.aclose()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -205,9 +214,29 @@ class Database:
         """Close every pooled connection."""
         await self.engine.dispose()
         await self.audit_engine.dispose()
-        for sync in (self._sync_reads, self._sync_bulk):
-            if sync is not None:
-                sync.dispose()
+        if self._point_reads is not None:
+            self._point_reads.close()
+        if self._sync_bulk is not None:
+            self._sync_bulk.dispose()
+
+
+class _OnDemandSession:
+    """Stands in for an ``AsyncSession``; the real one is created at its first use."""
+
+    __slots__ = ("_factory", "_session")
+
+    def __init__(self, factory: Callable[[], AsyncSession]) -> None:
+        self._factory = factory
+        self._session: AsyncSession | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._session is None:
+            self._session = self._factory()
+        return getattr(self._session, name)
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
 
 
 def _inline_creator(url: str) -> Callable[[], Awaitable[Any]]:
