@@ -15,7 +15,7 @@ from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vault.access.caller import Caller
-from vault.api.deps import provide_read_session, provide_write_session, vault_of
+from vault.api.deps import provide_read_session, vault_of
 from vault.consent.contacts import ContactQuery
 from vault.consent.service import (
     ConsentChoice,
@@ -176,11 +176,10 @@ class CustomerConsentController(Controller):
     path = "/v1/customers/{customer_id:uuid}/consents"
     tags = ["consents"]
 
-    @post("/", operation_id="RecordConsents", status_code=201,
-          dependencies={"session": Provide(provide_write_session)})
+    @post("/", operation_id="RecordConsents", status_code=201)
     async def record_consents(
         self, customer_id: FromPath[uuid.UUID], data: JSONBody[ConsentRequestBody], caller: NamedDependency[Caller],
-        session: NamedDependency[AsyncSession], state: State,
+        state: State,
         purpose: Annotated[str | None, QueryParameter()] = None,
     ) -> ConsentRecorded:
         """Grant, refuse, withdraw or reconfirm one or many purposes at once; returns a signed receipt."""
@@ -188,8 +187,10 @@ class CustomerConsentController(Controller):
         choices = [ConsentChoice(c.purpose, c.action, tuple(c.channels) if c.channels is not None else None,
                                  c.notice_version) for c in data.consents]
         evidence = Evidence(data.evidence.ip, data.evidence.user_agent) if data.evidence else None
-        result = await vault_of(state).consents(session).record(
-            customer_id, choices, caller, source=data.source, collected_at=data.collected_at, evidence=evidence)
+        vault = vault_of(state)
+        async with vault.db.write() as session:  # not a generator dependency (see create_customer)
+            result = await vault.consents(session).record(
+                customer_id, choices, caller, source=data.source, collected_at=data.collected_at, evidence=evidence)
         return ConsentRecorded(
             customer_id=customer_id, events=[ConsentEventRead.from_domain(e) for e in result.events],
             receipt=ReceiptRead.from_domain(result.receipt) if result.receipt else None,

@@ -24,8 +24,9 @@ from vault.audit.errors import AuditWriteError
 from vault.audit.loop_writer import LoopAuditWriter
 from vault.audit.models import AuditEntryRow, AuditSubjectRow
 from vault.audit.subjects import SubjectList
-from vault.audit.writer import AuditWriter
+from vault.audit.writer import AuditWriter, insert_sqlite
 from vault.db.engine import sync_url
+from vault.db.inline_sqlite import sqlite3_of
 from vault.lib.clock import utcnow
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ _ENTRIES_TABLE = cast(Table, AuditEntryRow.__table__)
 _INSERT_ENTRIES = insert(_ENTRIES_TABLE)
 _INSERT_SUBJECTS = insert(_SUBJECTS_TABLE)
 _CHAIN_HEAD = select(_ENTRIES_TABLE.c.seq, _ENTRIES_TABLE.c.hash).order_by(_ENTRIES_TABLE.c.seq.desc()).limit(1)
+_HEAD_SQL = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
 
 
 async def append(session: AsyncSession, events: Sequence[AuditEvent]) -> list[int]:
@@ -52,6 +54,13 @@ async def append(session: AsyncSession, events: Sequence[AuditEvent]) -> list[in
         return []
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
+    else:
+        dbapi = await sqlite3_of(await session.connection())
+        if dbapi is not None:  # straight through sqlite3, in the same transaction (vault.audit.writer)
+            head = dbapi.execute(_HEAD_SQL).fetchone()
+            rows, subject_rows = chain_rows(events, head[0] if head else 0, head[1] if head else None, utcnow())
+            insert_sqlite(dbapi, rows, subject_rows)
+            return [r["seq"] for r in rows]
     head = (await session.execute(_CHAIN_HEAD)).first()
     rows, subject_rows = chain_rows(events, head[0] if head else 0, head[1] if head else None, utcnow())
     await session.execute(_INSERT_ENTRIES, rows)

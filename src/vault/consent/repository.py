@@ -7,14 +7,18 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, and_, bindparam, insert, or_, select, tuple_, update
+from sqlalchemy import Insert, Select, Table, Update, and_, bindparam, insert, or_, select, tuple_, update
 
 from vault.consent.models import ConsentEventRow, ConsentReceiptRow, ConsentStateRow
 from vault.consent.rules import Kind, State
 from vault.customers.models import CustomerRow
+from vault.db.direct_sqlite import NotDirect, execute_on, fetch_on
+from vault.db.inline_sqlite import sqlite3_of
 from vault.lib.clock import as_utc
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from sqlalchemy import Row, RowMapping
     from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,45 +48,70 @@ def _state_of(row: ConsentStateRow) -> State:
 
 
 class ConsentRepository:
-    """Consent SQL on the caller's session (flushes, never commits)."""
+    """Consent SQL on the caller's session (flushes, never commits).
+
+    The statements of a grant run straight through sqlite3 on SQLite, in the session's transaction
+    (:mod:`vault.db.direct_sqlite`), and through the session elsewhere.
+    """
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+
+    async def _direct(self) -> sqlite3.Connection | None:
+        if self._session.new or self._session.dirty or self._session.deleted:
+            return None  # ORM changes pending: let the session flush them first
+        return await sqlite3_of(await self._session.connection())
+
+    async def _fetch(self, statement: Select[Any], params: dict[str, Any]) -> list[Any]:
+        raw = await self._direct()
+        if raw is not None:
+            return fetch_on(raw, statement, params)
+        return list((await self._session.execute(statement, params)).all())
+
+    async def _execute(self, statement: Insert | Update, rows: list[dict[str, Any]]) -> None:
+        raw = await self._direct()
+        if raw is not None:
+            try:
+                execute_on(raw, statement, rows)
+                return
+            except NotDirect:
+                pass
+        await self._session.execute(statement, rows)
 
     async def customer(self, customer_id: uuid.UUID, *, lock: bool = False) -> CustomerRow | None:
         """The customer row; ``lock`` serializes one customer's decisions (PostgreSQL row lock;
         SQLite's BEGIN IMMEDIATE already does)."""
         q = _CUSTOMER_LOCKED if lock and self._session.get_bind().dialect.name == "postgresql" else _CUSTOMER
-        row = (await self._session.execute(q, {"cid": customer_id})).first()
-        return cast("CustomerRow | None", row)  # a Core row with the same attribute names, read-only
+        rows = await self._fetch(q, {"cid": customer_id})
+        return cast("CustomerRow | None", rows[0] if rows else None)  # a Core row, same attribute names
 
     async def states(self, customer_id: uuid.UUID, purposes: set[str] | None = None,
                      ) -> dict[tuple[str, str], State]:
         """Current state per (purpose, channel) of one customer."""
-        rows = (await self._session.execute(_STATES_OF, {"cid": customer_id})).all()
+        rows = await self._fetch(_STATES_OF, {"cid": customer_id})
         return {(r.purpose, r.channel): _state_of(cast("ConsentStateRow", r)) for r in rows
                 if purposes is None or r.purpose in purposes}
 
     async def add_receipt(self, receipt: Receipt) -> None:
         """Store a signed receipt."""
-        await self._session.execute(_INSERT_RECEIPT, [{
+        await self._execute(_INSERT_RECEIPT, [{
             "id": receipt.id, "customer_id": receipt.customer_id, "issued_at": receipt.issued_at,
             "key_id": receipt.key_id, "jws": receipt.jws}])
 
     async def add_events(self, events: Sequence[Mapping[str, Any]]) -> None:
         """Append consent events (append-only: never updated)."""
-        await self._session.execute(_INSERT_EVENTS, list(events))
+        await self._execute(_INSERT_EVENTS, [dict(e) for e in events])
 
     async def write_states(self, new_states: Sequence[tuple[bool, Mapping[str, Any]]]) -> None:
         """Insert new (purpose, channel) states and update existing ones; ``(exists, values)`` pairs."""
         inserts = [s for exists, s in new_states if not exists]
         if inserts:
-            await self._session.execute(_INSERT_STATES, inserts)
+            await self._execute(_INSERT_STATES, [dict(i) for i in inserts])
         updates = [{"k_customer": s["customer_id"], "k_purpose": s["purpose"], "k_channel": s["channel"],
                     **{k: v for k, v in s.items() if k not in ("customer_id", "purpose", "channel")}}
                    for exists, s in new_states if exists]
         if updates:
-            await self._session.execute(_UPDATE_STATE, updates)
+            await self._execute(_UPDATE_STATE, updates)
 
     async def events_of(self, customer_id: uuid.UUID) -> Sequence[RowMapping]:
         """Every event of a customer, oldest first."""

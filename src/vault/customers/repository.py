@@ -22,7 +22,7 @@ from vault.customers.models import (
     customer_index_table,
     customers_table,
 )
-from vault.customers.quality import insert_flags, replace_flags
+from vault.customers.quality import replace_flags
 from vault.db.bulk import BulkInsert, BulkValues, Column, insert_rows
 
 if TYPE_CHECKING:
@@ -105,19 +105,25 @@ class CustomerRepository:
         return await self._session.get(CustomerRow, customer_id)
 
     async def add(self, sealed: records.SealedCustomer) -> None:
-        """Insert the customer and its index rows in a savepoint.
+        """Insert the customer, its blind indexes and quality flags (driver-level statements, no savepoint).
 
         Raises:
             DuplicateCustomerError: the customer_ref (unique ``ref_digest``) is taken.
         """
-        try:
-            async with self._session.begin_nested():
-                await self._session.execute(_INSERT_CUSTOMER, [sealed.row])
-                if sealed.index_rows:
-                    await self._session.execute(_INSERT_INDEX, sealed.index_rows)
-                await insert_flags(self._session, sealed.flag_rows)
-        except IntegrityError as exc:
-            raise DuplicateCustomerError("a customer with this customer_ref already exists") from exc
+        # ON CONFLICT DO NOTHING instead of a savepoint around the insert: a taken customer_ref inserts
+        # nothing and is reported, and the transaction stays usable (two statements fewer per create).
+        conn = await self._session.connection()
+        to = BulkValues(conn.dialect.name)
+        r = sealed.row
+        cid = to.uuid(r["id"])
+        if not await insert_rows(conn, _NEW_CUSTOMERS, [(
+                cid, r["ref_digest"], r["kek_version"], r["wrapped_dek"], r["sealed"], to.when(r["created_at"]),
+                to.when(r["updated_at"]), r["index_version"])]):
+            raise DuplicateCustomerError("a customer with this customer_ref already exists")
+        await insert_rows(conn, _NEW_INDEX, [(i["field"], i["digest"], cid, i["key_version"])
+                                             for i in sealed.index_rows])
+        await insert_rows(conn, _NEW_FLAGS, [(cid, f["field"], f["code"], to.when(f["flagged_at"]))
+                                             for f in sealed.flag_rows])
 
     async def find_indexed(self, field: str, digests: Sequence[bytes], *, limit: int) -> list[CustomerRow]:
         """Customers found through ``field``'s blind index (customer_ref also through ``ref_digest``)."""

@@ -12,7 +12,8 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, cast
 
 from vault.access import permissions as perms
 from vault.access.errors import PermissionDeniedError
@@ -165,7 +166,7 @@ class CustomerService:
             fields=tuple(sorted(clean)), request_id=caller.request_id, client_ip=caller.client_ip,
         ))
         # The view comes from what was just sealed: no read-back round trip inside the write transaction.
-        row = CustomerRow(**sealed.row)
+        row = cast("CustomerRow", SimpleNamespace(**sealed.row))  # read-only: no ORM instance to build
         visible = self._d.guard.visible_fields(caller, purpose)
         return self._to_view(row, visible, {k: v for k, v in clean.items() if k in visible}), True
 

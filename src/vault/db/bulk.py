@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from vault.db.inline_sqlite import sqlite3_of
 from vault.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -97,6 +98,11 @@ async def execute_rows(conn: AsyncConnection, sql: str, rows: Sequence[tuple[Any
     """Run an insert statement written for the dialect over ``rows``: SQLite ``executemany`` with one qmark
     tuple per row, PostgreSQL one execution with a list per column (``unnest`` arrays). Returns the rows
     actually inserted (those skipped by ``ON CONFLICT DO NOTHING`` are not counted)."""
+    dbapi3 = await sqlite3_of(conn)
+    if dbapi3 is not None:  # the vault's inline SQLite connection: sqlite3 directly, same transaction
+        before = dbapi3.total_changes
+        dbapi3.executemany(sql, rows)
+        return dbapi3.total_changes - before
     if conn.dialect.name == "sqlite":
         raw = await conn.get_raw_connection()
         dbapi: Any = raw.driver_connection

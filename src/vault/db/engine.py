@@ -12,8 +12,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.util import await_only
 
+from vault.db.direct_sqlite import PointReads
 from vault.db.inline_sqlite import inline_connect
-from vault.db.point_reads import PointReads
 
 WRITE_OPTION = "vault_write"
 BUSY_TIMEOUT_S = 30.0
@@ -94,7 +94,7 @@ class Database:
         self._write_lock: asyncio.Lock | None = None
         self._write_owner: asyncio.Task[Any] | None = None
         self._lock_dbapi: Any = None
-        # SQLite point reads go straight through sqlite3 (vault.db.point_reads): a primary-key SELECT on
+        # SQLite point reads go straight through sqlite3 (vault.db.direct_sqlite): a primary-key SELECT on
         # a local file takes microseconds, less than SQLAlchemy's execution path around it.
         self._point_reads: PointReads | None = None
         if not self.is_postgres:
@@ -163,7 +163,7 @@ class Database:
         """Run a single-row, read-only Core statement outside any session (autocommit read).
 
         Pass a statement built once with ``bindparam`` and its ``params``: on SQLite it is compiled
-        once and run through sqlite3 directly (:mod:`vault.db.point_reads`); on PostgreSQL asyncpg
+        once and run through sqlite3 directly (:mod:`vault.db.direct_sqlite`); on PostgreSQL asyncpg
         prepares and caches it. Rows have the statement's column keys as attributes.
         """
         rows = await self.fetch_all(statement, params)

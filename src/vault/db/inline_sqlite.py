@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     import asyncio
     from collections.abc import Callable, Generator, Iterable
 
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
 
 class _Now:
     """Stands in for aiosqlite's request queue (SQLAlchemy sets the isolation level through it): runs at once."""
@@ -114,6 +116,11 @@ class InlineConnection:
     def _connection(self) -> sqlite3.Connection | None:  # SQLAlchemy checks it before commit/rollback
         return self._conn
 
+    @property
+    def raw(self) -> sqlite3.Connection:
+        """The sqlite3 connection itself, for statements run without SQLAlchemy in the same transaction."""
+        return self._open()
+
     def _open(self) -> sqlite3.Connection:
         if self._conn is None:
             raise ValueError("Connection closed")
@@ -160,3 +167,14 @@ class InlineConnection:
 def inline_connect(*args: Any, **kwargs: Any) -> InlineConnection:
     """``async_creator_fn`` for ``create_async_engine("sqlite+aiosqlite://...")``."""
     return InlineConnection(*args, **kwargs)
+
+
+async def sqlite3_of(conn: AsyncConnection) -> sqlite3.Connection | None:
+    """The sqlite3 connection under an async SQLAlchemy connection of the vault's SQLite engine (inline
+    shim), else None (PostgreSQL, or another driver): for hot statements run straight through sqlite3
+    in the connection's current transaction."""
+    if conn.dialect.name != "sqlite":
+        return None
+    raw = await conn.get_raw_connection()
+    driver = raw.driver_connection
+    return driver.raw if isinstance(driver, InlineConnection) else None
