@@ -115,7 +115,8 @@ class AuditLog:
             self._writer = AuditWriter(sync_url(db.url), max_batch=max_batch)
         else:  # group commit on each event loop's own thread (see vault.audit.loop_writer)
             database = make_url(db.url).database or ":memory:"
-            self._writer = LoopAuditWriter(database, uri=database.startswith("file:"), max_batch=max_batch)
+            self._writer = LoopAuditWriter(database, uri=database.startswith("file:"), max_batch=max_batch,
+                                           autocheckpoint=not db.checkpoints_in_background)
         self._waiting: set[asyncio.Future[int]] = set()
 
     async def record(self, session: AsyncSession, event: AuditEvent) -> int:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from vault.audit.chain import chain_rows
 from vault.audit.writer import insert_sqlite
+from vault.db.wal import no_autocheckpoint
 from vault.lib.clock import utcnow
 
 if TYPE_CHECKING:
@@ -59,8 +60,9 @@ class _LoopQueue:
 class LoopAuditWriter:
     """Durable audit entries committed in batches on the submitting loop's thread (SQLite only)."""
 
-    def __init__(self, path: str, *, uri: bool = False, max_batch: int = 512) -> None:
+    def __init__(self, path: str, *, uri: bool = False, max_batch: int = 512, autocheckpoint: bool = True) -> None:
         self._path = path
+        self._autocheckpoint = autocheckpoint
         self._uri = uri
         self._max_batch = max_batch
         self._queues: dict[asyncio.AbstractEventLoop, _LoopQueue] = {}
@@ -91,6 +93,8 @@ class LoopAuditWriter:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=0")  # never wait on the loop: retried with call_later instead
+        if not self._autocheckpoint:
+            no_autocheckpoint(conn)  # the Database's checkpoint thread does it (vault.db.wal)
         q = _LoopQueue(loop, conn)
         with self._lock:
             for old in [k for k in self._queues if k.is_closed()]:  # loops of finished asyncio.run() calls

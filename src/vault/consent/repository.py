@@ -56,11 +56,18 @@ class ConsentRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        self._raw: tuple[object, sqlite3.Connection | None] | None = None
 
     async def _direct(self) -> sqlite3.Connection | None:
-        if self._session.new or self._session.dirty or self._session.deleted:
+        sync = self._session.sync_session
+        if sync.new or sync.dirty or sync.deleted:
             return None  # ORM changes pending: let the session flush them first
-        return await sqlite3_of(await self._session.connection())
+        tx = sync.get_transaction()
+        if self._raw is None or tx is None or self._raw[0] is not tx:  # the connection of this transaction
+            raw = await sqlite3_of(await self._session.connection())
+            self._raw = (sync.get_transaction(), raw)
+            return raw
+        return self._raw[1]
 
     async def _fetch(self, statement: Select[Any], params: dict[str, Any]) -> list[Any]:
         raw = await self._direct()

@@ -14,6 +14,7 @@ from sqlalchemy.util import await_only
 
 from vault.db.direct_sqlite import PointReads
 from vault.db.inline_sqlite import inline_connect
+from vault.db.wal import WalCheckpoints, no_autocheckpoint
 
 WRITE_OPTION = "vault_write"
 BUSY_TIMEOUT_S = 30.0
@@ -97,9 +98,16 @@ class Database:
         # SQLite point reads go straight through sqlite3 (vault.db.direct_sqlite): a primary-key SELECT on
         # a local file takes microseconds, less than SQLAlchemy's execution path around it.
         self._point_reads: PointReads | None = None
+        # WAL checkpoints on a thread of their own, not inside some request's commit (vault.db.wal).
+        self._checkpoints: WalCheckpoints | None = None
         if not self.is_postgres:
             database = make_url(self.url).database or ":memory:"
-            self._point_reads = PointReads(database, uri=database.startswith("file:"), setup=sqlite_pragmas)
+            uri = database.startswith("file:")
+            self._point_reads = PointReads(database, uri=uri, setup=sqlite_pragmas)
+            if database != ":memory:" and "mode=memory" not in database:
+                self._checkpoints = WalCheckpoints(database, uri=uri)
+                for eng in (self.engine, self.audit_engine):
+                    event.listen(eng.sync_engine, "connect", no_autocheckpoint)
         self._sync_bulk: Engine | None = None
         # Write sessions begin lazily, at their first statement: a request denied before touching the
         # database holds no write lock while its denial is audited through group commit.
@@ -107,6 +115,11 @@ class Database:
             self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False)
         self.audit_sessions = async_sessionmaker(
             self.audit_engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False)
+
+    @property
+    def checkpoints_in_background(self) -> bool:
+        """Whether a thread checkpoints the WAL (SQLite file): connections then leave it to that thread."""
+        return self._checkpoints is not None
 
     def session(self) -> AsyncSession:
         """Open a new session (caller commits)."""
@@ -218,6 +231,9 @@ class Database:
             self._point_reads.close()
         if self._sync_bulk is not None:
             self._sync_bulk.dispose()
+        if self._checkpoints is not None:
+            self._checkpoints.close()
+            self._checkpoints = None
 
 
 class _OnDemandSession:
