@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from vault.audit import Actor, AuditEvent, Outcome, verify_chain
 from vault.audit.loop_writer import LoopAuditWriter
 from vault.audit.models import AuditEntryRow
+from vault.bootstrap import Vault
 from vault.db.engine import Database
 from vault.db.migrate import upgrade_head
 
@@ -109,3 +110,16 @@ def test_loops_in_several_threads_share_one_chain(tmp_path: Path) -> None:
     seqs = sorted(s for r in results for s in r)
     assert seqs == list(range(1, 401))
     assert asyncio.run(_verified(path)) == (True, 400)
+
+
+async def test_a_denial_inside_a_write_transaction_commits_after_it(vault: Vault) -> None:
+    """A request that holds the write lock and records a durable denial neither deadlocks nor loses it."""
+    event = _event(7)
+    async with vault.db.write() as session:
+        await session.execute(select(func.count()).select_from(AuditEntryRow))  # takes SQLite's write lock
+        seq = await vault.audit.record_durable(event)  # in this task, as a request's denial would be
+    await vault.audit.drain()
+    async with vault.db.read() as session:
+        rows = (await session.scalars(select(AuditEntryRow).where(AuditEntryRow.request_id == "req7"))).all()
+    assert len(rows) == 1
+    assert seq in (-1, rows[0].seq)  # -1: queued behind this very transaction (SQLite), else its seq

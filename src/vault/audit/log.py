@@ -170,4 +170,7 @@ class AuditLog:
     async def close(self) -> None:
         """Drain, then stop the writer thread and close its connection."""
         await self.drain()
-        await asyncio.to_thread(self._writer.close)
+        if isinstance(self._writer, LoopAuditWriter):
+            self._writer.close()  # on this loop's thread, where its connection is used
+        else:
+            await asyncio.to_thread(self._writer.close)

@@ -46,7 +46,7 @@ _LOCK_WAIT_S = 30.0
 class _LoopQueue:
     """The entries of one event loop waiting for their commit, and that loop's connection."""
 
-    __slots__ = ("conn", "deadline", "delay", "items", "loop", "scheduled")
+    __slots__ = ("closed", "conn", "deadline", "delay", "items", "loop", "scheduled")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, conn: sqlite3.Connection) -> None:
         self.loop = loop
@@ -55,6 +55,7 @@ class _LoopQueue:
         self.scheduled = False
         self.delay = _RETRY_FIRST_S
         self.deadline = 0.0
+        self.closed = False
 
 
 class LoopAuditWriter:
@@ -81,12 +82,20 @@ class LoopAuditWriter:
         return future
 
     def close(self) -> None:
-        """Close every loop's connection (entries still queued were drained by the caller)."""
+        """Close every loop's connection, each on its own loop's thread (a sqlite3 connection must not be
+        closed while that thread may be using it). Entries still queued fail (callers drain first)."""
         with self._lock:
             queues = list(self._queues.values())
             self._queues.clear()
+        try:
+            current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
         for q in queues:
-            q.conn.close()
+            if q.loop is current or q.loop.is_closed() or not q.loop.is_running():
+                _shutdown(q)
+            else:
+                q.loop.call_soon_threadsafe(_shutdown, q)
 
     def _open(self, loop: asyncio.AbstractEventLoop) -> _LoopQueue:
         conn = sqlite3.connect(self._path, uri=self._uri, isolation_level=None, check_same_thread=False)
@@ -103,6 +112,8 @@ class LoopAuditWriter:
         return q
 
     def _flush(self, q: _LoopQueue) -> None:
+        if q.closed:
+            return
         while q.items:
             batch = q.items[: self._max_batch]
             try:
@@ -145,6 +156,13 @@ class LoopAuditWriter:
         for (_, future), row in zip(batch, rows, strict=True):
             if not future.done():
                 future.set_result(row["seq"])
+
+
+def _shutdown(q: _LoopQueue) -> None:
+    q.closed = True
+    pending, q.items = q.items, []
+    _fail(pending, RuntimeError("the audit writer was closed"))
+    q.conn.close()
 
 
 def _begin(conn: sqlite3.Connection) -> None:
