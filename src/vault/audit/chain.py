@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 # Arbitrary constant naming the audit chain's advisory lock on PostgreSQL.
 AUDIT_LOCK_KEY = 0x5641554C54  # "VAULT"
+#: The chain head, read inside the appending transaction (raw SQL for the driver-level writers).
+HEAD_SQL = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
 
 
 def chain_rows(events: Sequence[AuditEvent], seq: int, prev: str | None, now: datetime,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, cast
 from sqlalchemy import Table, insert, select, text
 from sqlalchemy.engine import make_url
 
-from vault.audit.chain import AUDIT_LOCK_KEY, chain_rows, entry_row
+from vault.audit.chain import AUDIT_LOCK_KEY, HEAD_SQL, chain_rows, entry_row
 from vault.audit.entry import GENESIS, AuditEvent
 from vault.audit.errors import AuditWriteError
 from vault.audit.loop_writer import LoopAuditWriter
@@ -45,7 +45,6 @@ _ENTRIES_TABLE = cast(Table, AuditEntryRow.__table__)
 _INSERT_ENTRIES = insert(_ENTRIES_TABLE)
 _INSERT_SUBJECTS = insert(_SUBJECTS_TABLE)
 _CHAIN_HEAD = select(_ENTRIES_TABLE.c.seq, _ENTRIES_TABLE.c.hash).order_by(_ENTRIES_TABLE.c.seq.desc()).limit(1)
-_HEAD_SQL = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
 
 
 async def append(session: AsyncSession, events: Sequence[AuditEvent]) -> list[int]:
@@ -57,7 +56,7 @@ async def append(session: AsyncSession, events: Sequence[AuditEvent]) -> list[in
     else:
         dbapi = await sqlite3_of(await session.connection())
         if dbapi is not None:  # straight through sqlite3, in the same transaction (vault.audit.writer)
-            head = dbapi.execute(_HEAD_SQL).fetchone()
+            head = dbapi.execute(HEAD_SQL).fetchone()
             rows, subject_rows = chain_rows(events, head[0] if head else 0, head[1] if head else None, utcnow())
             insert_sqlite(dbapi, rows, subject_rows)
             return [r["seq"] for r in rows]

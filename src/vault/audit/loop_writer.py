@@ -26,7 +26,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from vault.audit.chain import chain_rows
+from vault.audit.chain import HEAD_SQL, chain_rows
 from vault.audit.writer import insert_sqlite
 from vault.db.wal import no_autocheckpoint
 from vault.lib.clock import utcnow
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_HEAD = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
 #: First and longest pause between attempts at SQLite's write lock, and how long to keep trying.
 _RETRY_FIRST_S = 0.0002
 _RETRY_MAX_S = 0.002
@@ -134,7 +133,7 @@ class LoopAuditWriter:
     def _write(self, conn: sqlite3.Connection, batch: list[tuple[AuditEvent, asyncio.Future[int]]]) -> None:
         """Chain and insert ``batch`` in the open transaction, commit, and settle its waiters."""
         try:
-            head = conn.execute(_HEAD).fetchone()
+            head = conn.execute(HEAD_SQL).fetchone()
             seq, prev = (int(head[0]), str(head[1])) if head else (0, None)
             rows, subjects = chain_rows([e for e, _ in batch], seq, prev, utcnow())
             insert_sqlite(conn, rows, subjects)

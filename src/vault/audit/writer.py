@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, create_engine, event, insert, text
 
-from vault.audit.chain import AUDIT_LOCK_KEY, chain_rows
+from vault.audit.chain import AUDIT_LOCK_KEY, HEAD_SQL, chain_rows
 from vault.audit.models import AuditEntryRow, AuditSubjectRow
 from vault.db.bulk import BulkValues
 from vault.lib.clock import utcnow
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_HEAD = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
 _LOCK_WAIT_S = 30.0
 #: How long a batch waits for more entries after its first (group commit: one commit for many).
 LINGER_S = 0.0005
@@ -165,7 +164,7 @@ class AuditWriter:
         with engine.connect() as conn:
             _begin(conn)
             try:
-                head = conn.exec_driver_sql(_HEAD).first()
+                head = conn.exec_driver_sql(HEAD_SQL).first()
                 seq, prev = (int(head[0]), str(head[1])) if head else (0, None)
                 rows, subjects = chain_rows(events, seq, prev, utcnow())
                 if conn.dialect.name == "sqlite":
