@@ -10,11 +10,15 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import DBAPIError
 
 from tests.conftest import DbTarget
 from vault.audit import Actor, AuditEvent, AuditWriteError, Outcome, create_checkpoint, export_checkpoint, verify_chain
+from vault.audit import log as audit_log
+from vault.audit.entry import subjects_digest
+from vault.audit.models import AuditEntryRow, AuditSubjectRow
+from vault.audit.subjects import SubjectList
 from vault.audit.verify import verify_exported
 from vault.bootstrap import Vault
 from vault.config import Settings
@@ -47,6 +51,27 @@ async def test_group_commit_keeps_one_linear_chain(vault: Vault) -> None:
     assert result.ok, result.reason
     assert result.entries >= 301
     assert result.head_seq == result.entries
+
+
+async def test_bulk_entry_above_group_commit_size_stores_every_subject(vault: Vault,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The large-entry path (its own transaction, subjects inserted in chunks) chains like group commit."""
+    monkeypatch.setattr(audit_log, "GROUP_SUBJECTS_MAX", 4)
+    monkeypatch.setattr(audit_log, "_BULK_SUBJECT_CHUNK", 3)
+    ids = sorted(uuid.uuid4() for _ in range(11))
+    subjects = SubjectList()
+    subjects.extend_packed(b"".join(i.bytes for i in ids))
+    seq = await vault.audit.record_bulk_durable(AuditEvent("extract.create", Outcome.ALLOWED, ACTOR,
+                                                           purpose="analytics"), subjects)
+    await vault.audit.record_durable(_event(1))
+    async with vault.db.read() as session:
+        stored = (await session.scalars(select(AuditSubjectRow.customer_id)
+                                        .where(AuditSubjectRow.seq == seq))).all()
+        entry = await session.get(AuditEntryRow, seq)
+        result = await verify_chain(session)
+    assert sorted(stored) == ids
+    assert entry is not None and entry.subject_count == 11 and entry.subjects_digest == subjects_digest(ids)
+    assert result.ok, result.reason
 
 
 async def test_one_bad_entry_fails_alone_and_the_chain_stays_linear(vault: Vault) -> None:

@@ -11,6 +11,7 @@ one transaction, and each request waits for its batch.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from dataclasses import replace
 from typing import TYPE_CHECKING, cast
@@ -38,12 +39,13 @@ if TYPE_CHECKING:
 
 # Bulk entries up to this many subjects ride along in group commit; larger ones commit on their own.
 GROUP_SUBJECTS_MAX = 2000
-_BULK_SUBJECT_CHUNK = 50_000
+_BULK_SUBJECT_CHUNK = 100_000
 _SUBJECTS_TABLE = cast(Table, AuditSubjectRow.__table__)  # Core executemany, not the ORM bulk path
 _ENTRIES_TABLE = cast(Table, AuditEntryRow.__table__)
 # Built once: every audited write reuses these statements and their compiled forms.
 _INSERT_ENTRIES = insert(_ENTRIES_TABLE)
 _INSERT_SUBJECTS = insert(_SUBJECTS_TABLE)
+_SQLITE_SUBJECTS = "INSERT INTO audit_subjects (seq, customer_id) SELECT ?, value FROM json_each(?)"
 _CHAIN_HEAD = select(_ENTRIES_TABLE.c.seq, _ENTRIES_TABLE.c.hash).order_by(_ENTRIES_TABLE.c.seq.desc()).limit(1)
 
 
@@ -84,8 +86,13 @@ async def append_bulk(session: AsyncSession, event: AuditEvent, subjects: Subjec
 
 
 async def _insert_subjects(session: AsyncSession, seq: int, subjects: SubjectList) -> None:
-    """Insert the subject rows without per-row statement work (an extract may cover a million customers):
-    one driver-level executemany of hex ids per chunk on SQLite, INSERT ... SELECT unnest(uuid[]) on PostgreSQL."""
+    """Insert the subject rows without per-row statement work (an extract may cover a million customers).
+
+    SQLite: one ``INSERT ... SELECT FROM json_each(?)`` per chunk of hex ids. An executemany runs the statement
+    once per row, and each run pays for the append-only BEFORE INSERT trigger's program (migration 0006): 4x
+    slower than one statement over the whole chunk, where the trigger still checks every row.
+    PostgreSQL: INSERT ... SELECT unnest(uuid[]).
+    """
     conn = await session.connection()
     packed = subjects.packed()
     step = _BULK_SUBJECT_CHUNK * 16
@@ -93,8 +100,7 @@ async def _insert_subjects(session: AsyncSession, seq: int, subjects: SubjectLis
         text_ids = packed[start:start + step].hex()
         hex_ids = [text_ids[i:i + 32] for i in range(0, len(text_ids), 32)]
         if conn.dialect.name == "sqlite":  # ids are stored as 32 hex digits
-            await conn.exec_driver_sql("INSERT INTO audit_subjects (seq, customer_id) VALUES (?, ?)",
-                                       [(seq, h) for h in hex_ids])
+            await conn.exec_driver_sql(_SQLITE_SUBJECTS, (seq, json.dumps(hex_ids)))
         elif conn.dialect.name == "postgresql":
             await conn.execute(text("INSERT INTO audit_subjects (seq, customer_id) "
                                     "SELECT :seq, unnest(CAST(:ids AS uuid[]))"),
