@@ -93,11 +93,19 @@ def eligible_clause(purpose: Purpose) -> ColumnElement[bool]:
                 CustomerRow.kek_version.is_not(None), contactable_clause(purpose))
 
 
+async def count_customers(session: AsyncSession) -> int:
+    """The customers table's size (what :func:`executor_for` and :func:`plan_tasks` go by)."""
+    return int(await session.scalar(select(func.count()).select_from(CustomerRow)) or 0)
+
+
 async def plan_tasks(session: AsyncSession, url: str, purpose: Purpose, at: datetime, fields: tuple[str, ...],
                      filters: Filters, provider: KeyProvider, pseudonyms: ProjectPseudonyms,
-                     partition_rows: int = PARTITION_ROWS) -> tuple[list[CollectTask], int]:
-    """Cut the customers table into ranges of ``partition_rows``; returns the tasks and the table's size."""
-    total = int(await session.scalar(select(func.count()).select_from(CustomerRow)) or 0)
+                     partition_rows: int = PARTITION_ROWS, *, total: int | None = None,
+                     ) -> tuple[list[CollectTask], int]:
+    """Cut the customers table into ranges of ``partition_rows``; returns the tasks and the table's size
+    (``total`` when the caller counted already)."""
+    if total is None:
+        total = await count_customers(session)
     bounds: list[uuid.UUID] = []
     if total > partition_rows:
         numbered = select(CustomerRow.id, func.row_number().over(order_by=CustomerRow.id).label("n")).subquery()
@@ -112,11 +120,22 @@ async def plan_tasks(session: AsyncSession, url: str, purpose: Purpose, at: date
 
 
 def executor_for(total: int, provider: KeyProvider, workers: int | None = None) -> Executor:
-    """A process pool for large populations (when the KEK provider can be sent to it), else one thread."""
+    """A process pool for large populations (when the KEK provider can be sent to it), else one thread.
+
+    The pool's workers are started at once, so they import this module (about 0.5 s each) while the caller
+    still plans the ranges.
+    """
     if total >= PARALLEL_MIN and _picklable(provider):
         count = workers or max(1, min(os.cpu_count() or 1, 8))
-        return ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"))
+        pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"), initializer=_ready)
+        for _ in range(count):  # a spawn pool starts a worker per submit while none is idle
+            pool.submit(_ready)
+        return pool
     return ThreadPoolExecutor(1, thread_name_prefix="extract")
+
+
+def _ready() -> None:
+    """A worker's first call: unpickling it imports this module."""
 
 
 def _picklable(obj: object) -> bool:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import polars as pl
 from sqlalchemy import select
 
@@ -32,7 +33,14 @@ from vault.audit.subjects import SubjectList
 from vault.errors import VaultError
 from vault.lib.clock import utcnow
 from vault.privacy.anonymize import Anonymized, anonymize
-from vault.privacy.collect import PARTITION_ROWS, executor_for, plan_tasks, run_all, scope_tasks
+from vault.privacy.collect import (
+    PARTITION_ROWS,
+    count_customers,
+    executor_for,
+    plan_tasks,
+    run_all,
+    scope_tasks,
+)
 from vault.privacy.errors import ExtractSpecError, ReleaseRefusedError, TargetUnmeetableError
 from vault.privacy.generalize import generalize
 from vault.privacy.models import ProjectRow
@@ -40,7 +48,10 @@ from vault.privacy.spec import RangeFilter, resolve
 from vault.privacy.writer import StagedFile, manifest_path, output_format, write_frame, write_json
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor
     from pathlib import Path
+
+    from numpy.typing import NDArray
 
     from vault.access.caller import Caller
     from vault.access.guard import Guard
@@ -51,6 +62,7 @@ if TYPE_CHECKING:
     from vault.policy.catalogue import FieldCatalogue
     from vault.policy.purposes import PurposeCatalogue
     from vault.privacy.behaviour import SegmentScope, SegmentScopes
+    from vault.privacy.collect import Collected
     from vault.privacy.spec import ExtractPlan, ExtractSpec
 
 Clock = Callable[[], datetime]
@@ -59,6 +71,8 @@ Progress = Callable[[int, int], None]
 MANIFEST_VERSION = 1
 #: Distinct values per column the release gate looks at (evenly spread when a column has more).
 GATE_SAMPLE = 2000
+#: Characters of a project pseudonym (128 bits in base32, vault.crypto.pseudonym).
+PSEUDONYM_WIDTH = 26
 
 
 @dataclass(frozen=True)
@@ -214,19 +228,24 @@ class ExtractService:
         """
         fields = tuple(sorted(plan.fields))
         provider = self._d.keyring.provider
-        async with self._d.db.read() as session:
-            # A project registered for analysts may have rotated its pseudonym key; a CLI-only project is version 1.
-            version = await session.scalar(select(ProjectRow.key_version).where(ProjectRow.name == plan.spec.project))
-            pop_key_version = int(version or 1)
-            pseudonyms = self._d.keyring.pseudonyms.for_project(plan.spec.project, pop_key_version)
-            tasks, total = await plan_tasks(session, self._d.db.url, plan.purpose, at, fields, plan.filters,
-                                            provider, pseudonyms, self._partition_rows)
-        if scope is not None:
-            tasks = scope_tasks(tasks, sorted(scope.frame.get_column("customer_id").to_list()))
-        pop = _Population(SubjectList(), [], {name: [] for name in fields}, key_version=pop_key_version)
-        executor = executor_for(total, provider, self._workers)
-        futures = [asyncio.wrap_future(f) for f in run_all(executor, tasks)]
+        executor: Executor | None = None
+        futures: list[asyncio.Future[Collected]] = []
         try:
+            async with self._d.db.read() as session:
+                # A project registered for analysts may have rotated its pseudonym key; a CLI-only project is
+                # version 1.
+                version = await session.scalar(select(ProjectRow.key_version)
+                                               .where(ProjectRow.name == plan.spec.project))
+                pop_key_version = int(version or 1)
+                pseudonyms = self._d.keyring.pseudonyms.for_project(plan.spec.project, pop_key_version)
+                total = await count_customers(session)
+                executor = executor_for(total, provider, self._workers)  # its workers start while we plan
+                tasks, _ = await plan_tasks(session, self._d.db.url, plan.purpose, at, fields, plan.filters,
+                                            provider, pseudonyms, self._partition_rows, total=total)
+            if scope is not None:
+                tasks = scope_tasks(tasks, sorted(scope.frame.get_column("customer_id").to_list()))
+            pop = _Population(SubjectList(), [], {name: [] for name in fields}, key_version=pop_key_version)
+            futures = [asyncio.wrap_future(f) for f in run_all(executor, tasks)]
             for done, future in enumerate(futures, start=1):
                 part = await future
                 pop.subjects.extend_packed(part.ids)
@@ -245,7 +264,8 @@ class ExtractService:
             await asyncio.gather(*futures, return_exceptions=True)
             raise
         finally:
-            executor.shutdown(wait=False, cancel_futures=True)
+            if executor is not None:
+                executor.shutdown(wait=False, cancel_futures=True)
         return pop
 
     async def _release_gate(self, plan: ExtractPlan, frame: pl.DataFrame, caller: Caller,
@@ -350,7 +370,7 @@ def _no_progress(done: int, total: int) -> None:
 def _frame(plan: ExtractPlan, population: _Population, result: Anonymized,
            sensitive: dict[str, list[str | None]]) -> pl.DataFrame:
     """The released rows, ordered by pseudonym (id order would leak when customers joined)."""
-    kept = result.kept
+    kept = _by_pseudonym(population.pseudonyms, result.kept)
     columns: dict[str, pl.Series] = {
         plan.spec.pseudonym_column: pl.Series(population.pseudonyms, dtype=pl.String).gather(kept)}
     for q in plan.quasi_identifiers:
@@ -358,7 +378,25 @@ def _frame(plan: ExtractPlan, population: _Population, result: Anonymized,
         columns[q.field] = labels.gather(result.codes[q.field][kept]) if len(kept) else labels.clear()
     for s in plan.sensitive_attributes:
         columns[s.field] = pl.Series(sensitive[s.field], dtype=pl.String).gather(kept)
-    return pl.DataFrame(columns).sort(plan.spec.pseudonym_column)
+    return pl.DataFrame(columns)
+
+
+def _by_pseudonym(pseudonyms: list[str], kept: NDArray[np.int64]) -> NDArray[np.int64]:
+    """``kept`` (row numbers) reordered by the rows' pseudonyms.
+
+    Project pseudonyms are 26 ASCII characters: they are compared as four big-endian 64-bit integers (byte
+    order is string order, so the order is the same), a numeric sort about 4x faster than sorting the strings.
+    """
+    text = "".join(pseudonyms).encode()
+    if len(text) != PSEUDONYM_WIDTH * len(pseudonyms) or any(len(p) != PSEUDONYM_WIDTH for p in pseudonyms):
+        by_string: NDArray[np.int64] = kept[pl.Series(pseudonyms, dtype=pl.String).gather(kept).arg_sort().to_numpy()]
+        return by_string
+    padded = np.zeros((len(pseudonyms), 32), dtype=np.uint8)
+    padded[:, :PSEUDONYM_WIDTH] = np.frombuffer(text, dtype=np.uint8).reshape(-1, PSEUDONYM_WIDTH)
+    keys = padded[kept].view(">u8").astype(np.uint64)
+    ranked = pl.DataFrame({f"k{i}": keys[:, i] for i in range(4)}).with_row_index("row")
+    ordered: NDArray[np.int64] = kept[ranked.sort(["k0", "k1", "k2", "k3"]).get_column("row").to_numpy()]
+    return ordered
 
 
 def _detail(manifest: dict[str, Any]) -> str:
