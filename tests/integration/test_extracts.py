@@ -21,6 +21,7 @@ from sqlalchemy import select
 from tests.conftest import Creds
 from tests.extract_checker import check_release
 from vault.access.caller import Caller
+from vault.audit.entry import AuditEvent
 from vault.audit.models import AuditEntryRow, AuditSubjectRow
 from vault.bootstrap import Vault
 from vault.config import Settings
@@ -37,6 +38,7 @@ from vault.privacy import (
     TargetUnmeetableError,
     parse_spec,
 )
+from vault.privacy.errors import ProjectNotFoundError
 
 OPERATOR = Caller(None, purpose="analytics", operator="tests")
 CITIES = [("서울특별시", ["강남구", "마포구", "종로구"]), ("부산광역시", ["해운대구", "수영구"]),
@@ -396,3 +398,31 @@ async def test_cli_rejects_unknown_output_format(settings: Settings, tmp_path: P
     spec.write_text("project: p\nquasi_identifiers: [gender]\n", encoding="utf-8")
     res = _cli(settings, "extract", "create", "--spec", str(spec), "--out", str(tmp_path / "x.xlsx"))
     assert res.returncode != 0 and ".csv or .parquet" in res.stderr and "Traceback" not in res.stderr
+
+
+async def test_project_changes_audit_a_denial_durably_outside_the_write_transaction(
+        vault: Vault, principals: dict[str, Creds], detector: PiiDetector, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A manager who may not see the project (here: sees_all switched off, not a member) is refused before any
+    write transaction opens, and the denial entry is committed by the time the error arrives."""
+    projects = vault.analysts(lambda: detector).projects
+    officer = Caller(principals["compliance_officer"].principal, purpose="analytics", request_id=uuid.uuid4().hex)
+    project = await projects.create(f"hidden-{uuid.uuid4().hex[:6]}", officer)
+    monkeypatch.setattr(type(projects), "sees_all", lambda self, caller: False)
+    record_durable = vault.audit.record_durable
+
+    async def outside_writes(event: AuditEvent) -> int:
+        assert not vault.db.holds_write_lock(), "a denial audited inside a write transaction"
+        return await record_durable(event)
+
+    monkeypatch.setattr(vault.audit, "record_durable", outside_writes)
+    changes = [lambda: projects.set_budget(project.id, 2.0, officer), lambda: projects.rotate_key(project.id, officer),
+               lambda: projects.add_member(project.id, uuid.uuid4(), officer),
+               lambda: projects.remove_member(project.id, uuid.uuid4(), officer)]
+    for change in changes:
+        with pytest.raises(ProjectNotFoundError):
+            await change()
+    async with vault.db.read() as session:
+        denied = (await session.scalars(select(AuditEntryRow.action).where(
+            AuditEntryRow.request_id == officer.request_id, AuditEntryRow.outcome == "denied"))).all()
+    assert sorted(denied) == ["project.budget_set", "project.key_rotate", "project.member_add",
+                              "project.member_remove"]

@@ -172,8 +172,10 @@ class FieldCipher:
         """
         unwrap = self._keys.unwrap
         names = tuple(fields)
+        tails = {name: f"|{name}|".encode() for name in names}  # AAD: id|name|version, built from parts
         for hex_id, wrapped, version, blobs in records:
-            aead = AESGCM(unwrap(wrapped, label=f"dek:{hex_id}"))
+            decrypt = AESGCM(unwrap(wrapped, label=f"dek:{hex_id}")).decrypt
+            head, stamp = hex_id.encode(), str(version).encode()
             out: dict[str, str] = {}
             for name in names:
                 blob = blobs.get(name)
@@ -182,8 +184,7 @@ class FieldCipher:
                 if len(blob) < 1 + _NONCE + 16 or blob[:1] != _FORMAT:
                     raise DecryptionError(f"field {name!r} of customer {hex_id} has a malformed ciphertext")
                 try:
-                    out[name] = aead.decrypt(blob[1:1 + _NONCE], blob[1 + _NONCE:],
-                                             f"{hex_id}|{name}|{version}".encode()).decode()
+                    out[name] = decrypt(blob[1:1 + _NONCE], blob[1 + _NONCE:], head + tails[name] + stamp).decode()
                 except InvalidTag as exc:
                     raise DecryptionError(f"field {name!r} of customer {hex_id} failed authentication "
                                           "(tampered, moved from another field/customer, or wrong key)") from exc

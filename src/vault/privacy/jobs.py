@@ -127,6 +127,8 @@ class ExtractJobs:
         await self.sweep()
         canonical = json.dumps(spec_doc, sort_keys=True, ensure_ascii=False, default=str)
         digest = hashlib.sha256(canonical.encode()).hexdigest()
+        async with self._db.read() as session:  # a refusal is audited durably: not inside the write transaction
+            await self._projects.require_member(session, spec.project, caller, "extract.submit")
         async with self._db.write() as session:
             project = await self._projects.require_member(session, spec.project, caller, "extract.submit")
             row = ExtractJobRow(

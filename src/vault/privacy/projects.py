@@ -169,6 +169,23 @@ class ProjectService:
             await self._guard.deny(caller, action, missing, ANALYTICS, f"project={project_id} not a member")
         raise missing
 
+    async def _check_visible(self, project_id: uuid.UUID, caller: Caller, action: str) -> None:
+        """:meth:`visible` in a read transaction, before a change opens its write transaction.
+
+        A denial is then recorded through the Guard's durable audit path with no write transaction held
+        (inside one, SQLite's write lock would keep the entry from committing before the error leaves).
+        """
+        async with self._db.read() as session:
+            await self.visible(session, project_id, caller, action)
+
+    @staticmethod
+    async def _row(session: AsyncSession, project_id: uuid.UUID) -> ProjectRow:
+        """The project row to change (checked visible by :meth:`_check_visible` just before)."""
+        row = await session.get(ProjectRow, project_id)
+        if row is None:
+            raise ProjectNotFoundError(f"no analysis project {project_id} among yours")
+        return row
+
     async def by_name(self, session: AsyncSession, name: str) -> ProjectRow | None:
         """The project named ``name``."""
         return (await session.scalars(select(ProjectRow).where(ProjectRow.name == name))).first()
@@ -236,8 +253,9 @@ class ProjectService:
     async def add_member(self, project_id: uuid.UUID, principal_id: uuid.UUID, caller: Caller) -> Project:
         """Add an analyst to the project (idempotent)."""
         await self._guard.require(caller, perms.PROJECTS_MANAGE, ANALYTICS, "project.member_add")
+        await self._check_visible(project_id, caller, "project.member_add")
         async with self._db.write() as session:
-            row = await self.visible(session, project_id, caller, "project.member_add")
+            row = await self._row(session, project_id)
             if await session.get(ProjectMemberRow, (project_id, principal_id)) is None:
                 session.add(ProjectMemberRow(project_id=project_id, principal_id=principal_id,
                                              added_by=caller.actor.name, added_at=self._clock()))
@@ -249,8 +267,9 @@ class ProjectService:
     async def remove_member(self, project_id: uuid.UUID, principal_id: uuid.UUID, caller: Caller) -> Project:
         """Remove an analyst from the project."""
         await self._guard.require(caller, perms.PROJECTS_MANAGE, ANALYTICS, "project.member_remove")
+        await self._check_visible(project_id, caller, "project.member_remove")
         async with self._db.write() as session:
-            row = await self.visible(session, project_id, caller, "project.member_remove")
+            row = await self._row(session, project_id)
             member = await session.get(ProjectMemberRow, (project_id, principal_id))
             if member is not None:
                 await session.delete(member)
@@ -263,8 +282,9 @@ class ProjectService:
         """Set the project's total ε budget (what was spent stays spent)."""
         await self._guard.require(caller, perms.PROJECTS_MANAGE, ANALYTICS, "project.budget_set")
         _check_budget(epsilon_budget)
+        await self._check_visible(project_id, caller, "project.budget_set")
         async with self._db.write() as session:
-            row = await self.visible(session, project_id, caller, "project.budget_set")
+            row = await self._row(session, project_id)
             before = row.epsilon_budget
             row.epsilon_budget = epsilon_budget
             row.updated_at = self._clock()
@@ -276,8 +296,9 @@ class ProjectService:
     async def rotate_key(self, project_id: uuid.UUID, caller: Caller) -> Project:
         """Start a new pseudonym key version: later extracts do not link to earlier ones."""
         await self._guard.require(caller, perms.PROJECTS_MANAGE, ANALYTICS, "project.key_rotate")
+        await self._check_visible(project_id, caller, "project.key_rotate")
         async with self._db.write() as session:
-            row = await self.visible(session, project_id, caller, "project.key_rotate")
+            row = await self._row(session, project_id)
             row.key_version += 1
             row.updated_at = self._clock()
             await session.flush()
