@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
 from tests.conftest import DbTarget
@@ -71,6 +71,18 @@ async def test_bulk_entry_above_group_commit_size_stores_every_subject(vault: Va
         result = await verify_chain(session)
     assert sorted(stored) == ids
     assert entry is not None and entry.subject_count == 11 and entry.subjects_digest == subjects_digest(ids)
+    assert result.ok, result.reason
+
+
+async def test_subject_rows_must_belong_to_an_entry(vault: Vault) -> None:
+    """SQLite's foreign key, PostgreSQL's statement-level trigger (0010subjects): same refusal, per statement."""
+    seq = await vault.audit.record_durable(_event(1, subjects=(uuid.uuid4(), uuid.uuid4())))
+    for rows in ([(seq + 10_000, uuid.uuid4())], [(seq, uuid.uuid4()), (seq + 10_000, uuid.uuid4())]):
+        with pytest.raises(DBAPIError, match=r"(?i)foreign key|belong to an audit_log entry"):
+            async with vault.db.write() as session:
+                await session.execute(insert(AuditSubjectRow), [{"seq": s, "customer_id": c} for s, c in rows])
+    async with vault.db.read() as session:  # nothing of either statement was kept
+        result = await verify_chain(session)
     assert result.ok, result.reason
 
 

@@ -43,6 +43,7 @@ class AuditSubjectRow(Base):
 
     __tablename__ = "audit_subjects"
 
+    # A foreign key on SQLite; on PostgreSQL a statement-level trigger refuses the same rows (0010subjects).
     seq: Mapped[int] = mapped_column(ForeignKey("audit_log.seq"), primary_key=True)
     customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, index=True)
 
