@@ -26,7 +26,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, String, and_, cast, create_engine, func, select
+from sqlalchemy import Connection, Engine, Select, String, and_, cast, create_engine, func, select
 from sqlalchemy.pool import NullPool
 
 from vault.consent.ledger import basis_clause
@@ -168,10 +168,7 @@ def collect(task: CollectTask) -> Collected:
     stmt = select(cast(CustomerRow.id, String), CustomerRow.kek_version, CustomerRow.wrapped_dek,
                   CustomerRow.dek_version, CustomerRow.sealed, basis).where(*where).order_by(CustomerRow.id)
     with _engine(task.url).connect() as conn:
-        result = conn.execute(stmt)
-        # The driver's own tuples: every selected type is one the driver returns as is (no Row objects).
-        rows: list[Any] = list(result.cursor.fetchall()) if result.cursor is not None else []
-        result.close()
+        rows = _fetch(conn, stmt)
     out = Collected(values={name: [] for name in task.fields})
     allowed: list[tuple[str, str, bytes, int, bytes]] = [
         (r[0].replace("-", ""), r[1], r[2], r[3], r[4]) for r in rows if r[5] and r[1] is not None and r[2] is not None]
@@ -196,6 +193,24 @@ def collect(task: CollectTask) -> Collected:
     out.kept = bytes.fromhex("".join(keep))
     out.pseudonyms = task.pseudonyms.many(out.kept)
     return out
+
+
+def _fetch(conn: Connection, stmt: Select[*tuple[Any, ...]]) -> list[Any]:
+    """The driver's own tuples: every selected type is one the driver returns as is (no Row objects).
+
+    PostgreSQL sends them in binary (psycopg's binary cursor): the sealed blobs arrive as bytes instead of
+    hex text to decode, half the bytes on the wire and half the client CPU of the read.
+    """
+    if conn.dialect.name == "postgresql":
+        compiled = stmt.compile(dialect=conn.dialect)
+        driver: Any = conn.connection.dbapi_connection
+        with driver.cursor(binary=True) as cursor:
+            cursor.execute(str(compiled), compiled.params)
+            return list(cursor.fetchall())
+    result = conn.execute(stmt)
+    rows: list[Any] = list(result.cursor.fetchall()) if result.cursor is not None else []
+    result.close()
+    return rows
 
 
 def passes(filters: Mapping[str, tuple[str, ...] | RangeFilter], values: Mapping[str, str]) -> bool:
