@@ -13,9 +13,11 @@ erased since then no longer matches the statement.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import threading
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -85,27 +87,50 @@ def _connection(source: Source) -> Any:
     return conn
 
 
-def render(task: PageTask, conn: Any = None) -> Page:
-    """Read the task's range (on ``conn``, else this process's own connection), decrypt, encode."""
-    if conn is None:
-        conn = _connection(task.source)
+def _forget(source: Source) -> None:
+    conn = getattr(_local, "conns", {}).pop(source, None)
+    if conn is not None:
+        with contextlib.suppress(Exception):  # already broken; nothing to release
+            conn.close()
+
+
+def _read(conn: Any, task: PageTask) -> list[Any]:
     cur = conn.cursor()
     try:
         cur.execute(task.sql, task.params)
-        rows = cur.fetchall()
+        return list(cur.fetchall())
     finally:
         cur.close()
+
+
+def render(task: PageTask, conn: Any = None) -> Page:
+    """Read the task's range (on ``conn``, else this process's own connection), decrypt, encode."""
+    if conn is not None:
+        rows = _read(conn, task)
+    else:
+        try:
+            rows = _read(_connection(task.source), task)
+        except Exception:  # a kept connection that broke (server restarted): once more on a new one
+            _forget(task.source)
+            rows = _read(_connection(task.source), task)
     text = task.audited.hex()
-    audited = {text[i:i + 32] for i in range(0, len(text), 32)}
-    records = []
-    for cid, kek_version, wrapped, dek_version, sealed in rows:
-        hex_id = cid.replace("-", "")  # 32 hex digits on SQLite, 8-4-4-4-12 on PostgreSQL
-        if hex_id in audited and wrapped is not None and kek_version is not None:  # else: not audited, shredded
-            records.append((hex_id, kek_version, wrapped, dek_version, _decode_sealed(sealed)))
+    if task.source.driver != "sqlite3":  # PostgreSQL's uuid as text is 8-4-4-4-12; SQLite stores 32 hex digits
+        rows = [(cid.replace("-", ""), *rest) for cid, *rest in rows]
+    decode = _decode_sealed
+    if "".join(row[0] for row in rows) == text:  # the usual case: exactly the audited ids are still eligible
+        records = [(hex_id, kek_version, wrapped, dek_version, decode(sealed))
+                   for hex_id, kek_version, wrapped, dek_version, sealed in rows
+                   if wrapped is not None and kek_version is not None]  # else: crypto-shredded
+    else:
+        audited = {text[i:i + 32] for i in range(0, len(text), 32)}
+        records = [(hex_id, kek_version, wrapped, dek_version, decode(sealed))
+                   for hex_id, kek_version, wrapped, dek_version, sealed in rows
+                   if hex_id in audited  # else: eligible only since the audit entry was written
+                   and wrapped is not None and kek_version is not None]
+    required = frozenset(task.required)
     lines = []
-    required = task.required
     for record, values in zip(records, FieldCipher(task.provider).open_rows(records, task.fields), strict=True):
-        if any(f not in values for f in required):
+        if not required <= values.keys():
             continue
         h = record[0]
         values["customer_id"] = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
@@ -123,14 +148,34 @@ class ContactPool:
     def __init__(self, processes: int) -> None:
         self.processes = max(1, processes)
         self._executor: ProcessPoolExecutor | None = None
+        self._broken = False
         self._lock = threading.Lock()
 
     def executor(self) -> ProcessPoolExecutor:
-        """The pool (spawned processes: nothing of the serving process is inherited)."""
+        """The pool (spawned processes: nothing of the serving process is inherited); a new one when a worker
+        died (killed, out of memory), which breaks a process pool for good."""
         with self._lock:
+            if self._executor is not None and (self._broken or getattr(self._executor, "_broken", False)):
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                self._executor = None
             if self._executor is None:
                 self._executor = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"))
+                self._broken = False
             return self._executor
+
+    def submit(self, task: PageTask) -> Future[Page]:
+        """Render ``task`` in a worker."""
+        try:
+            future = self.executor().submit(render, task)
+        except BrokenProcessPool:  # a worker died since the last task: start a new pool
+            self._broken = True
+            future = self.executor().submit(render, task)
+        future.add_done_callback(self._check)
+        return future
+
+    def _check(self, future: Future[Page]) -> None:
+        if not future.cancelled() and isinstance(future.exception(), BrokenProcessPool):
+            self._broken = True
 
     def close(self) -> None:
         """Stop the workers (pending tasks are cancelled)."""

@@ -21,7 +21,8 @@ import asyncio
 import pickle
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -33,7 +34,7 @@ from sqlalchemy.orm import aliased
 from vault.access import permissions as perms
 from vault.audit.entry import AuditEvent, Outcome
 from vault.audit.subjects import SubjectList
-from vault.consent.contact_pages import Page, PageTask, Source, render
+from vault.consent.contact_pages import ContactPool, Page, PageTask, Source, render
 from vault.consent.errors import InvalidConsentError, JustificationRequiredError, UnknownChannelError
 from vault.consent.ledger import effective_clause
 from vault.consent.models import ConsentStateRow
@@ -45,12 +46,9 @@ from vault.lib.clock import utcnow
 from vault.policy.purposes import CHANNEL_FIELDS, CHANNEL_REQUIRED, NIGHT_CHANNELS, Channel
 
 if TYPE_CHECKING:
-    from concurrent.futures import Executor
-
     from vault.access.caller import Caller
     from vault.access.guard import Guard
     from vault.audit.log import AuditLog
-    from vault.consent.contact_pages import ContactPool
     from vault.crypto.keyring import Keyring
     from vault.db.engine import Database
     from vault.lib.ratelimit import VolumeWindow
@@ -262,7 +260,7 @@ class ContactResolver:
                    + (f" ids_given={len(query.customer_ids)}" if query.customer_ids else "")
                    + (f" segment={query.scope_name}" if query.scope_name else "")
                    + (f" justification={justification}" if justification else ""))
-        if self._executor(plan.count) is None:
+        if self._pool(plan.count) is None:
             return replace(plan, audit_seq=await self._d.audit.record_bulk_durable(event, subjects))
         # A large answer's workers start reading and decrypting the first ranges while its audit entry commits
         # (the insert of every id takes a while, and on SQLite it runs on this thread); nothing leaves before
@@ -302,11 +300,14 @@ class ContactResolver:
         with self._d.db.sync_engine().connect() as conn:
             while True:
                 q = self._select([cast(key, String)], frm, [*clauses, *([key > last] if last else [])])
-                page: list[str] = list(conn.execute(q.order_by(key).limit(limit)).scalars())
-                subjects.extend_packed(bytes.fromhex("".join(page).replace("-", "")))
+                result = conn.execute(q.order_by(key).limit(limit))
+                # The driver's own rows: one text column, no result processing per row.
+                page: Sequence[Any] = result.cursor.fetchall() if result.cursor is not None else []
+                result.close()
+                subjects.extend_packed(bytes.fromhex("".join([row[0] for row in page]).replace("-", "")))
                 if len(page) < limit:
                     return subjects
-                last = uuid.UUID(page[-1])
+                last = uuid.UUID(page[-1][0])
 
     # -- pass 2: stream -------------------------------------------------------------------------------
 
@@ -328,18 +329,17 @@ class ContactResolver:
         if not plan.count:
             return None
         engine = self._d.db.sync_engine()
-        executor = self._executor(plan.count)
-        if executor is not None:
-            processes = self._d.pool.processes if self._d.pool is not None else 1
-            return _Pages(self._tasks(plan, engine), partial(_submit_to, executor), 2 * processes)
+        pool = self._pool(plan.count)
+        if pool is not None:
+            return _Pages(self._tasks(plan, engine), partial(_submit_to, pool), 2 * pool.processes)
         return _Pages(self._tasks(plan, engine), partial(_submit_here, engine), 2)
 
-    def _executor(self, count: int) -> Executor | None:
+    def _pool(self, count: int) -> ContactPool | None:
         """The worker processes for a large answer, when the KEK provider can be sent to them; else None."""
         pool = self._d.pool
         if pool is None or count < self._d.parallel_min or not _picklable(self._d.keyring.provider):
             return None
-        return pool.executor()
+        return pool
 
     def _tasks(self, plan: ContactPlan, engine: Engine) -> Iterator[PageTask]:
         """One task per ``page_size`` audited ids: the eligibility statement bounded to their range, compiled
@@ -389,7 +389,7 @@ class _Pages:
         self._tasks: Iterator[PageTask] | None = tasks
         self._submit = submit
         self.ahead = ahead
-        self._pending: deque[asyncio.Future[Page]] = deque()
+        self._pending: deque[tuple[PageTask, asyncio.Future[Page]]] = deque()
         self._claimed = False
 
     def claim(self) -> bool:
@@ -404,15 +404,23 @@ class _Pages:
             if task is None:
                 self._tasks = None
                 return
-            self._pending.append(self._submit(task))
+            self._pending.append((task, self._submit(task)))
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        retried = False
         try:
             while True:
                 self.fill(self.ahead)
                 if not self._pending:
                     return
-                page = await self._pending[0]
+                try:
+                    page = await self._pending[0][1]
+                except BrokenProcessPool:
+                    if retried:
+                        raise
+                    retried = True  # a worker died: the tasks in flight go once more, to a new pool
+                    self._pending = deque((task, self._submit(task)) for task, _ in self._pending)
+                    continue
                 self._pending.popleft()
                 if page.ndjson:
                     yield page.ndjson
@@ -423,11 +431,11 @@ class _Pages:
         """Drop the tasks not yet answered (a running one finishes; its answer is discarded)."""
         self._tasks = None
         while self._pending:
-            self._pending.popleft().cancel()
+            self._pending.popleft()[1].cancel()
 
 
-def _submit_to(executor: Executor, task: PageTask) -> asyncio.Future[Page]:
-    return asyncio.wrap_future(executor.submit(render, task))
+def _submit_to(pool: ContactPool, task: PageTask) -> asyncio.Future[Page]:
+    return asyncio.wrap_future(pool.submit(task))
 
 
 def _submit_here(engine: Engine, task: PageTask) -> asyncio.Future[Page]:
