@@ -212,7 +212,7 @@ async def test_large_resolution_streams_in_pages_and_audits_in_bulk(vault: Vault
 async def test_worker_processes_send_what_a_thread_sends(vault: Vault) -> None:
     """Pass 2 in a worker process (ranges compiled to the driver's SQL, read ahead while the audit entry
     commits) streams the same lines, in the same order, as in a thread of this process; both are audited."""
-    ids = [await new_customer(vault) for _ in range(7)]
+    ids = sorted([await new_customer(vault) for _ in range(7)])  # the stream's order (UUIDv7 within a ms is not)
     for cid in ids[:6]:
         await decide(vault, cid, DAY, grant("marketing_email"))
     await decide(vault, ids[1], DAY, ConsentChoice("marketing_email", "withdraw"))
@@ -236,7 +236,7 @@ async def test_worker_processes_send_what_a_thread_sends(vault: Vault) -> None:
 
 
 async def test_withdrawal_mid_stream_drops_the_customer_from_ranges_not_yet_read(vault: Vault) -> None:
-    ids = [await new_customer(vault) for _ in range(6)]
+    ids = sorted([await new_customer(vault) for _ in range(6)])  # the stream's order
     for cid in ids:
         await decide(vault, cid, DAY, grant("marketing_email"))
     r = resolver(vault, DAY, page_size=1)  # one id per range; two ranges read ahead of the client
