@@ -154,6 +154,7 @@ def test_contacts_stream(backend: str, tmp_path: Path) -> None:
         t = time.perf_counter()
         asyncio.run(_seed(settings, SCALE))
         seeded = time.perf_counter() - t
+        load = os.getloadavg()[0]
         raw_count, raw_s = _raw_select(url)
         (cold_lines, _, cold_total, _, _), (lines, planned, total, size, cpu) = asyncio.run(_resolve(settings))
         raw_count_after, raw_s_after = _raw_select(url)
@@ -161,7 +162,8 @@ def test_contacts_stream(backend: str, tmp_path: Path) -> None:
         # The baseline is taken before and after (the machine is shared): the better of the two.
         rate, raw_rate = lines / total, raw_count / min(raw_s, raw_s_after)
         RESULTS["contacts"].append(
-            f"| {backend} | {SCALE:,} | {lines:,} | {rate:,.0f} | {planned:.2f} s | {total:.2f} s | "
+            f"| {backend} (load average {load:.1f}) | {SCALE:,} | {lines:,} | {rate:,.0f} | {planned:.2f} s | "
+            f"{total:.2f} s | "
             f"{size / total / 1e6:.1f} MB/s | {cpu / lines * 1e6:.1f} µs | {cold_lines / cold_total:,.0f} | "
             f"{raw_rate:,.0f} | "
             f"{rate / raw_rate:.1%} | >= 100,000 | {'met' if rate >= 100_000 else 'missed'} |")
@@ -260,7 +262,8 @@ def teardown_module() -> None:
         " it. Baseline: a raw SELECT of the same rows (ids, wrapped DEKs, ciphertexts) with the synchronous driver,"
         " same database, taken before and after the vault's calls (the better of the two). CPU per contact: user +"
         " system time of the calling process and the workers during the second call, over its contacts (the"
-        " database server's not included), a figure the machine's other load changes little.",
+        " database server's not included), a figure the machine's other load changes less. The machine's 1-minute"
+        " load average when the row started is beside the database (2 cores, shared with other sessions).",
         "",
         *([] if RESULTS["contacts"] else [kept, ""]),
         CONTACTS_HEADER,
