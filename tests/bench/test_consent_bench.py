@@ -221,29 +221,31 @@ def test_grant_http(tmp_path: Path) -> None:
         f"{'met' if grant['rps'] >= 1000 else 'missed'} |")
 
 
-def _previous_rows(header: str) -> list[str]:
-    """The rows of this section's table that starts with ``header``, as docs/benchmarks.md has them now (a run
-    of only one of the two benchmarks keeps the other's figures)."""
+def _previous_table(first_cell: str) -> list[str]:
+    """The table of this section whose header starts with ``first_cell``, header included, as
+    docs/benchmarks.md has it now (a run of only one of the two benchmarks keeps the other's figures)."""
     text = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
     if "<!-- consent:start -->" not in text or "<!-- consent:end -->" not in text:
         return []
     section = text.split("<!-- consent:start -->", 1)[1].split("<!-- consent:end -->", 1)[0].splitlines()
-    starts = [i for i, line in enumerate(section) if line.startswith(header)]
+    starts = [i for i, line in enumerate(section) if line.startswith(first_cell)]
     if not starts:
         return []
-    rows = []
-    for line in section[starts[0] + 2:]:
+    table = []
+    for line in section[starts[0]:]:
         if not line.startswith("|"):
             break
-        rows.append(line)
-    return rows
+        table.append(line)
+    return table
 
 
 def teardown_module() -> None:
     if not (RESULTS["contacts"] or RESULTS["http"]):
         return
-    contacts = RESULTS["contacts"] or _previous_rows(CONTACTS_HEADER)
-    http = RESULTS["http"] or _previous_rows(HTTP_HEADER)
+    contacts = ([CONTACTS_HEADER, "|---" * CONTACTS_HEADER.count(" | ") + "|---|", *RESULTS["contacts"]]
+                if RESULTS["contacts"] else _previous_table("| database |"))
+    http = ([HTTP_HEADER, "|---" * HTTP_HEADER.count(" | ") + "|---|", *RESULTS["http"]]
+            if RESULTS["http"] else _previous_table("| request |"))
     kept = ("_Not re-run this time; the figures of the previous run are kept (its commit and date are in git"
             " history)._")
     write_section("consent", "\n".join([
@@ -266,8 +268,6 @@ def teardown_module() -> None:
         " load average when the row started is beside the database (2 cores, shared with other sessions).",
         "",
         *([] if RESULTS["contacts"] else [kept, ""]),
-        CONTACTS_HEADER,
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         *contacts,
         "",
         "**Granting consent over HTTP**: `vault serve`, 2 uvicorn workers, SQLite (WAL), 10,000 customers, wrk"
@@ -277,8 +277,6 @@ def teardown_module() -> None:
         " processes and threads) per request served, which hardly depends on what else the machine runs.",
         "",
         *([] if RESULTS["http"] else [kept, ""]),
-        HTTP_HEADER,
-        "|---|---|---|---|---|---|---|---|---|---|",
         *http,
         "",
         "Reproduce: `make bench` (or `.venv/bin/pytest tests/bench/test_consent_bench.py -o addopts='' -p"
