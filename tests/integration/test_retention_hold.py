@@ -20,6 +20,7 @@ from tests.conftest import Creds
 from tests.integration.test_rights import OP, new_customer, officer
 from vault.access.caller import Caller
 from vault.audit.entry import Actor
+from vault.audit.models import AuditSubjectRow
 from vault.bootstrap import Vault
 from vault.customers.models import CustomerRow
 from vault.rights.errors import SecondApprovalError
@@ -83,3 +84,16 @@ async def test_bulk_erasure_above_threshold_needs_a_second_officer(vault: Vault,
     # Below the threshold one officer suffices.
     small = [(await new_customer(vault))[0] for _ in range(2)]
     assert isinstance(await rights.erase_many(small, first, reason="two duplicates"), ErasureResult)
+
+
+async def test_bulk_erasure_proposal_takes_ids_in_any_order(vault: Vault, principals: dict[str, Creds]) -> None:
+    """The ids of a proposal are listed in the audit entry ascending, whatever order the officer gave them in
+    (a descending list was a ValueError, i.e. a 500); the approval matches the same customers in another order."""
+    rights = RightsService(replace(vault.rights_deps, bulk_approval_over=3))
+    ids = sorted([(await new_customer(vault))[0] for _ in range(5)], key=lambda u: u.bytes, reverse=True)
+    proposal = await rights.erase_many(ids, officer(principals), reason="reversed order")
+    assert isinstance(proposal, ErasureProposal) and proposal.customers == 5
+    async with vault.db.read() as session:
+        stored = (await session.scalars(select(AuditSubjectRow.customer_id).where(
+            AuditSubjectRow.seq == proposal.proposal))).all()
+    assert sorted(stored, key=lambda u: u.bytes) == sorted(ids, key=lambda u: u.bytes)

@@ -122,8 +122,10 @@ class ReplayResult:
 
 
 def _subjects(ids: list[uuid.UUID]) -> SubjectList:
+    """The ids as a subject list: ascending (callers give them in any order; UUIDv7s made within one
+    millisecond are not ordered either)."""
     out = SubjectList()
-    for cid in ids:
+    for cid in sorted(set(ids), key=lambda u: u.bytes):
         out.append(cid)
     return out
 
