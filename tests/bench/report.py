@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 from datetime import UTC, datetime
@@ -24,8 +25,9 @@ def machine() -> str:
     except OSError:
         commit = "?"
     cpu = platform.processor() or platform.machine()
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (f"_Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {cpu}, Python {platform.python_version()}, "
-            f"commit {commit or '?'}._")
+            f"commit {commit or '?'}; load average {load} (1, 5, 15 min) when the section was written._")
 
 
 def write_section(name: str, body: str) -> None:
