@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from vault.crypto.errors import DecryptionError
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
     from uuid import UUID
 
     from vault.crypto.keys import KeyProvider, WrappedKey
@@ -148,15 +148,8 @@ class FieldCipher:
             values: dict[str, str] = {}
             for name, middle in names:
                 blob = blobs.get(name)
-                if blob is None:
-                    continue
-                if len(blob) < 1 + _NONCE + 16 or blob[:1] != _FORMAT:
-                    raise DecryptionError(f"field {name!r} of customer {hex_id} has a malformed ciphertext")
-                try:
-                    values[name] = decrypt(blob[1:1 + _NONCE], blob[1 + _NONCE:], head + middle + suffix).decode()
-                except InvalidTag as exc:
-                    raise DecryptionError(f"field {name!r} of customer {hex_id} failed authentication "
-                                          "(tampered, moved from another field/customer, or wrong key)") from exc
+                if blob is not None:
+                    values[name] = _open_blob(decrypt, hex_id, name, blob, head + middle + suffix)
             out.append(values)
         return out
 
@@ -179,13 +172,22 @@ class FieldCipher:
             out: dict[str, str] = {}
             for name in names:
                 blob = blobs.get(name)
-                if blob is None:
-                    continue
-                if len(blob) < 1 + _NONCE + 16 or blob[:1] != _FORMAT:
-                    raise DecryptionError(f"field {name!r} of customer {hex_id} has a malformed ciphertext")
-                try:
-                    out[name] = decrypt(blob[1:1 + _NONCE], blob[1 + _NONCE:], head + tails[name] + stamp).decode()
-                except InvalidTag as exc:
-                    raise DecryptionError(f"field {name!r} of customer {hex_id} failed authentication "
-                                          "(tampered, moved from another field/customer, or wrong key)") from exc
+                if blob is not None:
+                    out[name] = _open_blob(decrypt, hex_id, name, blob, head + tails[name] + stamp)
             yield out
+
+
+def _open_blob(decrypt: Callable[[bytes, bytes, bytes], bytes], hex_id: str, name: str, blob: bytes,
+               aad: bytes) -> str:
+    """One field's plaintext from its sealed blob (format byte, nonce, ciphertext and tag) on the batch paths.
+
+    Raises:
+        DecryptionError: a malformed, tampered or moved ciphertext (naming customer and field, no value).
+    """
+    if len(blob) < 1 + _NONCE + 16 or blob[:1] != _FORMAT:
+        raise DecryptionError(f"field {name!r} of customer {hex_id} has a malformed ciphertext")
+    try:
+        return decrypt(blob[1:1 + _NONCE], blob[1 + _NONCE:], aad).decode()
+    except InvalidTag as exc:
+        raise DecryptionError(f"field {name!r} of customer {hex_id} failed authentication "
+                              "(tampered, moved from another field/customer, or wrong key)") from exc
