@@ -153,3 +153,13 @@ async def test_import_rejects_values_the_purpose_does_not_collect_and_keeps_the_
         view = await vault.customers(session).get(report.created_ids[0], TAX)
     assert [(m.cohort, m.reference) for m in members] == [("prize_winners", "DRAW-2026-11")]
     assert view.fields["rrn"] == RRN
+
+
+async def test_import_reports_every_row_refused_for_the_same_fields_by_its_own_line(
+        vault: Vault, tmp_path: Path) -> None:
+    """A purpose-bound collection verdict is judged once per set of filled fields, but reported per row."""
+    p = uuid.uuid4().hex[:6]
+    rows = [{"customer_ref": f"{p}-{i}", "name": "Kim", **({"rrn": RRN} if i % 2 else {})} for i in range(5)]
+    report = await vault.importer().run(_csv(tmp_path / "same.csv", rows), OPERATOR, batch_size=2)
+    assert report.created == 3
+    assert [(e.line, e.field) for e in report.errors] == [(3, "rrn"), (5, "rrn")]

@@ -271,3 +271,37 @@ async def test_import_flags_become_consent_events_in_the_same_transaction(vault:
     async with vault.db.read() as session:
         again = (await session.scalars(select(ConsentEventRow.id).where(ConsentEventRow.customer_id == cid))).all()
     assert len(again) == 4
+
+
+async def test_imported_consents_over_several_batches_pair_each_state_with_its_event(
+        vault: Vault, tmp_path: Path) -> None:
+    """Imported flags are written batch by batch (on SQLite through a per-connection stage): every
+    customer gets one event per filled flag and a state pointing at that event, nothing more."""
+    p = uuid.uuid4().hex[:8]
+    flags = [("y", "n", "", "y"), ("n", "", "", ""), ("", "", "", ""), ("y", "y", "y", "y"), ("n", "n", "n", "n")]
+    path = tmp_path / "batches.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(HEADER)
+        for i, f in enumerate(flags):
+            w.writerow([f"{p}-{i}", "", f"{p}{i}@example.org", "", "", "", "", "", "", "", "", *f])
+    report = await vault.importer().run(path, OP, keep_ids=True, batch_size=2)
+    assert report.created == len(flags) and not report.errors
+    async with vault.db.read() as session:
+        events = (await session.scalars(select(ConsentEventRow).where(
+            ConsentEventRow.customer_id.in_(report.created_ids)))).all()
+        states = (await session.scalars(select(ConsentStateRow).where(
+            ConsentStateRow.customer_id.in_(report.created_ids)))).all()
+    by_id = {e.id: e for e in events}
+    columns = {"marketing_email": 0, "marketing_sms": 1, "night_advertising": 2, "analytics": 3}
+    for cid, f in zip(report.created_ids, flags, strict=True):
+        mine = [e for e in events if e.customer_id == cid]
+        assert sorted(columns[e.purpose] for e in mine) == [i for i, v in enumerate(f) if v]
+        for e in mine:
+            assert e.kind == ("granted" if f[columns[e.purpose]] == "y" else "refused") and e.source == "import"
+        for s in (s for s in states if s.customer_id == cid):
+            event = by_id[s.event_id]
+            assert (event.customer_id, event.purpose, event.channel) == (cid, s.purpose, s.channel)
+            assert s.status == ("unverified" if event.kind == "granted" else "refused")
+            assert (s.granted_at is not None) == (event.kind == "granted")
+    assert len(states) == len(events) == sum(1 for f in flags for v in f if v)

@@ -10,11 +10,12 @@ import msgspec
 
 from vault.crypto.keys import WrappedKey
 from vault.customers.quality import flag_rows
+from vault.customers.sealing import SealedBatch, seal_batch
 from vault.lib.clock import utcnow
-from vault.lib.ids import new_id, new_ids_hex
+from vault.lib.ids import new_id
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+    from collections.abc import Collection, Iterable, Iterator
 
     from vault.crypto.blind_index import BlindIndexer
     from vault.crypto.envelope import CustomerKey, FieldCipher
@@ -24,6 +25,11 @@ if TYPE_CHECKING:
 
 _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder(dict[str, bytes]).decode
+
+__all__ = [
+    "SealedBatch", "SealedCustomer", "customer_key", "open_fields", "open_many", "reseal", "seal_batch", "seal_new",
+    "seal_values", "sealed_field_names",
+]
 
 
 @dataclass(slots=True)
@@ -72,41 +78,6 @@ def seal_values(
         if name != "customer_ref" and name in values
     ]
     return SealedCustomer(row, index_rows, flag_rows(catalogue, cid, values, now))
-
-
-@dataclass(slots=True)
-class SealedBatch:
-    """Many new customers sealed for insertion, column by column (no plaintext; compact to pass between
-    processes). Positions in ``index_rows`` and ``flag_rows`` refer to the customers' order."""
-
-    hex_ids: list[str]
-    ref_digests: list[bytes]
-    kek_version: str
-    wrapped: list[bytes]
-    sealed: list[bytes]
-    index_version: int
-    #: (position, field, digest) of each blind-index entry other than customer_ref.
-    index_rows: list[tuple[int, str, bytes]] = field(default_factory=list)
-    #: (position, field, code) of each data-quality flag.
-    flag_rows: list[tuple[int, str, str]] = field(default_factory=list)
-
-
-def seal_batch(cipher: FieldCipher, index: BlindIndexer, catalogue: FieldCatalogue,
-               records: Sequence[Mapping[str, str]]) -> SealedBatch:
-    """Seal many new customers' normalized values (the bulk import's hot path; same storage format as
-    :func:`seal_values`: one AES-GCM ciphertext per field under a fresh per-customer DEK, blind indexes)."""
-    hex_ids = new_ids_hex(len(records))
-    kek_version, wrapped, blobs = cipher.seal_new_many(hex_ids, records)
-    digest = index.digest
-    searchable = [n for n in catalogue.searchable if n != "customer_ref"]
-    index_rows: list[tuple[int, str, bytes]] = []
-    flag_rows: list[tuple[int, str, str]] = []
-    for pos, values in enumerate(records):
-        index_rows.extend((pos, name, digest(name, values[name])) for name in searchable if name in values)
-        flag_rows.extend((pos, name, code) for name, code in catalogue.quality(values))
-    return SealedBatch(
-        hex_ids, [digest("customer_ref", v["customer_ref"]) for v in records], kek_version, wrapped,
-        [_encode(b) for b in blobs], index.version, index_rows, flag_rows)
 
 
 def customer_key(keyring: Keyring, row: CustomerRow) -> CustomerKey:

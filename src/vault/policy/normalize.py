@@ -66,6 +66,8 @@ def email(field: str, value: str) -> str:
 
 
 _KR_MOBILE = re.compile(r"(?:\+82[ -]?|0)(1[016789])[ -]?(\d{3,4})[ -]?(\d{4})")
+#: Seoul (02) and the two-digit area codes (031-033, 041-044, 051-055, 061-064), written nationally.
+_KR_AREA = re.compile(r"0(2|[3-6][1-5])[ -]?([1-9]\d{2,3})[ -]?(\d{4})")
 
 
 def e164(field: str, value: str, region: str = "KR") -> str:
@@ -77,6 +79,13 @@ def e164(field: str, value: str, region: str = "KR") -> str:
         candidate = "+82" + "".join(m.groups())
         if m.group(1) == "10" or phonenumbers.is_valid_number(phonenumbers.parse(candidate)):
             return candidate
+    m = _KR_AREA.fullmatch(raw) if region == "KR" else None
+    if m is not None:
+        # Fast path for Korean landlines written nationally (02-312-3456): libphonenumber's validator on the
+        # number its parser would build, without the parser (a third of the time).
+        national = "".join(m.groups())
+        if phonenumbers.is_valid_number(phonenumbers.PhoneNumber(country_code=82, national_number=int(national))):
+            return "+82" + national
     try:
         num = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException as exc:

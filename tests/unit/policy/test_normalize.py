@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+
+import phonenumbers
 import pytest
 
 from vault.customers.errors import InvalidFieldError
@@ -36,6 +39,33 @@ def test_email_bad(raw: str) -> None:
 ])
 def test_phone_e164(raw: str, want: str) -> None:
     assert n.e164("phone", raw) == want
+
+
+def _libphonenumber_e164(raw: str) -> str | None:
+    try:
+        num = phonenumbers.parse(raw, "KR")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(num):
+        return None
+    return str(phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164))
+
+
+def test_landline_fast_path_agrees_with_libphonenumber() -> None:
+    """The landline fast path returns what libphonenumber's parser would, and leaves every number it does
+    not validate to the parser (a sample over every two-digit area code, exchange lengths and writings)."""
+    rng = random.Random(13)
+    for area in ["2", *(f"{a}{b}" for a in "3456" for b in "12345")]:
+        for _ in range(12):
+            exchange = str(rng.randint(0, 9999)).zfill(rng.choice((3, 4)))
+            line = f"{rng.randint(0, 9999):04d}"
+            for raw in (f"0{area}-{exchange}-{line}", f"0{area}{exchange}{line}", f"0{area} {exchange} {line}"):
+                want = _libphonenumber_e164(raw)
+                if want is None:
+                    with pytest.raises(InvalidFieldError):
+                        n.e164("phone", raw)
+                else:
+                    assert n.e164("phone", raw) == want, raw
 
 
 @pytest.mark.parametrize("raw", ["12345", "abc", "010-12", "+82 99 1", "0000000000000000"])
