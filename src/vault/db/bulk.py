@@ -70,8 +70,10 @@ class BulkValues:
         self.sqlite = dialect == "sqlite"
 
     def uuid_hex(self, hex_id: str) -> Any:
-        """A UUID given as 32 hex digits."""
-        return hex_id if self.sqlite else uuid.UUID(hex=hex_id)
+        """A UUID given as 32 hex digits: as is, on both databases (PostgreSQL's bulk statements bind
+        ``uuid[]`` arrays, whose elements the driver encodes from the text; building ``uuid.UUID``
+        objects first cost 15% of the import's main process)."""
+        return hex_id
 
     def uuid(self, value: uuid.UUID | None) -> Any:
         """A UUID (or NULL)."""
