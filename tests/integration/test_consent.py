@@ -305,3 +305,11 @@ async def test_imported_consents_over_several_batches_pair_each_state_with_its_e
             assert s.status == ("unverified" if event.kind == "granted" else "refused")
             assert (s.granted_at is not None) == (event.kind == "granted")
     assert len(states) == len(events) == sum(1 for f in flags for v in f if v)
+    async with vault.db.read() as session:  # one bulk audit entry per batch, its subjects in the side table
+        entries = (await session.scalars(select(AuditEntryRow).where(
+            AuditEntryRow.action == "customer.import").order_by(AuditEntryRow.seq.desc()).limit(3))).all()
+        subjects = (await session.execute(select(AuditSubjectRow.seq, AuditSubjectRow.customer_id).where(
+            AuditSubjectRow.seq.in_([e.seq for e in entries])))).all()
+        assert (await verify_chain(session)).ok
+    assert sorted(e.subject_count for e in entries) == [1, 2, 2]
+    assert {c for _, c in subjects} == set(report.created_ids) and len(subjects) == len(flags)

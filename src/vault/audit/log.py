@@ -129,6 +129,11 @@ class AuditLog:
         """Append ``event`` in the caller's write transaction (commits with the change)."""
         return (await append(session, [event]))[0]
 
+    async def record_bulk(self, session: AsyncSession, event: AuditEvent, subjects: SubjectList) -> int:
+        """Append one bulk entry covering ``subjects`` in the caller's write transaction (the same entry as
+        :meth:`record` with ``event.subjects``, its subject rows written at the driver level)."""
+        return await append_bulk(session, event, subjects)
+
     async def record_durable(self, event: AuditEvent) -> int:
         """Append ``event`` in its own committed transaction via group commit; returns its seq.
 

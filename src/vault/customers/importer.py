@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from vault.audit.entry import AuditEvent, Outcome
+from vault.audit.subjects import SubjectList
 from vault.customers.cohorts import SqlCohortMembers
 from vault.customers.import_rows import (
     CONSENT_COLUMNS,
@@ -368,10 +369,12 @@ class CustomerImporter:
                                              for cid, p in zip(ids, fresh, strict=True)], caller.actor)
         if rule is not None:
             await rule.record(session, ids, caller.actor)
-        await self._audit.record(session, AuditEvent(
-            "customer.import", Outcome.ALLOWED, caller.actor, purpose=caller.purpose, subjects=ids,
+        subjects = SubjectList()
+        subjects.extend_packed(bytes.fromhex("".join(sorted(batch.hex_ids[p] for p in fresh))))
+        await self._audit.record_bulk(session, AuditEvent(
+            "customer.import", Outcome.ALLOWED, caller.actor, purpose=caller.purpose,
             fields=tuple(sorted({f for p in fresh for f in sealed.fields[p]})), request_id=caller.request_id,
-            detail=f"import batch of {len(ids)} new customers"))
+            detail=f"import batch of {len(ids)} new customers"), subjects)
         report.created += len(fresh)
         if keep_ids:
             report.created_ids.extend(ids)
