@@ -381,8 +381,8 @@ def teardown_module() -> None:
             machine(),
             "",
             "The path of `vault customers import` (the vault's importer with its consent hook) on a realistic"
-            " file: phone numbers in six writings (dashes, none, +82, spaces, Seoul landlines through"
-            " libphonenumber), 1% bad rows (reported by line, the rest kept), four consent flags per row. Each"
+            " file: phone numbers in six writings (dashes, none, +82, spaces, Seoul landlines),"
+            " 1% bad rows (reported by line, the rest kept), four consent flags per row. Each"
             " customer: a per-customer DEK wrapped under the KEK, one AES-256-GCM ciphertext per field (10 fields),"
             " blind indexes for customer_ref/email/phone/RRN, ~3.7 consent events and states, one bulk audit entry"
             " per 5,000-row transaction; sealing runs in worker processes while the previous batch is written with"
