@@ -178,8 +178,9 @@ class ContactPool:
             self._broken = True
 
     def close(self) -> None:
-        """Stop the workers (pending tasks are cancelled)."""
+        """Stop the workers and wait for them to exit (pending tasks are cancelled; a running one finishes, well
+        under a second): a serving process that shuts down leaves no worker nor semaphore behind."""
         with self._lock:
             if self._executor is not None:
-                self._executor.shutdown(wait=False, cancel_futures=True)
+                self._executor.shutdown(wait=True, cancel_futures=True)
                 self._executor = None
