@@ -86,6 +86,9 @@ def server(vault: Vault, settings: Settings) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        text = log.read_text(errors="replace")
+        if "Traceback" in text or "ERROR" in text:  # visible in CI's log even when pytest captures output
+            print(f"\n--- {log} (tail) ---\n{text[-4000:]}", file=sys.__stderr__)
 
 
 @pytest.fixture(scope="module")
