@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, cast
 from sqlalchemy import Table, insert, select, text
 from sqlalchemy.engine import make_url
 
-from vault.audit.chain import AUDIT_LOCK_KEY, HEAD_SQL, chain_rows, entry_row
+from vault.audit.chain import AUDIT_LOCK_KEY, chain_rows, entry_row
 from vault.audit.entry import GENESIS, AuditEvent
 from vault.audit.errors import AuditWriteError
-from vault.audit.loop_writer import LoopAuditWriter
+from vault.audit.loop_writer import LoopAuditWriter, append_sqlite
 from vault.audit.models import AuditEntryRow, AuditSubjectRow
 from vault.audit.subjects import SubjectList
-from vault.audit.writer import AuditWriter, insert_sqlite
+from vault.audit.writer import AuditWriter
 from vault.db.engine import sync_url
 from vault.db.inline_sqlite import sqlite3_of
 from vault.lib.clock import utcnow
@@ -59,11 +59,8 @@ async def append(session: AsyncSession, events: Sequence[AuditEvent]) -> list[in
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
     else:
         dbapi = await sqlite3_of(await session.connection())
-        if dbapi is not None:  # straight through sqlite3, in the same transaction (vault.audit.writer)
-            head = dbapi.execute(HEAD_SQL).fetchone()
-            rows, subject_rows = chain_rows(events, head[0] if head else 0, head[1] if head else None, utcnow())
-            insert_sqlite(dbapi, rows, subject_rows)
-            return [r["seq"] for r in rows]
+        if dbapi is not None:  # straight through sqlite3, in the same transaction
+            return append_sqlite(dbapi, events)
     head = (await session.execute(_CHAIN_HEAD)).first()
     rows, subject_rows = chain_rows(events, head[0] if head else 0, head[1] if head else None, utcnow())
     await session.execute(_INSERT_ENTRIES, rows)

@@ -24,14 +24,19 @@ import logging
 import sqlite3
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
+
+from sqlalchemy import Table, insert
 
 from vault.audit.chain import HEAD_SQL, chain_rows
-from vault.audit.writer import insert_sqlite
+from vault.audit.models import AuditEntryRow, AuditSubjectRow
+from vault.db.direct_sqlite import execute_on
 from vault.db.wal import no_autocheckpoint
 from vault.lib.clock import utcnow
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from vault.audit.entry import AuditEvent
 
 log = logging.getLogger(__name__)
@@ -133,10 +138,7 @@ class LoopAuditWriter:
     def _write(self, conn: sqlite3.Connection, batch: list[tuple[AuditEvent, asyncio.Future[int]]]) -> None:
         """Chain and insert ``batch`` in the open transaction, commit, and settle its waiters."""
         try:
-            head = conn.execute(HEAD_SQL).fetchone()
-            seq, prev = (int(head[0]), str(head[1])) if head else (0, None)
-            rows, subjects = chain_rows([e for e, _ in batch], seq, prev, utcnow())
-            insert_sqlite(conn, rows, subjects)
+            seqs = append_sqlite(conn, [e for e, _ in batch])
             conn.execute("COMMIT")
         except Exception as exc:
             if conn.in_transaction:
@@ -152,9 +154,26 @@ class LoopAuditWriter:
                     continue
                 self._write(conn, [one])
             return
-        for (_, future), row in zip(batch, rows, strict=True):
+        for (_, future), seq in zip(batch, seqs, strict=True):
             if not future.done():
-                future.set_result(row["seq"])
+                future.set_result(seq)
+
+
+_INSERT_ENTRIES = insert(cast(Table, AuditEntryRow.__table__))
+_INSERT_SUBJECTS = insert(cast(Table, AuditSubjectRow.__table__))
+
+
+def append_sqlite(conn: sqlite3.Connection, events: Sequence[AuditEvent]) -> list[int]:
+    """Chain ``events`` after the head read in ``conn``'s open write transaction and insert them (and their
+    subject rows) straight through sqlite3 (:mod:`vault.db.direct_sqlite`: SQLAlchemy's own conversions, so
+    the rows are stored exactly as SQLAlchemy stores them); returns their seqs. Shared by this writer and the
+    in-transaction append (:func:`vault.audit.log.append`)."""
+    head = conn.execute(HEAD_SQL).fetchone()
+    seq, prev = (int(head[0]), str(head[1])) if head else (0, None)
+    rows, subjects = chain_rows(events, seq, prev, utcnow())
+    execute_on(conn, _INSERT_ENTRIES, rows)
+    execute_on(conn, _INSERT_SUBJECTS, subjects)
+    return [r["seq"] for r in rows]
 
 
 def _shutdown(q: _LoopQueue) -> None:

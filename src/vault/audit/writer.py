@@ -25,12 +25,9 @@ from sqlalchemy import Table, create_engine, event, insert, text
 
 from vault.audit.chain import AUDIT_LOCK_KEY, HEAD_SQL, chain_rows
 from vault.audit.models import AuditEntryRow, AuditSubjectRow
-from vault.db.bulk import BulkValues
 from vault.lib.clock import utcnow
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from sqlalchemy import Connection, Engine
 
     from vault.audit.entry import AuditEvent
@@ -167,36 +164,14 @@ class AuditWriter:
                 head = conn.exec_driver_sql(HEAD_SQL).first()
                 seq, prev = (int(head[0]), str(head[1])) if head else (0, None)
                 rows, subjects = chain_rows(events, seq, prev, utcnow())
-                if conn.dialect.name == "sqlite":
-                    insert_sqlite(conn.connection.dbapi_connection, rows, subjects)
-                else:
-                    conn.execute(self._entries, rows)
-                    if subjects:
-                        conn.execute(self._subjects, subjects)
+                conn.execute(self._entries, rows)
+                if subjects:
+                    conn.execute(self._subjects, subjects)
                 conn.commit()
             except BaseException:
                 conn.rollback()
                 raise
         return [r["seq"] for r in rows]
-
-
-_ENTRY_COLUMNS = tuple(c.name for c in cast(Table, AuditEntryRow.__table__).columns)
-_SQLITE_ENTRIES = (f"INSERT INTO audit_log ({', '.join(_ENTRY_COLUMNS)}) "
-                   f"VALUES ({', '.join('?' * len(_ENTRY_COLUMNS))})")
-_SQLITE_SUBJECTS = "INSERT INTO audit_subjects (seq, customer_id) VALUES (?, ?)"
-_SQLITE = BulkValues("sqlite")
-_CONVERT: dict[str, Callable[[Any], Any]] = {"ts": _SQLITE.when, "principal_id": _SQLITE.uuid,
-                                             "customer_id": _SQLITE.uuid}
-
-
-def insert_sqlite(dbapi: Any, rows: list[dict[str, Any]], subjects: list[dict[str, Any]]) -> None:
-    """Chained rows straight through sqlite3's executemany (``dbapi``: a sqlite3 connection), values stored
-    exactly as SQLAlchemy stores them (its per-row parameter processing cost more than SQLite's insert)."""
-    plain = [(c, _CONVERT.get(c)) for c in _ENTRY_COLUMNS]
-    dbapi.executemany(_SQLITE_ENTRIES, [tuple(row.get(c) if f is None else f(row.get(c)) for c, f in plain)
-                                        for row in rows])
-    if subjects:
-        dbapi.executemany(_SQLITE_SUBJECTS, [(s["seq"], _SQLITE.uuid(s["customer_id"])) for s in subjects])
 
 
 def _write_error() -> Exception:
