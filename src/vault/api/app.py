@@ -13,6 +13,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from vault.access.failures import AuthFailures
+from vault.api import hot
 from vault.api.admin import AuditController, PrincipalController, PurposeController
 from vault.api.analytics import ExtractController, ProjectController, StatsController
 from vault.api.auth import ApiKeyAuthentication, KeyCache
@@ -131,7 +132,7 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
             await v.audit.drain()
 
     logging.getLogger("vault").setLevel(logging.INFO)
-    return Litestar(
+    app = Litestar(
         route_handlers=[health, CustomerController, PrincipalController, AuditController, PurposeController,
                         CustomerConsentController, ConsentController, ContactController, PiiController,
                         NoteController, RequestController, SubjectController, ImpactController,
@@ -154,3 +155,5 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
         request_max_body_size=cfg.api.max_body_bytes,
         debug=False,
     )
+    hot.install(app, max_header_bytes=cfg.api.max_header_bytes, max_url_bytes=cfg.api.max_url_bytes)
+    return app

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vault.access.caller import Caller
 from vault.api.deps import provide_read_session, provide_write_session, vault_of
 from vault.api.schemas import CustomerLabel, CustomerList, CustomerRead
+from vault.bootstrap import Vault
 from vault.errors import BadRequestError, InvalidInputError
 
 LOOKUP_FIELDS = ("customer_ref", "email", "phone", "rrn")
@@ -43,6 +44,16 @@ def _if_match(value: str | None) -> int | None:
         return int(value.strip().strip('"').removeprefix("W/").strip('"'))
     except ValueError:
         raise BadRequestError("If-Match must be the customer's row_version") from None
+
+
+async def read_customer(vault: Vault, customer_id: uuid.UUID, caller: Caller) -> tuple[CustomerRead, str]:
+    """GET /v1/customers/{id}: the customer as the caller may see it, with labels, and its ETag."""
+    async with vault.db.on_demand() as session:
+        view = await vault.customers(session).get(customer_id, caller)
+        labels = [CustomerLabel(id=lv.id, label=lv.label, department=lv.department, reason_code=lv.reason_code,
+                                set_by=lv.set_by, set_at=lv.set_at)
+                  for lv in await vault.labels(session).labels_of(customer_id, caller)]
+    return CustomerRead.from_view(view, labels), f'"{view.row_version}"'
 
 
 class CustomerController(Controller):
@@ -79,15 +90,13 @@ class CustomerController(Controller):
         state: State,
         purpose: Annotated[str | None, QueryParameter()] = None,
     ) -> Response[CustomerRead]:
-        """Return one customer with the fields the caller's role may see for the purpose (masked where required)."""
+        """Return one customer with the fields the caller's role may see for the purpose (masked where required).
+
+        The ordinary request is answered by :mod:`vault.api.hot` before routing, with the same function.
+        """
         del purpose
-        vault = vault_of(state)
-        async with vault.db.on_demand() as session:
-            view = await vault.customers(session).get(customer_id, caller)
-            labels = [CustomerLabel(id=lv.id, label=lv.label, department=lv.department, reason_code=lv.reason_code,
-                                    set_by=lv.set_by, set_at=lv.set_at)
-                      for lv in await vault.labels(session).labels_of(customer_id, caller)]
-        return Response(CustomerRead.from_view(view, labels), headers={"ETag": f'"{view.row_version}"'})
+        read, etag = await read_customer(vault_of(state), customer_id, caller)
+        return Response(read, headers={"ETag": etag})
 
     @get("/", operation_id="LookupCustomers", dependencies={"session": Provide(provide_read_session)})
     async def lookup_customers(

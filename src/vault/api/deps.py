@@ -34,10 +34,14 @@ def request_id(request: Request[Any, Any, Any]) -> str:
     rid = request.scope["state"].get("request_id")
     if rid:
         return str(rid)
-    given = request.headers.get("x-request-id", "")
-    rid = given if 0 < len(given) <= 64 and given.replace("-", "").isalnum() else uuid.uuid4().hex
+    rid = sanitized_request_id(request.headers.get("x-request-id", ""))
     request.scope["state"]["request_id"] = rid
     return rid
+
+
+def sanitized_request_id(given: str) -> str:
+    """The caller's X-Request-ID when it is 1-64 letters, digits and dashes, else a new one."""
+    return given if 0 < len(given) <= 64 and given.replace("-", "").isalnum() else uuid.uuid4().hex
 
 
 async def provide_principal(request: Request[Any, Any, Any], state: State) -> Principal:
