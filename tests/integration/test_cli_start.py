@@ -28,7 +28,7 @@ try:
     app()
 except SystemExit:
     pass
-heavy = ("casbin", "numpy", "phonenumbers", "presidio_analyzer", "spacy", "polars", "yaml",
+heavy = ("rich", "casbin", "numpy", "phonenumbers", "presidio_analyzer", "spacy", "polars", "yaml",
          "vault.policy.catalogue", "vault.policy.purposes", "vault.consent.service", "vault.rights.service")
 print("IMPORTED", ",".join(m for m in heavy if m in sys.modules))
 """
@@ -45,6 +45,19 @@ def test_listing_principals_parses_no_policy_and_imports_no_heavy_module(setting
     out = subprocess.run([sys.executable, "-c", PROBE], env=_env(settings), capture_output=True, text=True,
                          timeout=120, check=True)
     assert "IMPORTED \n" in out.stdout or out.stdout.rstrip().endswith("IMPORTED"), out.stdout + out.stderr
+
+
+def test_root_help_lists_every_command_without_importing_them() -> None:
+    from vault.cli.main import COMMANDS, GROUPS
+
+    probe = ("import sys\nsys.argv = ['vault', '--help']\nfrom vault.cli.main import app\ntry:\n    app()\n"
+             "except SystemExit:\n    pass\n"
+             "print('LOADED', sorted(m for m in sys.modules if m.startswith('vault.cli.')))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    rows = out.stdout.split("Commands", 1)[1].splitlines()
+    listed = {line.split()[0] for line in rows if line.startswith("  ") and line[2] != " "}  # not wrapped help
+    assert listed == {*GROUPS, *COMMANDS}
+    assert "LOADED ['vault.cli.main']" in out.stdout
 
 
 async def test_unchanged_policies_are_parsed_on_first_use(settings: Settings, vault: Vault) -> None:

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import getpass
 import os
 import socket
 import sys
 import uuid
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-from rich.console import Console
 
 from vault.errors import AccessDeniedError, VaultError
 
 if TYPE_CHECKING:  # imported by the functions that use them: a command pays only for what it runs
     from collections.abc import Awaitable, Callable
+
+    from rich.console import Console
 
     from vault.access.caller import Caller
     from vault.access.permissions import Permission
@@ -24,8 +26,26 @@ if TYPE_CHECKING:  # imported by the functions that use them: a command pays onl
     from vault.config import Settings
 
 T = TypeVar("T")
-err = Console(stderr=True)
-out = Console()
+
+
+class _LazyConsole:
+    """A rich console built on first print: a command that prints nothing through rich does not import it."""
+
+    def __init__(self, *, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        """``rich.console.Console.print``."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr)
+        self._console.print(*objects, **kwargs)
+
+
+err = _LazyConsole(stderr=True)
+out = _LazyConsole(stderr=False)
 
 
 def settings() -> Settings:
@@ -46,9 +66,17 @@ def run(coro: Awaitable[T]) -> T:
 
 async def with_vault(fn: Callable[[Vault], Awaitable[T]]) -> T:
     """Open the vault, call ``fn``, always close it."""
-    from vault.bootstrap import open_vault
+    # Opening imports most of what a command runs (SQLAlchemy, pydantic, the models): objects that live
+    # until exit, which the cyclic collector would otherwise walk again and again while they are made.
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        from vault.bootstrap import open_vault
 
-    vault = await open_vault(settings())
+        vault = await open_vault(settings())
+    finally:
+        if paused:
+            gc.enable()
     try:
         return await fn(vault)
     finally:

@@ -10,6 +10,7 @@ import at the top of this module.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 from typing import Any
@@ -96,6 +97,11 @@ def main() -> None:
     except VaultError as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
         raise SystemExit(1) from None
+    finally:
+        # The interpreter's last collections at exit would walk every object start-up made (modules,
+        # classes, SQLAlchemy's and pydantic's tables), about a sixth of a short command's time; frozen
+        # objects are skipped. Commands close their files and connections themselves before this.
+        gc.freeze()
 
 
 if __name__ == "__main__":  # pragma: no cover

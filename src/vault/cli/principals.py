@@ -44,7 +44,7 @@ def list_() -> None:
         async with vault.db.read() as session:
             for p in await vault.principals(session).list():
                 state = "disabled" if p.disabled_at else p.status
-                out.print(f"{p.id}  {p.name:30} {p.role:20} {p.kind:8} {state}")
+                typer.echo(f"{p.id}  {p.name:30} {p.role:20} {p.kind:8} {state}")  # plain: no markup, no wrap
 
     run(with_vault(go))
 
