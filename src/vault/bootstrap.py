@@ -37,7 +37,9 @@ if TYPE_CHECKING:
     from vault.config import Settings
     from vault.consent.contact_pages import ContactPool
     from vault.consent.contacts import ContactResolver
+    from vault.consent.expiry import ConsentExpiry
     from vault.consent.notifications import ConsentNotifications
+    from vault.consent.reads import ConsentReads
     from vault.consent.service import ConsentDeps, ConsentService
     from vault.crypto.keyring import Keyring
     from vault.crypto.keys import KeyProvider
@@ -56,10 +58,11 @@ if TYPE_CHECKING:
     from vault.privacy.projects import ProjectService
     from vault.privacy.service import ExtractService
     from vault.rights.archive import StatutoryArchive
+    from vault.rights.deps import RightsDeps
     from vault.rights.oversight import OversightService
     from vault.rights.provision import ProvisionService
     from vault.rights.retention import RetentionService
-    from vault.rights.service import RightsDeps, RightsService
+    from vault.rights.runner import RightsRunner
     from vault.segments.behaviour import BehaviourImporter
     from vault.segments.labels import LabelService
     from vault.segments.service import SegmentService
@@ -259,16 +262,28 @@ class Vault:
 
     @cached_property
     def consent_deps(self) -> ConsentDeps:
-        """Collaborators for :class:`ConsentService` (built once per process)."""
+        """Collaborators of the consent services (built once per process)."""
         from vault.consent.service import ConsentDeps
 
         return ConsentDeps(self.keyring, self.policies.purposes, self.guard, self.audit)
 
     def consents(self, session: AsyncSession) -> ConsentService:
-        """A consent service on ``session``."""
+        """Recording consent decisions on ``session``."""
         from vault.consent.service import ConsentService
 
         return ConsentService(session, self.consent_deps)
+
+    def consent_reads(self, session: AsyncSession) -> ConsentReads:
+        """Consent state, history and receipts on ``session`` (audited durably: a read transaction)."""
+        from vault.consent.reads import ConsentReads
+
+        return ConsentReads(session, self.consent_deps)
+
+    def consent_expiry(self, session: AsyncSession) -> ConsentExpiry:
+        """Consent expiry and the due list on ``session``."""
+        from vault.consent.expiry import ConsentExpiry
+
+        return ConsentExpiry(session, self.consent_deps)
 
     def consent_notifications(self) -> ConsentNotifications:
         """Result and reconfirmation notices: who is due, what was sent (opens its own transactions)."""
@@ -325,9 +340,9 @@ class Vault:
 
     @cached_property
     def rights_deps(self) -> RightsDeps:
-        """Collaborators for :class:`RightsService` (built once per process)."""
+        """Collaborators of the rights services (built once per process)."""
+        from vault.rights.deps import RightsDeps
         from vault.rights.journal import ErasureJournal
-        from vault.rights.service import RightsDeps
 
         p = self.policies
         return RightsDeps(self.db, self.keyring, p.catalogue, p.purposes, self.guard, self.audit,
@@ -335,11 +350,11 @@ class Vault:
                           bulk_approval_over=self.settings.limits.bulk_erasure_approval_over,
                           collection=self.collection)
 
-    def rights(self) -> RightsService:
-        """Data subject rights (opens its own transactions)."""
-        from vault.rights.service import RightsService
+    def rights(self) -> RightsRunner:
+        """Data subject rights, each use case run in its own transaction(s) (:mod:`vault.rights.runner`)."""
+        from vault.rights.runner import RightsRunner
 
-        return RightsService(self.rights_deps)
+        return RightsRunner(self.rights_deps)
 
     def retention(self) -> RetentionService:
         """Retention runs (erase or pseudonymize customers past retention)."""

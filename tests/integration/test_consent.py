@@ -24,8 +24,10 @@ from vault.audit.verify import verify_chain
 from vault.bootstrap import Vault
 from vault.consent.contact_pages import ContactPool
 from vault.consent.contacts import ContactDeps, ContactQuery, ContactResolver
+from vault.consent.expiry import ConsentExpiry
 from vault.consent.ledger import SqlConsentLedger
 from vault.consent.models import ConsentEventRow, ConsentStateRow
+from vault.consent.reads import ConsentReads
 from vault.consent.service import ConsentChoice, ConsentService, Evidence
 from vault.customers.importer import HEADER
 from vault.customers.models import CustomerIndexRow, CustomerRow
@@ -40,6 +42,14 @@ NIGHT = datetime(2026, 6, 1, 13, 30, tzinfo=UTC)  # 22:30 KST
 
 def consents(vault: Vault, session, at: datetime) -> ConsentService:  # type: ignore[no-untyped-def]
     return ConsentService(session, replace(vault.consent_deps, clock=lambda: at))
+
+
+def reads(vault: Vault, session, at: datetime) -> ConsentReads:  # type: ignore[no-untyped-def]
+    return ConsentReads(session, replace(vault.consent_deps, clock=lambda: at))
+
+
+def expiry(vault: Vault, session, at: datetime) -> ConsentExpiry:  # type: ignore[no-untyped-def]
+    return ConsentExpiry(session, replace(vault.consent_deps, clock=lambda: at))
 
 
 def resolver(vault: Vault, at: datetime, page_size: int = 5000, pool: ContactPool | None = None) -> ContactResolver:
@@ -126,12 +136,12 @@ async def test_two_year_old_marketing_consent_is_expired_and_excluded(vault: Vau
     lines, count = await resolve(vault, "marketing_email", "email", DAY, (old, fresh))
     assert count == 1 and str(fresh).encode() in lines[0]
     async with vault.db.read() as session:
-        state = {s.purpose: s for s in await consents(vault, session, DAY).state(old, OP)}
+        state = {s.purpose: s for s in await reads(vault, session, DAY).state(old, OP)}
         assert state["marketing_email"].status == "expired" and not state["marketing_email"].current
-        due = await consents(vault, session, DAY).due(OP, purpose_id="marketing_email", limit=5000)
+        due = await expiry(vault, session, DAY).due(OP, purpose_id="marketing_email", limit=5000)
     assert fresh in {d.customer_id for d in due} and old not in {d.customer_id for d in due}
     async with vault.db.write() as session:
-        expired = await consents(vault, session, DAY).expire_due(OP, limit=100_000)
+        expired = await expiry(vault, session, DAY).expire_due(OP, limit=100_000)
     assert expired >= 1
     async with vault.db.read() as session:
         kinds = [r.kind for r in (await session.scalars(select(ConsentEventRow).where(
@@ -139,7 +149,7 @@ async def test_two_year_old_marketing_consent_is_expired_and_excluded(vault: Vau
         row = await session.get(ConsentStateRow, (old, "marketing_email", "email"))
     assert kinds == ["granted", "expired"] and row is not None and row.status == "expired"
     async with vault.db.write() as session:  # running it again finds nothing new for this customer
-        await consents(vault, session, DAY).expire_due(OP, limit=100_000)
+        await expiry(vault, session, DAY).expire_due(OP, limit=100_000)
     async with vault.db.read() as session:
         n = len((await session.scalars(select(ConsentEventRow.id).where(ConsentEventRow.customer_id == old))).all())
     assert n == 2
@@ -154,7 +164,7 @@ async def test_history_survives_every_update_and_is_append_only(vault: Vault, db
         async with vault.db.write() as session:
             await vault.customers(session).update(cid, {"phone": f"010-5555-{1000 + i}"}, OP)
     async with vault.db.read() as session:
-        history = await consents(vault, session, DAY + timedelta(hours=1)).history(cid, OP, with_evidence=True)
+        history = await reads(vault, session, DAY + timedelta(hours=1)).history(cid, OP, with_evidence=True)
     assert [e.kind for e in history] == ["granted", "withdrawn", "granted", "refused"]
     assert all(e.evidence == {"ip": "203.0.113.7", "user_agent": "Mozilla/5.0 test"} for e in history)
     assert all(e.notice_version == "2026-01" and e.receipt_id is not None for e in history)

@@ -23,10 +23,11 @@ from vault.audit.entry import Actor
 from vault.audit.models import AuditSubjectRow
 from vault.bootstrap import Vault
 from vault.customers.models import CustomerRow
+from vault.rights.erasure import ErasureProposal, ErasureResult
 from vault.rights.errors import SecondApprovalError
 from vault.rights.journal import ErasureJournal
 from vault.rights.retention import RetentionService
-from vault.rights.service import ErasureProposal, ErasureResult, RightsService
+from vault.rights.runner import RightsRunner
 
 
 async def test_retention_keeps_restricted_and_held_customers(vault: Vault, principals: dict[str, Creds]) -> None:
@@ -58,7 +59,7 @@ async def test_retention_keeps_restricted_and_held_customers(vault: Vault, princ
 
 
 async def test_bulk_erasure_above_threshold_needs_a_second_officer(vault: Vault, principals: dict[str, Creds]) -> None:
-    rights = RightsService(replace(vault.rights_deps, bulk_approval_over=3))
+    rights = RightsRunner(replace(vault.rights_deps, bulk_approval_over=3))
     ids = [(await new_customer(vault))[0] for _ in range(5)]
     first = officer(principals)
     proposal = await rights.erase_many(ids, first, reason="closed shop accounts")
@@ -89,7 +90,7 @@ async def test_bulk_erasure_above_threshold_needs_a_second_officer(vault: Vault,
 async def test_bulk_erasure_proposal_takes_ids_in_any_order(vault: Vault, principals: dict[str, Creds]) -> None:
     """The ids of a proposal are listed in the audit entry ascending, whatever order the officer gave them in
     (a descending list was a ValueError, i.e. a 500); the approval matches the same customers in another order."""
-    rights = RightsService(replace(vault.rights_deps, bulk_approval_over=3))
+    rights = RightsRunner(replace(vault.rights_deps, bulk_approval_over=3))
     ids = sorted([(await new_customer(vault))[0] for _ in range(5)], key=lambda u: u.bytes, reverse=True)
     proposal = await rights.erase_many(ids, officer(principals), reason="reversed order")
     assert isinstance(proposal, ErasureProposal) and proposal.customers == 5

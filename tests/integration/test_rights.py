@@ -35,7 +35,7 @@ from vault.rights.errors import (
 from vault.rights.journal import ErasureJournal
 from vault.rights.models import FieldHistoryRow, RightsRequestRow
 from vault.rights.retention import RetentionService
-from vault.rights.service import RightsService
+from vault.rights.runner import RightsRunner
 
 OP = Caller(None, purpose="service_delivery", operator="tests")
 LEGAL = Caller(None, purpose="legal_claims", operator="tests")
@@ -360,7 +360,7 @@ async def test_retention_erases_or_pseudonymizes_customers_past_retention(vault:
 
 
 async def test_replay_is_idempotent(vault: Vault) -> None:
-    rights = RightsService(replace(vault.rights_deps))
+    rights = RightsRunner(replace(vault.rights_deps))
     first = await rights.replay_erasures(LEGAL)
     assert first.entries > 0 and first.erased == 0 and first.pseudonymized == 0
     async with vault.db.read() as session:

@@ -204,7 +204,7 @@ class CustomerConsentController(Controller):
     ) -> ConsentStateRead:
         """Current state of every consent purpose and channel (never_granted where nothing was recorded)."""
         del purpose
-        items = await vault_of(state).consents(session).state(customer_id, caller)
+        items = await vault_of(state).consent_reads(session).state(customer_id, caller)
         return ConsentStateRead(customer_id=customer_id, items=[ConsentStatusRead.from_domain(s) for s in items])
 
     @get("/history", operation_id="GetConsentHistory", dependencies={"session": Provide(provide_read_session)})
@@ -217,7 +217,7 @@ class CustomerConsentController(Controller):
         """Every decision ever recorded, oldest first; ``evidence=true`` decrypts IP and user agent
         (compliance officers, purpose legal_claims)."""
         del purpose
-        items = await vault_of(state).consents(session).history(customer_id, caller, with_evidence=evidence)
+        items = await vault_of(state).consent_reads(session).history(customer_id, caller, with_evidence=evidence)
         return ConsentHistoryRead(customer_id=customer_id, items=[ConsentEventRead.from_domain(e) for e in items])
 
 
@@ -233,7 +233,7 @@ class ConsentController(Controller):
         del caller
         vault = vault_of(state)
         async with vault.db.read() as session:
-            return vault.consents(session).receipt_key()
+            return vault.consent_reads(session).receipt_key()
 
     @get("/due", operation_id="ListConsentsDue", dependencies={"session": Provide(provide_read_session)})
     async def due(
@@ -246,7 +246,7 @@ class ConsentController(Controller):
     ) -> DuePage:
         """Grants whose reconfirmation interval ends within ``within_days`` (default 30), soonest first."""
         del purpose
-        items = await vault_of(state).consents(session).due(
+        items = await vault_of(state).consent_expiry(session).due(
             caller, within_days=within_days, purpose_id=consent_purpose, after=_cursor(cursor), limit=limit)
         last = items[-1] if len(items) == limit else None
         return DuePage(items=[DueRead.from_domain(d) for d in items], next_cursor=(
@@ -261,7 +261,7 @@ class ConsentController(Controller):
     ) -> ReceiptRead:
         """The signed receipt of the request that recorded this consent event."""
         del purpose
-        return ReceiptRead.from_domain(await vault_of(state).consents(session).receipt(event_id, caller))
+        return ReceiptRead.from_domain(await vault_of(state).consent_reads(session).receipt(event_id, caller))
 
 
 class ContactController(Controller):

@@ -29,7 +29,7 @@ def expire(
         total = 0
         while True:
             async with vault.db.write() as session:
-                n = await vault.consents(session).expire_due(caller, at=at, limit=batch_size)
+                n = await vault.consent_expiry(session).expire_due(caller, at=at, limit=batch_size)
             total += n
             if n < batch_size:
                 return total

@@ -1,8 +1,10 @@
-"""Consent use cases: record decisions (with signed receipts), read state and history, expire, list due.
+"""Recording consent decisions (grants, refusals, withdrawals, reconfirmations) with one signed receipt.
 
 Every decision is an append-only event; the current state per customer x purpose x
 channel is updated in the same transaction (so a withdrawal denies the very next
 read). The service flushes, never commits: whoever opened the session commits.
+Reading consent lives in :mod:`vault.consent.reads`, expiry and the due list in
+:mod:`vault.consent.expiry`; :class:`ConsentDeps` serves all three.
 """
 
 from __future__ import annotations
@@ -11,37 +13,24 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from vault.access import permissions as perms
 from vault.audit.entry import AuditEvent, Outcome
 from vault.consent.errors import (
-    ConsentEventNotFoundError,
     ConsentNotApplicableError,
     ConsentOrderError,
     InvalidConsentError,
     NothingToReconfirmError,
     NoticeVersionRequiredError,
-    ReceiptNotFoundError,
     UnknownChannelError,
-    UnknownConsentPurposeError,
     UnknownNoticeError,
 )
-from vault.consent.receipts import EVIDENCE_IP, EVIDENCE_UA, evidence_field, receipt_key, sign_receipt
+from vault.consent.lookup import active_customer, consent_purposes, lookup_purpose
+from vault.consent.reads import event_view, statuses
+from vault.consent.receipts import EVIDENCE_IP, EVIDENCE_UA, evidence_field, sign_receipt
 from vault.consent.repository import ConsentRepository
-from vault.consent.rules import (
-    COLLECTION_SOURCES,
-    Action,
-    Kind,
-    Source,
-    State,
-    apply,
-    event_kind,
-    expires_at,
-    grant_cutoff,
-    utc,
-    why_not,
-)
+from vault.consent.rules import COLLECTION_SOURCES, Action, State, apply, event_kind, utc, why_not
 from vault.consent.views import (
     ConsentChoice,
     ConsentEvent,
@@ -51,15 +40,13 @@ from vault.consent.views import (
     Receipt,
     RecordResult,
 )
-from vault.customers.errors import CustomerNotFoundError
-from vault.customers.models import CustomerRow
 from vault.customers.records import customer_key
-from vault.lib.clock import as_utc, utcnow
+from vault.lib.clock import utcnow
 from vault.lib.ids import new_id
 from vault.policy.purposes import Channel, LawfulBasis
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -67,6 +54,7 @@ if TYPE_CHECKING:
     from vault.access.guard import Guard
     from vault.audit.log import AuditLog
     from vault.crypto.keyring import Keyring
+    from vault.customers.models import CustomerRow
     from vault.policy.purposes import Purpose, PurposeCatalogue
 
 __all__ = [
@@ -86,7 +74,6 @@ __all__ = [
 
 Clock = Callable[[], datetime]
 CLOCK_SKEW = timedelta(minutes=5)  # how far in the future a collection time may be (client clocks drift)
-DUE_WITHIN_DAYS = 30
 MAX_CHOICES = 50
 
 
@@ -106,7 +93,8 @@ _NOT_CONSENT = {
 
 @dataclass(frozen=True)
 class ConsentDeps:
-    """Collaborators of :class:`ConsentService`, built once per process."""
+    """Collaborators of the consent services (recording, :class:`~vault.consent.reads.ConsentReads`,
+    :class:`~vault.consent.expiry.ConsentExpiry`), built once per process."""
 
     keyring: Keyring
     purposes: PurposeCatalogue
@@ -115,32 +103,43 @@ class ConsentDeps:
     clock: Clock = utcnow
 
 
-def _channel_out(channel: str) -> str | None:
-    return channel or None
+class ConsentRecordStore(Protocol):
+    """What recording needs from storage (:class:`~vault.consent.repository.ConsentRepository`)."""
+
+    async def customer(self, customer_id: uuid.UUID, *, lock: bool = False) -> CustomerRow | None:
+        """One customer record, locked for this transaction's decisions when ``lock``."""
+        ...
+
+    async def states(self, customer_id: uuid.UUID, purposes: set[str] | None = None,
+                     ) -> dict[tuple[str, str], State]:
+        """The customer's current state per (purpose, channel)."""
+        ...
+
+    async def add_receipt(self, receipt: Receipt) -> None:
+        """Store a signed receipt."""
+        ...
+
+    async def add_events(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """Append events."""
+        ...
+
+    async def write_states(self, new_states: Sequence[tuple[bool, Mapping[str, Any]]]) -> None:
+        """Insert (False) or update (True) current states."""
+        ...
 
 
 class ConsentService:
-    """Consent use cases for one session (the caller commits)."""
+    """Records consent decisions on one session (the caller commits)."""
 
-    def __init__(self, session: AsyncSession, deps: ConsentDeps) -> None:
+    def __init__(self, session: AsyncSession, deps: ConsentDeps, *, repo: ConsentRecordStore | None = None) -> None:
         self._session = session
         self._d = deps
-        self._repo = ConsentRepository(session)
+        self._repo: ConsentRecordStore = repo if repo is not None else ConsentRepository(session)
 
     @property
     def consent_purposes(self) -> list[str]:
         """Ids of the purposes that rest on consent."""
-        return [p.id for p in self._d.purposes if p.is_consent]
-
-    # -- access -------------------------------------------------------------------------------------
-
-    async def _customer(self, customer_id: uuid.UUID, *, lock: bool = False) -> CustomerRow:
-        row = await self._repo.customer(customer_id, lock=lock)
-        if row is None or row.status != "active" or row.erased_at is not None:
-            raise CustomerNotFoundError(f"customer {customer_id} not found")
-        return row
-
-    # -- validation ---------------------------------------------------------------------------------
+        return consent_purposes(self._d.purposes)
 
     def purpose(self, purpose_id: str) -> Purpose:
         """A catalogue purpose.
@@ -148,12 +147,9 @@ class ConsentService:
         Raises:
             UnknownConsentPurposeError: listing the consent purposes.
         """
-        p = self._d.purposes.get(purpose_id)
-        if p is None:
-            raise UnknownConsentPurposeError(
-                f"unknown purpose {purpose_id!r}; purposes that rest on consent: {', '.join(self.consent_purposes)}",
-                purpose=purpose_id, valid=self.consent_purposes)
-        return p
+        return lookup_purpose(self._d.purposes, purpose_id)
+
+    # -- validation ---------------------------------------------------------------------------------
 
     def _validate(self, choice: ConsentChoice) -> tuple[Purpose, Action, tuple[str, ...], str | None, str | None]:
         purpose = self.purpose(choice.purpose)
@@ -236,7 +232,7 @@ class ConsentService:
                         field="consents", purpose=purpose.id)
                 seen.add((purpose.id, channel))
                 planned.append((purpose, action, channel, version, digest))
-        customer = await self._customer(customer_id, lock=True)
+        customer = await active_customer(self._repo, customer_id, lock=True)
         # "now" is read once the customer's decisions are serialized (row lock / SQLite write lock), so
         # concurrent requests for one customer get increasing times and never look out of order.
         now = utc(self._d.clock())
@@ -294,165 +290,4 @@ class ConsentService:
         for _, st in new_states:  # the state after this request, without reading it back
             current[(st["purpose"], st["channel"])] = State(st["status"], st["granted_at"], st["updated_at"],
                                                             st["notice_version"], st["notice_hash"])
-        return RecordResult([self._event(e, None) for e in events], receipt, self._statuses(current, now))
-
-    def _status(self, purpose: Purpose, channel: str, state: State | None, at: datetime) -> ConsentStatus:
-        reason = why_not(purpose, state, at)
-        status = "never_granted" if state is None else (
-            "expired" if state.status == Kind.GRANTED and reason is not None else state.status)
-        return ConsentStatus(
-            purpose.id, _channel_out(channel), status, reason is None, reason.value if reason else None,
-            state.granted_at if state else None,
-            expires_at(purpose, state.granted_at) if state and state.status == Kind.GRANTED else None,
-            state.notice_version if state else None, state.notice_hash if state else None,
-            state.updated_at if state else None)
-
-    async def _current(self, customer_id: uuid.UUID, at: datetime) -> list[ConsentStatus]:
-        return self._statuses(await self._repo.states(customer_id), at)
-
-    def _statuses(self, states: dict[tuple[str, str], State], at: datetime) -> list[ConsentStatus]:
-        return [self._status(p, ch, states.get((p.id, ch)), at)
-                for p in self._d.purposes if p.is_consent for ch in p.consent_channels]
-
-    @staticmethod
-    def _event(e: dict[str, Any], evidence: dict[str, str] | None) -> ConsentEvent:
-        return ConsentEvent(
-            e["id"], e["customer_id"], e["purpose"], _channel_out(e["channel"]), e["kind"], e["notice_version"],
-            e["notice_hash"], e["source"], e["actor_name"], e["actor_role"], as_utc(e["occurred_at"]),
-            as_utc(e["recorded_at"]), e["receipt_id"], evidence)
-
-    async def state(self, customer_id: uuid.UUID, caller: Caller, *, at: datetime | None = None,
-                    ) -> list[ConsentStatus]:
-        """Current state of every consent purpose x channel for a customer (audited before it is returned)."""
-        purpose = (await self._d.guard.require(caller, perms.CONSENTS_READ, "consent.read",
-                                               customer_id=customer_id)).id
-        await self._customer(customer_id)
-        out = await self._current(customer_id, utc(at) if at else utc(self._d.clock()))
-        await self._d.audit.record_durable(AuditEvent(
-            "consent.read", Outcome.ALLOWED, caller.actor, purpose=purpose, customer_id=customer_id,
-            request_id=caller.request_id, client_ip=caller.client_ip))
-        return out
-
-    async def history(self, customer_id: uuid.UUID, caller: Caller, *, with_evidence: bool = False,
-                      ) -> list[ConsentEvent]:
-        """Every decision ever recorded for a customer, oldest first; evidence only for roles allowed it.
-
-        Raises:
-            CustomerNotFoundError, AccessDeniedError (audited).
-        """
-        purpose = (await self._d.guard.require(caller, perms.CONSENTS_READ, "consent.history",
-                                               customer_id=customer_id)).id
-        if with_evidence and not self._d.guard.may(caller, perms.CONSENT_EVIDENCE_READ, purpose):
-            await self._d.guard.require(caller, perms.CONSENT_EVIDENCE_READ, "consent.history",
-                                        customer_id=customer_id)
-        customer = await self._customer(customer_id)
-        rows = await self._repo.events_of(customer_id)
-        key = customer_key(self._d.keyring, customer) if with_evidence and customer.wrapped_dek else None
-        out = []
-        for r in rows:
-            evidence = None
-            if key is not None:
-                evidence = {}
-                if r["evidence_ip"] is not None:
-                    evidence["ip"] = key.open(evidence_field(EVIDENCE_IP, r["id"]), r["evidence_ip"])
-                if r["evidence_user_agent"] is not None:
-                    evidence["user_agent"] = key.open(evidence_field(EVIDENCE_UA, r["id"]), r["evidence_user_agent"])
-            out.append(self._event(dict(r), evidence))
-        await self._d.audit.record_durable(AuditEvent(
-            "consent.history", Outcome.ALLOWED, caller.actor, purpose=purpose, customer_id=customer_id,
-            fields=("consent.evidence",) if with_evidence else (), request_id=caller.request_id,
-            client_ip=caller.client_ip, detail=f"{len(out)} events"))
-        return out
-
-    async def receipt(self, event_id: uuid.UUID, caller: Caller) -> Receipt:
-        """The signed receipt of the request that recorded ``event_id``.
-
-        Raises:
-            ConsentEventNotFoundError, ReceiptNotFoundError, AccessDeniedError (audited).
-        """
-        purpose = (await self._d.guard.require(caller, perms.CONSENTS_READ, "consent.receipt")).id
-        row = await self._repo.event_receipt(event_id)
-        if row is None:
-            raise ConsentEventNotFoundError(f"consent event {event_id} not found")
-        if row.receipt_id is None:
-            raise ReceiptNotFoundError(
-                f"consent event {event_id} has no receipt (imported or expiry events carry none)")
-        rec = await self._repo.receipt(row.receipt_id)
-        assert rec is not None
-        await self._d.audit.record_durable(AuditEvent(
-            "consent.receipt", Outcome.ALLOWED, caller.actor, purpose=purpose, customer_id=row.customer_id,
-            request_id=caller.request_id, client_ip=caller.client_ip, detail=f"receipt {rec.id}"))
-        return Receipt(rec.id, rec.customer_id, as_utc(rec.issued_at), rec.key_id, rec.jws)
-
-    def receipt_key(self) -> dict[str, Any]:
-        """The receipt-signing public key (PEM and JWK): receipts verify offline against it."""
-        return receipt_key(self._d.keyring.receipt_signer)
-
-    async def expire_due(self, caller: Caller, *, at: datetime | None = None, limit: int = 5000) -> int:
-        """Record ``expired`` events for up to ``limit`` grants past their reconfirmation interval.
-
-        Call repeatedly (one transaction each) until it returns 0. Returns how many expired.
-        """
-        when = utc(at) if at else utc(self._d.clock())
-        now = utc(self._d.clock())
-        total = 0
-        for purpose in self._d.purposes:
-            cutoff = grant_cutoff(purpose, when)
-            if cutoff is None or total >= limit:
-                continue
-            rows = await self._repo.granted_until(purpose.id, cutoff, limit=limit - total)
-            if not rows:
-                continue
-            events, ids = [], []
-            for r in rows:
-                event_id = new_id()
-                lapsed = expires_at(purpose, r["granted_at"])
-                assert lapsed is not None
-                events.append({
-                    "id": event_id, "customer_id": r["customer_id"], "purpose": purpose.id, "channel": r["channel"],
-                    "kind": Kind.EXPIRED.value, "notice_version": r["notice_version"],
-                    "notice_hash": r["notice_hash"], "source": Source.SYSTEM.value, "actor_id": None,
-                    "actor_name": caller.actor.name, "actor_role": caller.actor.role, "occurred_at": lapsed,
-                    "recorded_at": now, "evidence_ip": None, "evidence_user_agent": None,
-                    "evidence_key_version": None, "receipt_id": None, "request_id": caller.request_id})
-                ids.append(r["customer_id"])
-                await self._repo.mark_expired(r["customer_id"], purpose.id, r["channel"], event_id, lapsed)
-            await self._repo.add_events(events)
-            await self._d.audit.record(self._session, AuditEvent(
-                "consent.expire", Outcome.ALLOWED, caller.actor, purpose=purpose.id,
-                subjects=tuple(dict.fromkeys(ids)), request_id=caller.request_id,
-                detail=f"{len(events)} grants of {purpose.id} not reconfirmed within {purpose.reconfirm_days} days"))
-            total += len(events)
-        return total
-
-    async def due(
-        self, caller: Caller, *, within_days: int = DUE_WITHIN_DAYS, purpose_id: str | None = None,
-        after: tuple[datetime, uuid.UUID, str, str] | None = None, limit: int = 500,
-    ) -> list[DueConsent]:
-        """Grants lapsing in the next ``within_days`` days (soonest first, keyset-paginated), so
-        applications can ask the customers to reconfirm. Ids and dates only."""
-        purpose = (await self._d.guard.require(caller, perms.CONSENTS_READ, "consent.due")).id
-        if not 1 <= within_days <= 365:
-            raise InvalidConsentError("within_days must be between 1 and 365", field="within_days")
-        now = utc(self._d.clock())
-        targets = [self.purpose(purpose_id)] if purpose_id else list(self._d.purposes)
-        windows = []
-        for p in targets:
-            lo, hi = grant_cutoff(p, now), grant_cutoff(p, now + timedelta(days=within_days))
-            if lo is not None and hi is not None:
-                windows.append((p.id, lo, hi))
-        if not windows:
-            return []
-        rows = await self._repo.granted_between(windows, after=after, limit=limit)
-        out = []
-        for cid, pid, channel, granted in rows:
-            p = self._d.purposes.get(pid)
-            assert p is not None and granted is not None
-            lapse = expires_at(p, as_utc(granted))
-            assert lapse is not None
-            out.append(DueConsent(cid, pid, _channel_out(channel), as_utc(granted), lapse))
-        await self._d.audit.record_durable(AuditEvent(
-            "consent.due", Outcome.ALLOWED, caller.actor, purpose=purpose,
-            subjects=tuple(dict.fromkeys(d.customer_id for d in out)), request_id=caller.request_id,
-            client_ip=caller.client_ip, detail=f"{len(out)} grants due within {within_days} days"))
-        return out
+        return RecordResult([event_view(e, None) for e in events], receipt, statuses(self._d.purposes, current, now))

@@ -1,8 +1,9 @@
 """The data subject requests registry: open, list (overdue first), read and move requests along.
 
-The registry holds no personal data (ids, kinds, dates, statuses, outcomes without PII). Acting on
-a subject (export, erasure, ...) lives in :mod:`vault.rights.service`, which links the action to
-its request with :func:`link_request` and closes it with :func:`close_request`.
+The registry holds no personal data (ids, kinds, dates, statuses, outcomes without PII). It works on
+the session it is given (its SQL in :mod:`vault.rights.repository`); the caller commits. Acting on a
+subject (:mod:`vault.rights.subject`, :mod:`vault.rights.erasure`) links the action to its request with
+:func:`link_request` and closes it with :func:`close_request`.
 """
 
 from __future__ import annotations
@@ -14,12 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import case, select
-
 from vault.access import permissions as perms
 from vault.audit.entry import AuditEvent, Outcome
 from vault.customers.errors import CustomerNotFoundError
-from vault.customers.models import CustomerRow
 from vault.lib.clock import as_utc
 from vault.lib.ids import new_id
 from vault.rights.deadlines import (
@@ -33,6 +31,7 @@ from vault.rights.deadlines import (
 )
 from vault.rights.errors import InvalidRequestError, RequestNotFoundError, RequestStateError
 from vault.rights.models import RightsRequestRow
+from vault.rights.repository import RequestRepository
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,7 +39,7 @@ if TYPE_CHECKING:
     from vault.access.caller import Caller
     from vault.access.guard import Guard
     from vault.audit.log import AuditLog
-    from vault.db.engine import Database
+    from vault.rights.repository import RequestStore
 
 __all__ = ["ANSWERS", "RequestRegistry", "RightsRequest", "close_request", "link_request"]
 
@@ -85,10 +84,12 @@ def _view(row: RightsRequestRow, now: datetime) -> RightsRequest:
 
 
 class RequestRegistry:
-    """The requests registry; opens its own short transactions."""
+    """The requests registry on one session (the caller commits)."""
 
-    def __init__(self, db: Database, guard: Guard, audit: AuditLog, clock: Clock) -> None:
-        self._db = db
+    def __init__(self, session: AsyncSession, guard: Guard, audit: AuditLog, clock: Clock, *,
+                 repo: RequestStore | None = None) -> None:
+        self._session = session
+        self._repo = repo if repo is not None else RequestRepository(session)
         self._guard = guard
         self._audit = audit
         self._clock = clock
@@ -117,44 +118,30 @@ class RequestRegistry:
             raise InvalidRequestError("received_at lies in the future", field="received_at")
         if channel is not None and (not channel or len(channel) > 20):
             raise InvalidRequestError("channel must be 1-20 characters", field="channel")
-        async with self._db.write() as session:
-            if await session.get(CustomerRow, customer_id) is None:
-                raise CustomerNotFoundError(f"customer {customer_id} not found")
-            row = RightsRequestRow(
-                id=new_id(), kind=k.value, customer_id=customer_id, jurisdiction=j.value, received_at=received,
-                due_at=due_date(j, received), extended=False, status=RequestStatus.RECEIVED.value, channel=channel,
-                handler_id=caller.principal.id if caller.principal else None, handler_name=caller.actor.name,
-                created_at=now, updated_at=now)
-            session.add(row)
-            await session.flush()
-            await self._audit.record(session, AuditEvent(
-                "rights.request.open", Outcome.ALLOWED, caller.actor, customer_id=customer_id,
-                request_id=caller.request_id, client_ip=caller.client_ip,
-                detail=f"request {row.id} {k.value} ({j.value}) due {row.due_at.date().isoformat()}"))
+        if not await self._repo.customer_exists(customer_id):
+            raise CustomerNotFoundError(f"customer {customer_id} not found")
+        row = RightsRequestRow(
+            id=new_id(), kind=k.value, customer_id=customer_id, jurisdiction=j.value, received_at=received,
+            due_at=due_date(j, received), extended=False, status=RequestStatus.RECEIVED.value, channel=channel,
+            handler_id=caller.principal.id if caller.principal else None, handler_name=caller.actor.name,
+            created_at=now, updated_at=now)
+        await self._repo.add(row)
+        await self._audit.record(self._session, AuditEvent(
+            "rights.request.open", Outcome.ALLOWED, caller.actor, customer_id=customer_id,
+            request_id=caller.request_id, client_ip=caller.client_ip,
+            detail=f"request {row.id} {k.value} ({j.value}) due {row.due_at.date().isoformat()}"))
         return _view(row, now)
 
     async def list(self, caller: Caller, *, status: str | None = None, customer_id: uuid.UUID | None = None,
                             limit: int = 100, offset: int = 0) -> builtins.list[RightsRequest]:
-        """Requests, overdue ones first, then by due date (soonest first), then closed ones."""
+        """Requests, overdue ones first, then by due date (soonest first), then closed ones (audited durably:
+        run it in a read transaction)."""
         await self._guard.require_any_purpose(caller, perms.REQUESTS_READ, "rights.request.list")
         now = self._now()
-        is_open = RightsRequestRow.status.in_(OPEN)
-        q = select(RightsRequestRow).order_by(
-            case((is_open & (RightsRequestRow.due_at < now), 0), (is_open, 1), else_=2),
-            RightsRequestRow.due_at, RightsRequestRow.id).limit(limit).offset(offset)
-        if status == "overdue":
-            q = q.where(is_open, RightsRequestRow.due_at < now)
-        elif status == "open":
-            q = q.where(is_open)
-        elif status is not None:
-            if status not in list(RequestStatus):
-                raise InvalidRequestError(f"status must be open, overdue or one of {', '.join(RequestStatus)}",
-                                          field="status")
-            q = q.where(RightsRequestRow.status == status)
-        if customer_id is not None:
-            q = q.where(RightsRequestRow.customer_id == customer_id)
-        async with self._db.read() as session:
-            rows = (await session.scalars(q)).all()
+        if status is not None and status not in ("open", "overdue") and status not in list(RequestStatus):
+            raise InvalidRequestError(f"status must be open, overdue or one of {', '.join(RequestStatus)}",
+                                      field="status")
+        rows = await self._repo.page(now=now, status=status, customer_id=customer_id, limit=limit, offset=offset)
         await self._audit.record_durable(AuditEvent(
             "rights.request.list", Outcome.ALLOWED, caller.actor, request_id=caller.request_id,
             client_ip=caller.client_ip, detail=f"{len(rows)} requests"))
@@ -163,8 +150,7 @@ class RequestRegistry:
     async def get(self, request_id: uuid.UUID, caller: Caller) -> RightsRequest:
         """One request."""
         await self._guard.require_any_purpose(caller, perms.REQUESTS_READ, "rights.request.read")
-        async with self._db.read() as session:
-            row = await session.get(RightsRequestRow, request_id)
+        row = await self._repo.get(request_id)
         if row is None:
             raise RequestNotFoundError(f"request {request_id} not found")
         return _view(row, self._now())
@@ -183,35 +169,34 @@ class RequestRegistry:
         if outcome is not None and len(outcome) > 500:
             raise InvalidRequestError("outcome must be at most 500 characters (no personal data)", field="outcome")
         now = self._now()
-        async with self._db.write() as session:
-            row = await session.get(RightsRequestRow, request_id)
-            if row is None:
-                raise RequestNotFoundError(f"request {request_id} not found")
-            if row.status not in OPEN:
-                raise RequestStateError(f"request {request_id} is {row.status}; closed requests cannot change")
-            if extend:
-                refusal = extension_refusal(row.jurisdiction, row.received_at, now, extended=row.extended,
-                                            reason=extension_reason)
-                if refusal is not None:
-                    raise RequestStateError(refusal)
-                row.extended = True
-                row.extension_reason = extension_reason
-                row.due_at = due_date(Jurisdiction.GDPR, row.received_at, extended=True)
-            if status is not None:
-                if status not in list(RequestStatus) or status == RequestStatus.RECEIVED:
-                    raise InvalidRequestError("status must be in_progress, completed or rejected", field="status")
-                row.status = status
-                if status in (RequestStatus.COMPLETED, RequestStatus.REJECTED):
-                    row.completed_at = now
-            if outcome is not None:
-                row.outcome = outcome
-            row.handler_id = caller.principal.id if caller.principal else None
-            row.handler_name = caller.actor.name
-            row.updated_at = now
-            await self._audit.record(session, AuditEvent(
-                "rights.request.update", Outcome.ALLOWED, caller.actor, customer_id=row.customer_id,
-                request_id=caller.request_id, client_ip=caller.client_ip,
-                detail=f"request {row.id}: status {row.status}" + (", extended" if extend else "")))
+        row = await self._repo.get(request_id)
+        if row is None:
+            raise RequestNotFoundError(f"request {request_id} not found")
+        if row.status not in OPEN:
+            raise RequestStateError(f"request {request_id} is {row.status}; closed requests cannot change")
+        if extend:
+            refusal = extension_refusal(row.jurisdiction, row.received_at, now, extended=row.extended,
+                                        reason=extension_reason)
+            if refusal is not None:
+                raise RequestStateError(refusal)
+            row.extended = True
+            row.extension_reason = extension_reason
+            row.due_at = due_date(Jurisdiction.GDPR, row.received_at, extended=True)
+        if status is not None:
+            if status not in list(RequestStatus) or status == RequestStatus.RECEIVED:
+                raise InvalidRequestError("status must be in_progress, completed or rejected", field="status")
+            row.status = status
+            if status in (RequestStatus.COMPLETED, RequestStatus.REJECTED):
+                row.completed_at = now
+        if outcome is not None:
+            row.outcome = outcome
+        row.handler_id = caller.principal.id if caller.principal else None
+        row.handler_name = caller.actor.name
+        row.updated_at = now
+        await self._audit.record(self._session, AuditEvent(
+            "rights.request.update", Outcome.ALLOWED, caller.actor, customer_id=row.customer_id,
+            request_id=caller.request_id, client_ip=caller.client_ip,
+            detail=f"request {row.id}: status {row.status}" + (", extended" if extend else "")))
         return _view(row, now)
 
 

@@ -52,7 +52,7 @@ class ConsentProofController(Controller):
         caller = _caller(request)
         async with vault.db.read() as session:
             view = await vault.customers(session).get(cid, caller, masked=True)
-            svc = vault.consents(session)
+            svc = vault.consent_reads(session)
             state = await svc.state(cid, caller)
             events = await svc.history(cid, caller)
         return render(request, "consent.html", customer=str(cid), events=events, state=state, view=view,
@@ -84,7 +84,7 @@ class ConsentProofController(Controller):
                     event_id = uuid.UUID(event)
                 except ValueError:
                     raise InvalidInputError("event_id must be a UUID") from None
-                token = (await vault.consents(session).receipt(event_id, _caller(request))).jws
+                token = (await vault.consent_reads(session).receipt(event_id, _caller(request))).jws
             if not token:
                 raise InvalidInputError("paste a receipt (compact JWS) or pick an event")
             check = await verify_receipt(session, vault.keyring, token)
