@@ -365,11 +365,11 @@ class Vault:
         return RetentionService(self.db, self.keyring, p.catalogue, p.purposes, self.audit,
                                 ErasureJournal(self.settings.rights.erasure_journal), statutes=p.statutes)
 
-    def archive(self) -> StatutoryArchive:
-        """Reads of the statutory archive (``archive:read``, audited; opens its own transactions)."""
+    def archive(self, session: AsyncSession) -> StatutoryArchive:
+        """Reads of the statutory archive (``archive:read``, audited durably: a read transaction) on ``session``."""
         from vault.rights.archive import StatutoryArchive
 
-        return StatutoryArchive(self.db, self.keyring, self.guard, self.audit)
+        return StatutoryArchive(session, self.keyring, self.guard, self.audit)
 
     def oversight(self) -> OversightService:
         """Breach impact and the monthly inspection (compliance officers; opens its own transactions)."""

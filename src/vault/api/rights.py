@@ -216,9 +216,11 @@ class SubjectController(Controller):
         """What the statutory archive keeps of a customer only because a law requires it (``archive:read``:
         compliance officers for ``tax_reporting`` or ``legal_claims``; audited as ``archive.read``)."""
         del purpose
+        vault = vault_of(state)
+        async with vault.db.read() as session:
+            records = await vault.archive(session).read(customer_id, caller)
         return [ArchivedRead(id=a.id, statute=a.statute, fields=a.fields, archived_at=a.archived_at,
-                             destroy_after=a.destroy_after, reason=a.reason)
-                for a in await vault_of(state).archive().read(customer_id, caller)]
+                             destroy_after=a.destroy_after, reason=a.reason) for a in records]
 
     @patch("/{customer_id:uuid}", operation_id="RectifySubject")
     async def rectify_subject(self, customer_id: FromPath[uuid.UUID], data: JSONBody[Rectification],

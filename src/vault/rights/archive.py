@@ -27,7 +27,7 @@ from vault.audit.entry import AuditEvent, Outcome
 from vault.crypto.archive import archive_key, new_archive_key
 from vault.crypto.keys import WrappedKey
 from vault.customers.records import customer_key, open_fields
-from vault.lib.clock import as_utc, utcnow
+from vault.lib.clock import as_utc
 from vault.lib.ids import new_id
 from vault.rights.models import StatutoryArchiveRow
 
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
     from vault.audit.log import AuditLog
     from vault.crypto.keyring import Keyring
     from vault.customers.models import CustomerRow
-    from vault.db.engine import Database
     from vault.policy.statutes import Statute
 
 
@@ -103,10 +102,10 @@ async def open_records(session: AsyncSession, keyring: Keyring, customer_id: uui
 
 
 class StatutoryArchive:
-    """Reads of the archive (``archive:read``, audited)."""
+    """Reads of the archive (``archive:read``, audited) on one session: the caller opens a read transaction."""
 
-    def __init__(self, db: Database, keyring: Keyring, guard: Guard, audit: AuditLog) -> None:
-        self._db = db
+    def __init__(self, session: AsyncSession, keyring: Keyring, guard: Guard, audit: AuditLog) -> None:
+        self._session = session
         self._keyring = keyring
         self._guard = guard
         self._audit = audit
@@ -118,17 +117,9 @@ class StatutoryArchive:
             AccessDeniedError: no ``archive:read`` for the caller's purpose (audited).
         """
         purpose = await self._guard.require(caller, perms.ARCHIVE_READ, "archive.read", customer_id=customer_id)
-        async with self._db.read() as session:
-            out = await open_records(session, self._keyring, customer_id)
+        out = await open_records(self._session, self._keyring, customer_id)
         await self._audit.record_durable(AuditEvent(
             "archive.read", Outcome.ALLOWED, caller.actor, purpose=purpose.id, customer_id=customer_id,
             fields=tuple(sorted({n for a in out for n in a.fields})), request_id=caller.request_id,
             client_ip=caller.client_ip, detail=f"{len(out)} archive records"))
         return out
-
-    async def overdue(self, now: datetime | None = None) -> int:
-        """Archive records past their statutory period and not destroyed yet."""
-        async with self._db.read() as session:
-            rows = (await session.scalars(select(StatutoryArchiveRow.id).where(
-                StatutoryArchiveRow.destroy_after <= (now or utcnow())))).all()
-        return len(rows)
