@@ -285,12 +285,11 @@ class Vault:
 
         return ConsentExpiry(session, self.consent_deps)
 
-    def consent_notifications(self) -> ConsentNotifications:
-        """Result and reconfirmation notices: who is due, what was sent (opens its own transactions)."""
+    def consent_notifications(self, session: AsyncSession) -> ConsentNotifications:
+        """Result and reconfirmation notices on ``session``: who is due, what was sent."""
         from vault.consent.notifications import ConsentNotifications
 
-        p = self.policies
-        return ConsentNotifications(self.db, p.purposes, p.access, self.audit)
+        return ConsentNotifications(session, self.policies.purposes, self.guard, self.audit)
 
     def contacts(self) -> ContactResolver:
         """The consented-contact resolver (opens its own read transactions)."""

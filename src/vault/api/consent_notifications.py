@@ -35,8 +35,10 @@ class ConsentNotificationController(Controller):
     async def record(self, customer_id: FromPath[uuid.UUID], data: JSONBody[NotificationSent],
                      caller: NamedDependency[Caller], state: State) -> dict[str, Any]:
         """Record a sent ``result`` notice (naming the decision's ``event_id``) or ``reconfirmation`` notice."""
-        nid = await vault_of(state).consent_notifications().record_sent(
-            customer_id, data.kind, data.purpose, caller, sent_at=data.sent_at, event_id=data.event_id)
+        vault = vault_of(state)
+        async with vault.db.write() as session:
+            nid = await vault.consent_notifications(session).record_sent(
+                customer_id, data.kind, data.purpose, caller, sent_at=data.sent_at, event_id=data.event_id)
         return {"id": str(nid)}
 
 
@@ -50,7 +52,9 @@ class ResultsDueController(Controller):
     async def results_due(self, caller: NamedDependency[Caller], state: State,
                           since_days: Annotated[int, QueryParameter(ge=1, le=365)] = 30) -> list[dict[str, Any]]:
         """Oldest first (overdue ones first): event, customer, purpose, decision, decided_at, due_at, overdue."""
-        items = await vault_of(state).consent_notifications().results_due(caller, since_days=since_days)
+        vault = vault_of(state)
+        async with vault.db.read() as session:
+            items = await vault.consent_notifications(session).results_due(caller, since_days=since_days)
         return [{"event_id": str(d.event_id), "customer_id": str(d.customer_id), "purpose": d.purpose,
                  "decision": d.decision, "decided_at": d.decided_at.isoformat(), "due_at": d.due_at.isoformat(),
                  "overdue": d.overdue} for d in items]

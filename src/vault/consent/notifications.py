@@ -8,8 +8,8 @@
   they consented to; ``GET /v1/consents/due`` lists the grants due, and the notice sent is
   recorded here.
 
-Recording a notice is audited (``consent.notice_sent``); listing who is due is audited too.
-Ids, purposes and dates only.
+Recording a notice is audited (``consent.notice_sent``); listing who is due is audited too (durably: run it
+in a read transaction). Ids, purposes and dates only. The service works on the caller's session.
 """
 
 from __future__ import annotations
@@ -26,15 +26,15 @@ from vault.audit.entry import AuditEvent, Outcome
 from vault.consent.errors import ConsentEventNotFoundError, InvalidConsentError
 from vault.consent.models import ConsentEventRow, ConsentNotificationRow
 from vault.consent.rules import Kind, Source
-from vault.errors import AccessDeniedError, InvalidInputError
 from vault.lib.clock import as_utc, utcnow
 from vault.lib.ids import new_id
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from vault.access.caller import Caller
-    from vault.access.policy import AccessPolicy
+    from vault.access.guard import Guard
     from vault.audit.log import AuditLog
-    from vault.db.engine import Database
     from vault.policy.purposes import PurposeCatalogue
 
 KINDS = ("result", "reconfirmation")
@@ -56,26 +56,18 @@ class ResultDue:
 
 
 class ConsentNotifications:
-    """Records sent consent notices and lists result notices due (opens its own transactions)."""
+    """Records sent consent notices and lists result notices due, on one session (the caller commits)."""
 
-    def __init__(self, db: Database, purposes: PurposeCatalogue, policy: AccessPolicy, audit: AuditLog) -> None:
-        self._db = db
+    def __init__(self, session: AsyncSession, purposes: PurposeCatalogue, guard: Guard, audit: AuditLog) -> None:
+        self._session = session
         self._purposes = purposes
-        self._policy = policy
+        self._guard = guard
         self._audit = audit
 
     async def _require(self, caller: Caller, perm: perms.Permission, action: str,
                        customer_id: uuid.UUID | None = None) -> str:
-        try:
-            purpose = self._policy.check_purpose(caller.purpose)
-            if caller.principal is not None:
-                self._policy.require(caller.principal, perm, purpose)
-        except (AccessDeniedError, InvalidInputError) as exc:
-            await self._audit.record_durable(AuditEvent(
-                action, Outcome.DENIED, caller.actor, purpose=caller.purpose, customer_id=customer_id,
-                request_id=caller.request_id, client_ip=caller.client_ip, detail=f"{exc.code}: {exc.detail}"[:500]))
-            raise
-        return purpose
+        """The request's purpose, once the guard allows ``perm`` for it (a denial is audited durably)."""
+        return (await self._guard.require(caller, perm, action, customer_id=customer_id)).id
 
     async def record_sent(self, customer_id: uuid.UUID, kind: str, purpose_id: str, caller: Caller, *,
                           sent_at: datetime | None = None, event_id: uuid.UUID | None = None) -> uuid.UUID:
@@ -97,21 +89,20 @@ class ConsentNotifications:
             raise InvalidConsentError("sent_at is in the future", field="sent_at")
         if kind == "result" and event_id is None:
             raise InvalidConsentError("a result notice names the decision it reports (event_id)", field="event_id")
-        async with self._db.write() as session:
-            if event_id is not None:
-                ev = await session.get(ConsentEventRow, event_id)
-                if ev is None or ev.customer_id != customer_id or ev.purpose != purpose_id:
-                    raise ConsentEventNotFoundError(f"consent event {event_id} of customer {customer_id} "
-                                                    f"about {purpose_id!r} not found")
-            nid = new_id()
-            await session.execute(insert(ConsentNotificationRow), [{
-                "id": nid, "customer_id": customer_id, "kind": kind, "purpose": purpose_id, "event_id": event_id,
-                "sent_at": sent, "recorded_at": now,
-                "actor_id": caller.principal.id if caller.principal else None, "request_id": caller.request_id}])
-            await self._audit.record(session, AuditEvent(
-                "consent.notice_sent", Outcome.ALLOWED, caller.actor, purpose=purpose, customer_id=customer_id,
-                request_id=caller.request_id, client_ip=caller.client_ip,
-                detail=f"kind={kind} purpose={purpose_id} event={event_id or '-'} sent_at={sent.isoformat()}"))
+        if event_id is not None:
+            ev = await self._session.get(ConsentEventRow, event_id)
+            if ev is None or ev.customer_id != customer_id or ev.purpose != purpose_id:
+                raise ConsentEventNotFoundError(f"consent event {event_id} of customer {customer_id} "
+                                                f"about {purpose_id!r} not found")
+        nid = new_id()
+        await self._session.execute(insert(ConsentNotificationRow), [{
+            "id": nid, "customer_id": customer_id, "kind": kind, "purpose": purpose_id, "event_id": event_id,
+            "sent_at": sent, "recorded_at": now,
+            "actor_id": caller.principal.id if caller.principal else None, "request_id": caller.request_id}])
+        await self._audit.record(self._session, AuditEvent(
+            "consent.notice_sent", Outcome.ALLOWED, caller.actor, purpose=purpose, customer_id=customer_id,
+            request_id=caller.request_id, client_ip=caller.client_ip,
+            detail=f"kind={kind} purpose={purpose_id} event={event_id or '-'} sent_at={sent.isoformat()}"))
         return nid
 
     async def results_due(self, caller: Caller, *, since_days: int = 30, limit: int = 1000) -> list[ResultDue]:
@@ -125,8 +116,7 @@ class ConsentNotifications:
              .where(and_(ConsentEventRow.kind.in_(_DECISIONS), ConsentEventRow.source != Source.SYSTEM.value,
                          ConsentEventRow.recorded_at >= now - timedelta(days=since_days), ~sent.exists()))
              .order_by(ConsentEventRow.occurred_at, ConsentEventRow.id).limit(limit))
-        async with self._db.read() as session:
-            rows = (await session.execute(q)).all()
+        rows = (await self._session.execute(q)).all()
         out = [ResultDue(eid, cid, pid, kind, as_utc(at), as_utc(at) + RESULT_WITHIN,
                          as_utc(at) + RESULT_WITHIN < now) for eid, cid, pid, kind, at in rows]
         await self._audit.record_durable(AuditEvent(
