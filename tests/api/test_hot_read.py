@@ -17,7 +17,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
 from tests.conftest import Creds
-from vault.api.hot import HotReads
+from vault.api.hot import HotRoutes
 from vault.audit.models import AuditEntryRow
 from vault.bootstrap import Vault
 
@@ -28,7 +28,7 @@ SD = "purpose=service_delivery"
 class Fallbacks:
     """Counts the requests the hot route passed on to the framework."""
 
-    def __init__(self, hot: HotReads) -> None:
+    def __init__(self, hot: HotRoutes) -> None:
         self.count = 0
         self._inner = hot._fallback
 
@@ -46,7 +46,7 @@ class Fallbacks:
 @pytest.fixture
 def fallbacks(client: AsyncTestClient) -> Iterator[Fallbacks]:  # type: ignore[type-arg]
     hot = client.app.asgi_handler
-    assert isinstance(hot, HotReads), "create_app installs the hot read route"
+    assert isinstance(hot, HotRoutes), "create_app installs the hot read route"
     counter = Fallbacks(hot)
     yield counter
     counter.restore()
@@ -185,3 +185,128 @@ async def test_restore_gate_still_applies(
         state.unreplayed = 0
     assert r.status_code == 503 and r.json()["type"] == "urn:vault:erasures_not_replayed"
     assert (await client.get(f"/v1/customers/{cid}?{SD}", headers=app)).status_code == 200
+
+
+def _new_body() -> dict[str, str]:
+    ref = f"W-{uuid.uuid4().hex[:10]}"
+    return {"customer_ref": ref, "name": "이서준", "email": f"{ref.lower()}@example.org", "phone": "+82 10 9876 5432"}
+
+
+def _shape(value: Any) -> Any:
+    """The JSON's structure with ids and times blanked (two creates differ only there)."""
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shape(v) for v in value]
+    return type(value).__name__
+
+
+async def test_create_hot_and_framework_answer_alike(
+    client: AsyncTestClient, principals: dict[str, Creds], fallbacks: Fallbacks,  # type: ignore[type-arg]
+) -> None:
+    app = principals[APP].headers
+    await _customer(client, app)
+    before = fallbacks.count
+    first, second = _new_body(), _new_body()
+    hot = await client.post(f"/v1/customers?{SD}", headers=app, json=first)
+    assert fallbacks.count == before
+    framework = await client.post(f"/v1/customers?{SD}&unused=1", headers=app, json=second)
+    assert fallbacks.count == before + 1
+    assert hot.status_code == framework.status_code == 201, hot.text
+    assert set(hot.headers) == set(framework.headers)
+    assert hot.headers["location"] == f"/v1/customers/{hot.json()['id']}" and hot.headers["etag"] == '"1"'
+    assert _shape(hot.json()) == _shape(framework.json())
+    assert hot.json()["fields"]["phone"] == "+821098765432" and hot.json()["fields"]["name"] == "이서준"
+    r = await client.get(f"/v1/customers/{hot.json()['id']}?{SD}", headers=app)
+    assert r.status_code == 200 and r.json()["fields"]["customer_ref"] == first["customer_ref"]
+
+    # the same customer_ref again: the same 409 from both paths
+    dup_hot = await client.post(f"/v1/customers?{SD}", headers=app, json=first)
+    dup_framework = await client.post(f"/v1/customers?{SD}&unused=1", headers=app, json=first)
+    assert dup_hot.status_code == dup_framework.status_code == 409
+    assert _problem(dup_hot.text) == _problem(dup_framework.text)
+    assert first["customer_ref"] not in dup_hot.text and first["email"] not in dup_hot.text
+
+
+async def test_idempotent_replay_is_identical(
+    client: AsyncTestClient, principals: dict[str, Creds], fallbacks: Fallbacks,  # type: ignore[type-arg]
+) -> None:
+    app = {**principals[APP].headers, "Idempotency-Key": f"k-{uuid.uuid4().hex}"}
+    body = _new_body()
+    await client.get(f"/v1/customers/{uuid.uuid4()}?{SD}", headers=principals[APP].headers)  # cache the key
+    before = fallbacks.count
+    created = await client.post(f"/v1/customers?{SD}", headers=app, json=body)
+    replay_hot = await client.post(f"/v1/customers?{SD}", headers=app, json=body)
+    assert fallbacks.count == before
+    replay_framework = await client.post(f"/v1/customers?{SD}&unused=1", headers=app, json=body)
+    assert created.status_code == 201 and replay_hot.status_code == replay_framework.status_code == 200
+    assert replay_hot.headers["idempotent-replayed"] == "true"
+    assert replay_hot.content == replay_framework.content
+    assert _comparable(replay_hot.headers) == _comparable(replay_framework.headers)
+
+
+@pytest.mark.parametrize(("content", "content_type", "status"), [
+    (b'{"customer_ref": ', "application/json", 400),  # not JSON
+    (b'["a list"]', "application/json", 400),  # JSON, not an object
+    (b'{"customer_ref": "x"}', "text/plain", None),  # not declared as JSON: the framework's answer, whatever it is
+])
+async def test_bodies_the_hot_route_does_not_take_go_to_the_framework(
+    client: AsyncTestClient, principals: dict[str, Creds], fallbacks: Fallbacks,  # type: ignore[type-arg]
+    content: bytes, content_type: str, status: int | None,
+) -> None:
+    app = principals[APP].headers
+    await _customer(client, app)
+    before = fallbacks.count
+    r = await client.post(f"/v1/customers?{SD}", headers={**app, "Content-Type": content_type}, content=content)
+    assert fallbacks.count == before + 1
+    if status is not None:
+        assert r.status_code == status, r.text
+        assert r.headers["content-type"] == "application/problem+json"
+
+
+async def test_body_over_the_cap_is_refused_by_the_framework(
+    client: AsyncTestClient, principals: dict[str, Creds], fallbacks: Fallbacks,  # type: ignore[type-arg]
+) -> None:
+    app = principals[APP].headers
+    await _customer(client, app)
+    before = fallbacks.count
+    huge = {**_new_body(), "address_line": "가" * 2_000_000}
+    r = await client.post(f"/v1/customers?{SD}", headers=app, json=huge)
+    assert r.status_code == 413 and fallbacks.count == before + 1
+
+
+async def test_consents_hot_and_framework_answer_alike(
+    client: AsyncTestClient, principals: dict[str, Creds], fallbacks: Fallbacks,  # type: ignore[type-arg]
+) -> None:
+    app = principals[APP].headers
+    one, two = await _customer(client, app), await _customer(client, app)
+    grant = {"consents": [{"purpose": "marketing_email", "action": "grant", "notice_version": "2026-01"}],
+             "source": "web_form", "evidence": {"ip": "203.0.113.9", "user_agent": "test"}}
+    before = fallbacks.count
+    hot = await client.post(f"/v1/customers/{one}/consents?{SD}", headers=app, json=grant)
+    assert fallbacks.count == before
+    framework = await client.post(f"/v1/customers/{two}/consents?{SD}&unused=1", headers=app, json=grant)
+    assert fallbacks.count == before + 1
+    assert hot.status_code == framework.status_code == 201, hot.text
+    assert set(hot.headers) == set(framework.headers)
+    assert _shape(hot.json()) == _shape(framework.json())
+    assert hot.json()["customer_id"] == one and hot.json()["receipt"]["jws"].count(".") == 2
+    r = await client.get(f"/v1/customers/{one}?purpose=marketing_email", headers=app)
+    assert r.status_code == 200  # the grant is committed before the answer
+
+    # refusals: an unknown field (the framework's 400), a purpose nobody defined (the service's own error)
+    before = fallbacks.count
+    r = await client.post(f"/v1/customers/{one}/consents?{SD}", headers=app, json={**grant, "extra": 1})
+    assert r.status_code == 400 and fallbacks.count == before + 1
+    bad = {**grant, "consents": [{"purpose": "no_such_purpose", "action": "grant", "notice_version": "v"}]}
+    bad_hot = await client.post(f"/v1/customers/{one}/consents?{SD}", headers=app, json=bad)
+    bad_framework = await client.post(f"/v1/customers/{one}/consents?{SD}&unused=1", headers=app, json=bad)
+    assert bad_hot.status_code == bad_framework.status_code and bad_hot.status_code >= 400
+    assert _problem(bad_hot.text) == _problem(bad_framework.text)
+    # a role that may not record consents: the same 403 from both paths
+    support = principals["analyst"].headers
+    await client.get(f"/v1/customers/{uuid.uuid4()}?{SD}", headers=support)
+    denied_hot = await client.post(f"/v1/customers/{one}/consents?{SD}", headers=support, json=grant)
+    denied_framework = await client.post(f"/v1/customers/{one}/consents?{SD}&unused=1", headers=support, json=grant)
+    assert denied_hot.status_code == denied_framework.status_code == 403
+    assert _problem(denied_hot.text) == _problem(denied_framework.text)

@@ -155,5 +155,6 @@ def create_app(settings: Settings | None = None, vault: Vault | None = None) -> 
         request_max_body_size=cfg.api.max_body_bytes,
         debug=False,
     )
-    hot.install(app, max_header_bytes=cfg.api.max_header_bytes, max_url_bytes=cfg.api.max_url_bytes)
+    hot.install(app, max_header_bytes=cfg.api.max_header_bytes, max_url_bytes=cfg.api.max_url_bytes,
+                max_body_bytes=cfg.api.max_body_bytes)
     return app

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vault.access.caller import Caller
 from vault.api.deps import provide_read_session, vault_of
+from vault.bootstrap import Vault
 from vault.consent.contacts import ContactQuery
 from vault.consent.service import (
     ConsentChoice,
@@ -170,6 +171,21 @@ def _cursor(value: str | None) -> tuple[datetime, uuid.UUID, str, str] | None:
         raise BadRequestError("cursor must be the next_cursor of a previous page") from None
 
 
+async def record_consents(vault: Vault, customer_id: uuid.UUID, data: ConsentRequestBody,
+                          caller: Caller) -> ConsentRecorded:
+    """POST /v1/customers/{id}/consents: record the decisions in one write transaction; the signed receipt."""
+    choices = [ConsentChoice(c.purpose, c.action, tuple(c.channels) if c.channels is not None else None,
+                             c.notice_version) for c in data.consents]
+    evidence = Evidence(data.evidence.ip, data.evidence.user_agent) if data.evidence else None
+    async with vault.db.write() as session:  # not a generator dependency (see vault.api.customers.create_customer)
+        result = await vault.consents(session).record(
+            customer_id, choices, caller, source=data.source, collected_at=data.collected_at, evidence=evidence)
+    return ConsentRecorded(
+        customer_id=customer_id, events=[ConsentEventRead.from_domain(e) for e in result.events],
+        receipt=ReceiptRead.from_domain(result.receipt) if result.receipt else None,
+        state=[ConsentStatusRead.from_domain(s) for s in result.state])
+
+
 class CustomerConsentController(Controller):
     """A customer's consents. Every operation names a ``purpose`` (e.g. service_delivery)."""
 
@@ -184,17 +200,7 @@ class CustomerConsentController(Controller):
     ) -> ConsentRecorded:
         """Grant, refuse, withdraw or reconfirm one or many purposes at once; returns a signed receipt."""
         del purpose
-        choices = [ConsentChoice(c.purpose, c.action, tuple(c.channels) if c.channels is not None else None,
-                                 c.notice_version) for c in data.consents]
-        evidence = Evidence(data.evidence.ip, data.evidence.user_agent) if data.evidence else None
-        vault = vault_of(state)
-        async with vault.db.write() as session:  # not a generator dependency (see create_customer)
-            result = await vault.consents(session).record(
-                customer_id, choices, caller, source=data.source, collected_at=data.collected_at, evidence=evidence)
-        return ConsentRecorded(
-            customer_id=customer_id, events=[ConsentEventRead.from_domain(e) for e in result.events],
-            receipt=ReceiptRead.from_domain(result.receipt) if result.receipt else None,
-            state=[ConsentStatusRead.from_domain(s) for s in result.state])
+        return await record_consents(vault_of(state), customer_id, data, caller)
 
     @get("/", operation_id="GetConsentState", dependencies={"session": Provide(provide_read_session)})
     async def get_state(

@@ -56,6 +56,19 @@ async def read_customer(vault: Vault, customer_id: uuid.UUID, caller: Caller) ->
     return CustomerRead.from_view(view, labels), f'"{view.row_version}"'
 
 
+async def create_customer(vault: Vault, data: dict[str, Any], caller: Caller,
+                          idempotency_key: str | None) -> tuple[CustomerRead, int, dict[str, str]]:
+    """POST /v1/customers: the created customer (201), or the replayed one (200), and the response headers."""
+    # The write transaction is opened here rather than by a generator dependency: Litestar cleans those
+    # up in an anyio task group, which cost more than the transaction's own statements.
+    async with vault.db.write() as session:
+        view, created = await vault.customers(session).create(data, caller, idempotency_key=idempotency_key)
+    headers = {"ETag": f'"{view.row_version}"', "Location": f"/v1/customers/{view.id}"}
+    if not created:
+        headers["Idempotent-Replayed"] = "true"
+    return CustomerRead.from_view(view), 201 if created else 200, headers
+
+
 class CustomerController(Controller):
     """Customers. Every operation needs ``purpose`` (query parameter or X-Purpose header)."""
 
@@ -74,15 +87,8 @@ class CustomerController(Controller):
         (``Idempotent-Replayed: true``), after the same checks as a read.
         """
         del purpose
-        vault = vault_of(state)
-        # The write transaction is opened here rather than by a generator dependency: Litestar cleans those
-        # up in an anyio task group, which cost more than the transaction's own statements.
-        async with vault.db.write() as session:
-            view, created = await vault.customers(session).create(data, caller, idempotency_key=idempotency_key)
-        headers = {"ETag": f'"{view.row_version}"', "Location": f"/v1/customers/{view.id}"}
-        if not created:
-            headers["Idempotent-Replayed"] = "true"
-        return Response(CustomerRead.from_view(view), status_code=201 if created else 200, headers=headers)
+        read, status, headers = await create_customer(vault_of(state), data, caller, idempotency_key)
+        return Response(read, status_code=status, headers=headers)
 
     @get("/{customer_id:uuid}", operation_id="GetCustomer")
     async def get_customer(
