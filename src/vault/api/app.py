@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from typing import Any
 
@@ -70,6 +71,32 @@ async def _flush_auth_failures(app: Litestar, every: float = 15.0) -> None:
                 await failures.flush(app.state.vault.audit)
             except Exception:  # the audit log is unavailable: keep counting, try again next round
                 logging.getLogger("vault.api").warning("failed-authentication entries could not be written yet")
+
+
+#: The young generation's threshold in a serving process (CPython's default is 700 net new container objects).
+SERVE_GC_GEN0 = 10_000
+
+
+def create_served_app() -> Litestar:
+    """The app ``vault serve`` runs in each worker: :func:`create_app`, and once it has started, its start-up
+    objects frozen out of the cyclic collector (``gc.freeze``) and a larger young generation.
+
+    The process holds a few hundred thousand long-lived objects after start-up (modules, SQLAlchemy and
+    Litestar structures, the policies): every full collection walked them all, which cost about 0.1 ms of CPU
+    per read on average and pauses of tens to hundreds of milliseconds (the p99 of paced reads). A request's
+    own objects die young; with 32 requests in flight the default threshold of 700 ran a young collection
+    every few requests. Measured in process over 30,000 reads (tests/bench/profile_read.py's loop, loaded
+    machine): 3.1 s of collector time with CPython's defaults, 0.16 s with both changes.
+    """
+    app = create_app()
+    app.on_startup.append(_settle_collector)
+    return app
+
+
+def _settle_collector(_app: Litestar) -> None:
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(SERVE_GC_GEN0, *gc.get_threshold()[1:])
 
 
 def create_app(settings: Settings | None = None, vault: Vault | None = None) -> Litestar:

@@ -164,7 +164,7 @@ def serve(
     s = settings()
     err.print(f"serving Customer Vault on http://{host or s.api.host}:{port or s.api.port}")
     uvicorn.run(
-        "vault.api.app:create_app", factory=True, host=host or s.api.host, port=port or s.api.port,
+        "vault.api.app:create_served_app", factory=True, host=host or s.api.host, port=port or s.api.port,
         workers=workers or s.api.workers, access_log=False, log_level="warning", lifespan="on",
         http="vault.api.limits:BoundedHttpToolsProtocol",  # caps the request head before it is buffered
         limit_concurrency=s.api.max_connections,  # beyond: 503 before the app (and authentication) runs
