@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Uuid, select, update
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Uuid, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vault.access.errors import (
@@ -205,14 +205,6 @@ class SessionService:
         await self._session.flush()
         await self._audit.record(self._session, AuditEvent(
             "auth.logout", Outcome.ALLOWED, principal.actor, client_ip=client_ip, detail=reason))
-
-    async def end_all(self, principal_id: uuid.UUID, reason: str) -> int:
-        """End every open session of a principal (password change, disable); returns how many."""
-        res = await self._session.execute(
-            update(ConsoleSessionRow)
-            .where(ConsoleSessionRow.principal_id == principal_id, ConsoleSessionRow.ended_at.is_(None))
-            .values(ended_at=utcnow(), end_reason=reason[:20]))
-        return int(getattr(res, "rowcount", 0) or 0)
 
     async def second_factor(
         self, token: str, code: str, *, client_ip: str | None = None,

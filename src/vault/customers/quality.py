@@ -26,7 +26,7 @@ from vault.errors import InvalidInputError
 from vault.policy.normalize import CHECK_DIGIT_UNVERIFIED
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
 
     from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -74,13 +74,6 @@ async def replace_flags(session: AsyncSession, catalogue: FieldCatalogue, custom
         QualityFlagRow.customer_id == customer_id, QualityFlagRow.field.in_(list(changed))))
     await insert_flags(session, flag_rows(
         catalogue, customer_id, {k: v for k, v in changed.items() if v is not None}, now))
-
-
-async def drop_flags(session: AsyncSession, customer_ids: Iterable[uuid.UUID]) -> None:
-    """Remove every flag of these customers (erasure, pseudonymization)."""
-    ids = list(customer_ids)
-    for i in range(0, len(ids), 500):
-        await session.execute(delete(QualityFlagRow).where(QualityFlagRow.customer_id.in_(ids[i:i + 500])))
 
 
 class QualityService:

@@ -35,7 +35,6 @@ from vault.lib.clock import as_utc, utcnow
 from vault.rights.models import ProvisionRow
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
 
     from vault.access.caller import Caller
     from vault.access.guard import Guard
@@ -217,9 +216,3 @@ class ProvisionService:
         await self._d.audit.record_durable(AuditEvent(
             "notice.usage", Outcome.ALLOWED, caller.actor, subject_count=count, request_id=caller.request_id,
             detail=f"since={as_utc(since).isoformat()} until={as_utc(until).isoformat()} customers={count}"))
-
-
-async def provisions_of(session: AsyncSession, customer_id: uuid.UUID) -> list[ProvisionRow]:
-    """The provision log of one customer, oldest first (for the data-subject export)."""
-    return list((await session.scalars(select(ProvisionRow).where(ProvisionRow.customer_id == customer_id)
-                                       .order_by(ProvisionRow.provided_at))).all())

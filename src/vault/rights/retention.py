@@ -180,11 +180,6 @@ class RetentionService:
                     out.append(plan)
         return out
 
-    async def find_due(self, now: datetime) -> list[DueCustomer]:
-        """Soft-deleted customers with nothing left to keep at ``now`` (erased whole), holds excepted."""
-        return [DueCustomer(p.customer_id, p.ended_at, p.retention_days, p.due_at or p.ended_at)
-                for p in await self.plans(now) if p.whole]
-
     async def overdue(self) -> Overdue:
         """What a run would destroy now and has not yet: customers and fields past retention, the oldest due date,
         customers held (restriction, open request), and archive records past their statutory period."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, exists, select
+from sqlalchemy import ColumnElement, Table, bindparam, exists, select
 
 from vault.access import permissions as perms
 from vault.audit.entry import AuditEvent, Outcome
@@ -231,12 +231,3 @@ class LabelService:
             "interaction.create", Outcome.ALLOWED, caller.actor, purpose=caller.purpose, customer_id=customer_id,
             request_id=caller.request_id, client_ip=caller.client_ip, detail=f"kind={kind} department={dept}"))
         return InteractionView(row.id, customer_id, dept, kind, satisfaction, at, True)
-
-
-def blocked_by_other(owner: str) -> Callable[[Any], ColumnElement[bool]]:
-    """SQL factory: the customer carries a blocking label from a department other than ``owner``."""
-    def clause(key: Any) -> ColumnElement[bool]:
-        return exists(select(LabelRow.id).where(and_(
-            LabelRow.customer_id == key, LabelRow.label.in_(BLOCKING_LABELS), LabelRow.cleared_at.is_(None),
-            LabelRow.department != owner)))
-    return clause
