@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from vault.consent.rules import UNVERIFIED, Kind, Source
-from vault.db.bulk import BulkInsert, BulkValues, Column, insert_rows
+from vault.db.bulk import BulkInsert, BulkValues, Column, insert_new_rows
 from vault.errors import ConfigurationError
 from vault.lib.clock import utcnow
 from vault.lib.ids import new_ids_hex
@@ -51,7 +51,7 @@ _EVENTS = BulkInsert("consent_events", (
     Column("kind", "text"), Column("notice_version", "text"), Column("notice_hash", "text"),
     Column("actor_id", "uuid"), Column("actor_name", "text"), Column("actor_role", "text"),
     Column("occurred_at", "timestamptz"), Column("recorded_at", "timestamptz")),
-    constants=(("source", f"'{Source.IMPORT.value}'", f"'{Source.IMPORT.value}'"),))
+    constants=(("source", f"'{Source.IMPORT.value}'", f"'{Source.IMPORT.value}'", Source.IMPORT.value),))
 _STATES = BulkInsert("consent_state", (
     Column("customer_id", "uuid"), Column("purpose", "text"), Column("channel", "text"), Column("status", "text"),
     Column("granted_at", "timestamptz"), Column("notice_version", "text"), Column("notice_hash", "text"),
@@ -104,7 +104,7 @@ async def record_imported_consents(
     every event is (event id, customer id, code). On SQLite those triples are staged in a temporary
     table and both ledger tables are filled from it by ``INSERT ... SELECT`` joined to the codes: the
     wide rows are built by SQLite, not bound parameter by parameter (half the cost of an executemany of
-    full rows). On PostgreSQL the full rows go as ``unnest`` arrays (:mod:`vault.db.bulk`).
+    full rows). On PostgreSQL the full rows go by binary ``COPY`` (:func:`vault.db.bulk.insert_new_rows`).
     """
     now = at or utcnow()
     conn = await session.connection()
@@ -144,8 +144,8 @@ async def record_imported_consents(
         events.append((event_id, cid, d.purpose, d.channel, d.kind, d.version, d.digest, actor_id, actor.name,
                        actor.role, d.occurred, recorded))
         states.append((cid, d.purpose, d.channel, d.status, d.granted_at, d.version, d.digest, event_id, recorded))
-    await insert_rows(conn, _EVENTS, events)
-    await insert_rows(conn, _STATES, states)
+    await insert_new_rows(conn, _EVENTS, events)  # the customers are new: binary COPY through asyncpg
+    await insert_new_rows(conn, _STATES, states)
 
 
 @dataclass(frozen=True, slots=True)

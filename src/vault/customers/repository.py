@@ -23,7 +23,7 @@ from vault.customers.models import (
     customers_table,
 )
 from vault.customers.quality import replace_flags
-from vault.db.bulk import BulkInsert, BulkValues, Column, insert_rows
+from vault.db.bulk import BulkInsert, BulkValues, Column, insert_new_rows, insert_rows
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -202,8 +202,8 @@ _NEW_CUSTOMERS = BulkInsert(
     (Column("id", "uuid"), Column("ref_digest", "bytea"), Column("kek_version", "text"), Column("wrapped_dek", "bytea"),
      Column("sealed", "bytea"), Column("created_at", "timestamptz"), Column("updated_at", "timestamptz"),
      Column("index_version", "integer")),
-    constants=(("dek_version", "1", "1"), ("field_meta", "'{}'", "'{}'::json"), ("status", "'active'", "'active'"),
-               ("row_version", "1", "1")),
+    constants=(("dek_version", "1", "1", 1), ("field_meta", "'{}'", "'{}'::json", "{}"),
+               ("status", "'active'", "'active'", "active"), ("row_version", "1", "1", 1)),
     conflict="ref_digest")
 _NEW_INDEX = BulkInsert("customer_index", (Column("field", "text"), Column("digest", "bytea"),
                                            Column("customer_id", "uuid"), Column("key_version", "integer")))
@@ -232,7 +232,9 @@ async def insert_new_customers(session: AsyncSession, batch: records.SealedBatch
                 select(CustomerRow.id).where(CustomerRow.id.in_(wanted[i:i + 500])))).all())
         fresh = [p for p in positions if uuid.UUID(hex=batch.hex_ids[p]) in stored]
     keep = set(fresh)
-    await insert_rows(conn, _NEW_INDEX, [(name, digest, ids[p], batch.index_version)
-                                         for p, name, digest in batch.index_rows if p in keep])
-    await insert_rows(conn, _NEW_FLAGS, [(ids[p], name, code, when) for p, name, code in batch.flag_rows if p in keep])
+    # The customers just inserted are the only ones these rows name: nothing to conflict with (COPY on PostgreSQL).
+    await insert_new_rows(conn, _NEW_INDEX, [(name, digest, ids[p], batch.index_version)
+                                             for p, name, digest in batch.index_rows if p in keep])
+    await insert_new_rows(conn, _NEW_FLAGS, [(ids[p], name, code, when)
+                                             for p, name, code in batch.flag_rows if p in keep])
     return fresh

@@ -6,7 +6,9 @@ driver stores (SQLite: UUIDs as 32 hex digits and timestamps as SQLAlchemy's
 ``YYYY-MM-DD HH:MM:SS.ffffff`` text, exactly as the ORM writes them; PostgreSQL: ``UUID``
 and aware ``datetime``) and hand whole batches to the driver: ``executemany`` on SQLite,
 one ``INSERT ... SELECT FROM unnest(arrays)`` on PostgreSQL. Constant columns are SQL
-literals, not parameters. Everything still runs in the caller's transaction.
+literals, not parameters. Rows that cannot conflict with stored ones (:func:`insert_new_rows`)
+go by binary ``COPY`` on PostgreSQL through asyncpg. Everything still runs in the caller's
+transaction.
 """
 
 from __future__ import annotations
@@ -36,22 +38,23 @@ class Column:
 @dataclass(frozen=True, slots=True)
 class BulkInsert:
     """An insert of many rows into ``table``: per-row ``columns`` plus ``constants`` (name, SQLite literal,
-    PostgreSQL literal: there a literal in a SELECT list needs its type, e.g. ``'{}'::json``).
+    PostgreSQL literal: there a literal in a SELECT list needs its type, e.g. ``'{}'::json``; and the value
+    as asyncpg's COPY takes it).
 
     ``conflict`` names the unique column(s) whose duplicates are skipped (``ON CONFLICT ... DO NOTHING``).
     """
 
     table: str
     columns: tuple[Column, ...]
-    constants: tuple[tuple[str, str, str], ...] = ()
+    constants: tuple[tuple[str, str, str, Any], ...] = ()
     conflict: str | None = None
 
     def sql(self, sqlite: bool) -> str:
         """The statement for the dialect (qmark executemany on SQLite, numbered arrays on PostgreSQL)."""
-        names = [c.name for c in self.columns] + [name for name, _, _ in self.constants]
+        names = [c.name for c in self.columns] + [c[0] for c in self.constants]
         head = f"INSERT INTO {self.table} ({', '.join(names)}) "
         tail = f" ON CONFLICT ({self.conflict}) DO NOTHING" if self.conflict else ""
-        literals = [lite if sqlite else pg for _, lite, pg in self.constants]
+        literals = [lite if sqlite else pg for _, lite, pg, _ in self.constants]
         if sqlite:
             return head + f"VALUES ({', '.join(['?'] * len(self.columns) + literals)})" + tail
         arrays = ", ".join(f"${i + 1}::{c.pg_type}[]" for i, c in enumerate(self.columns))
@@ -94,6 +97,28 @@ async def insert_rows(conn: AsyncConnection, statement: BulkInsert, rows: Sequen
     if not rows:
         return 0
     return await execute_rows(conn, statement.sql(sqlite=conn.dialect.name == "sqlite"), rows)
+
+
+async def insert_new_rows(conn: AsyncConnection, statement: BulkInsert, rows: Sequence[tuple[Any, ...]]) -> int:
+    """Insert ``rows`` that cannot conflict with stored ones (``statement`` has no ``conflict``; e.g. the rows
+    of customers inserted earlier in this transaction); returns how many were inserted.
+
+    On PostgreSQL through asyncpg this is a binary ``COPY`` in the caller's transaction: the server parses
+    no arrays and inserts the rows in multi-row heap batches (the consent ledger's inserts took about a third
+    less server time than ``INSERT ... SELECT FROM unnest``). Elsewhere, and if asyncpg holds no open
+    transaction yet (a COPY then would commit on its own), :func:`insert_rows`.
+    """
+    if not rows:
+        return 0
+    if statement.conflict is None and conn.dialect.name == "postgresql":
+        driver: Any = (await conn.get_raw_connection()).driver_connection
+        if hasattr(driver, "copy_records_to_table") and driver.is_in_transaction():
+            names = [c.name for c in statement.columns] + [c[0] for c in statement.constants]
+            extra = tuple(c[3] for c in statement.constants)
+            await driver.copy_records_to_table(statement.table, records=[(*r, *extra) for r in rows] if extra
+                                               else rows, columns=names)
+            return len(rows)
+    return await insert_rows(conn, statement, rows)
 
 
 async def execute_rows(conn: AsyncConnection, sql: str, rows: Sequence[tuple[Any, ...]]) -> int:
