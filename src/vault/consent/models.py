@@ -22,6 +22,7 @@ class ConsentEventRow(Base):
     __tablename__ = "consent_events"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    # A foreign key on SQLite; on PostgreSQL statement-level triggers refuse the same rows (0011refs).
     customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("customers.id"), index=True)
     purpose: Mapped[str] = mapped_column(String(60))
     channel: Mapped[str] = mapped_column(String(16))
@@ -54,6 +55,7 @@ class ConsentStateRow(Base):
         Index("ix_consent_state_granted_at", "purpose", "status", "granted_at"),
     )
 
+    # A foreign key on SQLite; on PostgreSQL statement-level triggers refuse the same rows (0011refs).
     customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("customers.id"), primary_key=True)
     purpose: Mapped[str] = mapped_column(String(60), primary_key=True)
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)

@@ -47,6 +47,7 @@ class CustomerIndexRow(Base):
 
     field: Mapped[str] = mapped_column(String(40), primary_key=True)
     digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    # A foreign key on SQLite; on PostgreSQL statement-level triggers refuse the same rows (0011refs).
     customer_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True, index=True
     )
@@ -59,6 +60,7 @@ class QualityFlagRow(Base):
 
     __tablename__ = "customer_quality_flags"
 
+    # A foreign key on SQLite; on PostgreSQL statement-level triggers refuse the same rows (0011refs).
     customer_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
     )
