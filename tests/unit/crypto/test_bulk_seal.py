@@ -73,7 +73,7 @@ def test_seal_batch_opens_with_the_single_customer_path() -> None:
 
 
 def test_bulk_insert_statements() -> None:
-    stmt = BulkInsert("t", (Column("a", "uuid"), Column("b", "bytea")), constants=(("c", "'{}'", "'{}'::json"),),
+    stmt = BulkInsert("t", (Column("a", "uuid"), Column("b", "bytea")), constants=(("c", "'{}'", "'{}'::json", "{}"),),
                       conflict="b")
     assert stmt.sql(sqlite=True) == "INSERT INTO t (a, b, c) VALUES (?, ?, '{}') ON CONFLICT (b) DO NOTHING"
     assert stmt.sql(sqlite=False) == ("INSERT INTO t (a, b, c) SELECT u.c0, u.c1, '{}'::json FROM "
