@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from vault.rights.archive import StatutoryArchive
     from vault.rights.deps import RightsDeps
     from vault.rights.oversight import OversightService
-    from vault.rights.provision import ProvisionService
+    from vault.rights.provision import ProvisionDeps, ProvisionService, UsageNotices
     from vault.rights.retention import RetentionService
     from vault.rights.runner import RightsRunner
     from vault.segments.behaviour import BehaviourImporter
@@ -380,12 +380,24 @@ class Vault:
             self.db, self.policies.catalogue, self.guard, self.audit,
             InspectionSettings(a.off_hours_start, a.off_hours_end, a.denial_spike), a.retention_days))
 
-    def provisions(self) -> ProvisionService:
-        """The audited provide action, the provision log and usage notices (opens its own transactions)."""
-        from vault.rights.provision import ProvisionDeps, ProvisionService
+    @cached_property
+    def provision_deps(self) -> ProvisionDeps:
+        """Collaborators of the provide action and the usage notices (built once per process)."""
+        from vault.rights.provision import ProvisionDeps
 
-        p = self.policies
-        return ProvisionService(ProvisionDeps(self.db, self.keyring, p.purposes, self.guard, self.audit))
+        return ProvisionDeps(self.db, self.keyring, self.policies.purposes, self.guard, self.audit)
+
+    def provisions(self, session: AsyncSession) -> ProvisionService:
+        """The audited provide action on ``session`` (a write transaction)."""
+        from vault.rights.provision import ProvisionService
+
+        return ProvisionService(session, self.provision_deps)
+
+    def usage_notices(self) -> UsageNotices:
+        """The periodic usage notice job (reads one page of customers per transaction)."""
+        from vault.rights.provision import UsageNotices
+
+        return UsageNotices(self.provision_deps)
 
     def key_rotation(self, *, batch_size: int = 5000, actor: Actor | None = None) -> KeyRotation:
         """KEK and blind-index key rotation, audited as ``actor`` (the CLI operator when not given)."""

@@ -126,7 +126,7 @@ async def test_export_recipients_are_actual_provisions_and_usage_notice_lists_th
     r = await client.get(f"/v1/subjects/{only_consented}/export", params={"purpose": "legal_claims"}, headers=co)
     assert r.json()["recipients"]["third_parties"] == []  # consent alone is not a disclosure
 
-    notices = {n.customer_id: n async for n in vault.provisions().usage_notices(
+    notices = {n.customer_id: n async for n in vault.usage_notices().run(
         Caller(None, operator="tests"), since=since, until=datetime.now(UTC) + timedelta(minutes=1))}
     mine = notices[uuid.UUID(provided)]
     assert [p["recipient"] for p in mine.provisions] == ["Hanbit Logistics Co., Ltd."]

@@ -37,7 +37,9 @@ class ProvisionController(Controller):
         Customers without a current consent (or restricted, or unknown) are listed in ``refused`` with
         the reason; an item outside the purpose's fields is a 422 naming the field and the purpose.
         """
-        done = await vault_of(state).provisions().provide(data.customer_ids, caller, mechanism=data.mechanism,
+        vault = vault_of(state)
+        async with vault.db.write() as session:
+            done = await vault.provisions(session).provide(data.customer_ids, caller, mechanism=data.mechanism,
                                                            items=data.items)
         return {
             "purpose": done.purpose, "recipient": done.recipient, "country": done.country,

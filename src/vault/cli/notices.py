@@ -44,8 +44,8 @@ def usage(
         sink = out_file.open("w", encoding="utf-8") if out_file is not None else sys.stdout
         n = 0
         try:
-            async for notice in vault.provisions().usage_notices(Caller(None, operator=operator("notices usage")),
-                                                                  since=start, until=end):
+            async for notice in vault.usage_notices().run(Caller(None, operator=operator("notices usage")),
+                                                          since=start, until=end):
                 sink.write(json.dumps({"customer_id": str(notice.customer_id), "period": {
                     "from": start.isoformat(), "until": end.isoformat()}, "purposes": notice.purposes,
                     "provisions": notice.provisions}, ensure_ascii=False) + "\n")

@@ -11,7 +11,10 @@ transfer mechanism, the notice version consented to) and one audit entry listing
 in the transaction that commits before the values are returned.
 
 The log feeds the data-subject export's ``recipients.third_parties`` and the periodic usage
-notice (:meth:`ProvisionService.usage_notices`, ``vault notices usage``).
+notice (:class:`UsageNotices`, ``vault notices usage``).
+
+:class:`ProvisionService` works on the caller's session (the API handler opens the write transaction);
+:class:`UsageNotices` is a job over every active customer that reads one page per transaction.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from vault.lib.clock import as_utc, utcnow
 from vault.rights.models import ProvisionRow
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
     from vault.access.caller import Caller
     from vault.access.guard import Guard
@@ -57,7 +61,7 @@ class NotAProvisionPurposeError(InvalidInputError):
 
 @dataclass(frozen=True)
 class ProvisionDeps:
-    """Collaborators of :class:`ProvisionService`."""
+    """Collaborators of :class:`ProvisionService` and :class:`UsageNotices` (``db``: the notices' page reads)."""
 
     db: Database
     keyring: Keyring
@@ -90,9 +94,10 @@ class UsageNotice:
 
 
 class ProvisionService:
-    """The provide action, the provision log and the usage notice (opens its own transactions)."""
+    """The provide action on one session (the caller commits)."""
 
-    def __init__(self, deps: ProvisionDeps) -> None:
+    def __init__(self, session: AsyncSession, deps: ProvisionDeps) -> None:
+        self._session = session
         self._d = deps
 
     def _purpose(self, purpose_id: str | None) -> Purpose:
@@ -138,42 +143,49 @@ class ProvisionService:
         now = utcnow()
         refused: dict[uuid.UUID, str] = {}
         values: dict[uuid.UUID, dict[str, str]] = {}
-        async with self._d.db.write() as session:
-            rows = {r.id: r for r in (await session.scalars(select(CustomerRow).where(CustomerRow.id.in_(ids)))).all()}
-            consenting = await self._d.guard.lawful.with_basis(session, [i for i in ids if i in rows], purpose)
-            notices = dict((await session.execute(
-                select(ConsentStateRow.customer_id, ConsentStateRow.notice_version).where(
-                    ConsentStateRow.purpose == purpose.id, ConsentStateRow.customer_id.in_(list(consenting))))).all())
-            for cid in ids:
-                row = rows.get(cid)
-                if row is None or row.wrapped_dek is None or row.status != "active":
-                    refused[cid] = "not_found"
-                elif row.restricted_at is not None:
-                    refused[cid] = "restricted"
-                elif cid not in consenting:
-                    refused[cid] = "no_current_consent"
-                else:
-                    values[cid] = open_fields(customer_key(self._d.keyring, row), row.sealed, set(wanted))
-            if values:
-                await session.execute(insert(ProvisionRow), [{
-                    "id": uuid.uuid4(), "customer_id": cid, "purpose": purpose.id, "recipient": purpose.recipient,
-                    "country": purpose.country, "items": ",".join(sorted(v)), "mechanism": mechanism,
-                    "legal_basis": str(purpose.lawful_basis), "notice_version": notices.get(cid),
-                    "provided_at": now,
-                    "principal_id": caller.principal.id if caller.principal is not None else None,
-                    "request_id": caller.request_id,
-                } for cid, v in values.items()])
-            await self._d.audit.record(session, AuditEvent(
-                "provision.provide", Outcome.ALLOWED if values else Outcome.DENIED, caller.actor,
-                purpose=purpose.id, subjects=tuple(sorted(values, key=lambda u: u.hex)), fields=tuple(sorted(wanted)),
-                request_id=caller.request_id, client_ip=caller.client_ip,
-                detail=f"recipient={purpose.recipient!s} country={purpose.country or '-'} mechanism={mechanism} "
-                       f"provided={len(values)} refused={len(refused)}"))
+        session = self._session
+        rows = {r.id: r for r in (await session.scalars(select(CustomerRow).where(CustomerRow.id.in_(ids)))).all()}
+        consenting = await self._d.guard.lawful.with_basis(session, [i for i in ids if i in rows], purpose)
+        notices = dict((await session.execute(
+            select(ConsentStateRow.customer_id, ConsentStateRow.notice_version).where(
+                ConsentStateRow.purpose == purpose.id, ConsentStateRow.customer_id.in_(list(consenting))))).all())
+        for cid in ids:
+            row = rows.get(cid)
+            if row is None or row.wrapped_dek is None or row.status != "active":
+                refused[cid] = "not_found"
+            elif row.restricted_at is not None:
+                refused[cid] = "restricted"
+            elif cid not in consenting:
+                refused[cid] = "no_current_consent"
+            else:
+                values[cid] = open_fields(customer_key(self._d.keyring, row), row.sealed, set(wanted))
+        if values:
+            await session.execute(insert(ProvisionRow), [{
+                "id": uuid.uuid4(), "customer_id": cid, "purpose": purpose.id, "recipient": purpose.recipient,
+                "country": purpose.country, "items": ",".join(sorted(v)), "mechanism": mechanism,
+                "legal_basis": str(purpose.lawful_basis), "notice_version": notices.get(cid),
+                "provided_at": now,
+                "principal_id": caller.principal.id if caller.principal is not None else None,
+                "request_id": caller.request_id,
+            } for cid, v in values.items()])
+        await self._d.audit.record(session, AuditEvent(
+            "provision.provide", Outcome.ALLOWED if values else Outcome.DENIED, caller.actor,
+            purpose=purpose.id, subjects=tuple(sorted(values, key=lambda u: u.hex)), fields=tuple(sorted(wanted)),
+            request_id=caller.request_id, client_ip=caller.client_ip,
+            detail=f"recipient={purpose.recipient!s} country={purpose.country or '-'} mechanism={mechanism} "
+                   f"provided={len(values)} refused={len(refused)}"))
         return Provided(purpose.id, purpose.recipient or "", purpose.country, mechanism, tuple(wanted), now,
                         values, refused)
 
-    async def usage_notices(self, caller: Caller, *, since: datetime, until: datetime,
-                            page: int = 1000) -> AsyncIterator[UsageNotice]:
+
+class UsageNotices:
+    """The periodic usage notice (PIPA 20-2) over every active customer: a job reading one page per transaction."""
+
+    def __init__(self, deps: ProvisionDeps) -> None:
+        self._d = deps
+
+    async def run(self, caller: Caller, *, since: datetime, until: datetime,
+                  page: int = 1000) -> AsyncIterator[UsageNotice]:
         """Every active customer's usage notice for ``[since, until)`` (PIPA 20-2), in id order.
 
         Each notice lists the purposes the customer's data is processed for (those resting on
