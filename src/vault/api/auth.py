@@ -59,15 +59,21 @@ class KeyCache:
         self._items.clear()
 
 
+def bearer_token(header: str) -> str | None:
+    """The key of ``Authorization: Bearer <key>`` (scheme case-insensitive), or None when it is not one."""
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
 async def authenticate(vault: Vault, cache: KeyCache, header: str) -> Principal:
     """The principal of ``Authorization: Bearer <key>``.
 
     Raises:
         InvalidCredentialsError: missing, malformed, unknown or revoked key.
     """
-    scheme, _, token = header.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
+    token = bearer_token(header)
+    if token is None:
         raise InvalidCredentialsError("missing Authorization: Bearer header")
     cached = cache.get(token)
     if cached is not None:

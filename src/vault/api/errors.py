@@ -130,3 +130,9 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     Exception: internal_error,
 }
 MEDIA = MediaType.JSON
+
+
+def handler_for(exc: Exception) -> Any:
+    """The handler :data:`EXCEPTION_HANDLERS` gives ``exc``, looked up along its class hierarchy as Litestar
+    looks it up (for responses written outside the framework's own exception middleware)."""
+    return next(EXCEPTION_HANDLERS[cls] for cls in type(exc).__mro__ if cls in EXCEPTION_HANDLERS)

@@ -35,11 +35,12 @@ from litestar import Request
 from litestar.enums import ScopeType
 
 from vault.access.caller import Caller
+from vault.api.auth import bearer_token
 from vault.api.consents import ConsentRequestBody, record_consents
 from vault.api.customers import create_customer, read_customer
 from vault.api.deps import sanitized_request_id
-from vault.api.errors import EXCEPTION_HANDLERS, internal_error
-from vault.errors import VaultError
+from vault.api.errors import handler_for
+from vault.api.limits import head_bytes, url_bytes
 
 if TYPE_CHECKING:
     from litestar import Litestar
@@ -103,8 +104,7 @@ class HotRoutes:
         purpose_match = _PURPOSE_QUERY.match(query)
         state = self._app.state
         if (purpose_match is None or state.get("unreplayed", 0)
-                or len(path.encode()) + len(query) > self._max_url
-                or sum(len(k) + len(v) + 4 for k, v in scope["headers"]) > self._max_header):
+                or url_bytes(scope) > self._max_url or head_bytes(scope) > self._max_header):
             await self._fallback(scope, receive, send)
             return
         headers: dict[bytes, bytes] = {}
@@ -116,9 +116,8 @@ class HotRoutes:
         principal = None
         authorization = headers.get(b"authorization")
         if authorization is not None and not failures.blocked(source):
-            scheme, _, token = authorization.decode("latin-1").partition(" ")
-            token = token.strip()
-            if scheme.lower() == "bearer" and token:
+            token = bearer_token(authorization.decode("latin-1"))
+            if token is not None:
                 cache: KeyCache = state.key_cache
                 principal = cache.get(token)
         if principal is None:
@@ -212,8 +211,7 @@ class HotRoutes:
 
     async def _problem(self, scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
         request: Request[Any, Any, Any] = self._app.request_class(scope=scope, receive=receive, send=send)
-        handler = EXCEPTION_HANDLERS[VaultError] if isinstance(exc, VaultError) else internal_error
-        response = handler(request, exc)
+        response = handler_for(exc)(request, exc)
         await response.to_asgi_response(app=None, request=request, type_encoders=self._app.type_encoders)(
             scope, receive, send)
 

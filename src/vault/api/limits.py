@@ -15,7 +15,15 @@ from litestar.enums import ScopeType
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 if TYPE_CHECKING:
-    from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
+    from litestar.types import (
+        ASGIApp,
+        HTTPResponseBodyEvent,
+        HTTPResponseStartEvent,
+        HTTPScope,
+        Receive,
+        Scope,
+        Send,
+    )
 
 MAX_HEADER_BYTES = 16_384
 MAX_URL_BYTES = 8_192
@@ -24,6 +32,17 @@ MAX_URL_BYTES = 8_192
 def _problem(status: int, title: str, detail: str, type_: str | None = None) -> bytes:
     type_ = type_ or ("uri_too_long" if status == 414 else "headers_too_large")
     return json.dumps({"type": f"urn:vault:{type_}", "title": title, "status": status, "detail": detail}).encode()
+
+
+def url_bytes(scope: HTTPScope) -> int:
+    """The request URL's size as the caps count it: path and query string."""
+    # Not raw_path: some servers (httpx's ASGI transport) put the query string in it too.
+    return len(scope["path"].encode()) + len(scope.get("query_string", b""))
+
+
+def head_bytes(scope: HTTPScope) -> int:
+    """The header block's size as the caps count it (name, value, ": " and CRLF per header)."""
+    return sum(len(k) + len(v) + 4 for k, v in scope["headers"])
 
 
 class RequestLimits:
@@ -37,9 +56,7 @@ class RequestLimits:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == ScopeType.HTTP:
-            # Not raw_path: some servers (httpx's ASGI transport) put the query string in it too.
-            url = len(scope["path"].encode()) + len(scope.get("query_string", b""))
-            head = sum(len(k) + len(v) + 4 for k, v in scope["headers"])
+            url, head = url_bytes(scope), head_bytes(scope)
             if url > self._max_url:
                 await _refuse(send, 414, "URI too long", f"the request URL exceeds {self._max_url} bytes")
                 return
