@@ -30,7 +30,7 @@ from sqlalchemy import Table, insert
 
 from vault.audit.chain import HEAD_SQL, chain_rows
 from vault.audit.models import AuditEntryRow, AuditSubjectRow
-from vault.db.direct_sqlite import execute_on
+from vault.db.direct_sqlite import execute_on, is_busy
 from vault.db.wal import no_autocheckpoint
 from vault.lib.clock import utcnow
 
@@ -123,7 +123,7 @@ class LoopAuditWriter:
             try:
                 _begin(q.conn)
             except sqlite3.OperationalError as exc:
-                if _busy(exc) and time.monotonic() < q.deadline:
+                if is_busy(exc) and time.monotonic() < q.deadline:
                     q.loop.call_later(q.delay, self._flush, q)
                     q.delay = min(q.delay * 2, _RETRY_MAX_S)
                     return
@@ -195,14 +195,9 @@ def _begin_now(conn: sqlite3.Connection) -> None:
             conn.execute("BEGIN IMMEDIATE")
             return
         except sqlite3.OperationalError as exc:
-            if not _busy(exc) or time.monotonic() > deadline:
+            if not is_busy(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.0005)
-
-
-def _busy(exc: sqlite3.OperationalError) -> bool:
-    text = str(exc)
-    return "locked" in text or "busy" in text
 
 
 def _fail(batch: list[tuple[AuditEvent, asyncio.Future[int]]], exc: BaseException) -> None:

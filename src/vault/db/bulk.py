@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from vault.db.direct_sqlite import executemany_counted
 from vault.db.inline_sqlite import sqlite3_of
 from vault.errors import ConfigurationError
 
@@ -127,9 +128,7 @@ async def execute_rows(conn: AsyncConnection, sql: str, rows: Sequence[tuple[Any
     actually inserted (those skipped by ``ON CONFLICT DO NOTHING`` are not counted)."""
     dbapi3 = await sqlite3_of(conn)
     if dbapi3 is not None:  # the vault's inline SQLite connection: sqlite3 directly, same transaction
-        before = dbapi3.total_changes
-        dbapi3.executemany(sql, rows)
-        return dbapi3.total_changes - before
+        return executemany_counted(dbapi3, sql, rows)
     if conn.dialect.name == "sqlite":
         raw = await conn.get_raw_connection()
         dbapi: Any = raw.driver_connection

@@ -41,13 +41,9 @@ _DIALECT = sqlite_dialect.dialect()
 @dataclass(frozen=True)
 class _Prepared:
     sql: str
-    names: tuple[str, ...]
-    binds: tuple[Callable[[Any], Any] | None, ...]
-    results: tuple[Callable[[Any], Any] | None, ...]
-    row: Callable[..., Any]
     #: ``params`` -> the driver's positional values, each through its bind processor (generated below).
     args: Callable[[Mapping[str, Any]], tuple[Any, ...]]
-    #: A driver row -> ``row`` with each non-NULL value through its result processor (generated below).
+    #: A driver row -> a named row with each non-NULL value through its result processor (generated below).
     convert: Callable[[tuple[Any, ...]], Any]
 
 
@@ -98,8 +94,7 @@ def prepare(statement: ClauseElement, keys: tuple[str, ...] | None = None) -> _P
     columns = list(statement.selected_columns) if isinstance(statement, Select) else []
     results = tuple(c.type.dialect_impl(_DIALECT).result_processor(_DIALECT, None) for c in columns)
     row = namedtuple("DirectRow", [c.key or f"c{i}" for i, c in enumerate(columns)] or ["_"], rename=True)  # type: ignore[misc]
-    return _Prepared(compiled.string, names, binds, results, row, _args_function(names, binds),
-                     _convert_function(results, row))
+    return _Prepared(compiled.string, _args_function(names, binds), _convert_function(results, row))
 
 
 _CACHE: dict[tuple[int, tuple[str, ...] | None], tuple[ClauseElement, _Prepared]] = {}
@@ -129,9 +124,21 @@ def execute_on(conn: sqlite3.Connection, statement: ClauseElement, rows: Sequenc
     if not rows:
         return 0
     p = _cached(statement, tuple(rows[0]))
+    return executemany_counted(conn, p.sql, [p.args(r) for r in rows])
+
+
+def executemany_counted(conn: sqlite3.Connection, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+    """``executemany`` on ``conn``; returns the rows it changed (those skipped by ``ON CONFLICT DO NOTHING``
+    are not counted: sqlite3's ``rowcount`` of an executemany does not say that)."""
     before = conn.total_changes
-    conn.executemany(p.sql, [p.args(r) for r in rows])
+    conn.executemany(sql, rows)
     return conn.total_changes - before
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite refusing its write lock held by another connection (retry later)."""
+    text = str(exc)
+    return "locked" in text or "busy" in text
 
 
 class PointReads:

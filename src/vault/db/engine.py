@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.util import await_only
 
-from vault.db.direct_sqlite import PointReads
+from vault.db.direct_sqlite import PointReads, is_busy
 from vault.db.inline_sqlite import inline_connect
 from vault.db.wal import WalCheckpoints, no_autocheckpoint
 
@@ -295,7 +295,7 @@ def _begin_immediate(dbapi: Any, timeout: float = BUSY_TIMEOUT_S) -> None:
                 cur.execute("BEGIN IMMEDIATE")
                 return
             except Exception as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
+                if not is_busy(exc):
                     raise
                 if time.monotonic() > deadline:
                     raise
