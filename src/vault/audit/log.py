@@ -135,7 +135,8 @@ class AuditLog:
         """Append ``event`` in its own committed transaction via group commit; returns its seq.
 
         Returns only once the entry is committed, so the caller may then release data. The
-        batch is written by :class:`~vault.audit.writer.AuditWriter` on its own thread.
+        batch is written on the event loop's thread (:mod:`vault.audit.loop_writer`, SQLite) or by
+        :class:`~vault.audit.writer.AuditWriter` on its own thread (PostgreSQL).
 
         Raises:
             AuditWriteError: if the entry could not be committed.

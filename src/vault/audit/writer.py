@@ -1,12 +1,11 @@
-"""The durable audit writer: one thread, one synchronous connection, group commit.
+"""The durable audit writer on PostgreSQL: one thread, one synchronous connection, group commit.
 
 Requests hand their entry to :class:`AuditWriter` and wait; the thread takes everything
-queued (up to ``max_batch``), reads the chain head inside its own write transaction
-(SQLite ``BEGIN IMMEDIATE``, PostgreSQL ``pg_advisory_xact_lock``), chains, inserts with one
-``executemany`` and commits, then wakes each waiter on its own event loop. It uses the
-synchronous driver (pysqlite / psycopg), so a batch costs no thread hops per statement, and
-it does not queue on the request write lock of :class:`vault.db.engine.Database`: SQLite's
-file lock is the only thing it shares with writers, in this process or another.
+queued (up to ``max_batch``), reads the chain head inside its own write transaction (under
+``pg_advisory_xact_lock``), chains, inserts with one ``executemany`` and commits, then wakes
+each waiter on its own event loop. It uses the synchronous driver (psycopg), so a batch costs
+no thread hops per statement. SQLite commits durable entries on each event loop's own thread
+instead (:mod:`vault.audit.loop_writer`).
 
 A batch that fails is retried entry by entry, so one bad entry fails only its own waiter.
 """
@@ -19,9 +18,9 @@ import logging
 import queue
 import threading
 import time
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import Table, create_engine, event, insert, text
+from sqlalchemy import Table, create_engine, insert, text
 
 from vault.audit.chain import AUDIT_LOCK_KEY, HEAD_SQL, chain_rows
 from vault.audit.models import AuditEntryRow, AuditSubjectRow
@@ -34,7 +33,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_LOCK_WAIT_S = 30.0
 #: How long a batch waits for more entries after its first (group commit: one commit for many).
 LINGER_S = 0.0005
 
@@ -108,10 +106,7 @@ class AuditWriter:
 
     def _connect(self) -> Engine:
         if self._engine is None:
-            engine = create_engine(self._url, pool_size=1, max_overflow=0, pool_pre_ping=False)
-            if engine.dialect.name == "sqlite":
-                event.listen(engine, "connect", _sqlite_connect)
-            self._engine = engine
+            self._engine = create_engine(self._url, pool_size=1, max_overflow=0, pool_pre_ping=False)
         return self._engine
 
     def _run(self) -> None:
@@ -180,29 +175,5 @@ def _write_error() -> Exception:
     return AuditWriteError("audit entry could not be committed")
 
 
-def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
-    dbapi_conn.isolation_level = None  # the writer emits BEGIN IMMEDIATE itself
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=0")  # waiting for the write lock is done in _begin, briefly polling
-    cur.close()
-
-
 def _begin(conn: Connection) -> None:
-    if conn.dialect.name != "sqlite":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
-        return
-    dbapi = conn.connection.dbapi_connection
-    assert dbapi is not None
-    deadline = time.monotonic() + _LOCK_WAIT_S
-    delay = 0.0002
-    while True:
-        try:
-            dbapi.execute("BEGIN IMMEDIATE")
-            return
-        except Exception as exc:
-            if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
-                raise
-        time.sleep(delay)
-        delay = min(delay * 2, 0.002)
+    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
