@@ -63,9 +63,10 @@ if TYPE_CHECKING:
     from vault.rights.provision import ProvisionDeps, ProvisionService, UsageNotices
     from vault.rights.retention import RetentionService
     from vault.rights.runner import RightsRunner
+    from vault.segments.base import SegmentDeps
     from vault.segments.behaviour import BehaviourImporter
     from vault.segments.labels import LabelService
-    from vault.segments.service import SegmentService
+    from vault.segments.runner import SegmentRunner
 
 
 @dataclass(frozen=True)
@@ -318,12 +319,19 @@ class Vault:
                                 on_created=imported_consents_recorder(self.policies.purposes),
                                 collection=self.collection)
 
-    def segments(self) -> SegmentService:
-        """Segments: preview, versions and sign-off, snapshots, diffs (opens its own transactions)."""
-        from vault.segments.service import SegmentDeps, SegmentService
+    @cached_property
+    def segment_deps(self) -> SegmentDeps:
+        """Collaborators of the segment services (built once per process)."""
+        from vault.segments.base import SegmentDeps
 
-        p = self.policies
-        return SegmentService(SegmentDeps(self.db, self.keyring, p.purposes, self.guard, self.audit))
+        return SegmentDeps(self.db, self.keyring, self.policies.purposes, self.guard, self.audit)
+
+    def segments(self) -> SegmentRunner:
+        """Segments: preview, versions and sign-off, snapshots, diffs, each use case in its own transaction(s)
+        (:mod:`vault.segments.runner`)."""
+        from vault.segments.runner import SegmentRunner
+
+        return SegmentRunner(self.segment_deps)
 
     def labels(self, session: AsyncSession) -> LabelService:
         """Department labels and interactions on ``session``."""

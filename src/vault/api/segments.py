@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vault.access.caller import Caller
 from vault.api.deps import provide_read_session, provide_write_session, vault_of
 from vault.segments.labels import InteractionView, LabelView
-from vault.segments.service import DiffSide, SnapshotView, VersionView
+from vault.segments.views import DiffSide, SnapshotView, VersionView
 
 
 class SegmentCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -175,7 +175,7 @@ async def demo_segments(vault: Vault, refs: list[str], tmp: Path) -> None:
     from vault.customers.models import CustomerRow
     from vault.segments.demo import write_behaviour_csvs
     from vault.segments.features import today_kst
-    from vault.segments.service import APPROVERS
+    from vault.segments.views import APPROVERS
 
     tx, ix = tmp / "demo-transactions.csv", tmp / "demo-interactions.csv"
     write_behaviour_csvs(refs, today_kst(), tx, ix)

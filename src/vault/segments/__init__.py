@@ -1,16 +1,20 @@
 """Shared customer segments: behaviour data, features, the expression language, versions, snapshots.
 
-See docs/segments.md. Entry points: :class:`SegmentService` (use cases), :class:`BehaviourImporter`
-(CSV imports), :class:`LabelService` (department labels and interactions), :func:`compile_expression`.
+See docs/segments.md. Entry points: :class:`SegmentRunner` (the use cases, each in its own transactions),
+:class:`BehaviourImporter` (CSV imports), :class:`LabelService` (department labels and interactions),
+:func:`compile_expression`. The services behind the runner (versions, evaluation, compare, scopes) work on
+the session they are given; their SQL is :mod:`vault.segments.repository`.
 """
 
 from __future__ import annotations
 
+from vault.segments.base import SegmentDeps
 from vault.segments.behaviour import BehaviourImporter, BehaviourReport
 from vault.segments.expression import compile_expression
 from vault.segments.features import FeatureCatalogue, FeatureEngine, FeatureTable
 from vault.segments.labels import LabelService
-from vault.segments.service import SegmentDeps, SegmentService, parse_ref
+from vault.segments.runner import SegmentRunner
+from vault.segments.views import parse_ref
 
 __all__ = [
     "BehaviourImporter",
@@ -20,7 +24,7 @@ __all__ = [
     "FeatureTable",
     "LabelService",
     "SegmentDeps",
-    "SegmentService",
+    "SegmentRunner",
     "compile_expression",
     "parse_ref",
 ]

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from vault.access.caller import Caller
-    from vault.segments.service import SegmentService, VersionView
+    from vault.segments.runner import SegmentRunner
+    from vault.segments.views import VersionView
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def read_seeds(folder: Path) -> list[Seed]:
     return out
 
 
-async def load_seeds(segments: SegmentService, folder: Path, caller: Caller) -> list[VersionView]:
+async def load_seeds(segments: SegmentRunner, folder: Path, caller: Caller) -> list[VersionView]:
     """Create drafts for new or changed seeds; returns the versions created."""
     existing = {v.name: v for v in reversed(await segments.versions(caller))}  # newest wins
     created: list[VersionView] = []

@@ -1,6 +1,6 @@
 """Shared segments: versions, the diff of expressions and of membership, sign-off per department, veto.
 
-Every step goes through :class:`vault.segments.SegmentService` (the same guard and audit entries as
+Every step goes through :class:`vault.segments.SegmentRunner` (the same guard and audit entries as
 ``/v1/segments``); this module only translates forms to calls.
 """
 
@@ -18,12 +18,12 @@ from litestar.response import Redirect
 from vault.access.caller import Caller
 from vault.access.errors import PermissionDeniedError, PurposeDeniedError
 from vault.errors import AccessDeniedError, InvalidInputError, NotFoundError
-from vault.segments.service import APPROVERS, VETOER
+from vault.segments.views import APPROVERS, VETOER
 from vault.web.guard import client_ip, current_user, vault_of
 from vault.web.render import render
 
 if TYPE_CHECKING:
-    from vault.segments.service import VersionView
+    from vault.segments.views import VersionView
 
 Form = URLEncodedBody[dict[str, str]]
 VETOABLE = ("draft", "approved", "active")
