@@ -64,7 +64,7 @@ if TYPE_CHECKING:
     from vault.rights.retention import RetentionService
     from vault.rights.runner import RightsRunner
     from vault.segments.base import SegmentDeps
-    from vault.segments.behaviour import BehaviourImporter
+    from vault.segments.importer import BehaviourImporter
     from vault.segments.labels import LabelService
     from vault.segments.runner import SegmentRunner
 
@@ -341,7 +341,7 @@ class Vault:
 
     def behaviour_importer(self) -> BehaviourImporter:
         """The transactions / interactions importer (no PII: customer ids, amounts and codes)."""
-        from vault.segments.behaviour import BehaviourImporter
+        from vault.segments.importer import BehaviourImporter
 
         return BehaviourImporter(self.db, self.keyring.index, self.audit)
 

@@ -30,7 +30,8 @@ from tests.bench.report import machine, write_section
 from tests.bench.test_spine_bench import _prepare, _settings
 from vault.access.caller import Caller
 from vault.bootstrap import open_vault
-from vault.segments.behaviour import SQLITE_IMPORT_CACHE_KIB, TRANSACTION_HEADER
+from vault.segments.behaviour import TRANSACTION_HEADER
+from vault.segments.repository import SQLITE_IMPORT_CACHE_KIB
 
 CUSTOMERS = int(os.environ.get("BENCH_SEG_CUSTOMERS", "100000"))
 TRANSACTIONS = int(os.environ.get("BENCH_SEG_TX", "1000000"))

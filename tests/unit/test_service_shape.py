@@ -18,7 +18,7 @@ SESSION_BOUND = [
     "rights/requests.py", "rights/subject.py", "rights/erasure.py", "rights/archive.py",
     "customers/service.py",
     "segments/base.py", "segments/versions.py", "segments/evaluation.py", "segments/compare.py", "segments/scopes.py",
-    "segments/repository.py",
+    "segments/repository.py", "segments/behaviour.py",
 ]
 # Opening a transaction: Database.write/read/audit_write/on_demand, a session factory, or session.begin/commit.
 OPENERS = {"write", "read", "audit_write", "on_demand", "begin", "begin_nested", "commit", "rollback", "sessions",
@@ -43,3 +43,4 @@ def test_service_opens_no_transaction(module: str) -> None:
 def test_the_check_finds_a_transaction_opened_by_a_service() -> None:
     assert _transaction_calls(SRC / "rights" / "runner.py")  # the runner is the one that opens them
     assert _transaction_calls(SRC / "segments" / "runner.py")
+    assert _transaction_calls(SRC / "segments" / "importer.py")

@@ -9,9 +9,10 @@ the session they are given; their SQL is :mod:`vault.segments.repository`.
 from __future__ import annotations
 
 from vault.segments.base import SegmentDeps
-from vault.segments.behaviour import BehaviourImporter, BehaviourReport
+from vault.segments.behaviour import BehaviourReport
 from vault.segments.expression import compile_expression
 from vault.segments.features import FeatureCatalogue, FeatureEngine, FeatureTable
+from vault.segments.importer import BehaviourImporter
 from vault.segments.labels import LabelService
 from vault.segments.runner import SegmentRunner
 from vault.segments.views import parse_ref

@@ -10,13 +10,14 @@ The hot loop avoids the ORM and SQLAlchemy's per-row bind processing: rows are c
 the driver's own types (SQLite: text timestamps and hex ids as SQLAlchemy stores them; PostgreSQL:
 ``datetime`` and ``UUID``) and handed to the driver's ``executemany`` in large batches. The only
 keyed hash is one blind-index HMAC per distinct ``customer_ref`` (to find the customer).
+
+This module parses and converts rows; :class:`BehaviourBatches` resolves customers and writes a batch on the
+session it is given (SQL in :mod:`vault.segments.repository`); :class:`vault.segments.importer.BehaviourImporter`
+is the job that owns the transactions.
 """
 
 from __future__ import annotations
 
-import asyncio
-import codecs
-import contextlib
 import csv
 import hashlib
 import uuid
@@ -26,17 +27,16 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from vault.audit.entry import AuditEvent, Outcome
-from vault.db.bulk import BulkValues, execute_rows
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+    from sqlalchemy.ext.asyncio import AsyncSession
 
     from vault.access.caller import Caller
     from vault.audit.log import AuditLog
     from vault.crypto.blind_index import BlindIndexer
-    from vault.db.engine import Database
+    from vault.segments.repository import BehaviourStore, BulkDriver
 
 KST = timezone(timedelta(hours=9), "KST")
 KST_OFFSET_S = 9 * 3600
@@ -46,7 +46,6 @@ DEPARTMENTS = ("marketing", "sales", "crm", "after_sales", "service", "complianc
 INTERACTION_KINDS = ("ticket", "complaint", "return", "inquiry", "survey")
 FLAGS = {"y": True, "n": False}
 DEFAULT_ENCODING = "utf-8-sig"
-SQLITE_IMPORT_CACHE_KIB = 131_072
 MAX_AMOUNT = 10**12  # 1 trillion KRW: anything above is a unit or parsing mistake
 
 
@@ -92,52 +91,34 @@ class BehaviourReport:
         return len({e.line for e in self.errors})
 
 
-class _Driver(BulkValues):
-    """Statement text and value conversion for the engine's driver."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        super().__init__(engine.dialect.name)
-        self.paramstyle = engine.dialect.paramstyle
-
-    def placeholders(self, n: int) -> str:
-        if self.paramstyle == "qmark":
-            return ", ".join("?" * n)
-        if self.paramstyle == "numeric_dollar":
-            return ", ".join(f"${i + 1}" for i in range(n))
-        return ", ".join(["%s"] * n)
-
-
-class _Customers:
-    """customer_ref -> stored customer id (driver form, plus the canonical hex), looked up in batches."""
+class CustomerRefs:
+    """customer_ref -> stored customer id (driver form, plus the canonical hex), looked up in batches and kept
+    for the whole file."""
 
     def __init__(self, index: BlindIndexer) -> None:
         self._index = index
         self._known: dict[str, tuple[Any, str] | None] = {}
 
-    async def resolve(self, conn: AsyncConnection, driver: _Driver, refs: set[str]) -> None:
+    async def resolve(self, store: BehaviourStore, refs: set[str]) -> None:
+        """Look up the refs not seen yet (unknown and erased customers are remembered as None)."""
         missing = [r for r in refs if r not in self._known]
         digests = {self._index.digest("customer_ref", r): r for r in missing}
         for r in missing:
             self._known[r] = None
-        items = list(digests)
-        for i in range(0, len(items), 500):
-            chunk = items[i:i + 500]
-            sql = (f"SELECT ref_digest, id FROM customers WHERE erased_at IS NULL AND ref_digest IN "
-                   f"({driver.placeholders(len(chunk))})")
-            found: Any = (await conn.exec_driver_sql(sql, tuple(chunk))).all()
-            for digest, cid in found:
-                self._known[digests[bytes(digest)]] = (cid, uuid.UUID(str(cid)).hex)
+        for digest, cid in await store.customer_ids(list(digests)):
+            self._known[digests[digest]] = (cid, uuid.UUID(str(cid)).hex)
 
     def get(self, ref: str) -> tuple[Any, str] | None:
         return self._known.get(ref)
 
 
-Parser = Callable[[int, list[str], tuple[Any, str], "_Driver"], "tuple[Any, ...] | RowError"]
+Parser = Callable[[int, list[str], tuple[Any, str], "BulkDriver"], "tuple[Any, ...] | RowError"]
 
 
-def _transaction(line: int, cells: list[str], customer: tuple[Any, str], d: _Driver) -> tuple[Any, ...] | RowError:
+def parse_transaction(line: int, cells: list[str], customer: tuple[Any, str],
+                      d: BulkDriver) -> tuple[Any, ...] | RowError:
     # The hot loop: no astimezone/isoformat per row (they cost more than the insert); SQLite formats the
-    # stored timestamp itself from epoch seconds + microseconds (see _insert_sql).
+    # stored timestamp itself from epoch seconds + microseconds (see vault.segments.repository.insert_sql).
     _, raw_at, raw_amount, channel, category, raw_returned = cells
     try:
         at = datetime.fromisoformat(raw_at.strip())
@@ -172,8 +153,8 @@ def _transaction(line: int, cells: list[str], customer: tuple[Any, str], d: _Dri
     return (customer[0], at, day, amount, channel, category, returned, digest)
 
 
-def _interaction_parser(recorded_by: str, now: datetime) -> Parser:
-    def parse(line: int, cells: list[str], customer: tuple[Any, str], d: _Driver) -> tuple[Any, ...] | RowError:
+def interaction_parser(recorded_by: str, now: datetime) -> Parser:
+    def parse(line: int, cells: list[str], customer: tuple[Any, str], d: BulkDriver) -> tuple[Any, ...] | RowError:
         _, raw_at, department, kind, raw_sat = cells
         try:
             at = parse_instant(raw_at.strip())
@@ -213,7 +194,9 @@ INTERACTION_COLUMNS = ("id", "customer_id", "department", "kind", "satisfaction"
 
 
 @dataclass(frozen=True)
-class _Kind:
+class BehaviourKind:
+    """What one kind of behaviour file is: its CSV header and the table it fills."""
+
     name: str
     table: str
     header: tuple[str, ...]
@@ -221,13 +204,14 @@ class _Kind:
     pg_types: tuple[str, ...]  # for PostgreSQL's one-statement INSERT ... SELECT FROM unnest(arrays)
 
 
-TRANSACTIONS = _Kind("transactions", "transactions", TRANSACTION_HEADER, TRANSACTION_COLUMNS,
-                     ("uuid", "timestamptz", "int", "bigint", "text", "text", "bool", "bytea"))
-INTERACTIONS = _Kind("interactions", "interactions", INTERACTION_HEADER, INTERACTION_COLUMNS,
-                     ("uuid", "uuid", "text", "text", "int", "timestamptz", "int", "bytea", "text", "timestamptz"))
+TRANSACTIONS = BehaviourKind("transactions", "transactions", TRANSACTION_HEADER, TRANSACTION_COLUMNS,
+                             ("uuid", "timestamptz", "int", "bigint", "text", "text", "bool", "bytea"))
+INTERACTIONS = BehaviourKind("interactions", "interactions", INTERACTION_HEADER, INTERACTION_COLUMNS,
+                             ("uuid", "uuid", "text", "text", "int", "timestamptz", "int", "bytea", "text",
+                              "timestamptz"))
 
 
-def _lines(path: Path, kind: _Kind, encoding: str) -> Iterator[tuple[int, list[str]] | RowError]:
+def lines(path: Path, kind: BehaviourKind, encoding: str) -> Iterator[tuple[int, list[str]] | RowError]:
     """Yields the header check's error, or the column order, then (line, cells) of each non-blank row."""
     with path.open(newline="", encoding=encoding) as fh:
         reader = csv.reader(fh)
@@ -265,156 +249,65 @@ def _lines(path: Path, kind: _Kind, encoding: str) -> Iterator[tuple[int, list[s
             yield reader.line_num, cells if identity else [cells[i] for i in order]
 
 
-class BehaviourImporter:
-    """Imports transaction or interaction CSV files (see the module docstring)."""
-
-    def __init__(self, db: Database, index: BlindIndexer, audit: AuditLog, *,
-                 clock: Callable[[], datetime] | None = None) -> None:
-        self._db = db
-        self._index = index
-        self._audit = audit
-        self._clock = clock or (lambda: datetime.now(UTC))
-
-    async def transactions(self, path: Path, caller: Caller, **kw: Any) -> BehaviourReport:
-        """Import ``customer_ref,occurred_at,amount_krw,channel,category,returned`` rows."""
-        return await self._run(path, caller, TRANSACTIONS, _transaction, **kw)
-
-    async def interactions(self, path: Path, caller: Caller, **kw: Any) -> BehaviourReport:
-        """Import ``customer_ref,occurred_at,department,kind,satisfaction`` rows."""
-        parser = _interaction_parser(caller.actor.name[:100], self._clock())
-        return await self._run(path, caller, INTERACTIONS, parser, **kw)
-
-    async def _run(self, path: Path, caller: Caller, kind: _Kind, parse: Parser, *, batch_size: int = 50_000,
-                   all_or_nothing: bool = False, progress: Callable[[int], None] | None = None,
-                   encoding: str = DEFAULT_ENCODING) -> BehaviourReport:
-        report = BehaviourReport()
-        try:
-            codecs.lookup(encoding)
-        except LookupError:
-            report.errors.append(RowError(1, "(file)", f"unknown encoding {encoding!r}"))
-            report.refused = True
-            return report
-        customers = _Customers(self._index)
-        lines = _lines(path, kind, encoding)
-        first = next(lines)
-        if isinstance(first, RowError):
-            report.errors.append(first)
-            report.refused = True
-            return report
-        driver = _Driver(self._db.engine)
-        sql = _insert_sql(kind, driver)
-        if all_or_nothing:
-            async with self._db.write() as session:
-                for chunk in _chunks(lines, batch_size):
-                    rows = await self._parse(chunk, parse, customers, report, driver, session)
-                    if rows and not report.errors:
-                        await self._write(session, kind, sql, driver, rows, report, caller)
-                    if progress:
-                        progress(len(chunk))
-                if report.errors:
-                    report.refused = True
-                    report.created = 0
-                    report.unchanged = 0
-                    await session.rollback()
-            report.errors.sort(key=lambda e: e.line)
-            return report
-        # Pipeline: batch k is inserted (in the driver's thread, one transaction) while this thread parses k+1.
-        pending: asyncio.Task[None] | None = None
-
-        async def write(rows: list[tuple[Any, ...]]) -> None:
-            async with self._db.write() as session:
-                await self._write(session, kind, sql, driver, rows, report, caller)
-
-        try:
-            for chunk in _chunks(lines, batch_size):
-                rows = await self._parse(chunk, parse, customers, report, driver, None)
-                if pending is not None:
-                    await pending
-                    pending = None
-                if rows:
-                    pending = asyncio.create_task(write(rows))
-                    await asyncio.sleep(0)  # let the insert start before parsing the next batch
-                if progress:
-                    progress(len(chunk))
-            if pending is not None:
-                await pending
-                pending = None
-        finally:
-            if pending is not None:
-                pending.cancel()
-                with contextlib.suppress(BaseException):
-                    await pending
-        report.errors.sort(key=lambda e: e.line)
-        return report
-
-    async def _parse(self, chunk: list[tuple[int, list[str]] | RowError], parse: Parser, customers: _Customers,
-                     report: BehaviourReport, driver: _Driver, session: AsyncSession | None) -> list[tuple[Any, ...]]:
-        """Validate and convert one chunk; customer_refs are resolved on ``session`` or a short read."""
-        batch: list[tuple[int, list[str]]] = []
-        for item in chunk:
-            if isinstance(item, RowError):
-                report.errors.append(item)
-            else:
-                batch.append(item)
-        report.rows += len(chunk)
-        refs = {cells[0].strip() for _, cells in batch}
-        if session is not None:
-            await customers.resolve(await session.connection(), driver, refs)
+def split(chunk: list[tuple[int, list[str]] | RowError], report: BehaviourReport) -> list[tuple[int, list[str]]]:
+    """The chunk's rows; its malformed lines go to ``report``."""
+    batch: list[tuple[int, list[str]]] = []
+    for item in chunk:
+        if isinstance(item, RowError):
+            report.errors.append(item)
         else:
-            async with self._db.read() as reader:
-                await customers.resolve(await reader.connection(), driver, refs)
-        rows: list[tuple[Any, ...]] = []
-        lookup = customers.get
-        for line, cells in batch:
-            customer = lookup(cells[0].strip())
-            if customer is None:
-                report.errors.append(RowError(line, "customer_ref",
-                                              "is unknown (no such customer, or the customer was erased)"))
-                continue
-            parsed = parse(line, cells, customer, driver)
-            if isinstance(parsed, RowError):
-                report.errors.append(parsed)
-            else:
-                rows.append(parsed)
-        return rows
+            batch.append(item)
+    report.rows += len(chunk)
+    return batch
 
-    async def _write(self, session: AsyncSession, kind: _Kind, sql: str, driver: _Driver,
-                     rows: list[tuple[Any, ...]], report: BehaviourReport, caller: Caller) -> None:
-        conn = await session.connection()
-        if driver.sqlite:
-            # Both indexes take keys in random order; a 128 MB page cache instead of SQLite's 2 MB keeps
-            # their pages in memory across batches (1.6x faster at 1M rows, more beyond).
-            await conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_IMPORT_CACHE_KIB}")
-        inserted = await self._insert(conn, driver, sql, rows)
+
+def convert(batch: list[tuple[int, list[str]]], parse: Parser, customers: CustomerRefs, report: BehaviourReport,
+            driver: BulkDriver) -> list[tuple[Any, ...]]:
+    """Validate and convert rows whose customers are resolved; the rejected ones go to ``report``."""
+    rows: list[tuple[Any, ...]] = []
+    lookup = customers.get
+    for line, cells in batch:
+        customer = lookup(cells[0].strip())
+        if customer is None:
+            report.errors.append(RowError(line, "customer_ref",
+                                          "is unknown (no such customer, or the customer was erased)"))
+            continue
+        parsed = parse(line, cells, customer, driver)
+        if isinstance(parsed, RowError):
+            report.errors.append(parsed)
+        else:
+            rows.append(parsed)
+    return rows
+
+
+class BehaviourBatches:
+    """One import's work on the session it is given (``store`` runs on it): resolve customer_refs, write a batch
+    with its audit entry."""
+
+    def __init__(self, session: AsyncSession, audit: AuditLog, store: BehaviourStore) -> None:
+        self._session = session
+        self._audit = audit
+        self._repo = store
+
+    async def resolve(self, customers: CustomerRefs, batch: list[tuple[int, list[str]]]) -> None:
+        """Look up the batch's customer_refs not seen yet."""
+        await customers.resolve(self._repo, {cells[0].strip() for _, cells in batch})
+
+    async def write(self, kind: BehaviourKind, rows: list[tuple[Any, ...]], report: BehaviourReport,
+                    caller: Caller) -> None:
+        """Insert converted rows (rows already stored count as unchanged) and audit the batch in its transaction."""
+        inserted = await self._repo.insert(kind, rows)
         report.created += inserted
         report.unchanged += len(rows) - inserted
-        await self._audit.record(session, AuditEvent(
+        await self._audit.record(self._session, AuditEvent(
             f"{kind.name}.import", Outcome.ALLOWED, caller.actor, purpose=caller.purpose,
             subject_count=len({r[kind.columns.index("customer_id")] for r in rows}),
             request_id=caller.request_id, detail=f"{kind.name} import batch: {len(rows)} valid rows, {inserted} new"))
 
-    @staticmethod
-    async def _insert(conn: AsyncConnection, driver: _Driver, sql: str, rows: list[tuple[Any, ...]]) -> int:
-        del driver  # the statement was written for the dialect
-        return await execute_rows(conn, sql, rows)
 
-
-def _insert_sql(kind: _Kind, driver: _Driver) -> str:
-    head = f"INSERT INTO {kind.table} ({', '.join(kind.columns)}) "
-    tail = " ON CONFLICT (row_digest) DO NOTHING"
-    if driver.sqlite and kind is TRANSACTIONS:
-        # occurred_at in SQLAlchemy's SQLite DateTime format, built by SQLite from epoch seconds and microseconds
-        return head + ("VALUES (?, strftime('%Y-%m-%d %H:%M:%S', ?, 'unixepoch') || printf('.%06d', ?), "
-                       "?, ?, ?, ?, ?, ?)") + tail
-    if driver.sqlite:
-        return head + f"VALUES ({driver.placeholders(len(kind.columns))})" + tail
-    marks = driver.placeholders(len(kind.columns)).split(", ")
-    arrays = ", ".join(f"{m}::{t}[]" for m, t in zip(marks, kind.pg_types, strict=True))
-    return head + f"SELECT * FROM unnest({arrays})" + tail
-
-
-def _chunks(items: Iterator[tuple[int, list[str]] | RowError],
-            size: int) -> Iterator[list[tuple[int, list[str]] | RowError]]:
+def chunks(items: Iterator[tuple[int, list[str]] | RowError],
+           size: int) -> Iterator[list[tuple[int, list[str]] | RowError]]:
+    """``items`` in lists of ``size``."""
     chunk: list[tuple[int, list[str]] | RowError] = []
     for item in items:
         chunk.append(item)

@@ -1,8 +1,10 @@
-"""The SQL of the segment services: versions and their events, snapshots and members, the feature table.
+"""The SQL of the segment services: versions and their events, snapshots and members, the feature table,
+and the behaviour import's customer lookups and bulk inserts.
 
 :class:`SegmentStore` is what the services (:mod:`vault.segments.versions`, :mod:`~vault.segments.evaluation`,
-:mod:`~vault.segments.compare`, :mod:`~vault.segments.scopes`) need; :class:`SegmentRepository` runs it on a
-SQLAlchemy session (tests use an in-memory store). Driver errors are translated here.
+:mod:`~vault.segments.compare`, :mod:`~vault.segments.scopes`) need, :class:`BehaviourStore` what the import's
+:class:`~vault.segments.behaviour.BehaviourBatches` needs; the repositories run them on a SQLAlchemy session
+(tests use in-memory stores). Driver errors are translated here.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from vault.consent.ledger import effective_clause
 from vault.consent.models import ConsentStateRow
 from vault.customers.models import CustomerRow
+from vault.db.bulk import BulkValues, execute_rows
 from vault.segments.errors import SegmentStateError
 from vault.segments.features import BLOCKING_LABELS, WINDOW_DAYS
 from vault.segments.models import (
@@ -31,14 +34,18 @@ from vault.segments.models import (
 )
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Dialect
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from vault.policy.purposes import Purpose
+    from vault.segments.behaviour import BehaviourKind
     from vault.segments.features import FeatureEngine, FeatureTable
 
 #: "the customer whose id is this column is a member of the snapshot" (contact resolution by segment).
 ScopeClause = Callable[[Any], ColumnElement[bool]]
 MEMBER_CHUNK = 20_000
+SQLITE_IMPORT_CACHE_KIB = 131_072
+REF_CHUNK = 500
 
 
 class SegmentStore(Protocol):
@@ -244,3 +251,78 @@ def member_clause(snapshot_id: uuid.UUID) -> ScopeClause:
         return exists(select(SnapshotMemberRow.customer_id).where(
             SnapshotMemberRow.snapshot_id == snapshot_id, SnapshotMemberRow.customer_id == key))
     return clause
+
+
+# -- behaviour imports ------------------------------------------------------------------------------------
+
+
+class BulkDriver(BulkValues):
+    """The driver's placeholders and value forms (the import converts rows once, to what the driver takes)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        super().__init__(dialect.name)
+        self.paramstyle = dialect.paramstyle
+
+    def placeholders(self, n: int) -> str:
+        """``n`` positional placeholders in the driver's style."""
+        if self.paramstyle == "qmark":
+            return ", ".join("?" * n)
+        if self.paramstyle == "numeric_dollar":
+            return ", ".join(f"${i + 1}" for i in range(n))
+        return ", ".join(["%s"] * n)
+
+
+class BehaviourStore(Protocol):
+    """Where the behaviour import finds customers and writes rows."""
+
+    async def customer_ids(self, ref_digests: Sequence[bytes]) -> list[tuple[bytes, Any]]:
+        """(customer_ref digest, id in the driver's form) of the customers not erased with these digests."""
+        ...
+
+    async def insert(self, kind: BehaviourKind, rows: list[tuple[Any, ...]]) -> int:
+        """Insert converted rows, skipping those already stored (same digest); the number inserted."""
+        ...
+
+
+class BehaviourRepository:
+    """:class:`BehaviourStore` on a SQLAlchemy session, through the driver (no ORM, no per-row binds)."""
+
+    def __init__(self, session: AsyncSession, driver: BulkDriver) -> None:
+        self._session = session
+        self._driver = driver
+
+    async def customer_ids(self, ref_digests: Sequence[bytes]) -> list[tuple[bytes, Any]]:
+        """Customers by customer_ref digest, 500 digests per statement."""
+        conn = await self._session.connection()
+        found: list[tuple[bytes, Any]] = []
+        for i in range(0, len(ref_digests), REF_CHUNK):
+            chunk = tuple(ref_digests[i:i + REF_CHUNK])
+            sql = (f"SELECT ref_digest, id FROM customers WHERE erased_at IS NULL AND ref_digest IN "
+                   f"({self._driver.placeholders(len(chunk))})")
+            rows: Any = (await conn.exec_driver_sql(sql, chunk)).all()
+            found.extend((bytes(digest), cid) for digest, cid in rows)
+        return found
+
+    async def insert(self, kind: BehaviourKind, rows: list[tuple[Any, ...]]) -> int:
+        """One executemany (SQLite) or one INSERT ... SELECT FROM unnest (PostgreSQL), ON CONFLICT DO NOTHING."""
+        conn = await self._session.connection()
+        if self._driver.sqlite:
+            # Both indexes take keys in random order; a 128 MB page cache instead of SQLite's 2 MB keeps
+            # their pages in memory across batches (1.6x faster at 1M rows, more beyond).
+            await conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_IMPORT_CACHE_KIB}")
+        return await execute_rows(conn, insert_sql(kind, self._driver), rows)
+
+
+def insert_sql(kind: BehaviourKind, driver: BulkDriver) -> str:
+    """The insert statement of ``kind`` for the driver."""
+    head = f"INSERT INTO {kind.table} ({', '.join(kind.columns)}) "
+    tail = " ON CONFLICT (row_digest) DO NOTHING"
+    if driver.sqlite and kind.name == "transactions":
+        # occurred_at in SQLAlchemy's SQLite DateTime format, built by SQLite from epoch seconds and microseconds
+        return head + ("VALUES (?, strftime('%Y-%m-%d %H:%M:%S', ?, 'unixepoch') || printf('.%06d', ?), "
+                       "?, ?, ?, ?, ?, ?)") + tail
+    if driver.sqlite:
+        return head + f"VALUES ({driver.placeholders(len(kind.columns))})" + tail
+    marks = driver.placeholders(len(kind.columns)).split(", ")
+    arrays = ", ".join(f"{m}::{t}[]" for m, t in zip(marks, kind.pg_types, strict=True))
+    return head + f"SELECT * FROM unnest({arrays})" + tail
