@@ -53,10 +53,8 @@ if TYPE_CHECKING:
     from vault.policy.collection import CollectionPolicy
     from vault.policy.purposes import PurposeCatalogue
     from vault.policy.statutes import StatuteRegistry
-    from vault.privacy.dp import DpStats
-    from vault.privacy.jobs import ExtractJobs
-    from vault.privacy.projects import ProjectService
-    from vault.privacy.service import ExtractService
+    from vault.privacy.job_runner import ExtractJobs
+    from vault.privacy.runner import ExtractRunner, ProjectRunner, StatsRunner
     from vault.rights.archive import StatutoryArchive
     from vault.rights.deps import RightsDeps
     from vault.rights.oversight import OversightService
@@ -130,9 +128,9 @@ def key_provider(settings: Settings, *, create: bool = False) -> KeyProvider:
 class Analysts:
     """The analysts' services, built once per process."""
 
-    projects: ProjectService
+    projects: ProjectRunner
     jobs: ExtractJobs
-    stats: DpStats
+    stats: StatsRunner
 
 
 class _LazyRoles(Collection[str]):
@@ -413,9 +411,10 @@ class Vault:
 
         return KeyRotation(self.db, self.keyring.provider, batch_size=batch_size, audit=self.audit, actor=actor)
 
-    def extracts(self, detector: PiiPort) -> ExtractService:
-        """The analytics extract builder; ``detector`` is the release gate (opens its own transactions)."""
+    def extracts(self, detector: PiiPort) -> ExtractRunner:
+        """The analytics extract builder; ``detector`` is the release gate."""
         from vault.privacy.behaviour import SegmentScope
+        from vault.privacy.runner import ExtractRunner
         from vault.privacy.service import ExtractDeps, ExtractService
 
         p = self.policies
@@ -426,24 +425,25 @@ class Vault:
             snap, frame = await segments.extract_scope(ref, caller)
             return SegmentScope(ref, snap.id, snap.as_of, frame)
 
-        return ExtractService(ExtractDeps(self.db, self.keyring, p.catalogue, p.purposes, self.guard, self.audit,
-                                          segments=scope), detector)
+        return ExtractRunner(self.db, ExtractService(ExtractDeps(
+            self.db.url, self.keyring, p.catalogue, p.purposes, self.guard, self.audit, segments=scope), detector))
 
     def analysts(self, detector: Callable[[], PiiPort]) -> Analysts:
         """Projects, extract jobs and DP statistics; build once per process (they keep per-process caches).
 
         ``detector`` builds the extracts' release gate when the first job runs (it is slow to build).
         """
-        from vault.privacy.dp import DpStats
-        from vault.privacy.jobs import ExtractJobs
-        from vault.privacy.projects import ProjectGuard, ProjectService
+        from vault.privacy.dp import StatsDeps
+        from vault.privacy.job_runner import ExtractJobs
+        from vault.privacy.projects import ProjectGuard
+        from vault.privacy.runner import ProjectRunner, StatsRunner
 
         p = self.policies
         guard = ProjectGuard(self.guard, self.audit)
-        projects = ProjectService(self.db, guard, self.keyring.pseudonyms)
+        projects = ProjectRunner(self.db, guard, self.keyring.pseudonyms)
         gate: list[PiiPort] = []
 
-        def extracts() -> ExtractService:
+        def extracts() -> ExtractRunner:
             if not gate:
                 gate.append(detector())
             return self.extracts(gate[0])
@@ -463,8 +463,8 @@ class Vault:
             amounts = frame.get_column("monetary_krw").fill_null(0).cast(pl.Int64).to_list()
             return dict(zip(ids, amounts, strict=True))
 
-        stats = DpStats(self.db, guard, projects, self.keyring, p.purposes, spend=spend,
-                        spend_upper=a.spend_upper_krw)
+        stats = StatsRunner(self.db, StatsDeps(guard, self.keyring, p.purposes, self.db.url, spend=spend,
+                                               spend_upper=a.spend_upper_krw), projects)
         return Analysts(projects, jobs, stats)
 
     def principals(self, session: AsyncSession) -> PrincipalService:

@@ -32,13 +32,14 @@ from vault.errors import AccessDeniedError
 from vault.privacy import (
     DirectIdentifierError,
     ExtractResult,
-    ExtractService,
     ExtractWriteError,
     ReleaseRefusedError,
     TargetUnmeetableError,
     parse_spec,
 )
 from vault.privacy.errors import ProjectNotFoundError
+from vault.privacy.projects import ProjectGuard
+from vault.privacy.runner import ExtractRunner
 
 OPERATOR = Caller(None, purpose="analytics", operator="tests")
 CITIES = [("서울특별시", ["강남구", "마포구", "종로구"]), ("부산광역시", ["해운대구", "수영구"]),
@@ -97,7 +98,7 @@ async def seeded(vault: Vault, tmp_path_factory: pytest.TempPathFactory) -> Seed
     return Seeded(granted, created - granted)
 
 
-def _service(vault: Vault, detector: PiiDetector) -> ExtractService:
+def _service(vault: Vault, detector: PiiDetector) -> ExtractRunner:
     return vault.extracts(detector)
 
 
@@ -407,7 +408,7 @@ async def test_project_changes_audit_a_denial_durably_outside_the_write_transact
     projects = vault.analysts(lambda: detector).projects
     officer = Caller(principals["compliance_officer"].principal, purpose="analytics", request_id=uuid.uuid4().hex)
     project = await projects.create(f"hidden-{uuid.uuid4().hex[:6]}", officer)
-    monkeypatch.setattr(type(projects), "sees_all", lambda self, caller: False)
+    monkeypatch.setattr(ProjectGuard, "sees_all", lambda self, caller: False)
     record_durable = vault.audit.record_durable
 
     async def outside_writes(event: AuditEvent) -> int:

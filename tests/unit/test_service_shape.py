@@ -19,6 +19,7 @@ SESSION_BOUND = [
     "customers/service.py",
     "segments/base.py", "segments/versions.py", "segments/evaluation.py", "segments/compare.py", "segments/scopes.py",
     "segments/repository.py", "segments/behaviour.py",
+    "privacy/projects.py", "privacy/jobs.py", "privacy/dp.py", "privacy/service.py", "privacy/repository.py",
 ]
 # Opening a transaction: Database.write/read/audit_write/on_demand, a session factory, or session.begin/commit.
 OPENERS = {"write", "read", "audit_write", "on_demand", "begin", "begin_nested", "commit", "rollback", "sessions",

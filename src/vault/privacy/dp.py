@@ -29,7 +29,7 @@ import json
 import math
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from itertools import product
@@ -37,7 +37,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import opendp.prelude as dp
-from sqlalchemy import select
 
 from vault.access import permissions as perms
 from vault.audit.entry import AuditEvent, Outcome
@@ -49,16 +48,20 @@ from vault.privacy.errors import BudgetExhaustedError, NoSnapshotError, StatsQue
 from vault.privacy.generalize import POSTAL_REGIONS, TOP_AGE, UNASSIGNED_REGION, generalize
 from vault.privacy.models import StatsSnapshotRow
 from vault.privacy.projects import ANALYTICS
+from vault.privacy.repository import SnapshotRepository
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping, Sequence
     from datetime import datetime
 
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from vault.access.caller import Caller
     from vault.crypto.keyring import Keyring
-    from vault.db.engine import Database
     from vault.policy.purposes import PurposeCatalogue
+    from vault.privacy.collect import CollectTask
     from vault.privacy.projects import ProjectGuard, ProjectService
+    from vault.privacy.repository import SnapshotStore
 
 dp.enable_features("contrib")
 
@@ -171,204 +174,276 @@ def noisy_counts(counts: Sequence[int], epsilon: float) -> tuple[list[int], floa
     return [int(v) for v in out], scale
 
 
-class DpStats:
-    """Snapshots and DP queries (opens its own transactions).
+@dataclass
+class SnapshotCache:
+    """The newest snapshot this process knows, and its per-cell spend (one per process, shared by every session)."""
 
-    ``spend`` gives each customer's spend on a day (KRW, by customer id hex; the composition root
-    wires the segments' ``monetary_krw``); without it snapshots hold counts only.
+    snapshot: Snapshot | None = None
+    checked: float = 0.0
+    spend: tuple[uuid.UUID, dict[Cell, np.ndarray[Any, Any]]] | None = None
+
+    def put(self, snapshot: Snapshot) -> None:
+        """Remember a snapshot just stored."""
+        self.snapshot, self.checked = snapshot, time.monotonic()
+
+
+@dataclass(frozen=True)
+class StatsDeps:
+    """Collaborators of :class:`StatsService`, built once per process.
+
+    ``spend`` gives each customer's spend on a day (KRW, by customer id hex; the composition root wires the
+    segments' ``monetary_krw``); without it snapshots hold counts only.
     """
 
-    def __init__(self, db: Database, guard: ProjectGuard, projects: ProjectService, keyring: Keyring,
-                 purposes: PurposeCatalogue, clock: Callable[[], datetime] = utcnow, *,
-                 spend: Callable[[date], Awaitable[Mapping[str, int]]] | None = None,
-                 spend_upper: int = DEFAULT_SPEND_UPPER) -> None:
-        self._db = db
-        self._guard = guard
+    guard: ProjectGuard
+    keyring: Keyring
+    purposes: PurposeCatalogue
+    #: The database URL the population's worker processes connect to (:mod:`vault.privacy.collect`).
+    url: str
+    cache: SnapshotCache = field(default_factory=SnapshotCache)
+    clock: Callable[[], datetime] = utcnow
+    spend: Callable[[date], Awaitable[Mapping[str, int]]] | None = None
+    spend_upper: int = DEFAULT_SPEND_UPPER
+
+
+@dataclass(frozen=True)
+class SnapshotPlan:
+    """A snapshot to take: the population's id ranges, read by :func:`take_snapshot` outside any transaction."""
+
+    tasks: list[CollectTask]
+    total: int
+    at: datetime
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StatsQuery:
+    """An admitted DP query: checked, on a snapshot, for a project the caller is a member of (not yet charged)."""
+
+    stat: str
+    action: str
+    project_name: str
+    by: list[str]
+    filters: dict[str, str]
+    epsilon: float
+    text: str
+    snapshot: Snapshot
+    measure: str | None = None
+    upper: int = 0
+    spend: dict[Cell, np.ndarray[Any, Any]] | None = None
+
+
+@dataclass(frozen=True)
+class Charge:
+    """What charging a query did: ε left after it, or the refusal (nothing charged) and its audit context."""
+
+    left: float | None
+    refusal: BudgetExhaustedError | None = None
+    context: str = ""
+
+
+class StatsService:
+    """Snapshots and DP queries on the session it is given (never opens or commits a transaction).
+
+    :class:`vault.privacy.runner.StatsRunner` runs each use case: a query is admitted in a read transaction
+    (:meth:`admit`), charged in a write transaction (:meth:`charge`: the conditional UPDATE, the ledger row
+    and the audit entry commit together) and, if the budget refused it, denied durably after that
+    transaction ended; the answer is then drawn (:func:`answer`).
+    """
+
+    def __init__(self, session: AsyncSession, deps: StatsDeps, projects: ProjectService, *,
+                 repo: SnapshotStore | None = None) -> None:
+        self._session = session
+        self._d = deps
         self._projects = projects
-        self._keyring = keyring
-        self._purposes = purposes
-        self._clock = clock
-        self._spend = spend
-        self.spend_upper = spend_upper
-        self._cache: Snapshot | None = None
-        self._checked = 0.0
-        self._spend_cache: tuple[uuid.UUID, dict[Cell, np.ndarray[Any, Any]]] | None = None
+        self._repo = repo if repo is not None else SnapshotRepository(session)
 
     # -- snapshots -------------------------------------------------------------------------------------
 
-    async def refresh(self, caller: Caller) -> Snapshot:
-        """Read the consented population once and store its cell counts (audited with every subject)."""
-        await self._guard.require(caller, perms.STATS_REFRESH, ANALYTICS, "stats.snapshot")
-        purpose = self._purposes.get(ANALYTICS)
+    async def plan_snapshot(self, caller: Caller) -> SnapshotPlan:
+        """Check the caller may refresh the statistics and cut the consented population into id ranges.
+
+        Raises:
+            AccessDeniedError: no ``stats:refresh`` (audited).
+            StatsQueryError: the ``analytics`` purpose is not configured.
+        """
+        await self._d.guard.require(caller, perms.STATS_REFRESH, ANALYTICS, "stats.snapshot")
+        purpose = self._d.purposes.get(ANALYTICS)
         if purpose is None:
             raise StatsQueryError("purpose 'analytics' is not configured")
-        now = self._clock()
-        reference = now.date()
+        now = self._d.clock()
         fields = ("birth_date", "gender", "postal_code")
-        provider = self._keyring.provider
-        async with self._db.read() as session:
-            tasks, total = await plan_tasks(session, self._db.url, purpose, now, fields, {}, provider,
-                                            self._keyring.pseudonyms.for_project("vault.stats"))
-        subjects = SubjectList()
-        cells: dict[Cell, int] = {}
-        spend_of = await self._spend(reference) if self._spend is not None else None
-        spend: dict[Cell, list[int]] | None = {} if spend_of is not None else None
-        executor = executor_for(total, provider)
-        try:
-            for future in [asyncio.wrap_future(f) for f in run_all(executor, tasks)]:
-                part = await future
-                subjects.extend_packed(part.ids)
-                placed = _fold(cells, part.values, reference)
-                if spend is not None and spend_of is not None:
-                    ids = part.ids.hex()
-                    for i, cell in enumerate(placed):
-                        spend.setdefault(cell, []).append(int(spend_of.get(ids[32 * i:32 * i + 32], 0)))
-        finally:
-            executor.shutdown(wait=False, cancel_futures=True)
-        count = sum(cells.values())
-        row = StatsSnapshotRow(id=new_id(), purpose=ANALYTICS, reference_date=reference.isoformat(), customers=count,
-                               created_at=now, created_by=caller.actor.name,
-                               cells=json.dumps([[*k, v] for k, v in sorted(cells.items())], ensure_ascii=False),
-                               spend=None if spend is None else json.dumps(
-                                   [[*k, sorted(v)] for k, v in sorted(spend.items())], ensure_ascii=False))
-        measures = f" measures=spend/{SPEND_WINDOW_DAYS}d" if spend is not None else ""
-        event = AuditEvent("stats.snapshot", Outcome.ALLOWED, caller.actor, purpose=ANALYTICS,
-                           fields=fields, request_id=caller.request_id, client_ip=caller.client_ip,
-                           detail=f"snapshot={row.id} customers={count} cells={len(cells)}{measures}")
-        await self._guard.audit.record_bulk_durable(event, subjects)
-        async with self._db.write() as session:
-            session.add(row)
-        snap = Snapshot(row.id, now, row.reference_date, count, cells)
-        self._cache, self._checked = snap, time.monotonic()
-        return snap
+        tasks, total = await plan_tasks(self._session, self._d.url, purpose, now, fields, {},
+                                        self._d.keyring.provider,
+                                        self._d.keyring.pseudonyms.for_project("vault.stats"))
+        return SnapshotPlan(tasks, total, now, fields)
 
-    async def _latest(self) -> Snapshot:
-        if self._cache is not None and time.monotonic() - self._checked < SNAPSHOT_TTL_CHECK:
-            return self._cache
-        async with self._db.read() as session:
-            newest = (await session.execute(select(StatsSnapshotRow.id).order_by(
-                StatsSnapshotRow.created_at.desc()).limit(1))).scalar()
-            if newest is None:
-                raise NoSnapshotError("no statistics snapshot yet; create one with POST /v1/stats/snapshots")
-            if self._cache is None or self._cache.id != newest:
-                row = await session.get(StatsSnapshotRow, newest)
-                assert row is not None
-                cells = {(a, r, g): int(n) for a, r, g, n in json.loads(row.cells)}
-                self._cache = Snapshot(row.id, as_utc(row.created_at), row.reference_date, row.customers, cells)
-        self._checked = time.monotonic()
-        return self._cache
+    async def store(self, row: StatsSnapshotRow) -> None:
+        """Store a snapshot taken by :func:`take_snapshot` (put it in the cache once committed)."""
+        await self._repo.add(row)
 
-    async def _spend_cells(self, snapshot: Snapshot) -> dict[Cell, np.ndarray[Any, Any]]:
-        """The snapshot's per-cell spend (sorted int64 arrays), read once per snapshot."""
-        if self._spend_cache is not None and self._spend_cache[0] == snapshot.id:
-            return self._spend_cache[1]
-        async with self._db.read() as session:
-            raw = await session.scalar(select(StatsSnapshotRow.spend).where(StatsSnapshotRow.id == snapshot.id))
+    async def latest(self) -> Snapshot:
+        """The newest snapshot (the process's cached one while its id is current).
+
+        Raises:
+            NoSnapshotError: none yet.
+        """
+        cache = self._d.cache
+        if cache.snapshot is not None and time.monotonic() - cache.checked < SNAPSHOT_TTL_CHECK:
+            return cache.snapshot
+        newest = await self._repo.newest_id()
+        if newest is None:
+            raise NoSnapshotError("no statistics snapshot yet; create one with POST /v1/stats/snapshots")
+        if cache.snapshot is None or cache.snapshot.id != newest:
+            row = await self._repo.get(newest)
+            assert row is not None
+            cells = {(a, r, g): int(n) for a, r, g, n in json.loads(row.cells)}
+            cache.snapshot = Snapshot(row.id, as_utc(row.created_at), row.reference_date, row.customers, cells)
+        cache.checked = time.monotonic()
+        return cache.snapshot
+
+    async def spend_cells(self, snapshot: Snapshot) -> dict[Cell, np.ndarray[Any, Any]]:
+        """The snapshot's per-cell spend (sorted int64 arrays), read once per snapshot.
+
+        Raises:
+            NoSnapshotError: the snapshot holds no spend.
+        """
+        cache = self._d.cache
+        if cache.spend is not None and cache.spend[0] == snapshot.id:
+            return cache.spend[1]
+        raw = await self._repo.spend(snapshot.id)
         if raw is None:
             raise NoSnapshotError("the latest statistics snapshot holds no spend (it was made before spend was "
                                   "recorded, or without behaviour data); create one with POST /v1/stats/snapshots")
         cells = {(a, r, g): np.asarray(v, dtype=np.int64) for a, r, g, v in json.loads(raw)}
-        self._spend_cache = (snapshot.id, cells)
+        cache.spend = (snapshot.id, cells)
         return cells
 
     # -- queries ---------------------------------------------------------------------------------------
 
-    async def counts(self, project_name: str, by: Sequence[str], filters: dict[str, str], epsilon: float,
-                     caller: Caller) -> NoisyCounts:
-        """Noisy counts grouped by ``by`` (within ``filters``), charged ε to the project.
+    async def admit(self, stat: str, project_name: str, by: Sequence[str], filters: dict[str, str], epsilon: float,
+                    caller: Caller, *, measure: str | None = None, upper: int | None = None) -> StatsQuery:
+        """Check a query and its caller (run it in a read transaction: refusals are audited durably).
+
+        ``stat`` is ``count``, ``sum`` or ``mean``; sums and means name a ``measure`` and clamp each customer's
+        value to [0, ``upper``] (the configured bound when None).
 
         Raises:
-            StatsQueryError: unknown dimension or value, ε out of (0, 1].
-            ProjectNotFoundError / NotAMemberError: not the caller's project.
-            BudgetExhaustedError: ε would exceed the budget (nothing charged; states what is left).
+            AccessDeniedError: no ``stats:read`` (audited).
+            StatsQueryError: unknown measure, dimension or value, ε or ``upper`` out of range.
+            NoSnapshotError: no snapshot, or one without the measure.
+            ProjectNotFoundError / NotAMemberError: not the caller's project (audited).
         """
-        await self._guard.require(caller, perms.STATS_READ, ANALYTICS, "stats.count")
+        action = f"stats.{stat}"
+        await self._d.guard.require(caller, perms.STATS_READ, ANALYTICS, action)
         by, filters = _check_query(by, filters, epsilon)
-        snapshot = await self._latest()
-        query = f"counts by={','.join(by)} filter={_filters_text(filters)} epsilon={epsilon:g}"
-        left = await self._charge(project_name, epsilon, query, "stats.count", snapshot, caller)
+        if stat == "count":
+            snapshot = await self.latest()
+            text = f"counts by={','.join(by)} filter={_filters_text(filters)} epsilon={epsilon:g}"
+            query = StatsQuery(stat, action, project_name, by, filters, epsilon, text, snapshot)
+        else:
+            if measure not in MEASURES:
+                raise StatsQueryError(f"measure: {measure!r} is not a measure; measures: {', '.join(MEASURES)}",
+                                      valid=list(MEASURES))
+            bound = self._d.spend_upper if upper is None else upper
+            if isinstance(bound, bool) or not isinstance(bound, int) or not 1 <= bound <= MAX_SPEND_UPPER:
+                raise StatsQueryError(f"upper: the clamping bound must be a whole number of KRW from 1 to "
+                                      f"{MAX_SPEND_UPPER:,}")
+            snapshot = await self.latest()
+            spend = await self.spend_cells(snapshot)
+            text = (f"{stat}s measure={measure} upper={bound} by={','.join(by)} filter={_filters_text(filters)} "
+                    f"epsilon={epsilon:g}")
+            query = StatsQuery(stat, action, project_name, by, filters, epsilon, text, snapshot, measure, bound,
+                               spend)
+        await self._projects.require_member(project_name, caller, action)
+        return query
+
+    async def charge(self, query: StatsQuery, caller: Caller) -> Charge:
+        """Charge the query's ε to the project and audit it, in this (write) transaction.
+
+        The charge is one conditional UPDATE, so concurrent queries never overspend; its ledger row and audit
+        entry commit with it. A refusal charges nothing and is returned, not raised: its durable denial entry
+        needs the database's write lock, so the caller records it (:meth:`ProjectGuard.deny`) after this
+        transaction ended.
+
+        Raises:
+            ProjectNotFoundError / NotAMemberError: not the caller's project (checked again here).
+        """
+        project = await self._projects.require_member(query.project_name, caller, query.action)
+        left = await self._projects.spend(project, query.epsilon, query.text, caller)
+        if left is not None:
+            await self._d.guard.record(caller, query.action, f"project={project.id} {query.text} "
+                                       f"snapshot={query.snapshot.id}", ANALYTICS, self._session)
+            return Charge(left)
+        remaining = max(0.0, project.epsilon_budget - project.epsilon_spent)
+        refused = BudgetExhaustedError(
+            f"project {project.name!r} has ε {remaining:g} left of {project.epsilon_budget:g}; this query "
+            f"asks for {query.epsilon:g}. Ask a compliance officer for more budget, or spend less per query.",
+            epsilon_budget=project.epsilon_budget, epsilon_spent=project.epsilon_spent,
+            epsilon_remaining=remaining, epsilon_requested=query.epsilon)
+        return Charge(None, refused, f"project={project.id} budget exhausted: {query.text} remaining={remaining:g}")
+
+
+async def take_snapshot(deps: StatsDeps, plan: SnapshotPlan, caller: Caller) -> tuple[StatsSnapshotRow, Snapshot]:
+    """Read and decrypt the planned population in worker processes and fold it into cells (no transaction).
+
+    Every customer read is audited (one bulk entry, durable before this returns); the row is the caller's to
+    store (:meth:`StatsService.store`).
+    """
+    reference = plan.at.date()
+    subjects = SubjectList()
+    cells: dict[Cell, int] = {}
+    spend_of = await deps.spend(reference) if deps.spend is not None else None
+    spend: dict[Cell, list[int]] | None = {} if spend_of is not None else None
+    executor = executor_for(plan.total, deps.keyring.provider)
+    try:
+        for future in [asyncio.wrap_future(f) for f in run_all(executor, plan.tasks)]:
+            part = await future
+            subjects.extend_packed(part.ids)
+            placed = _fold(cells, part.values, reference)
+            if spend is not None and spend_of is not None:
+                ids = part.ids.hex()
+                for i, cell in enumerate(placed):
+                    spend.setdefault(cell, []).append(int(spend_of.get(ids[32 * i:32 * i + 32], 0)))
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
+    count = sum(cells.values())
+    row = StatsSnapshotRow(id=new_id(), purpose=ANALYTICS, reference_date=reference.isoformat(), customers=count,
+                           created_at=plan.at, created_by=caller.actor.name,
+                           cells=json.dumps([[*k, v] for k, v in sorted(cells.items())], ensure_ascii=False),
+                           spend=None if spend is None else json.dumps(
+                               [[*k, sorted(v)] for k, v in sorted(spend.items())], ensure_ascii=False))
+    measures = f" measures=spend/{SPEND_WINDOW_DAYS}d" if spend is not None else ""
+    event = AuditEvent("stats.snapshot", Outcome.ALLOWED, caller.actor, purpose=ANALYTICS,
+                       fields=plan.fields, request_id=caller.request_id, client_ip=caller.client_ip,
+                       detail=f"snapshot={row.id} customers={count} cells={len(cells)}{measures}")
+    await deps.guard.audit.record_bulk_durable(event, subjects)
+    return row, Snapshot(row.id, plan.at, row.reference_date, count, cells)
+
+
+def answer(query: StatsQuery, left: float) -> NoisyCounts | NoisySums:
+    """Draw the noisy answer to a charged query (``left``: the project's ε after the charge)."""
+    snapshot, by, filters, epsilon = query.snapshot, query.by, query.filters, query.epsilon
+    if query.stat == "count":
         keys, true = _group(snapshot.cells, by, filters)
         noisy, scale = noisy_counts(true, epsilon)
         groups = [{**dict(zip(by, key, strict=True)), "count": n} for key, n in zip(keys, noisy, strict=True)]
         return NoisyCounts(list(by), filters, groups, epsilon, scale, left, snapshot)
-
-    async def sums(self, project_name: str, measure: str, by: Sequence[str], filters: dict[str, str],
-                   epsilon: float, caller: Caller, *, upper: int | None = None) -> NoisySums:
-        """Noisy sums of ``measure`` (each customer's value clamped to [0, upper]) grouped by ``by``.
-
-        Raises:
-            StatsQueryError: unknown measure, dimension or value, ε or ``upper`` out of range.
-            ProjectNotFoundError / NotAMemberError: not the caller's project.
-            NoSnapshotError: no snapshot, or one without the measure.
-            BudgetExhaustedError: ε would exceed the budget (nothing charged; states what is left).
-        """
-        return await self._bounded("sum", project_name, measure, by, filters, epsilon, caller, upper)
-
-    async def means(self, project_name: str, measure: str, by: Sequence[str], filters: dict[str, str],
-                    epsilon: float, caller: Caller, *, upper: int | None = None) -> NoisySums:
-        """Noisy means of ``measure`` per group: ε/2 on clamped sums, ε/2 on counts, then divided.
-
-        Raises: as :meth:`sums`.
-        """
-        return await self._bounded("mean", project_name, measure, by, filters, epsilon, caller, upper)
-
-    async def _bounded(self, stat: str, project_name: str, measure: str, by: Sequence[str],
-                       filters: dict[str, str], epsilon: float, caller: Caller, upper: int | None) -> NoisySums:
-        action = f"stats.{stat}"
-        await self._guard.require(caller, perms.STATS_READ, ANALYTICS, action)
-        by, filters = _check_query(by, filters, epsilon)
-        if measure not in MEASURES:
-            raise StatsQueryError(f"measure: {measure!r} is not a measure; measures: {', '.join(MEASURES)}",
-                                  valid=list(MEASURES))
-        bound = self.spend_upper if upper is None else upper
-        if isinstance(bound, bool) or not isinstance(bound, int) or not 1 <= bound <= MAX_SPEND_UPPER:
-            raise StatsQueryError(f"upper: the clamping bound must be a whole number of KRW from 1 to "
-                                  f"{MAX_SPEND_UPPER:,}")
-        snapshot = await self._latest()
-        spend = await self._spend_cells(snapshot)
-        query = (f"{stat}s measure={measure} upper={bound} by={','.join(by)} filter={_filters_text(filters)} "
-                 f"epsilon={epsilon:g}")
-        left = await self._charge(project_name, epsilon, query, action, snapshot, caller)
-        clamped = {cell: int(np.minimum(values, bound).sum()) for cell, values in spend.items()}
-        keys, true_sums = _group(clamped, by, filters)
-        labels = [dict(zip(by, key, strict=True)) for key in keys]
-        if stat == "sum":
-            noisy, scale = noisy_sums(true_sums, epsilon, bound)
-            groups = [{**lab, "sum": n} for lab, n in zip(labels, noisy, strict=True)]
-            return NoisySums(measure, list(by), filters, groups, epsilon, 0, bound, scale, None, left, snapshot)
-        _, true_counts = _group(snapshot.cells, by, filters)
-        m = noisy_means(true_sums, true_counts, epsilon, bound)
-        groups = [{**lab, "mean": mean, "sum": s, "count": c}
-                  for lab, mean, s, c in zip(labels, m.means, m.sums, m.counts, strict=True)]
-        return NoisySums(measure, list(by), filters, groups, epsilon, 0, bound, m.sum_scale, m.count_scale, left,
-                         snapshot)
-
-    async def _charge(self, project_name: str, epsilon: float, query: str, action: str, snapshot: Snapshot,
-                      caller: Caller) -> float:
-        """Charge ε to the caller's project (one conditional UPDATE) and audit the query; returns what is left.
-
-        Raises:
-            ProjectNotFoundError / NotAMemberError: not the caller's project.
-            BudgetExhaustedError: nothing charged; states what is left (the refusal is audited).
-        """
-        async with self._db.read() as session:  # a refusal is audited durably: not inside the write transaction
-            await self._projects.require_member(session, project_name, caller, action)
-        async with self._db.write() as session:
-            project = await self._projects.require_member(session, project_name, caller, action)
-            left = await self._projects.spend(session, project, epsilon, query, caller)
-            if left is not None:
-                await self._guard.record(caller, action, f"project={project.id} {query} snapshot={snapshot.id}",
-                                         ANALYTICS, session)
-                return left
-            remaining = max(0.0, project.epsilon_budget - project.epsilon_spent)
-            refused = BudgetExhaustedError(
-                f"project {project.name!r} has ε {remaining:g} left of {project.epsilon_budget:g}; this query "
-                f"asks for {epsilon:g}. Ask a compliance officer for more budget, or spend less per query.",
-                epsilon_budget=project.epsilon_budget, epsilon_spent=project.epsilon_spent,
-                epsilon_remaining=remaining, epsilon_requested=epsilon)
-            context = f"project={project.id} budget exhausted: {query} remaining={remaining:g}"
-        # After the write transaction ended: the durable denial entry needs the database's write lock.
-        await self._guard.deny(caller, action, refused, ANALYTICS, context)
+    assert query.spend is not None and query.measure is not None
+    bound = query.upper
+    clamped = {cell: int(np.minimum(values, bound).sum()) for cell, values in query.spend.items()}
+    keys, true_sums = _group(clamped, by, filters)
+    labels = [dict(zip(by, key, strict=True)) for key in keys]
+    if query.stat == "sum":
+        noisy, scale = noisy_sums(true_sums, epsilon, bound)
+        groups = [{**lab, "sum": n} for lab, n in zip(labels, noisy, strict=True)]
+        return NoisySums(query.measure, list(by), filters, groups, epsilon, 0, bound, scale, None, left, snapshot)
+    _, true_counts = _group(snapshot.cells, by, filters)
+    m = noisy_means(true_sums, true_counts, epsilon, bound)
+    groups = [{**lab, "mean": mean, "sum": s, "count": c}
+              for lab, mean, s, c in zip(labels, m.means, m.sums, m.counts, strict=True)]
+    return NoisySums(query.measure, list(by), filters, groups, epsilon, 0, bound, m.sum_scale, m.count_scale, left,
+                     snapshot)
 
 
 @dataclass(frozen=True)

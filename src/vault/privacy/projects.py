@@ -15,22 +15,14 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NoReturn
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
-
 from vault.access import permissions as perms
 from vault.audit.entry import AuditEvent, Outcome
-from vault.customers.models import CustomerRow
 from vault.errors import InvalidInputError, VaultError
 from vault.lib.clock import utcnow
 from vault.lib.ids import new_id
-from vault.privacy.errors import (
-    NotAMemberError,
-    ProjectExistsError,
-    ProjectNotFoundError,
-    PseudonymNotFoundError,
-)
+from vault.privacy.errors import NotAMemberError, ProjectNotFoundError, PseudonymNotFoundError
 from vault.privacy.models import EpsilonSpendRow, ProjectMemberRow, ProjectRow
+from vault.privacy.repository import ProjectRepository
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -43,7 +35,7 @@ if TYPE_CHECKING:
     from vault.access.permissions import Permission
     from vault.audit.log import AuditLog
     from vault.crypto.pseudonym import Pseudonymizer
-    from vault.db.engine import Database
+    from vault.privacy.repository import ProjectStore
 
 ANALYTICS = "analytics"
 LEGAL_CLAIMS = "legal_claims"
@@ -102,6 +94,10 @@ class ProjectGuard:
         """Whether the caller's role holds ``perm`` for ``purpose`` (a branch: nothing is audited)."""
         return self.guard.may(caller, perm, purpose)
 
+    def sees_all(self, caller: Caller) -> bool:
+        """Compliance officers (and the local operator) see every project and extract."""
+        return self.allows(caller, perms.EXTRACTS_READ_ALL, ANALYTICS)
+
     async def require(self, caller: Caller, perm: Permission, purpose: str, action: str) -> None:
         """Raise (audited by the Guard) unless the caller holds ``perm`` for ``purpose``."""
         await self.guard.require(caller.for_purpose(purpose), perm, action, lawful_basis=False)
@@ -121,11 +117,17 @@ class ProjectGuard:
 
 
 class ProjectService:
-    """Projects, members, budgets, key rotation and re-identification (opens its own transactions)."""
+    """Projects, members, budgets, key rotation and re-identification on the session it is given.
 
-    def __init__(self, db: Database, guard: ProjectGuard, pseudonyms: Pseudonymizer,
-                 clock: Callable[[], datetime] = utcnow) -> None:
-        self._db = db
+    It never opens or commits a transaction (:class:`vault.privacy.runner.ProjectRunner` does). A change
+    is admitted first (:meth:`admit`, in a read transaction, so a denial's durable entry is not queued
+    behind the write lock), then made in a write transaction with its audit entry.
+    """
+
+    def __init__(self, session: AsyncSession, guard: ProjectGuard, pseudonyms: Pseudonymizer,
+                 clock: Callable[[], datetime] = utcnow, *, repo: ProjectStore | None = None) -> None:
+        self._session = session
+        self._repo = repo if repo is not None else ProjectRepository(session)
         self._guard = guard
         self._pseudonyms = pseudonyms
         self._clock = clock
@@ -135,96 +137,100 @@ class ProjectService:
     async def projects(self, caller: Caller) -> list[Project]:
         """Every project for compliance officers; an analyst's own projects otherwise."""
         await self._guard.require(caller, perms.PROJECTS_READ, ANALYTICS, "project.list")
-        async with self._db.read() as session:
-            q = select(ProjectRow).order_by(ProjectRow.name)
-            if not self.sees_all(caller):
-                assert caller.principal is not None
-                q = q.join(ProjectMemberRow, ProjectMemberRow.project_id == ProjectRow.id).where(
-                    ProjectMemberRow.principal_id == caller.principal.id)
-            rows = (await session.scalars(q)).all()
-            return [await self._view(session, r) for r in rows]
+        member = None
+        if not self.sees_all(caller):
+            assert caller.principal is not None
+            member = caller.principal.id
+        return [await self._view(r) for r in await self._repo.listed(member)]
 
     async def get(self, project_id: uuid.UUID, caller: Caller) -> Project:
         """One project (404 for an analyst who is not a member)."""
         await self._guard.require(caller, perms.PROJECTS_READ, ANALYTICS, "project.read")
-        async with self._db.read() as session:
-            row = await self.visible(session, project_id, caller, "project.read")
-            return await self._view(session, row)
+        return await self._view(await self.visible(project_id, caller, "project.read"))
 
     def sees_all(self, caller: Caller) -> bool:
         """Compliance officers (and the local operator) see every project and extract."""
-        return self._guard.allows(caller, perms.EXTRACTS_READ_ALL, ANALYTICS)
+        return self._guard.sees_all(caller)
 
-    async def visible(self, session: AsyncSession, project_id: uuid.UUID, caller: Caller, action: str) -> ProjectRow:
+    async def visible(self, project_id: uuid.UUID, caller: Caller, action: str) -> ProjectRow:
         """The project, if the caller may see it.
 
         Raises:
             ProjectNotFoundError: no such project, or the analyst is not a member (audited as a denial).
         """
-        row = await session.get(ProjectRow, project_id)
-        if row is not None and (self.sees_all(caller) or await self.is_member(session, row.id, caller)):
+        row = await self._repo.get(project_id)
+        if row is not None and (self.sees_all(caller) or await self.is_member(row.id, caller)):
             return row
         missing = ProjectNotFoundError(f"no analysis project {project_id} among yours")
         if row is not None:
             await self._guard.deny(caller, action, missing, ANALYTICS, f"project={project_id} not a member")
         raise missing
 
-    async def _check_visible(self, project_id: uuid.UUID, caller: Caller, action: str) -> None:
-        """:meth:`visible` in a read transaction, before a change opens its write transaction.
-
-        A denial is then recorded through the Guard's durable audit path with no write transaction held
-        (inside one, SQLite's write lock would keep the entry from committing before the error leaves).
-        """
-        async with self._db.read() as session:
-            await self.visible(session, project_id, caller, action)
-
-    @staticmethod
-    async def _row(session: AsyncSession, project_id: uuid.UUID) -> ProjectRow:
-        """The project row to change (checked visible by :meth:`_check_visible` just before)."""
-        row = await session.get(ProjectRow, project_id)
+    async def _row(self, project_id: uuid.UUID) -> ProjectRow:
+        """The project row to change (admitted by :meth:`admit` just before)."""
+        row = await self._repo.get(project_id)
         if row is None:
             raise ProjectNotFoundError(f"no analysis project {project_id} among yours")
         return row
 
-    async def by_name(self, session: AsyncSession, name: str) -> ProjectRow | None:
+    async def by_name(self, name: str) -> ProjectRow | None:
         """The project named ``name``."""
-        return (await session.scalars(select(ProjectRow).where(ProjectRow.name == name))).first()
+        return await self._repo.by_name(name)
 
-    async def is_member(self, session: AsyncSession, project_id: uuid.UUID, caller: Caller) -> bool:
+    async def is_member(self, project_id: uuid.UUID, caller: Caller) -> bool:
         """Whether the caller is a member of the project."""
         if caller.principal is None:
             return True
-        return await session.get(ProjectMemberRow, (project_id, caller.principal.id)) is not None
+        return await self._repo.is_member(project_id, caller.principal.id)
 
-    async def require_member(self, session: AsyncSession, name: str, caller: Caller, action: str) -> ProjectRow:
+    async def require_member(self, name: str, caller: Caller, action: str) -> ProjectRow:
         """The project named ``name``, which the caller must be a member of.
 
         Raises:
             ProjectNotFoundError: unknown project name.
             NotAMemberError: the caller is not a member (audited).
         """
-        row = await self.by_name(session, name)
+        row = await self.by_name(name)
         if row is None:
             raise ProjectNotFoundError(f"no analysis project named {name!r}; a compliance officer creates projects "
                                        "(POST /v1/projects)")
-        if not await self.is_member(session, row.id, caller):
+        if not await self.is_member(row.id, caller):
             await self._guard.deny(caller, action, NotAMemberError(f"you are not a member of analysis project "
                                                                    f"{name!r}"), ANALYTICS, f"project={row.id}")
         return row
 
-    async def _view(self, session: AsyncSession, row: ProjectRow) -> Project:
-        members = list((await session.scalars(select(ProjectMemberRow.principal_id).where(
-            ProjectMemberRow.project_id == row.id).order_by(ProjectMemberRow.added_at))).all())
+    async def _view(self, row: ProjectRow) -> Project:
         return Project(row.id, row.name, row.description, row.epsilon_budget, row.epsilon_spent, row.key_version,
-                       members, row.created_by, row.created_at)
+                       await self._repo.members(row.id), row.created_by, row.created_at)
+
+    async def ledger(self, project_id: uuid.UUID, caller: Caller, limit: int = 100) -> list[EpsilonSpendRow]:
+        """The project's most recent ε charges."""
+        await self._guard.require(caller, perms.PROJECTS_READ, ANALYTICS, "project.ledger")
+        await self.visible(project_id, caller, "project.ledger")
+        return await self._repo.ledger(project_id, limit)
 
     # -- managing (compliance officers) ------------------------------------------------------------------
+
+    async def admit(self, project_id: uuid.UUID, caller: Caller, action: str, *,
+                    epsilon_budget: float | None = None) -> None:
+        """Whether a compliance officer may change the project (run it in a read transaction first).
+
+        Raises:
+            AccessDeniedError: no ``projects:manage`` (audited).
+            InvalidInputError: ``epsilon_budget`` (when given) out of range.
+            ProjectNotFoundError: no such project, or not visible to the caller (audited).
+        """
+        await self._guard.require(caller, perms.PROJECTS_MANAGE, ANALYTICS, action)
+        if epsilon_budget is not None:
+            _check_budget(epsilon_budget)
+        await self.visible(project_id, caller, action)
 
     async def create(self, name: str, caller: Caller, *, description: str | None = None,
                      epsilon_budget: float = 0.0, members: list[uuid.UUID] | None = None) -> Project:
         """Create a project (its name keys the pseudonyms of its extracts).
 
         Raises:
+            AccessDeniedError: no ``projects:manage`` (audited, before any statement runs).
             InvalidInputError: a bad name or budget.
             ProjectExistsError: the name is taken.
         """
@@ -236,110 +242,70 @@ class ProjectService:
         now = self._clock()
         row = ProjectRow(id=new_id(), name=name, description=description, epsilon_budget=epsilon_budget,
                          epsilon_spent=0.0, key_version=1, created_by=caller.actor.name, created_at=now, updated_at=now)
-        try:
-            async with self._db.write() as session:
-                session.add(row)
-                await session.flush()
-                for pid in list(members or ()):
-                    session.add(ProjectMemberRow(project_id=row.id, principal_id=pid, added_by=caller.actor.name,
-                                                 added_at=now))
-                await session.flush()
-                await self._guard.record(caller, "project.create", f"project={row.id} budget={epsilon_budget:g} "
-                                         f"members={len(members or [])}", ANALYTICS, session)
-                return await self._view(session, row)
-        except IntegrityError:
-            raise ProjectExistsError(f"an analysis project named {name!r} exists already") from None
+        await self._repo.add(row, [ProjectMemberRow(project_id=row.id, principal_id=pid, added_by=caller.actor.name,
+                                                    added_at=now) for pid in list(members or ())])
+        await self._guard.record(caller, "project.create", f"project={row.id} budget={epsilon_budget:g} "
+                                 f"members={len(members or [])}", ANALYTICS, self._session)
+        return await self._view(row)
 
     async def add_member(self, project_id: uuid.UUID, principal_id: uuid.UUID, caller: Caller) -> Project:
-        """Add an analyst to the project (idempotent)."""
-        await self._guard.require(caller, perms.PROJECTS_MANAGE, ANALYTICS, "project.member_add")
-        await self._check_visible(project_id, caller, "project.member_add")
-        async with self._db.write() as session:
-            row = await self._row(session, project_id)
-            if await session.get(ProjectMemberRow, (project_id, principal_id)) is None:
-                session.add(ProjectMemberRow(project_id=project_id, principal_id=principal_id,
-                                             added_by=caller.actor.name, added_at=self._clock()))
-                await session.flush()
-            await self._guard.record(caller, "project.member_add", f"project={project_id} principal={principal_id}",
-                                     ANALYTICS, session)
-            return await self._view(session, row)
+        """Add an analyst to the project (idempotent; admitted by :meth:`admit`)."""
+        row = await self._row(project_id)
+        await self._repo.add_member(ProjectMemberRow(project_id=project_id, principal_id=principal_id,
+                                                     added_by=caller.actor.name, added_at=self._clock()))
+        await self._guard.record(caller, "project.member_add", f"project={project_id} principal={principal_id}",
+                                 ANALYTICS, self._session)
+        return await self._view(row)
 
     async def remove_member(self, project_id: uuid.UUID, principal_id: uuid.UUID, caller: Caller) -> Project:
-        """Remove an analyst from the project."""
-        await self._guard.require(caller, perms.PROJECTS_MANAGE, ANALYTICS, "project.member_remove")
-        await self._check_visible(project_id, caller, "project.member_remove")
-        async with self._db.write() as session:
-            row = await self._row(session, project_id)
-            member = await session.get(ProjectMemberRow, (project_id, principal_id))
-            if member is not None:
-                await session.delete(member)
-                await session.flush()
-            await self._guard.record(caller, "project.member_remove",
-                                     f"project={project_id} principal={principal_id}", ANALYTICS, session)
-            return await self._view(session, row)
+        """Remove an analyst from the project (admitted by :meth:`admit`)."""
+        row = await self._row(project_id)
+        await self._repo.remove_member(project_id, principal_id)
+        await self._guard.record(caller, "project.member_remove",
+                                 f"project={project_id} principal={principal_id}", ANALYTICS, self._session)
+        return await self._view(row)
 
     async def set_budget(self, project_id: uuid.UUID, epsilon_budget: float, caller: Caller) -> Project:
-        """Set the project's total ε budget (what was spent stays spent)."""
-        await self._guard.require(caller, perms.PROJECTS_MANAGE, ANALYTICS, "project.budget_set")
+        """Set the project's total ε budget; what was spent stays spent (admitted by :meth:`admit`)."""
         _check_budget(epsilon_budget)
-        await self._check_visible(project_id, caller, "project.budget_set")
-        async with self._db.write() as session:
-            row = await self._row(session, project_id)
-            before = row.epsilon_budget
-            row.epsilon_budget = epsilon_budget
-            row.updated_at = self._clock()
-            await session.flush()
-            await self._guard.record(caller, "project.budget_set", f"project={project_id} budget={before:g}->"
-                                     f"{epsilon_budget:g} spent={row.epsilon_spent:g}", ANALYTICS, session)
-            return await self._view(session, row)
+        row = await self._row(project_id)
+        before = row.epsilon_budget
+        row.epsilon_budget = epsilon_budget
+        row.updated_at = self._clock()
+        await self._repo.save(row)
+        await self._guard.record(caller, "project.budget_set", f"project={project_id} budget={before:g}->"
+                                 f"{epsilon_budget:g} spent={row.epsilon_spent:g}", ANALYTICS, self._session)
+        return await self._view(row)
 
     async def rotate_key(self, project_id: uuid.UUID, caller: Caller) -> Project:
-        """Start a new pseudonym key version: later extracts do not link to earlier ones."""
-        await self._guard.require(caller, perms.PROJECTS_MANAGE, ANALYTICS, "project.key_rotate")
-        await self._check_visible(project_id, caller, "project.key_rotate")
-        async with self._db.write() as session:
-            row = await self._row(session, project_id)
-            row.key_version += 1
-            row.updated_at = self._clock()
-            await session.flush()
-            await self._guard.record(caller, "project.key_rotate", f"project={project_id} key_version="
-                                     f"{row.key_version}", ANALYTICS, session)
-            return await self._view(session, row)
+        """Start a new pseudonym key version: later extracts do not link to earlier ones (admitted by :meth:`admit`)."""
+        row = await self._row(project_id)
+        row.key_version += 1
+        row.updated_at = self._clock()
+        await self._repo.save(row)
+        await self._guard.record(caller, "project.key_rotate", f"project={project_id} key_version="
+                                 f"{row.key_version}", ANALYTICS, self._session)
+        return await self._view(row)
 
-    async def ledger(self, project_id: uuid.UUID, caller: Caller, limit: int = 100) -> list[EpsilonSpendRow]:
-        """The project's most recent ε charges."""
-        await self._guard.require(caller, perms.PROJECTS_READ, ANALYTICS, "project.ledger")
-        async with self._db.read() as session:
-            await self.visible(session, project_id, caller, "project.ledger")
-            return list((await session.scalars(select(EpsilonSpendRow).where(
-                EpsilonSpendRow.project_id == project_id).order_by(EpsilonSpendRow.spent_at.desc()).limit(limit)))
-                .all())
+    async def spend(self, project: ProjectRow, epsilon: float, query: str, caller: Caller) -> float | None:
+        """Charge ``epsilon`` if the budget allows; returns what is left, or None if it does not.
 
-    async def spend(self, session: AsyncSession, project: ProjectRow, epsilon: float, query: str,
-                    caller: Caller) -> float | None:
-        """Charge ``epsilon`` in ``session`` if the budget allows; returns what is left, or None if it does not.
-
-        One conditional UPDATE, so concurrent queries in any number of processes never overspend.
+        One conditional UPDATE (:meth:`ProjectStore.charge`), so concurrent queries in any number of processes
+        never overspend; the ledger row is written in the same transaction.
         """
-        done = await session.execute(
-            update(ProjectRow).where(ProjectRow.id == project.id,
-                                     ProjectRow.epsilon_spent + epsilon <= ProjectRow.epsilon_budget + 1e-9)
-            .values(epsilon_spent=ProjectRow.epsilon_spent + epsilon).returning(
-                ProjectRow.epsilon_budget - ProjectRow.epsilon_spent))
-        left = done.scalar()
+        left = await self._repo.charge(project.id, epsilon)
         if left is None:
             return None
-        session.add(EpsilonSpendRow(id=new_id(), project_id=project.id,
-                                    principal_id=caller.principal.id if caller.principal else None,
-                                    actor_name=caller.actor.name, query=query[:500], epsilon=epsilon,
-                                    spent_at=self._clock()))
-        return max(0.0, float(left))
+        await self._repo.add_spend(EpsilonSpendRow(
+            id=new_id(), project_id=project.id, principal_id=caller.principal.id if caller.principal else None,
+            actor_name=caller.actor.name, query=query[:500], epsilon=epsilon, spent_at=self._clock()))
+        return max(0.0, left)
 
     # -- re-identification -------------------------------------------------------------------------------
 
     async def reidentify(self, project_id: uuid.UUID, pseudonym: str, caller: Caller, *, reason_code: str,
                          case_reference: str) -> Reidentified:
-        """The customer behind ``pseudonym`` in the project (any of its key versions).
+        """The customer behind ``pseudonym`` in the project (any of its key versions); run it in a read transaction.
 
         Raises:
             AccessDeniedError: not a compliance officer acting for legal claims (audited).
@@ -356,9 +322,8 @@ class ProjectService:
         pseudonym = pseudonym.strip().lower()
         if not re.fullmatch(r"[a-z2-7]{26}", pseudonym):
             raise InvalidInputError("pseudonym: 26 base32 characters", field="pseudonym")
-        async with self._db.read() as session:
-            row = await self.visible(session, project_id, caller, "pseudonym.reidentify")
-            found = await self._scan(session, row, pseudonym)
+        row = await self.visible(project_id, caller, "pseudonym.reidentify")
+        found = await self._scan(row, pseudonym)
         detail = (f"project={project_id} reason={reason_code} case={case_reference} "
                   f"key_version={found.key_version if found else '-'}")
         if found is None:
@@ -372,15 +337,12 @@ class ProjectService:
             request_id=caller.request_id, client_ip=caller.client_ip, detail=detail))
         return found
 
-    async def _scan(self, session: AsyncSession, row: ProjectRow, pseudonym: str) -> Reidentified | None:
+    async def _scan(self, row: ProjectRow, pseudonym: str) -> Reidentified | None:
         """Recompute the project's pseudonyms over every customer id (ids only; nothing decrypted)."""
         versions = [self._pseudonyms.for_project(row.name, v) for v in range(row.key_version, 0, -1)]
         last: uuid.UUID | None = None
         while True:
-            q = select(CustomerRow.id, CustomerRow.status).order_by(CustomerRow.id).limit(_SCAN_PAGE)
-            if last is not None:
-                q = q.where(CustomerRow.id > last)
-            page = (await session.execute(q)).all()
+            page = await self._repo.customer_page(last, _SCAN_PAGE)
             if not page:
                 return None
             packed = b"".join(cid.bytes for cid, _ in page)

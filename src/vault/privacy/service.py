@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
-from sqlalchemy import select
 
 from vault.access import permissions as perms
 from vault.audit.entry import AuditEvent, Outcome
@@ -43,7 +42,7 @@ from vault.privacy.collect import (
 )
 from vault.privacy.errors import ExtractSpecError, ReleaseRefusedError, TargetUnmeetableError
 from vault.privacy.generalize import generalize
-from vault.privacy.models import ProjectRow
+from vault.privacy.repository import ProjectRepository
 from vault.privacy.spec import RangeFilter, resolve
 from vault.privacy.writer import StagedFile, manifest_path, output_format, write_frame, write_json
 
@@ -52,17 +51,17 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from numpy.typing import NDArray
+    from sqlalchemy.ext.asyncio import AsyncSession
 
     from vault.access.caller import Caller
     from vault.access.guard import Guard
     from vault.audit.log import AuditLog
     from vault.crypto.keyring import Keyring
-    from vault.db.engine import Database
     from vault.lib.pii import PiiPort
     from vault.policy.catalogue import FieldCatalogue
     from vault.policy.purposes import PurposeCatalogue
     from vault.privacy.behaviour import SegmentScope, SegmentScopes
-    from vault.privacy.collect import Collected
+    from vault.privacy.collect import Collected, CollectTask
     from vault.privacy.spec import ExtractPlan, ExtractSpec
 
 Clock = Callable[[], datetime]
@@ -79,7 +78,8 @@ PSEUDONYM_WIDTH = 26
 class ExtractDeps:
     """Collaborators of :class:`ExtractService`, built once per process."""
 
-    db: Database
+    #: The database URL the population's worker processes connect to (:mod:`vault.privacy.collect`).
+    url: str
     keyring: Keyring
     catalogue: FieldCatalogue
     purposes: PurposeCatalogue
@@ -99,6 +99,26 @@ class ExtractResult:
     manifest: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """An admitted extract: the resolved plan, the output format, when it was made, and its segment scope."""
+
+    plan: ExtractPlan
+    format: str
+    generated_at: datetime
+    reference: date
+    scope: SegmentScope | None
+
+
+@dataclass(frozen=True)
+class Planned:
+    """The population's id ranges, the project's pseudonym key version and the started workers."""
+
+    tasks: list[CollectTask]
+    key_version: int
+    executor: Executor
+
+
 @dataclass
 class _Population:
     """The eligible customers' pseudonyms and decrypted values (columnar), plus what was skipped."""
@@ -115,7 +135,10 @@ class _Population:
 
 
 class ExtractService:
-    """Builds extracts; opens its own read transaction and audits through the group-commit log."""
+    """Builds extracts in three steps, and never opens a transaction (:class:`vault.privacy.runner.ExtractRunner`
+    runs them): :meth:`prepare` (authorize, segment scope), :meth:`plan` on a read transaction (the id ranges),
+    :meth:`build` outside any (workers read the database themselves; audited through the group-commit log).
+    """
 
     def __init__(self, deps: ExtractDeps, detector: PiiPort, *, partition_rows: int = PARTITION_ROWS,
                  workers: int | None = None) -> None:
@@ -124,17 +147,13 @@ class ExtractService:
         self._partition_rows = partition_rows
         self._workers = workers
 
-    async def create(self, spec: ExtractSpec, out: Path, caller: Caller, *, spec_sha256: str,
-                     progress: Progress | None = None) -> ExtractResult:
-        """Build, check, audit and write the extract described by ``spec`` to ``out`` (+ its manifest).
+    async def prepare(self, spec: ExtractSpec, out: Path, caller: Caller) -> Prepared:
+        """Resolve the spec, authorize the caller and find the segment scope (runs no statement of its own).
 
         Raises:
             ExtractSpecError / DirectIdentifierError: the spec asks for something not allowed.
             AccessDeniedError: the caller's role may not create extracts for the purpose (audited).
-            TargetUnmeetableError: k / l cannot be met within ``max_suppression`` even at the top of every
-                ladder (audited, with the worst classes; nothing written).
-            ReleaseRefusedError: the release gate found structured identifiers (audited; nothing written).
-            ExtractWriteError, AuditWriteError: nothing is left at ``out``.
+            SegmentNotFoundError / SegmentStateError: the spec's segment version cannot scope an extract (audited).
         """
         fmt = output_format(out)
         plan = resolve(spec, self._d.catalogue, self._d.purposes)
@@ -142,7 +161,45 @@ class ExtractService:
         generated_at = self._d.clock()
         reference = spec.reference_date or generated_at.date()
         scope = await self._scope(plan, caller)
-        population = await self._collect(plan, generated_at, progress or _no_progress, scope)
+        return Prepared(plan, fmt, generated_at, reference, scope)
+
+    async def plan(self, session: AsyncSession, prepared: Prepared) -> Planned:
+        """Cut the eligible population into id ranges on ``session`` (a read transaction) and start the workers.
+
+        The caller passes the result to :meth:`build`, which shuts the workers down.
+        """
+        plan = prepared.plan
+        fields = tuple(sorted(plan.fields))
+        provider = self._d.keyring.provider
+        executor: Executor | None = None
+        try:
+            # A project registered for analysts may have rotated its pseudonym key; a CLI-only project is version 1.
+            key_version = await ProjectRepository(session).key_version(plan.spec.project) or 1
+            pseudonyms = self._d.keyring.pseudonyms.for_project(plan.spec.project, key_version)
+            total = await count_customers(session)
+            executor = executor_for(total, provider, self._workers)  # its workers start while we plan
+            tasks, _ = await plan_tasks(session, self._d.url, plan.purpose, prepared.generated_at, fields,
+                                        plan.filters, provider, pseudonyms, self._partition_rows, total=total)
+        except BaseException:
+            if executor is not None:
+                executor.shutdown(wait=False, cancel_futures=True)
+            raise
+        return Planned(tasks, key_version, executor)
+
+    async def build(self, prepared: Prepared, planned: Planned, out: Path, caller: Caller, *, spec_sha256: str,
+                    progress: Progress | None = None) -> ExtractResult:
+        """Read and decrypt the planned population, anonymize it, gate, audit and write it to ``out`` (+ manifest).
+
+        Raises:
+            TargetUnmeetableError: k / l cannot be met within ``max_suppression`` even at the top of every
+                ladder (audited, with the worst classes; nothing written).
+            ReleaseRefusedError: the release gate found structured identifiers (audited; nothing written).
+            ExtractWriteError, AuditWriteError: nothing is left at ``out``.
+        """
+        plan, fmt, scope, reference = prepared.plan, prepared.format, prepared.scope, prepared.reference
+        spec = plan.spec
+        generated_at = prepared.generated_at
+        population = await self._collect(plan, planned, progress or _no_progress, scope)
         if scope is not None:
             _attach_behaviour(plan, population, scope)
         sensitive = {s.field: _generalized(s.step, population.values[s.field], reference)
@@ -220,32 +277,21 @@ class ExtractService:
             await self._audit_failure(plan, caller, Outcome.FAILED, f"segment={plan.spec.segment} {exc.code}")
             raise
 
-    async def _collect(self, plan: ExtractPlan, at: datetime, progress: Progress,
+    async def _collect(self, plan: ExtractPlan, planned: Planned, progress: Progress,
                        scope: SegmentScope | None = None) -> _Population:
         """Eligible customers with a lawful basis, read and decrypted per id range (see :mod:`.collect`).
 
         With a segment scope, only its members are decrypted (the others are counted in ``outside_segment``).
+        Shuts the planned workers down.
         """
         fields = tuple(sorted(plan.fields))
-        provider = self._d.keyring.provider
-        executor: Executor | None = None
         futures: list[asyncio.Future[Collected]] = []
         try:
-            async with self._d.db.read() as session:
-                # A project registered for analysts may have rotated its pseudonym key; a CLI-only project is
-                # version 1.
-                version = await session.scalar(select(ProjectRow.key_version)
-                                               .where(ProjectRow.name == plan.spec.project))
-                pop_key_version = int(version or 1)
-                pseudonyms = self._d.keyring.pseudonyms.for_project(plan.spec.project, pop_key_version)
-                total = await count_customers(session)
-                executor = executor_for(total, provider, self._workers)  # its workers start while we plan
-                tasks, _ = await plan_tasks(session, self._d.db.url, plan.purpose, at, fields, plan.filters,
-                                            provider, pseudonyms, self._partition_rows, total=total)
+            tasks = planned.tasks
             if scope is not None:
                 tasks = scope_tasks(tasks, sorted(scope.frame.get_column("customer_id").to_list()))
-            pop = _Population(SubjectList(), [], {name: [] for name in fields}, key_version=pop_key_version)
-            futures = [asyncio.wrap_future(f) for f in run_all(executor, tasks)]
+            pop = _Population(SubjectList(), [], {name: [] for name in fields}, key_version=planned.key_version)
+            futures = [asyncio.wrap_future(f) for f in run_all(planned.executor, tasks)]
             for done, future in enumerate(futures, start=1):
                 part = await future
                 pop.subjects.extend_packed(part.ids)
@@ -264,8 +310,7 @@ class ExtractService:
             await asyncio.gather(*futures, return_exceptions=True)
             raise
         finally:
-            if executor is not None:
-                executor.shutdown(wait=False, cancel_futures=True)
+            planned.executor.shutdown(wait=False, cancel_futures=True)
         return pop
 
     async def _release_gate(self, plan: ExtractPlan, frame: pl.DataFrame, caller: Caller,
