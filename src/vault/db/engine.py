@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
+import os
 import time
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, cast
@@ -95,6 +98,7 @@ class Database:
         self._write_lock: asyncio.Lock | None = None
         self._write_owner: asyncio.Task[Any] | None = None
         self._lock_dbapi: Any = None
+        self._turn: WriterTurn | None = None
         # SQLite point reads go straight through sqlite3 (vault.db.direct_sqlite): a primary-key SELECT on
         # a local file takes microseconds, less than SQLAlchemy's execution path around it.
         self._point_reads: PointReads | None = None
@@ -104,6 +108,8 @@ class Database:
             database = make_url(self.url).database or ":memory:"
             uri = database.startswith("file:")
             self._point_reads = PointReads(database, uri=uri, setup=sqlite_pragmas)
+            if database != ":memory:" and "mode=memory" not in database and not uri:
+                self._turn = WriterTurn(f"{database}-writer.lock")
             if database != ":memory:" and "mode=memory" not in database:
                 self._checkpoints = WalCheckpoints(database, uri=uri)
                 for eng in (self.engine, self.audit_engine):
@@ -154,8 +160,10 @@ class Database:
             self._lock_dbapi = dbapi
             self._write_owner = asyncio.current_task()
         try:
+            if self._turn is not None:
+                self._turn.take()
             _begin_immediate(dbapi)
-        except Exception:
+        except BaseException:
             self._release(dbapi)
             raise
 
@@ -166,6 +174,8 @@ class Database:
         if self._lock_dbapi is not None and self._lock_dbapi is dbapi and self._write_lock is not None:
             self._lock_dbapi = None
             self._write_owner = None
+            if self._turn is not None:
+                self._turn.give()
             self._write_lock.release()
 
     def holds_write_lock(self) -> bool:
@@ -234,6 +244,8 @@ class Database:
         if self._checkpoints is not None:
             self._checkpoints.close()
             self._checkpoints = None
+        if self._turn is not None:
+            self._turn.close()
 
 
 class _OnDemandSession:
@@ -282,6 +294,55 @@ def _no_busy_handler(dbapi_conn: Any, _record: Any) -> None:
 #: saturated), with 0.5 ms it changes hands sooner (983-986 rps, at about 0.3 ms more CPU per request spent on
 #: the attempts; same bench, alternating runs); 0.3 ms polled too often (911-956 rps).
 LOCK_POLL_MAX_S = 0.0005
+
+
+class WriterTurn:
+    """The vault's processes take turns at SQLite's write lock through an advisory lock on a file beside the
+    database (``flock``): a write transaction that finds the other process's turn in progress waits for it in a
+    thread, woken by the kernel the moment it ends, instead of retrying ``BEGIN IMMEDIATE`` on a timer.
+
+    An optimization only: SQLite's own lock still decides (writers that take no turn, like the audit group
+    commit, are met by :func:`_begin_immediate`'s retries), and the kernel drops a dead process's turn.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._fd: int | None = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        self._held = False
+
+    def take(self) -> None:
+        """Wait for this process's turn (runs in SQLAlchemy's greenlet, one caller at a time per process)."""
+        fd = self._fd
+        if fd is None or self._held:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            waiting = asyncio.get_running_loop().run_in_executor(None, fcntl.flock, fd, fcntl.LOCK_EX)
+            try:
+                await_only(asyncio.shield(waiting))
+            except BaseException:
+                # Cancelled (or timed out) while the thread still waits: give the turn back once it comes.
+                waiting.add_done_callback(lambda f: f.cancelled() or f.exception() or self._unlock(fd))
+                raise
+        self._held = True
+
+    def give(self) -> None:
+        """End this process's turn (after COMMIT or ROLLBACK)."""
+        if self._held and self._fd is not None:
+            self._held = False
+            self._unlock(self._fd)
+
+    @staticmethod
+    def _unlock(fd: int) -> None:
+        with contextlib.suppress(OSError):  # closed meanwhile: the kernel released it
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        """Close the lock file (its lock goes with it)."""
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            self._held = False
+            os.close(fd)
 
 
 def _begin_immediate(dbapi: Any, timeout: float = BUSY_TIMEOUT_S) -> None:
