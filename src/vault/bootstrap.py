@@ -57,10 +57,9 @@ if TYPE_CHECKING:
     from vault.privacy.runner import ExtractRunner, ProjectRunner, StatsRunner
     from vault.rights.archive import StatutoryArchive
     from vault.rights.deps import RightsDeps
-    from vault.rights.oversight import OversightService
+    from vault.rights.oversight import OversightDeps
     from vault.rights.provision import ProvisionDeps, ProvisionService, UsageNotices
-    from vault.rights.retention import RetentionService
-    from vault.rights.runner import RightsRunner
+    from vault.rights.runner import OversightRunner, RetentionJob, RightsRunner
     from vault.segments.base import SegmentDeps
     from vault.segments.importer import BehaviourImporter
     from vault.segments.labels import LabelService
@@ -361,14 +360,11 @@ class Vault:
 
         return RightsRunner(self.rights_deps)
 
-    def retention(self) -> RetentionService:
-        """Retention runs (erase or pseudonymize customers past retention)."""
-        from vault.rights.journal import ErasureJournal
-        from vault.rights.retention import RetentionService
+    def retention(self) -> RetentionJob:
+        """Retention runs (erase or pseudonymize customers past retention), one transaction per batch."""
+        from vault.rights.runner import RetentionJob
 
-        p = self.policies
-        return RetentionService(self.db, self.keyring, p.catalogue, p.purposes, self.audit,
-                                ErasureJournal(self.settings.rights.erasure_journal), statutes=p.statutes)
+        return RetentionJob(self.rights_deps)
 
     def archive(self, session: AsyncSession) -> StatutoryArchive:
         """Reads of the statutory archive (``archive:read``, audited durably: a read transaction) on ``session``."""
@@ -376,15 +372,21 @@ class Vault:
 
         return StatutoryArchive(session, self.keyring, self.guard, self.audit)
 
-    def oversight(self) -> OversightService:
-        """Breach impact and the monthly inspection (compliance officers; opens its own transactions)."""
+    @cached_property
+    def oversight_deps(self) -> OversightDeps:
+        """Collaborators of the oversight use cases (built once per process)."""
         from vault.audit.inspection import InspectionSettings
-        from vault.rights.oversight import OversightDeps, OversightService
+        from vault.rights.oversight import OversightDeps
 
         a = self.settings.audit
-        return OversightService(OversightDeps(
-            self.db, self.policies.catalogue, self.guard, self.audit,
-            InspectionSettings(a.off_hours_start, a.off_hours_end, a.denial_spike), a.retention_days))
+        return OversightDeps(self.db, self.policies.catalogue, self.guard, self.audit,
+                             InspectionSettings(a.off_hours_start, a.off_hours_end, a.denial_spike), a.retention_days)
+
+    def oversight(self) -> OversightRunner:
+        """Breach impact and the monthly inspection (compliance officers), each in a read transaction."""
+        from vault.rights.runner import OversightRunner
+
+        return OversightRunner(self.oversight_deps)
 
     @cached_property
     def provision_deps(self) -> ProvisionDeps:

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,18 +30,18 @@ from vault.rights.archive import ArchivedRecord
 from vault.rights.errors import ErasureHeldError
 from vault.rights.journal import ErasureJournal
 from vault.rights.models import StatutoryArchiveRow
-from vault.rights.retention import RetentionService
+from vault.rights.runner import RetentionJob
 
 TAX_OFFICER = "tax_reporting"
 
 
-def retention(vault: Vault, **days: int) -> RetentionService:
-    """A retention service whose purposes keep data ``days[purpose]`` days (the shipped policy otherwise)."""
+def retention(vault: Vault, **days: int) -> RetentionJob:
+    """A retention job whose purposes keep data ``days[purpose]`` days (the shipped policy otherwise)."""
     p = vault.policies
     purposes = PurposeCatalogue({q.id: q.model_copy(update={"retention_days": days[q.id]}) if q.id in days else q
                                  for q in p.purposes}, p.purposes.controller)
-    return RetentionService(vault.db, vault.keyring, p.catalogue, purposes, vault.audit,
-                            ErasureJournal(vault.settings.rights.erasure_journal), statutes=p.statutes)
+    return RetentionJob(replace(vault.rights_deps, purposes=purposes,
+                                journal=ErasureJournal(vault.settings.rights.erasure_journal)))
 
 
 async def deleted_days_ago(vault: Vault, cid: uuid.UUID, days: int) -> None:

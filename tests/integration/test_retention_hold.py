@@ -26,8 +26,7 @@ from vault.customers.models import CustomerRow
 from vault.rights.erasure import ErasureProposal, ErasureResult
 from vault.rights.errors import SecondApprovalError
 from vault.rights.journal import ErasureJournal
-from vault.rights.retention import RetentionService
-from vault.rights.runner import RightsRunner
+from vault.rights.runner import RetentionJob, RightsRunner
 
 
 async def test_retention_keeps_restricted_and_held_customers(vault: Vault, principals: dict[str, Creds]) -> None:
@@ -43,9 +42,8 @@ async def test_retention_keeps_restricted_and_held_customers(vault: Vault, princ
     async with vault.db.write() as session:
         await session.execute(update(CustomerRow).where(CustomerRow.id.in_([plain, restricted, held]))
                               .values(deleted_at=datetime.now(UTC) - timedelta(days=4000)))
-    p = vault.policies
-    retention = RetentionService(vault.db, vault.keyring, p.catalogue, p.purposes, vault.audit,
-                                 ErasureJournal(vault.settings.rights.erasure_journal))
+    retention = RetentionJob(replace(vault.rights_deps, collection=None,
+                                     journal=ErasureJournal(vault.settings.rights.erasure_journal)))
     report = await retention.run(OP)
     due = {d.customer_id for d in report.due}
     assert plain in due and restricted not in due and held not in due

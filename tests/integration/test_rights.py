@@ -34,8 +34,7 @@ from vault.rights.errors import (
 )
 from vault.rights.journal import ErasureJournal
 from vault.rights.models import FieldHistoryRow, RightsRequestRow
-from vault.rights.retention import RetentionService
-from vault.rights.runner import RightsRunner
+from vault.rights.runner import RetentionJob, RightsRunner
 
 OP = Caller(None, purpose="service_delivery", operator="tests")
 LEGAL = Caller(None, purpose="legal_claims", operator="tests")
@@ -325,16 +324,15 @@ async def test_retention_erases_or_pseudonymizes_customers_past_retention(vault:
     async with vault.db.write() as session:
         await session.execute(update(CustomerRow).where(CustomerRow.id.in_([old_id, pseudo_id]))
                               .values(deleted_at=long_ago))
-    p = vault.policies
     journal = ErasureJournal(vault.settings.rights.erasure_journal)
-    retention = RetentionService(vault.db, vault.keyring, p.catalogue, p.purposes, vault.audit, journal)
+    retention = RetentionJob(replace(vault.rights_deps, collection=None, journal=journal))
     before = len(list(journal.entries()))
     dry = await retention.run(OP, dry_run=True)
     due = {d.customer_id for d in dry.due}
     assert {old_id, pseudo_id} <= due and recent_id not in due and active_id not in due
     assert dry.applied == 0 and len(list(journal.entries())) == before
     # Pseudonymize one first (mode is per run), then erase the rest.
-    retention_one = RetentionService(vault.db, vault.keyring, p.catalogue, p.purposes, vault.audit, journal)
+    retention_one = RetentionJob(replace(vault.rights_deps, collection=None, journal=journal))
     async with vault.db.write() as session:
         await session.execute(update(CustomerRow).where(CustomerRow.id == old_id).values(status="active"))
     report = await retention_one.run(OP, mode="pseudonymize")

@@ -4,6 +4,10 @@ Both read the audit log (``vault.audit.impact`` and ``vault.audit.inspection`` d
 this service adds what the log alone does not know (the field catalogue's data categories,
 the customers whose DEK a KEK version wraps), checks the caller's permission and audits every
 use: ``audit.impact``, ``audit.inspection`` and the sign-off ``audit.inspection_signoff``.
+
+:class:`OversightService` works on the (read) session it is given; :class:`vault.rights.runner.OversightRunner`
+opens the transactions: one per use case, and for a sign-off a second one that reads the report again, so the
+report shown includes the sign-off just made durable (on SQLite the first transaction's snapshot predates it).
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from vault.customers.models import CustomerRow
 from vault.errors import VaultError
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from vault.access.caller import Caller
     from vault.access.guard import Guard
     from vault.audit.log import AuditLog
@@ -30,7 +36,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class OversightDeps:
-    """Collaborators of :class:`OversightService`."""
+    """Collaborators of :class:`OversightService` (``db``: only :class:`~vault.rights.runner.OversightRunner`)."""
 
     db: Database
     catalogue: FieldCatalogue
@@ -41,9 +47,10 @@ class OversightDeps:
 
 
 class OversightService:
-    """Breach impact and monthly inspections (opens its own transactions)."""
+    """Breach impact and monthly inspections on one read session (the caller opens it)."""
 
-    def __init__(self, deps: OversightDeps) -> None:
+    def __init__(self, session: AsyncSession, deps: OversightDeps) -> None:
+        self._session = session
         self._d = deps
 
     def _categories(self) -> dict[str, str]:
@@ -58,16 +65,15 @@ class OversightService:
         """
         await self._d.guard.require_any_purpose(caller, perms.AUDIT_READ, "audit.impact")
         query.validate()
-        async with self._d.db.read() as session:
-            if query.kek_version is not None:
-                stmt = select(CustomerRow.id, CustomerRow.created_at).where(
-                    CustomerRow.kek_version == query.kek_version)
-                if query.until is not None:
-                    stmt = stmt.where(CustomerRow.created_at < query.until)
-                rows = [(r[0], r[1]) for r in (await session.execute(stmt.order_by(CustomerRow.id))).all()]
-                report = scope_of_key_version(query, rows, self._categories())
-            else:
-                report = await scope_from_log(session, query, self._categories())
+        session = self._session
+        if query.kek_version is not None:
+            stmt = select(CustomerRow.id, CustomerRow.created_at).where(CustomerRow.kek_version == query.kek_version)
+            if query.until is not None:
+                stmt = stmt.where(CustomerRow.created_at < query.until)
+            rows = [(r[0], r[1]) for r in (await session.execute(stmt.order_by(CustomerRow.id))).all()]
+            report = scope_of_key_version(query, rows, self._categories())
+        else:
+            report = await scope_from_log(session, query, self._categories())
         window = f"since={_ts(query.since)} until={_ts(query.until)}"
         await self._d.audit.record_durable(AuditEvent(
             "audit.impact", Outcome.ALLOWED, caller.actor, request_id=caller.request_id, client_ip=caller.client_ip,
@@ -77,34 +83,33 @@ class OversightService:
     async def inspection(self, month: str, caller: Caller) -> InspectionReport:
         """The monthly inspection report for ``month`` (``YYYY-MM``, KST; audited ``audit.inspection``)."""
         await self._d.guard.require_any_purpose(caller, perms.AUDIT_READ, "audit.inspection")
-        async with self._d.db.read() as session:
-            report = await build_inspection(session, month, self._d.inspection,
-                                            retention_days=self._d.log_retention_days)
+        report = await self.report(month)
         await self._d.audit.record_durable(AuditEvent(
             "audit.inspection", Outcome.ALLOWED, caller.actor, request_id=caller.request_id,
             client_ip=caller.client_ip, detail=f"month={month} report_sha256={report.sha256}"))
         return report
 
-    async def sign_off(self, month: str, report_sha256: str, conclusion: str, caller: Caller) -> InspectionReport:
-        """Sign the month's report off (compliance officer): an audit entry naming the report's digest.
+    async def report(self, month: str) -> InspectionReport:
+        """The monthly inspection report for ``month`` as it stands (not audited: the use cases above are)."""
+        return await build_inspection(self._session, month, self._d.inspection,
+                                      retention_days=self._d.log_retention_days)
+
+    async def sign_off(self, month: str, report_sha256: str, conclusion: str, caller: Caller) -> None:
+        """Sign the month's report off (compliance officer): an audit entry naming the report's digest, durable
+        when this returns (read the report again in a new transaction to show it signed).
 
         Raises:
             PermissionDeniedError: the caller may not sign inspections off.
             InspectionMismatchError: the report is no longer the one with ``report_sha256``.
         """
         await self._d.guard.require_any_purpose(caller, perms.AUDIT_SIGNOFF, SIGNOFF_ACTION)
-        async with self._d.db.read() as session:
-            report = await build_inspection(session, month, self._d.inspection,
-                                            retention_days=self._d.log_retention_days)
+        report = await self.report(month)
         try:
             event = signoff_event(report, report_sha256, conclusion, caller.actor, request_id=caller.request_id,
                                   client_ip=caller.client_ip)
         except VaultError as exc:
             await self._d.guard.deny(caller, SIGNOFF_ACTION, exc, context=f"month={month}")
         await self._d.audit.record_durable(event)
-        async with self._d.db.read() as session:
-            return await build_inspection(session, month, self._d.inspection,
-                                          retention_days=self._d.log_retention_days)
 
 
 SIGNOFF_ACTION = "audit.inspection_signoff"

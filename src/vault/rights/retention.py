@@ -9,12 +9,16 @@ every run reports the customers held and why. Archive records whose statutory pe
 destroyed by the same run.
 
 Every erasure is journaled before it commits (nothing is erased without a journal entry).
+
+:class:`RetentionService` works on the session it is given and never commits: one page of plans, one batch of
+customers, the run's closing entry. :class:`vault.rights.runner.RetentionJob` runs it: one read transaction per
+page of plans, one write transaction per batch, then the SQLite WAL scrub.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -27,7 +31,7 @@ from vault.customers.models import CustomerCohortRow, CustomerRow
 from vault.customers.records import customer_key, sealed_field_names
 from vault.customers.repository import apply_changes
 from vault.errors import InvalidInputError
-from vault.lib.clock import as_utc, utcnow
+from vault.lib.clock import as_utc
 from vault.policy.collection import empty_statutes
 from vault.policy.statutes import Cohort
 from vault.rights import archive, shredder
@@ -40,17 +44,10 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from vault.access.caller import Caller
-    from vault.audit.log import AuditLog
-    from vault.crypto.keyring import Keyring
-    from vault.db.engine import Database
-    from vault.policy.catalogue import FieldCatalogue
-    from vault.policy.purposes import PurposeCatalogue
-    from vault.policy.statutes import StatuteRegistry
-    from vault.rights.journal import ErasureJournal
+    from vault.rights.deps import RightsDeps
 
-Clock = Callable[[], datetime]
 MODES = ("erase", "pseudonymize")
-_PAGE = 2000
+PAGE = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,161 +111,159 @@ class Overdue:
     archive_records: int
 
 
-class RetentionService:
-    """Applies retention per field and purpose in batches (see the module docstring)."""
+def build_report(plans: Sequence[FieldPlan], mode: str, dry_run: bool, now: datetime) -> RetentionReport:
+    """A run's report before it acts: the holds, the customers due whole, those with some fields due."""
+    report = RetentionReport(mode, dry_run, now)
+    for p in plans:
+        report.held.extend(p.holds)
+        if not p.acts:
+            continue
+        if p.whole:
+            report.due.append(DueCustomer(p.customer_id, p.ended_at, p.retention_days, p.due_at or p.ended_at))
+        else:
+            report.fields_due.append(FieldsDue(p.customer_id, tuple(sorted(p.destroy)),
+                                               tuple(sorted(n for a in p.archive for n in a.fields)),
+                                               tuple(sorted(p.keep)), p.due_at))
+    return report
 
-    def __init__(self, db: Database, keyring: Keyring, catalogue: FieldCatalogue, purposes: PurposeCatalogue,
-                 audit: AuditLog, journal: ErasureJournal, *, clock: Clock = utcnow,
-                 statutes: StatuteRegistry | None = None) -> None:
-        self._db = db
-        self._keyring = keyring
-        self._catalogue = catalogue
-        self._purposes = purposes
-        self._audit = audit
-        self._journal = journal
-        self._clock = clock
-        self._required = max((p.retention_days for p in purposes if p.required), default=0)
-        self.rules = RetentionRules(purposes, catalogue, statutes or empty_statutes())
+
+def summary(report: RetentionReport) -> str:
+    """The run's audit summary (counts only)."""
+    held = len({h.customer_id for h in report.held if h.kind != "statute"})
+    return (f"{len(report.due)} customers past retention ({report.mode}), {len(report.fields_due)} with some fields "
+            f"past retention, {held} held (restriction or open request)")
+
+
+def overdue_of(plans: Sequence[FieldPlan], archive_records: int) -> Overdue:
+    """What a run would destroy now and has not yet (see :class:`Overdue`)."""
+    acting = [p for p in plans if p.acts]
+    return Overdue(len(acting), sum(len(p.destroy) + sum(len(a.fields) for a in p.archive) for p in acting),
+                   min((p.due_at for p in acting if p.due_at), default=None),
+                   len([p for p in plans if p.held]), archive_records)
+
+
+def check_mode(mode: str) -> None:
+    """Refuse an unknown run mode.
+
+    Raises:
+        InvalidInputError: ``mode`` is not one of :data:`MODES`.
+    """
+    if mode not in MODES:
+        raise InvalidInputError(f"mode must be one of {', '.join(MODES)}", field="mode")
+
+
+class RetentionService:
+    """Retention per field and purpose on one session (the caller commits; see the module docstring)."""
+
+    def __init__(self, session: AsyncSession, deps: RightsDeps) -> None:
+        self._session = session
+        self._keyring = deps.keyring
+        self._catalogue = deps.catalogue
+        self._purposes = deps.purposes
+        self._audit = deps.audit
+        self._journal = deps.journal
+        self._required = max((p.retention_days for p in deps.purposes if p.required), default=0)
+        statutes = deps.collection.statutes if deps.collection is not None else empty_statutes()
+        self.rules = RetentionRules(deps.purposes, deps.catalogue, statutes)
 
     def retention_days(self, granted: set[str]) -> int:
         """The longest purpose retention of a customer who granted the consent purposes in ``granted``."""
         extra = [p.retention_days for p in self._purposes if p.id in granted]
         return int(max([self._required, *extra]))
 
-    async def plans(self, now: datetime) -> list[FieldPlan]:
-        """The plan of every soft-deleted customer that still holds data and has something past retention."""
+    async def plan_page(self, now: datetime, after: uuid.UUID | None) -> tuple[list[FieldPlan], uuid.UUID | None]:
+        """One page (by id, after ``after``) of soft-deleted customers that still hold data: the plans with
+        something past retention, and the last id of the page (None: no page left)."""
+        session = self._session
+        q = (select(CustomerRow.id, CustomerRow.deleted_at, CustomerRow.sealed, CustomerRow.restricted_at)
+             .where(CustomerRow.status == "deleted", CustomerRow.deleted_at.is_not(None),
+                    CustomerRow.wrapped_dek.is_not(None), CustomerRow.deleted_at <= now)
+             .order_by(CustomerRow.id).limit(PAGE))
+        if after is not None:
+            q = q.where(CustomerRow.id > after)
+        rows = (await session.execute(q)).all()
+        if not rows:
+            return [], None
+        ids = [r[0] for r in rows]
+        granted: dict[uuid.UUID, set[str]] = {}
+        for cid, purpose in (await session.execute(
+                select(ConsentStateRow.customer_id, ConsentStateRow.purpose).where(
+                    ConsentStateRow.customer_id.in_(ids), ConsentStateRow.granted_at.is_not(None)))).all():
+            granted.setdefault(cid, set()).add(purpose)
+        cohorts: dict[uuid.UUID, set[Cohort]] = {}
+        for cid, cohort in (await session.execute(
+                select(CustomerCohortRow.customer_id, CustomerCohortRow.cohort)
+                .where(CustomerCohortRow.customer_id.in_(ids)))).all():
+            cohorts.setdefault(cid, set()).add(Cohort(cohort))
+        requests: dict[uuid.UUID, list[uuid.UUID]] = {}
+        for cid, rid, status in (await session.execute(
+                select(RightsRequestRow.customer_id, RightsRequestRow.id, RightsRequestRow.status)
+                .where(RightsRequestRow.customer_id.in_(ids)))).all():
+            cohorts.setdefault(cid, set()).add(Cohort.DATA_SUBJECTS_WITH_REQUESTS)
+            if status in OPEN:
+                requests.setdefault(cid, []).append(rid)
         out: list[FieldPlan] = []
-        last: uuid.UUID | None = None
-        while True:
-            async with self._db.read() as session:
-                q = (select(CustomerRow.id, CustomerRow.deleted_at, CustomerRow.sealed, CustomerRow.restricted_at)
-                     .where(CustomerRow.status == "deleted", CustomerRow.deleted_at.is_not(None),
-                            CustomerRow.wrapped_dek.is_not(None), CustomerRow.deleted_at <= now)
-                     .order_by(CustomerRow.id).limit(_PAGE))
-                if last is not None:
-                    q = q.where(CustomerRow.id > last)
-                rows = (await session.execute(q)).all()
-                if not rows:
-                    break
-                last = rows[-1][0]
-                ids = [r[0] for r in rows]
-                granted: dict[uuid.UUID, set[str]] = {}
-                for cid, purpose in (await session.execute(
-                        select(ConsentStateRow.customer_id, ConsentStateRow.purpose).where(
-                            ConsentStateRow.customer_id.in_(ids), ConsentStateRow.granted_at.is_not(None)))).all():
-                    granted.setdefault(cid, set()).add(purpose)
-                cohorts: dict[uuid.UUID, set[Cohort]] = {}
-                for cid, cohort in (await session.execute(
-                        select(CustomerCohortRow.customer_id, CustomerCohortRow.cohort)
-                        .where(CustomerCohortRow.customer_id.in_(ids)))).all():
-                    cohorts.setdefault(cid, set()).add(Cohort(cohort))
-                requests: dict[uuid.UUID, list[uuid.UUID]] = {}
-                for cid, rid, status in (await session.execute(
-                        select(RightsRequestRow.customer_id, RightsRequestRow.id, RightsRequestRow.status)
-                        .where(RightsRequestRow.customer_id.in_(ids)))).all():
-                    cohorts.setdefault(cid, set()).add(Cohort.DATA_SUBJECTS_WITH_REQUESTS)
-                    if status in OPEN:
-                        requests.setdefault(cid, []).append(rid)
-            for cid, deleted_at, sealed, restricted_at in rows:
-                assert deleted_at is not None
-                facts = CustomerFacts(
-                    cid, as_utc(deleted_at), tuple(sealed_field_names(sealed)), frozenset(granted.get(cid, ())),
-                    frozenset(cohorts.get(cid, ())), as_utc(restricted_at) if restricted_at else None,
-                    tuple(requests.get(cid, ())))
-                plan = self.rules.plan(facts, now)
-                if plan.destroy or plan.archive:
-                    out.append(plan)
-        return out
+        for cid, deleted_at, sealed, restricted_at in rows:
+            assert deleted_at is not None
+            facts = CustomerFacts(
+                cid, as_utc(deleted_at), tuple(sealed_field_names(sealed)), frozenset(granted.get(cid, ())),
+                frozenset(cohorts.get(cid, ())), as_utc(restricted_at) if restricted_at else None,
+                tuple(requests.get(cid, ())))
+            plan = self.rules.plan(facts, now)
+            if plan.destroy or plan.archive:
+                out.append(plan)
+        return out, rows[-1][0]
 
-    async def overdue(self) -> Overdue:
-        """What a run would destroy now and has not yet: customers and fields past retention, the oldest due date,
-        customers held (restriction, open request), and archive records past their statutory period."""
-        now = as_utc(self._clock())
-        plans = await self.plans(now)
-        acting = [p for p in plans if p.acts]
-        async with self._db.read() as session:
-            expired = len((await session.scalars(select(StatutoryArchiveRow.id).where(
-                StatutoryArchiveRow.destroy_after <= now))).all())
-        return Overdue(len(acting), sum(len(p.destroy) + sum(len(a.fields) for a in p.archive) for p in acting),
-                       min((p.due_at for p in acting if p.due_at), default=None),
-                       len([p for p in plans if p.held]), expired)
+    async def expired_archive_records(self, now: datetime) -> int:
+        """Archive records whose statutory period has ended (not destroyed yet)."""
+        return len((await self._session.scalars(select(StatutoryArchiveRow.id).where(
+            StatutoryArchiveRow.destroy_after <= now))).all())
 
-    async def run(self, caller: Caller, *, dry_run: bool = False, mode: str = "erase",
-                  batch_size: int = 1000) -> RetentionReport:
-        """Plan every customer; unless ``dry_run``, destroy fields past retention, archive what only a law keeps,
-        erase (or pseudonymize) customers with nothing left (journaled), and destroy expired archive records.
+    async def destroy_expired_archive(self, now: datetime) -> int:
+        """Destroy the archive records whose statutory period has ended; returns how many customers had some."""
+        return len(await archive.destroy_expired(self._session, now))
 
-        Raises:
-            InvalidInputError: unknown mode.
-            JournalError: the journal cannot be written (nothing is erased then).
-        """
-        if mode not in MODES:
-            raise InvalidInputError(f"mode must be one of {', '.join(MODES)}", field="mode")
-        now = as_utc(self._clock())
-        plans = await self.plans(now)
-        report = RetentionReport(mode, dry_run, now)
-        for p in plans:
-            report.held.extend(p.holds)
-            if not p.acts:
-                continue
-            if p.whole:
-                report.due.append(DueCustomer(p.customer_id, p.ended_at, p.retention_days, p.due_at or p.ended_at))
-            else:
-                report.fields_due.append(FieldsDue(p.customer_id, tuple(sorted(p.destroy)),
-                                                   tuple(sorted(n for a in p.archive for n in a.fields)),
-                                                   tuple(sorted(p.keep)), p.due_at))
-        held = len({h.customer_id for h in report.held if h.kind != "statute"})
-        summary = (f"{len(report.due)} customers past retention ({mode}), {len(report.fields_due)} with some fields "
-                   f"past retention, {held} held (restriction or open request)")
-        if dry_run or not (report.due or report.fields_due):
-            if not dry_run:
-                async with self._db.write() as session:
-                    report.archive_destroyed = len(await archive.destroy_expired(session, now))
-            await self._audit.record_durable(AuditEvent(
-                "retention.run", Outcome.ALLOWED, caller.actor, request_id=caller.request_id,
-                detail=f"{'dry run: ' if dry_run else ''}{summary}" + (
-                    f"; {report.archive_destroyed} archive records destroyed" if report.archive_destroyed else "")))
-            return report
-        run_id = f"retention:{uuid.uuid4().hex[:12]}"
-        by_id = {p.customer_id: p for p in plans}
-        partial = [by_id[f.customer_id] for f in report.fields_due]
-        for i in range(0, len(partial), batch_size):
-            async with self._db.write() as session:
-                done = await self._apply_fields(session, partial[i:i + batch_size], now, run_id)
-                report.archived += done[1]
-                await self._audit.record(session, AuditEvent(
-                    "retention.fields", Outcome.ALLOWED, caller.actor,
-                    subjects=tuple(sorted((p.customer_id for p in partial[i:i + batch_size]), key=lambda u: u.bytes)),
-                    subject_count=done[0], fields=tuple(sorted({n for p in partial for n in [*p.destroy, *(
-                        f for a in p.archive for f in a.fields)]})), request_id=caller.request_id,
-                    detail=f"{run_id}: fields past retention destroyed or archived (statute), other fields kept"))
-        for i in range(0, len(report.due), batch_size):
-            ids = [d.customer_id for d in report.due[i:i + batch_size]]
-            async with self._db.write() as session:
-                todo = await shredder.targets(session, ids, action=mode)
-                report.archived += await self._archive(session, [by_id[t.id] for t in todo], now, run_id)
-                self._journal.append([JournalEntry(t.id, t.ref_digest, now, run_id, mode) for t in todo])
-                if mode == "erase":
-                    await shredder.erase_rows(session, [t.id for t in todo], now=now, request_id=None)
-                else:
-                    await shredder.pseudonymize_rows(session, self._keyring, self._catalogue, [t.id for t in todo],
-                                                     now=now)
-                await self._audit.record(session, AuditEvent(
-                    f"retention.{mode}", Outcome.ALLOWED, caller.actor,
-                    subjects=tuple(sorted((t.id for t in todo), key=lambda u: u.bytes)), subject_count=len(todo),
-                    request_id=caller.request_id, detail=f"{run_id}: retention period passed"))
-            report.applied += len(todo)
-        async with self._db.write() as session:
-            report.archive_destroyed = len(await archive.destroy_expired(session, now))
-            await self._audit.record(session, AuditEvent(
-                "retention.run", Outcome.ALLOWED, caller.actor, request_id=caller.request_id,
-                detail=f"{run_id}: {summary}; {report.archived} archived; "
-                       f"{report.archive_destroyed} archive records destroyed"))
-        await shredder.scrub(self._db)
-        return report
+    async def apply_fields(self, plans: list[FieldPlan], fields: tuple[str, ...], now: datetime, run_id: str,
+                           caller: Caller) -> int:
+        """Destroy (and archive) the fields past retention of one batch of customers, keeping the others, and
+        audit it (``retention.fields`` naming ``fields``); returns how many customers had fields archived."""
+        done = await self._apply_fields(plans, now, run_id)
+        await self._audit.record(self._session, AuditEvent(
+            "retention.fields", Outcome.ALLOWED, caller.actor,
+            subjects=tuple(sorted((p.customer_id for p in plans), key=lambda u: u.bytes)),
+            subject_count=done[0], fields=fields, request_id=caller.request_id,
+            detail=f"{run_id}: fields past retention destroyed or archived (statute), other fields kept"))
+        return done[1]
 
-    async def _archive(self, session: AsyncSession, plans: list[FieldPlan], now: datetime, run_id: str) -> int:
+    async def apply_whole(self, ids: list[uuid.UUID], plans: dict[uuid.UUID, FieldPlan], now: datetime, mode: str,
+                          run_id: str, caller: Caller) -> tuple[int, int]:
+        """Erase (or pseudonymize) one batch of customers past retention, journaled first, after archiving what
+        a statute keeps, and audit it (``retention.<mode>``); returns (customers done, customers archived)."""
+        session = self._session
+        todo = await shredder.targets(session, ids, action=mode)
+        archived = await self._archive([plans[t.id] for t in todo], now, run_id)
+        self._journal.append([JournalEntry(t.id, t.ref_digest, now, run_id, mode) for t in todo])
+        if mode == "erase":
+            await shredder.erase_rows(session, [t.id for t in todo], now=now, request_id=None)
+        else:
+            await shredder.pseudonymize_rows(session, self._keyring, self._catalogue, [t.id for t in todo], now=now)
+        await self._audit.record(session, AuditEvent(
+            f"retention.{mode}", Outcome.ALLOWED, caller.actor,
+            subjects=tuple(sorted((t.id for t in todo), key=lambda u: u.bytes)), subject_count=len(todo),
+            request_id=caller.request_id, detail=f"{run_id}: retention period passed"))
+        return len(todo), archived
+
+    async def close_run(self, report: RetentionReport, now: datetime, run_id: str, caller: Caller) -> None:
+        """Destroy expired archive records and audit the run (``retention.run``) in the run's last transaction."""
+        report.archive_destroyed = await self.destroy_expired_archive(now)
+        await self._audit.record(self._session, AuditEvent(
+            "retention.run", Outcome.ALLOWED, caller.actor, request_id=caller.request_id,
+            detail=f"{run_id}: {summary(report)}; {report.archived} archived; "
+                   f"{report.archive_destroyed} archive records destroyed"))
+
+    async def _archive(self, plans: list[FieldPlan], now: datetime, run_id: str) -> int:
         """Move the fields only a law keeps to the statutory archive; returns how many customers had some."""
+        session = self._session
         moved = 0
         for p in plans:
             if not p.archive:
@@ -282,10 +277,10 @@ class RetentionService:
             moved += 1
         return moved
 
-    async def _apply_fields(self, session: AsyncSession, plans: list[FieldPlan], now: datetime,
-                            run_id: str) -> tuple[int, int]:
+    async def _apply_fields(self, plans: list[FieldPlan], now: datetime, run_id: str) -> tuple[int, int]:
         """Destroy (and archive) some fields of each customer, keeping the others; returns (customers, archived)."""
-        archived = await self._archive(session, plans, now, run_id)
+        session = self._session
+        archived = await self._archive(plans, now, run_id)
         await shredder.secure_delete(session)
         n = 0
         for p in plans:

@@ -10,6 +10,10 @@ around a commit:
   once), carried out in a write transaction whose journal entry is written before it commits, and the SQLite
   WAL is scrubbed after the commit (:func:`vault.rights.shredder.scrub`);
 - replaying the journal commits every 500 entries.
+
+The package's jobs and the oversight use cases are run from here too: :class:`RetentionJob` (one read
+transaction per page of plans, one write transaction per batch of customers, then the WAL scrub) and
+:class:`OversightRunner` (breach impact and the monthly inspection, each in a read transaction).
 """
 
 from __future__ import annotations
@@ -18,10 +22,13 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from vault.audit.entry import AuditEvent, Outcome
 from vault.lib.clock import as_utc
 from vault.rights import shredder
 from vault.rights.erasure import ErasureProposal, ErasureResult, ErasureService, ReplayResult
+from vault.rights.oversight import OversightService
 from vault.rights.requests import RequestRegistry, RightsRequest
+from vault.rights.retention import RetentionService, build_report, check_mode, overdue_of, summary
 from vault.rights.subject import SubjectService
 
 if TYPE_CHECKING:
@@ -30,7 +37,12 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from vault.access.caller import Caller
+    from vault.audit.impact import ImpactQuery, ImpactReport
+    from vault.audit.inspection import InspectionReport
     from vault.rights.deps import RightsDeps
+    from vault.rights.holds import FieldPlan
+    from vault.rights.oversight import OversightDeps
+    from vault.rights.retention import Overdue, RetentionReport
 
 JOURNAL_CHUNK = 500
 
@@ -172,3 +184,105 @@ class RightsRunner:
             async with self._d.db.read() as session:
                 pending += await ErasureService(session, self._d).pending(entries[i:i + JOURNAL_CHUNK])
         return pending
+
+
+class RetentionJob:
+    """Retention runs (:mod:`vault.rights.retention`) in batches: ``vault rights retention``, the scheduler in
+    ``vault serve`` and the console dashboard."""
+
+    def __init__(self, deps: RightsDeps) -> None:
+        self._d = deps
+
+    async def plans(self, now: datetime) -> list[FieldPlan]:
+        """The plan of every soft-deleted customer that still holds data and has something past retention (one
+        read transaction per page)."""
+        out: list[FieldPlan] = []
+        last: uuid.UUID | None = None
+        while True:
+            async with self._d.db.read() as session:
+                page, last = await RetentionService(session, self._d).plan_page(now, last)
+            if last is None:
+                return out
+            out.extend(page)
+
+    async def overdue(self) -> Overdue:
+        """What a run would destroy now and has not yet: customers and fields past retention, the oldest due date,
+        customers held (restriction, open request), and archive records past their statutory period."""
+        now = as_utc(self._d.clock())
+        plans = await self.plans(now)
+        async with self._d.db.read() as session:
+            expired = await RetentionService(session, self._d).expired_archive_records(now)
+        return overdue_of(plans, expired)
+
+    async def run(self, caller: Caller, *, dry_run: bool = False, mode: str = "erase",
+                  batch_size: int = 1000) -> RetentionReport:
+        """Plan every customer; unless ``dry_run``, destroy fields past retention, archive what only a law keeps,
+        erase (or pseudonymize) customers with nothing left (journaled), and destroy expired archive records:
+        one write transaction per ``batch_size`` customers, then the WAL scrub.
+
+        Raises:
+            InvalidInputError: unknown mode.
+            JournalError: the journal cannot be written (nothing of that batch is erased then).
+        """
+        check_mode(mode)
+        db = self._d.db
+        now = as_utc(self._d.clock())
+        plans = await self.plans(now)
+        report = build_report(plans, mode, dry_run, now)
+        if dry_run or not (report.due or report.fields_due):
+            if not dry_run:
+                async with db.write() as session:
+                    report.archive_destroyed = await RetentionService(session, self._d).destroy_expired_archive(now)
+            await self._d.audit.record_durable(AuditEvent(
+                "retention.run", Outcome.ALLOWED, caller.actor, request_id=caller.request_id,
+                detail=f"{'dry run: ' if dry_run else ''}{summary(report)}" + (
+                    f"; {report.archive_destroyed} archive records destroyed" if report.archive_destroyed else "")))
+            return report
+        run_id = f"retention:{uuid.uuid4().hex[:12]}"
+        by_id = {p.customer_id: p for p in plans}
+        partial = [by_id[f.customer_id] for f in report.fields_due]
+        fields = tuple(sorted({n for p in partial for n in [*p.destroy, *(f for a in p.archive for f in a.fields)]}))
+        for i in range(0, len(partial), batch_size):
+            async with db.write() as session:
+                report.archived += await RetentionService(session, self._d).apply_fields(
+                    partial[i:i + batch_size], fields, now, run_id, caller)
+        for i in range(0, len(report.due), batch_size):
+            ids = [d.customer_id for d in report.due[i:i + batch_size]]
+            async with db.write() as session:
+                applied, archived = await RetentionService(session, self._d).apply_whole(
+                    ids, by_id, now, mode, run_id, caller)
+            report.archived += archived
+            report.applied += applied
+        async with db.write() as session:
+            await RetentionService(session, self._d).close_run(report, now, run_id, caller)
+        await shredder.scrub(db)
+        return report
+
+
+class OversightRunner:
+    """Breach impact and the monthly inspection (:class:`OversightService`), each in a read transaction."""
+
+    def __init__(self, deps: OversightDeps) -> None:
+        self._d = deps
+
+    async def impact(self, query: ImpactQuery, caller: Caller) -> ImpactReport:
+        """See :meth:`OversightService.impact`."""
+        async with self._d.db.read() as session:
+            return await OversightService(session, self._d).impact(query, caller)
+
+    async def inspection(self, month: str, caller: Caller) -> InspectionReport:
+        """See :meth:`OversightService.inspection`."""
+        async with self._d.db.read() as session:
+            return await OversightService(session, self._d).inspection(month, caller)
+
+    async def sign_off(self, month: str, report_sha256: str, conclusion: str, caller: Caller) -> InspectionReport:
+        """Sign the month's report off (see :meth:`OversightService.sign_off`), then read it again in a new
+        transaction, which sees the sign-off entry.
+
+        Raises:
+            PermissionDeniedError, InspectionMismatchError.
+        """
+        async with self._d.db.read() as session:
+            await OversightService(session, self._d).sign_off(month, report_sha256, conclusion, caller)
+        async with self._d.db.read() as session:
+            return await OversightService(session, self._d).report(month)

@@ -16,13 +16,14 @@ from vault.access.caller import Caller
 from vault.lib.periodic import every
 
 if TYPE_CHECKING:
-    from vault.rights.retention import RetentionReport, RetentionService
+    from vault.rights.retention import RetentionReport
+    from vault.rights.runner import RetentionJob
 
 log = logging.getLogger("vault.retention")
 SCHEDULER = Caller(None, purpose="legal_claims", operator="scheduler")
 
 
-async def run_retention_every(service: RetentionService, every_s: float, *, mode: str = "erase") -> None:
+async def run_retention_every(service: RetentionJob, every_s: float, *, mode: str = "erase") -> None:
     """Run retention every ``every_s`` seconds until cancelled; a failed run is logged and retried next time."""
 
     async def tick() -> None:
