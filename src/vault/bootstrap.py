@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from vault.customers.importer import CustomerImporter
     from vault.customers.quality import QualityService
     from vault.customers.service import CustomerDeps, CustomerService
-    from vault.keys.rotation import KeyRotation
+    from vault.keys.runner import KeyRotation
     from vault.lib.pii import PiiPort
     from vault.lib.ratelimit import ConcurrencyLimit, SlidingWindow, VolumeWindow
     from vault.policy.catalogue import FieldCatalogue
@@ -409,7 +409,7 @@ class Vault:
 
     def key_rotation(self, *, batch_size: int = 5000, actor: Actor | None = None) -> KeyRotation:
         """KEK and blind-index key rotation, audited as ``actor`` (the CLI operator when not given)."""
-        from vault.keys.rotation import KeyRotation
+        from vault.keys.runner import KeyRotation
 
         return KeyRotation(self.db, self.keyring.provider, batch_size=batch_size, audit=self.audit, actor=actor)
 

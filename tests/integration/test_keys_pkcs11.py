@@ -19,7 +19,7 @@ from vault.crypto.errors import DecryptionError, KeyUnavailableError
 from vault.crypto.keyring import Keyring
 from vault.crypto.keys import LayeredKeyProvider, WrappedKey
 from vault.customers.service import CustomerService
-from vault.keys.rotation import KeyRotation
+from vault.keys.runner import KeyRotation
 
 LIBRARY = os.environ.get("VAULT_TEST_PKCS11_LIBRARY", "/usr/lib/softhsm/libsofthsm2.so")
 pytestmark = pytest.mark.skipif(

@@ -16,7 +16,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "vault"
 SESSION_BOUND = [
     "consent/service.py", "consent/reads.py", "consent/expiry.py", "consent/notifications.py",
     "rights/requests.py", "rights/subject.py", "rights/erasure.py", "rights/archive.py", "rights/retention.py",
-    "rights/oversight.py",
+    "rights/oversight.py", "keys/rotation.py",
     "customers/service.py",
     "segments/base.py", "segments/versions.py", "segments/evaluation.py", "segments/compare.py", "segments/scopes.py",
     "segments/repository.py", "segments/behaviour.py",
