@@ -57,24 +57,33 @@ class ArchivedRecord:
     reason: str
 
 
+def sealed_record(keyring: Keyring, row: CustomerRow, statute: Statute, names: Sequence[str], until: datetime,
+                  now: datetime, reason: str) -> StatutoryArchiveRow | None:
+    """A new archive record holding ``names`` of ``row``, sealed under its own key (None: none of them is held)."""
+    if row.wrapped_dek is None:
+        return None
+    values = open_fields(customer_key(keyring, row), row.sealed, set(names))
+    if not values:
+        return None
+    rid = new_id()
+    key, wrapped = new_archive_key(keyring.provider, rid)
+    return StatutoryArchiveRow(
+        id=rid, customer_id=row.id, statute=statute.id, fields=",".join(sorted(values)),
+        kek_version=wrapped.kek_version, wrapped_key=wrapped.blob,
+        sealed=msgspec.msgpack.encode({n: key.seal(n, v) for n, v in values.items()}),
+        archived_at=now, destroy_after=until, reason=reason[:200])
+
+
 async def move(session: AsyncSession, keyring: Keyring, row: CustomerRow, statute: Statute,
                names: Sequence[str], until: datetime, now: datetime, reason: str) -> list[str]:
     """Copy ``names`` of ``row`` into a new archive record sealed under its own key (the caller then removes
     them from the customer record, or shreds the record). Returns the field names archived."""
-    if row.wrapped_dek is None:
+    record = sealed_record(keyring, row, statute, names, until, now, reason)
+    if record is None:
         return []
-    values = open_fields(customer_key(keyring, row), row.sealed, set(names))
-    if not values:
-        return []
-    rid = new_id()
-    key, wrapped = new_archive_key(keyring.provider, rid)
-    session.add(StatutoryArchiveRow(
-        id=rid, customer_id=row.id, statute=statute.id, fields=",".join(sorted(values)),
-        kek_version=wrapped.kek_version, wrapped_key=wrapped.blob,
-        sealed=msgspec.msgpack.encode({n: key.seal(n, v) for n, v in values.items()}),
-        archived_at=now, destroy_after=until, reason=reason[:200]))
+    session.add(record)
     await session.flush()
-    return sorted(values)
+    return record.fields.split(",")
 
 
 async def destroy_expired(session: AsyncSession, now: datetime) -> list[uuid.UUID]:
@@ -87,18 +96,24 @@ async def destroy_expired(session: AsyncSession, now: datetime) -> list[uuid.UUI
     return list(dict.fromkeys(ids))
 
 
+def open_record(keyring: Keyring, r: StatutoryArchiveRow) -> ArchivedRecord:
+    """Decrypt one archive record (callers authorize and audit)."""
+    key = archive_key(keyring.provider, r.id, WrappedKey(r.kek_version, r.wrapped_key))
+    blobs: dict[str, bytes] = msgspec.msgpack.decode(r.sealed)
+    return ArchivedRecord(r.id, r.customer_id, r.statute, {n: key.open(n, b) for n, b in blobs.items()},
+                          as_utc(r.archived_at), as_utc(r.destroy_after), r.reason)
+
+
+async def records_of(session: AsyncSession, customer_id: uuid.UUID) -> list[StatutoryArchiveRow]:
+    """One customer's archive records, oldest first (still sealed)."""
+    return list((await session.scalars(select(StatutoryArchiveRow).where(
+        StatutoryArchiveRow.customer_id == customer_id).order_by(StatutoryArchiveRow.archived_at))).all())
+
+
 async def open_records(session: AsyncSession, keyring: Keyring, customer_id: uuid.UUID) -> list[ArchivedRecord]:
     """Decrypt one customer's archive records (callers authorize and audit: :meth:`StatutoryArchive.read`, and
     the subject's own export, GDPR 15 / PIPA 35, which must show everything still held about them)."""
-    rows = (await session.scalars(select(StatutoryArchiveRow).where(
-        StatutoryArchiveRow.customer_id == customer_id).order_by(StatutoryArchiveRow.archived_at))).all()
-    out = []
-    for r in rows:
-        key = archive_key(keyring.provider, r.id, WrappedKey(r.kek_version, r.wrapped_key))
-        blobs: dict[str, bytes] = msgspec.msgpack.decode(r.sealed)
-        out.append(ArchivedRecord(r.id, r.customer_id, r.statute, {n: key.open(n, b) for n, b in blobs.items()},
-                                  as_utc(r.archived_at), as_utc(r.destroy_after), r.reason))
-    return out
+    return [open_record(keyring, r) for r in await records_of(session, customer_id)]
 
 
 class StatutoryArchive:

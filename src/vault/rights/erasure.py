@@ -4,7 +4,8 @@ the erasure journal after a restore.
 :class:`ErasureService` works on the session it is given and never commits. Each erasure writes its journal
 entry before it returns, so the entry is on disk before the caller's transaction commits the change; after
 the commit the caller scrubs the SQLite WAL (:func:`vault.rights.shredder.scrub`). The entry points run
-this through :class:`vault.rights.runner.RightsRunner`, which owns both steps.
+this through :class:`vault.rights.runner.RightsRunner`, which owns both steps. Its SQL (the shredder's
+statements among it) is behind :class:`vault.rights.repository.ErasureStore` (unit tests use an in-memory one).
 """
 
 from __future__ import annotations
@@ -15,24 +16,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
 from vault.access import permissions as perms
 from vault.audit.entry import AuditEvent, Outcome, subjects_digest
-from vault.audit.models import AuditEntryRow
 from vault.audit.subjects import SubjectList
 from vault.customers import records
 from vault.customers.errors import CustomerNotFoundError
-from vault.customers.models import CustomerCohortRow, CustomerRow
 from vault.errors import InvalidInputError
 from vault.lib.clock import as_utc
 from vault.policy.collection import CollectionPolicy, empty_statutes
-from vault.policy.statutes import Cohort
 from vault.rights import archive, shredder
 from vault.rights.errors import ErasureHeldError, SecondApprovalError
 from vault.rights.holds import CustomerFacts, RetentionRules
 from vault.rights.journal import JournalEntry
-from vault.rights.models import RightsRequestRow
+from vault.rights.repository import SubjectRepository
 from vault.rights.requests import close_request, link_request
 
 if TYPE_CHECKING:
@@ -41,8 +37,10 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from vault.access.caller import Caller
+    from vault.customers.models import CustomerRow
     from vault.rights.deps import RightsDeps
     from vault.rights.journal import JournalEntry as Entry
+    from vault.rights.repository import ErasureStore
 
 MAX_BULK_ERASURE = 100_000
 
@@ -119,8 +117,9 @@ def _reason_tag(reason: str) -> str:
 class ErasureService:
     """Erasures on one session (the caller commits, then scrubs)."""
 
-    def __init__(self, session: AsyncSession, deps: RightsDeps) -> None:
+    def __init__(self, session: AsyncSession, deps: RightsDeps, *, repo: ErasureStore | None = None) -> None:
         self._session = session
+        self._repo = repo if repo is not None else SubjectRepository(session)
         self._d = deps
         collection = deps.collection or CollectionPolicy(deps.purposes, deps.catalogue, empty_statutes())
         self._rules = RetentionRules(deps.purposes, deps.catalogue, collection.statutes)
@@ -141,7 +140,7 @@ class ErasureService:
         """
         purpose = (await self._d.guard.require(caller, perms.SUBJECTS_ERASE, "subject.erase",
                                                customer_id=customer_id)).id
-        row = await self._session.get(CustomerRow, customer_id)
+        row = await self._repo.customer(customer_id)
         if row is not None and row.restricted_at is not None and row.status != shredder.ERASED:
             await self._d.guard.deny(caller, "subject.erase", ErasureHeldError(
                 f"customer {customer_id} is under a hold: processing restricted since "
@@ -158,23 +157,23 @@ class ErasureService:
             CustomerNotFoundError, RequestNotFoundError, RequestStateError, JournalError.
         """
         now = self._now()
-        session = self._session
-        row = await session.get(CustomerRow, customer_id)
+        repo = self._repo
+        row = await repo.customer(customer_id)
         if row is None:
             raise CustomerNotFoundError(f"customer {customer_id} not found")
-        req = await link_request(session, request_id, customer_id, "erase")
+        req = await link_request(repo, request_id, customer_id, "erase")
         if row.status == shredder.ERASED:
             close_request(req, caller, now, "already erased")
             return ErasureResult([], [customer_id])
         retained = await self._retain_statutory([row], now)
-        found = await shredder.targets(session, [customer_id])
+        found = await repo.targets([customer_id])
         self._d.journal.append([JournalEntry(t.id, t.ref_digest, now, str(request_id) if request_id else
                                              caller.request_id) for t in found])
-        await shredder.erase_rows(session, [customer_id], now=now, request_id=request_id)
+        await repo.erase([customer_id], now=now, request_id=request_id)
         kept = "; ".join(f"{', '.join(r.fields)} kept under statute {r.statute} until {r.until.date()} "
                          "(GDPR Art. 17(3)(b), PIPA Art. 21(1) proviso)" for r in retained)
         close_request(req, caller, now, "erased (crypto-shredded)" + (f"; {kept}" if kept else ""))
-        await self._d.audit.record(session, AuditEvent(
+        await self._d.audit.record(self._session, AuditEvent(
             "subject.erase", Outcome.ALLOWED, caller.actor, purpose=purpose, customer_id=customer_id,
             request_id=caller.request_id, client_ip=caller.client_ip,
             detail="; ".join(x for x in (f"request {request_id}" if request_id else "", kept) if x) or None))
@@ -182,15 +181,7 @@ class ErasureService:
 
     async def _retain_statutory(self, rows: Sequence[CustomerRow], now: datetime) -> list[Retained]:
         """Before an erasure: move what a statute with a retention period requires keeping to the archive."""
-        session = self._session
-        ids = [r.id for r in rows]
-        cohorts: dict[uuid.UUID, set[Cohort]] = {}
-        for cid, cohort in (await session.execute(select(CustomerCohortRow.customer_id, CustomerCohortRow.cohort)
-                                                  .where(CustomerCohortRow.customer_id.in_(ids)))).all():
-            cohorts.setdefault(cid, set()).add(Cohort(cohort))
-        for cid in (await session.scalars(select(RightsRequestRow.customer_id)
-                                          .where(RightsRequestRow.customer_id.in_(ids)))).all():
-            cohorts.setdefault(cid, set()).add(Cohort.DATA_SUBJECTS_WITH_REQUESTS)
+        cohorts = await self._repo.cohorts([r.id for r in rows])
         out: list[Retained] = []
         for row in rows:
             if row.wrapped_dek is None:
@@ -203,10 +194,11 @@ class ErasureService:
                 names = [n for n in facts.fields if n in st.fields]
                 if until <= now or not names:
                     continue
-                moved = await archive.move(session, self._d.keyring, row, st, names, until, now,
-                                           "erasure: kept under statute until its retention period ends")
-                if moved:
-                    out.append(Retained(row.id, st.id, st.citation, tuple(moved), until))
+                record = archive.sealed_record(self._d.keyring, row, st, names, until, now,
+                                               "erasure: kept under statute until its retention period ends")
+                if record is not None:
+                    await self._repo.add_archive(record)
+                    out.append(Retained(row.id, st.id, st.citation, tuple(record.fields.split(",")), until))
         return out
 
     # -- many customers -----------------------------------------------------------------------------
@@ -242,7 +234,7 @@ class ErasureService:
 
     async def _check_approval(self, ids: list[uuid.UUID], caller: Caller, reason: str, approves: int,
                               now: datetime) -> None:
-        row = await self._session.get(AuditEntryRow, approves)
+        row = await self._repo.audit_entry(approves)
         why = None
         if row is None or row.action != "subject.erase.proposed":
             why = f"entry {approves} is not a bulk erasure proposal"
@@ -261,27 +253,19 @@ class ErasureService:
         Raises:
             JournalError.
         """
-        session, ids, now = self._session, plan.ids, plan.now
-        found = await shredder.targets(session, ids)
-        existing: set[uuid.UUID] = set()
-        held: set[uuid.UUID] = set()
-        covered: set[uuid.UUID] = set()
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            existing.update((await session.scalars(select(CustomerRow.id).where(CustomerRow.id.in_(chunk)))).all())
-            # restricted customers are held (GDPR 18(1)(c), 17(3)(e)): reported, not erased
-            held.update((await session.scalars(select(CustomerRow.id).where(
-                CustomerRow.id.in_(chunk), CustomerRow.restricted_at.is_not(None),
-                CustomerRow.status != shredder.ERASED))).all())
-            covered.update((await session.scalars(select(CustomerCohortRow.customer_id).where(
-                CustomerCohortRow.customer_id.in_(chunk)))).all())
+        repo, ids, now = self._repo, plan.ids, plan.now
+        found = await repo.targets(ids)
+        existing = await repo.existing(ids)
+        # restricted customers are held (GDPR 18(1)(c), 17(3)(e)): reported, not erased
+        held = await repo.held(ids)
+        covered = await repo.in_cohorts(ids)
         found = [t for t in found if t.id not in held]
         present = {t.id for t in found}
-        rows = [r for c in sorted(covered & present) if (r := await session.get(CustomerRow, c)) is not None]
+        rows = [r for c in sorted(covered & present) if (r := await repo.customer(c)) is not None]
         retained = await self._retain_statutory(rows, now)
         self._d.journal.append([JournalEntry(t.id, t.ref_digest, now, caller.request_id) for t in found])
-        await shredder.erase_rows(session, [t.id for t in found], now=now, request_id=None)
-        await self._d.audit.record(session, AuditEvent(
+        await repo.erase([t.id for t in found], now=now, request_id=None)
+        await self._d.audit.record(self._session, AuditEvent(
             "subject.erase", Outcome.ALLOWED, caller.actor, purpose=plan.purpose,
             subjects=tuple(sorted(present, key=lambda u: u.bytes)), subject_count=len(present),
             request_id=caller.request_id, client_ip=caller.client_ip,
@@ -297,7 +281,7 @@ class ErasureService:
         """Re-apply one chunk of journal entries: whatever the journal says was erased is erased again, matched by
         id, or by customer_ref digest when a record of the same person created before the erasure came back under
         another id."""
-        session = self._session
+        repo = self._repo
         erased = pseudonymized = already = absent = 0
         for action in ("erase", "pseudonymize"):
             group = [e for e in chunk if e.action == action]
@@ -305,28 +289,25 @@ class ErasureService:
                 continue
             by_id = {e.customer_id: e for e in group}
             digests = {e.ref_digest: e for e in group if e.ref_digest}
-            extra = (await session.execute(
-                select(CustomerRow.id, CustomerRow.ref_digest, CustomerRow.created_at)
-                .where(CustomerRow.ref_digest.in_(list(digests))))).all() if digests else []
+            extra = await repo.by_ref_digests(list(digests)) if digests else []
             for cid, digest, created in extra:
                 entry = digests.get(digest) if digest else None
                 if entry is not None and cid not in by_id and as_utc(created) <= entry.erased_at:
                     by_id[cid] = entry
-            todo = await shredder.targets(session, list(by_id), action=action)
-            present = set((await session.scalars(
-                select(CustomerRow.id).where(CustomerRow.id.in_(list(by_id))))).all())
+            todo = await repo.targets(list(by_id), action=action)
+            present = await repo.existing(list(by_id))
             absent += len([c for c in by_id if c not in present])
             already += len(present) - len(todo)
             if not todo:
                 continue
             ids = [t.id for t in todo]
             if action == "erase":
-                await shredder.erase_rows(session, ids, now=now, request_id=None)
+                await repo.erase(ids, now=now, request_id=None)
                 erased += len(ids)
             else:
-                await shredder.pseudonymize_rows(session, self._d.keyring, self._d.catalogue, ids, now=now)
+                await repo.pseudonymize(self._d.keyring, self._d.catalogue, ids, now=now)
                 pseudonymized += len(ids)
-            await self._d.audit.record(session, AuditEvent(
+            await self._d.audit.record(self._session, AuditEvent(
                 f"subject.{action}.replay", Outcome.ALLOWED, caller.actor,
                 subjects=tuple(sorted(ids, key=lambda u: u.bytes)), subject_count=len(ids),
                 request_id=caller.request_id, detail=f"erasure journal replay: {len(ids)} re-applied"))
@@ -338,5 +319,5 @@ class ErasureService:
         for action in ("erase", "pseudonymize"):
             ids = [e.customer_id for e in chunk if e.action == action]
             if ids:
-                out += len(await shredder.targets(self._session, ids, action=action))
+                out += len(await self._repo.targets(ids, action=action))
         return out

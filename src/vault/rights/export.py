@@ -12,29 +12,27 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select
-
-from vault.audit.models import AuditEntryRow, AuditSubjectRow
-from vault.consent.models import ConsentEventRow, ConsentStateRow
 from vault.consent.rules import State, expires_at, why_not
 from vault.crypto.errors import DecryptionError
-from vault.customers.notes import NoteRow
 from vault.customers.records import customer_key, open_fields
 from vault.lib.clock import as_utc
-from vault.rights.archive import open_records
-from vault.rights.models import FieldHistoryRow, ProvisionRow, RightsRequestRow
+from vault.rights.archive import open_record
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
+    from collections.abc import Mapping, Sequence
 
+    from vault.consent.models import ConsentStateRow
     from vault.crypto.envelope import CustomerKey
     from vault.crypto.keyring import Keyring
     from vault.customers.models import CustomerRow
+    from vault.customers.notes import NoteRow
     from vault.policy.catalogue import FieldCatalogue
     from vault.policy.purposes import PurposeCatalogue
+    from vault.rights.models import FieldHistoryRow, ProvisionRow, RightsRequestRow, StatutoryArchiveRow
 
 FORMAT = "customer-vault-export/1"
 SCHEMA_ID = "https://customer-vault.example/schemas/export-1.json"
@@ -42,6 +40,25 @@ SCHEMA_ID = "https://customer-vault.example/schemas/export-1.json"
 EVIDENCE = {"ip": "consent.evidence.ip", "user_agent": "consent.evidence.user_agent"}
 # Audit actions that put a customer into something shared with others.
 RECIPIENT_ACTIONS = ("extract.", "segment.", "contacts.")
+
+
+# One audit entry naming the customer: seq, ts, principal id and name, role, action, purpose, outcome, fields, count.
+AccessRow = tuple[int, datetime, uuid.UUID | None, str | None, str | None, str, str | None, str, str | None, int]
+
+
+@dataclass(frozen=True, slots=True)
+class ExportData:
+    """Everything stored about one customer besides the record itself, as the repository reads it (still sealed):
+    what :func:`build_export` decrypts and lays out."""
+
+    history: Sequence[FieldHistoryRow] = ()  # by changed_at
+    states: Sequence[ConsentStateRow] = ()
+    events: Sequence[Mapping[str, Any]] = ()  # consent_events rows, by recorded_at, id
+    provisions: Sequence[ProvisionRow] = ()  # by provided_at, id
+    access: Sequence[AccessRow] = ()  # by seq: entries naming the customer, alone or in a bulk entry's side table
+    notes: Sequence[NoteRow] = ()  # by id; none once the DEK is gone
+    archive: Sequence[StatutoryArchiveRow] = ()  # by archived_at
+    requests: Sequence[RightsRequestRow] = ()  # by received_at
 
 
 def history_field(field: str, history_id: uuid.UUID) -> str:
@@ -62,8 +79,8 @@ def _open(key: CustomerKey | None, name: str, blob: bytes | None) -> str | None:
         return None
 
 
-async def build_export(session: AsyncSession, row: CustomerRow, *, keyring: Keyring, catalogue: FieldCatalogue,
-                       purposes: PurposeCatalogue, now: datetime) -> dict[str, Any]:
+def build_export(row: CustomerRow, data: ExportData, *, keyring: Keyring, catalogue: FieldCatalogue,
+                 purposes: PurposeCatalogue, now: datetime) -> dict[str, Any]:
     """Assemble the export document of one customer (any status; an erased one yields its tombstone)."""
     key = customer_key(keyring, row) if row.wrapped_dek is not None else None
     values = open_fields(key, row.sealed) if key is not None else {}
@@ -79,16 +96,13 @@ async def build_export(session: AsyncSession, row: CustomerRow, *, keyring: Keyr
         for name in catalogue.names if name in values
     }
     derived = {n: v for n, v in values.items() if n not in catalogue}  # pseudonymized records
-    history = (await session.scalars(select(FieldHistoryRow).where(FieldHistoryRow.customer_id == row.id)
-                                     .order_by(FieldHistoryRow.changed_at))).all()
     rectifications = [{
         "field": h.field, "previous_value": _open(key, history_field(h.field, h.id), h.sealed),
         "changed_at": _ts(h.changed_at), "request_id": str(h.request_id) if h.request_id else None,
         "changed_by": h.actor_name, "changed_by_role": h.actor_role,
-    } for h in history]
+    } for h in data.history]
 
-    states = {(s.purpose, s.channel): s for s in (await session.scalars(
-        select(ConsentStateRow).where(ConsentStateRow.customer_id == row.id))).all()}
+    states = {(s.purpose, s.channel): s for s in data.states}
     current = []
     for p in purposes:
         if not p.is_consent:
@@ -108,11 +122,8 @@ async def build_export(session: AsyncSession, row: CustomerRow, *, keyring: Keyr
                 "notice_version": st.notice_version if st else None,
                 "notice_sha256": st.notice_hash if st else None,
             })
-    events = (await session.execute(
-        select(ConsentEventRow.__table__).where(ConsentEventRow.customer_id == row.id)
-        .order_by(ConsentEventRow.recorded_at, ConsentEventRow.id))).mappings().all()
     consent_history = []
-    for e in events:
+    for e in data.events:
         evidence = {k: _open(key, f"{name}/{e['id'].hex}", e[f"evidence_{k}"]) for k, name in EVIDENCE.items()}
         consent_history.append({
             "event_id": str(e["id"]), "purpose": e["purpose"], "channel": e["channel"] or None,
@@ -130,8 +141,7 @@ async def build_export(session: AsyncSession, row: CustomerRow, *, keyring: Keyr
         "purpose": pr.purpose, "recipient": pr.recipient, "country": pr.country, "items": pr.items.split(","),
         "mechanism": pr.mechanism, "legal_basis": pr.legal_basis, "notice_version": pr.notice_version,
         "provided_at": _ts(pr.provided_at),
-    } for pr in (await session.scalars(select(ProvisionRow).where(ProvisionRow.customer_id == row.id)
-                                        .order_by(ProvisionRow.provided_at, ProvisionRow.id))).all()]
+    } for pr in data.provisions]
     for p in purposes:
         applies = (not p.is_consent and p.required) or p.id in granted
         purpose_docs.append({
@@ -141,17 +151,10 @@ async def build_export(session: AsyncSession, row: CustomerRow, *, keyring: Keyr
             "applies": applies, "recipient": p.recipient, "country": p.country,
         })
 
-    mine = or_(AuditEntryRow.customer_id == row.id,
-               AuditEntryRow.seq.in_(select(AuditSubjectRow.seq).where(AuditSubjectRow.customer_id == row.id)))
-    audit_rows = (await session.execute(
-        select(AuditEntryRow.seq, AuditEntryRow.ts, AuditEntryRow.principal_id, AuditEntryRow.principal_name,
-               AuditEntryRow.role, AuditEntryRow.action, AuditEntryRow.purpose, AuditEntryRow.outcome,
-               AuditEntryRow.fields, AuditEntryRow.subject_count)
-        .where(mine).order_by(AuditEntryRow.seq))).all()
     access_log = []
     by_who: dict[tuple[str | None, str | None, str | None], dict[str, Any]] = {}
     shared: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for seq, ts, pid, pname, role, action, purpose, outcome, flds, count in audit_rows:
+    for seq, ts, pid, pname, role, action, purpose, outcome, flds, count in data.access:
         when = _ts(ts)
         access_log.append({"seq": seq, "at": when, "principal": pname, "role": role, "action": action,
                            "purpose": purpose, "outcome": outcome, "fields": flds.split(",") if flds else [],
@@ -173,19 +176,15 @@ async def build_export(session: AsyncSession, row: CustomerRow, *, keyring: Keyr
     accessed_by = [{**w, "purposes": sorted(w["purposes"]), "actions": sorted(w["actions"])}
                    for w in by_who.values()]
 
-    note_rows = (await session.scalars(select(NoteRow).where(NoteRow.customer_id == row.id)
-                                       .order_by(NoteRow.id))).all() if key is not None else []
     notes = [{
         "id": str(n.id), "created_at": _ts(n.created_at), "language": n.language,
         "text": key.open(f"note:{n.id.hex}", n.original) if key is not None else "",
         "entity_counts": dict(n.entity_counts or {}),
-    } for n in note_rows]
+    } for n in (data.notes if key is not None else ())]
     archived = [{
         "id": str(a.id), "statute": a.statute, "fields": a.fields, "archived_at": _ts(a.archived_at),
         "destroy_after": _ts(a.destroy_after), "reason": a.reason,
-    } for a in await open_records(session, keyring, row.id)]
-    requests = (await session.scalars(select(RightsRequestRow).where(RightsRequestRow.customer_id == row.id)
-                                      .order_by(RightsRequestRow.received_at))).all()
+    } for a in (open_record(keyring, r) for r in data.archive)]
     return {
         "$schema": SCHEMA_ID,
         "format": FORMAT,
@@ -214,5 +213,5 @@ async def build_export(session: AsyncSession, row: CustomerRow, *, keyring: Keyr
         "requests": [{
             "id": str(r.id), "kind": r.kind, "jurisdiction": r.jurisdiction, "received_at": _ts(r.received_at),
             "due_at": _ts(r.due_at), "status": r.status, "completed_at": _ts(r.completed_at), "outcome": r.outcome,
-        } for r in requests],
+        } for r in data.requests],
     }

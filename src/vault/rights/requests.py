@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from vault.access.caller import Caller
     from vault.access.guard import Guard
     from vault.audit.log import AuditLog
-    from vault.rights.repository import RequestStore
+    from vault.rights.repository import RecordStore, RequestStore
 
 __all__ = ["ANSWERS", "RequestRegistry", "RightsRequest", "close_request", "link_request"]
 
@@ -200,11 +200,16 @@ class RequestRegistry:
         return _view(row, now)
 
 
-async def link_request(session: AsyncSession, request_id: uuid.UUID | None, customer_id: uuid.UUID,
+async def link_request(store: RecordStore, request_id: uuid.UUID | None, customer_id: uuid.UUID,
                        action: str) -> RightsRequestRow | None:
+    """The open request ``request_id`` of this customer that ``action`` answers (None without a request id).
+
+    Raises:
+        RequestNotFoundError, RequestStateError.
+    """
     if request_id is None:
         return None
-    row = await session.get(RightsRequestRow, request_id)
+    row = await store.request(request_id)
     if row is None:
         raise RequestNotFoundError(f"request {request_id} not found")
     if row.customer_id != customer_id:

@@ -4,6 +4,7 @@ Every use case checks the caller's permission and purpose (acting on a subject i
 through the one guard, audits allowed and denied calls alike, and works on the session it is given: the caller
 opens and commits the transaction (:class:`vault.rights.runner.RightsRunner` for the entry points). An export is
 read in a read transaction and audited durably before it is returned; closing its request is a separate write.
+Its SQL is behind :class:`vault.rights.repository.SubjectStore` (unit tests use an in-memory one).
 """
 
 from __future__ import annotations
@@ -12,14 +13,10 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, select
-
 from vault.access import permissions as perms
 from vault.audit.entry import AuditEvent, Outcome
 from vault.customers import records
 from vault.customers.errors import CustomerNotFoundError, InvalidFieldError
-from vault.customers.models import CustomerRow
-from vault.customers.repository import apply_changes
 from vault.errors import InvalidInputError
 from vault.lib.clock import as_utc
 from vault.lib.ids import new_id
@@ -27,7 +24,7 @@ from vault.policy.collection import CollectionPolicy, empty_statutes
 from vault.rights import shredder
 from vault.rights.errors import SubjectErasedError
 from vault.rights.export import build_export, history_field
-from vault.rights.models import FieldHistoryRow
+from vault.rights.repository import SubjectRepository
 from vault.rights.requests import close_request, link_request
 
 if TYPE_CHECKING:
@@ -36,14 +33,17 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from vault.access.caller import Caller
+    from vault.customers.models import CustomerRow
     from vault.rights.deps import RightsDeps
+    from vault.rights.repository import SubjectStore
 
 
 class SubjectService:
     """Export, rectification, restriction and objection on one session (the caller commits)."""
 
-    def __init__(self, session: AsyncSession, deps: RightsDeps) -> None:
+    def __init__(self, session: AsyncSession, deps: RightsDeps, *, repo: SubjectStore | None = None) -> None:
         self._session = session
+        self._repo = repo if repo is not None else SubjectRepository(session)
         self._d = deps
         self._collection = deps.collection or CollectionPolicy(deps.purposes, deps.catalogue, empty_statutes())
 
@@ -51,7 +51,7 @@ class SubjectService:
         return as_utc(self._d.clock())
 
     async def _customer(self, customer_id: uuid.UUID, *, live: bool = True) -> CustomerRow:
-        row = await self._session.get(CustomerRow, customer_id)
+        row = await self._repo.customer(customer_id)
         if row is None:
             raise CustomerNotFoundError(f"customer {customer_id} not found")
         if live and row.status in (shredder.ERASED, shredder.PSEUDONYMIZED):
@@ -73,9 +73,9 @@ class SubjectService:
         purpose = (await self._d.guard.require(caller, perms.SUBJECTS_EXPORT, "subject.export",
                                                customer_id=customer_id)).id
         row = await self._customer(customer_id, live=False)
-        await link_request(self._session, request_id, customer_id, "export")
-        doc = await build_export(self._session, row, keyring=self._d.keyring, catalogue=self._d.catalogue,
-                                 purposes=self._d.purposes, now=self._now())
+        await link_request(self._repo, request_id, customer_id, "export")
+        doc = build_export(row, await self._repo.export_data(row), keyring=self._d.keyring,
+                           catalogue=self._d.catalogue, purposes=self._d.purposes, now=self._now())
         await self._d.audit.record_durable(AuditEvent(
             "subject.export", Outcome.ALLOWED, caller.actor, purpose=purpose, customer_id=customer_id,
             fields=tuple(sorted(doc["fields"])), request_id=caller.request_id, client_ip=caller.client_ip,
@@ -89,7 +89,7 @@ class SubjectService:
         Raises:
             RequestNotFoundError, RequestStateError.
         """
-        req = await link_request(self._session, request_id, customer_id, action)
+        req = await link_request(self._repo, request_id, customer_id, action)
         close_request(req, caller, self._now(), outcome)
 
     # -- rectification ------------------------------------------------------------------------------
@@ -132,7 +132,7 @@ class SubjectService:
         if coverage is not None and customer_id not in await self._d.cohorts.members(
                 session, coverage.cohort, [customer_id]):
             raise coverage.refusal()
-        req = await link_request(session, request_id, customer_id, "rectify")
+        req = await link_request(self._repo, request_id, customer_id, "rectify")
         key = records.customer_key(self._d.keyring, row)
         current = records.open_fields(key, row.sealed, set(changes))
         changed = {n: v for n, v in changes.items() if current.get(n) != v}
@@ -147,8 +147,8 @@ class SubjectService:
                 "actor_role": caller.actor.role,
             })
         if changed:
-            await session.execute(insert(FieldHistoryRow), history)
-            await apply_changes(session, self._d.keyring, self._d.catalogue, row, key, changed, now)
+            await self._repo.add_history(history)
+            await self._repo.save_changes(self._d.keyring, self._d.catalogue, row, key, changed, now)
         close_request(req, caller, now, f"rectified: {', '.join(sorted(changed)) or 'nothing changed'}")
         await self._d.audit.record(session, AuditEvent(
             "subject.rectify", Outcome.ALLOWED, caller.actor, purpose=bound.id, customer_id=customer_id,
@@ -168,7 +168,7 @@ class SubjectService:
                                                customer_id=customer_id)).id
         now = self._now()
         row = await self._customer(customer_id)
-        req = await link_request(self._session, request_id, customer_id, "restrict") if not lift else None
+        req = await link_request(self._repo, request_id, customer_id, "restrict") if not lift else None
         if lift:
             row.restricted_at, row.restriction_request_id = None, None
         elif row.restricted_at is None:
@@ -189,7 +189,7 @@ class SubjectService:
                                                customer_id=customer_id)).id
         now = self._now()
         row = await self._customer(customer_id)
-        req = await link_request(self._session, request_id, customer_id, "object") if not withdraw else None
+        req = await link_request(self._repo, request_id, customer_id, "object") if not withdraw else None
         if withdraw:
             row.objected_marketing_at = None
         elif row.objected_marketing_at is None:
@@ -205,6 +205,4 @@ class SubjectService:
 
     async def counts(self) -> dict[str, int]:
         """How many customers are in each status (for `vault rights status`)."""
-        rows = (await self._session.execute(
-            select(CustomerRow.status, func.count()).group_by(CustomerRow.status))).all()
-        return {str(s): int(n) for s, n in rows}
+        return await self._repo.status_counts()
