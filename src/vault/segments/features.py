@@ -16,26 +16,20 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import polars as pl
-from sqlalchemy import String, and_, case, cast, func, literal_column, select
 
-from vault.consent.ledger import effective_clause
-from vault.consent.models import ConsentStateRow
 from vault.crypto.keys import WrappedKey
-from vault.customers.models import CustomerIndexRow, CustomerRow
 from vault.customers.records import open_fields
 from vault.lib.clock import as_utc, utcnow
 from vault.policy.generalize import POSTAL_REGIONS, generalize
 from vault.segments.behaviour import KST
-from vault.segments.models import InteractionRow, LabelRow, TransactionRow
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
-
     from vault.crypto.keyring import Keyring
     from vault.policy.purposes import Purpose, PurposeCatalogue
+    from vault.segments.repository import FeatureSource
 
 WINDOW_DAYS = 365
 #: Purchase rhythm assumed for a customer with a single purchase day (days between purchases).
@@ -192,7 +186,7 @@ class FeatureTable:
 
 
 class FeatureEngine:
-    """Computes :class:`FeatureTable` for an as-of date inside a read transaction."""
+    """Computes :class:`FeatureTable` for an as-of date from a :class:`~vault.segments.repository.FeatureSource`."""
 
     def __init__(self, keyring: Keyring, purposes: PurposeCatalogue, *,
                  clock: Callable[[], datetime] = utcnow) -> None:
@@ -201,22 +195,23 @@ class FeatureEngine:
         self.catalogue = FeatureCatalogue(purposes)
         self._clock = clock
 
-    async def compute(self, session: AsyncSession, as_of: date, groups: Iterable[str] = ()) -> FeatureTable:
-        """Features of every customer not erased, as of the end of ``as_of`` (Asia/Seoul)."""
+    async def compute(self, source: FeatureSource, as_of: date, groups: Iterable[str] = ()) -> FeatureTable:
+        """Features of every customer not erased, as of the end of ``as_of`` (Asia/Seoul), from ``source``'s
+        aggregates (:class:`vault.segments.repository.FeatureQueries` on a read transaction)."""
         wanted = expand_groups(set(groups) | {"behaviour", "status"})
-        frame = await self._population(session)
-        frame = frame.join(await self._behaviour(session, as_of), on="customer_id", how="left")
+        frame = await self._population(source)
+        frame = frame.join(await self._behaviour(source, as_of), on="customer_id", how="left")
         frame = _derive_behaviour(frame, day_number(as_of))
         if "instants" in wanted:
-            frame = frame.join(await self._instants(session, as_of), on="customer_id", how="left")
+            frame = frame.join(await self._instants(source, as_of), on="customer_id", how="left")
         if "interactions" in wanted:
-            frame = frame.join(await self._interactions(session, as_of), on="customer_id", how="left")
+            frame = frame.join(await self._interactions(source, as_of), on="customer_id", how="left")
             frame = _derive_experience(frame)
         if "consent" in wanted:
-            frame = frame.join(await self._consents(session), on="customer_id", how="left").with_columns(
+            frame = frame.join(await self._consents(source), on="customer_id", how="left").with_columns(
                 [pl.col(f"consent.{p}").fill_null(False) for p in self.catalogue.consent_purposes])
         if "reach" in wanted:
-            frame = frame.join(await self._reachable(session), on="customer_id", how="left")
+            frame = frame.join(await self._reachable(source), on="customer_id", how="left")
             marketing = [f"consent.{p.id}" for p in self._purposes if p.is_consent and p.channels
                          and p.id not in self._purposes.supplements]
             frame = frame.with_columns(contactable=(
@@ -233,103 +228,61 @@ class FeatureEngine:
                                        .when(profitable).then(pl.lit("at_risk_valuable"))
                                        .when(good).then(pl.lit("low_value")).otherwise(pl.lit("cost_to_serve")))
         if "labels" in wanted:
-            frame = frame.join(await self._labels(session), on="customer_id", how="left").with_columns(
+            frame = frame.join(await self._labels(source), on="customer_id", how="left").with_columns(
                 [pl.col(f"label.{n}").fill_null(False) for n in LABELS])
         if "demographics" in wanted:
-            frame = frame.join(await self._demographics(session, frame["customer_id"].to_list(), as_of),
+            frame = frame.join(await self._demographics(source, as_of),
                                on="customer_id", how="left")
         return FeatureTable(as_of, frame.sort("customer_id"), frozenset(wanted))
 
-    # -- queries ------------------------------------------------------------------------------------
+    # -- frames from the source's rows ---------------------------------------------------------------
 
     @staticmethod
-    def _key(col: Any) -> Any:
-        """The customer id as 32 hex digits on both databases."""
-        return func.lower(func.replace(cast(col, String), "-", ""))
+    async def _population(source: FeatureSource) -> pl.DataFrame:
+        return pl.DataFrame(await source.population(), orient="row", schema={
+            "customer_id": pl.Utf8, "restricted": pl.Boolean, "objected_marketing": pl.Boolean})
 
-    async def _population(self, session: AsyncSession) -> pl.DataFrame:
-        q = select(self._key(CustomerRow.id), CustomerRow.restricted_at.is_not(None),
-                   CustomerRow.objected_marketing_at.is_not(None)).where(CustomerRow.erased_at.is_(None))
-        rows = (await session.execute(q)).all()
-        return pl.DataFrame(rows, schema={"customer_id": pl.Utf8, "restricted": pl.Boolean,
-                                          "objected_marketing": pl.Boolean}, orient="row")
-
-    async def _behaviour(self, session: AsyncSession, as_of: date) -> pl.DataFrame:
-        # Reads only columns of ix_transactions_customer_day (customer_id, kst_day, returned, amount_krw):
-        # SQLite walks that covering index in customer order, with no table lookups and no sort.
-        t = TransactionRow
-        d = day_number(as_of)
-        lo = d - (WINDOW_DAYS - 1)
-        bought = ~t.returned
-        in_window = t.kst_day >= lo
-
-        def count(cond: Any) -> Any:
-            return func.sum(case((cond, 1), else_=0))
-
-        q = (select(
-            self._key(t.customer_id),
-            count(and_(in_window, bought)),
-            func.sum(case((and_(in_window, bought), t.amount_krw), else_=0)),
-            count(in_window),
-            count(and_(in_window, t.returned)),
-            func.max(case((bought, t.kst_day))),
-            func.min(case((bought, t.kst_day))),
-            count(bought),
-            func.sum(case((bought, t.amount_krw), else_=0)),
-        ).where(t.kst_day <= d).group_by(t.customer_id))
-        rows = (await session.execute(q)).all()
-        return pl.DataFrame(rows, orient="row", schema={
+    @staticmethod
+    async def _behaviour(source: FeatureSource, as_of: date) -> pl.DataFrame:
+        return pl.DataFrame(await source.behaviour(day_number(as_of)), orient="row", schema={
             "customer_id": pl.Utf8, "frequency": pl.Int64, "monetary_krw": pl.Int64, "window_all": pl.Int64,
             "window_returned": pl.Int64, "last_day": pl.Int64, "first_day": pl.Int64, "purchases_total": pl.Int64,
             "lifetime_krw": pl.Int64})
 
-    async def _instants(self, session: AsyncSession, as_of: date) -> pl.DataFrame:
-        t = TransactionRow
-        q = (select(self._key(t.customer_id), func.min(t.occurred_at), func.max(t.occurred_at))
-             .where(t.kst_day <= day_number(as_of), ~t.returned).group_by(t.customer_id))
-        rows = [(r[0], _utc(r[1]), _utc(r[2])) for r in (await session.execute(q)).all()]
+    @staticmethod
+    async def _instants(source: FeatureSource, as_of: date) -> pl.DataFrame:
+        rows = [(r[0], _utc(r[1]), _utc(r[2])) for r in await source.instants(day_number(as_of))]
         return pl.DataFrame(rows, orient="row", schema={
             "customer_id": pl.Utf8, "first_purchase_at": pl.Datetime("us", "UTC"),
             "last_purchase_at": pl.Datetime("us", "UTC")})
 
-    async def _interactions(self, session: AsyncSession, as_of: date) -> pl.DataFrame:
-        i = InteractionRow
-        d = day_number(as_of)
-        q = (select(
-            self._key(i.customer_id), func.count(),
-            func.sum(case((i.kind == "complaint", 1), else_=0)),
-            func.sum(case((i.kind == "return", 1), else_=0)),
-            func.sum(i.satisfaction), func.count(i.satisfaction),
-        ).where(i.kst_day <= d, i.kst_day >= d - (WINDOW_DAYS - 1)).group_by(i.customer_id))
-        rows = (await session.execute(q)).all()
-        return pl.DataFrame(rows, orient="row", schema={
+    @staticmethod
+    async def _interactions(source: FeatureSource, as_of: date) -> pl.DataFrame:
+        return pl.DataFrame(await source.interactions(day_number(as_of)), orient="row", schema={
             "customer_id": pl.Utf8, "interactions": pl.Int64, "complaints": pl.Int64, "return_contacts": pl.Int64,
             "satisfaction_sum": pl.Int64, "satisfaction_n": pl.Int64})
 
-    async def _consents(self, session: AsyncSession) -> pl.DataFrame:
+    async def _consents(self, source: FeatureSource) -> pl.DataFrame:
         now = self._clock()
         frame: pl.DataFrame | None = None
         for pid in self.catalogue.consent_purposes:
             purpose: Purpose | None = self._purposes.get(pid)
             assert purpose is not None
-            q = select(self._key(ConsentStateRow.customer_id)).where(effective_clause(purpose, now)).distinct()
-            ids = pl.DataFrame({"customer_id": pl.Series((await session.scalars(q)).all(), dtype=pl.Utf8)})
+            ids = pl.DataFrame({"customer_id": pl.Series(await source.consenting(purpose, now), dtype=pl.Utf8)})
             part = ids.with_columns(pl.lit(True).alias(f"consent.{pid}"))
             frame = part if frame is None else frame.join(part, on="customer_id", how="full", coalesce=True)
         if frame is None:
             return pl.DataFrame({"customer_id": pl.Series([], dtype=pl.Utf8)})
         return frame
 
-    async def _reachable(self, session: AsyncSession) -> pl.DataFrame:
-        q = (select(self._key(CustomerIndexRow.customer_id), literal_column("1"))
-             .where(CustomerIndexRow.field.in_(("email", "phone"))).distinct())
-        ids = pl.Series([r[0] for r in (await session.execute(q)).all()], dtype=pl.Utf8)
+    @staticmethod
+    async def _reachable(source: FeatureSource) -> pl.DataFrame:
+        ids = pl.Series(await source.reachable(), dtype=pl.Utf8)
         return pl.DataFrame({"customer_id": ids}).unique().with_columns(has_contact=pl.lit(True))
 
-    async def _labels(self, session: AsyncSession) -> pl.DataFrame:
-        q = (select(self._key(LabelRow.customer_id), LabelRow.label)
-             .where(LabelRow.cleared_at.is_(None), LabelRow.label.in_(LABELS)).distinct())
-        pairs = pl.DataFrame((await session.execute(q)).all(), schema={"customer_id": pl.Utf8, "label": pl.Utf8},
+    @staticmethod
+    async def _labels(source: FeatureSource) -> pl.DataFrame:
+        pairs = pl.DataFrame(await source.labels(LABELS), schema={"customer_id": pl.Utf8, "label": pl.Utf8},
                              orient="row")
         frame = pairs.select("customer_id").unique()
         for n in LABELS:
@@ -337,18 +290,14 @@ class FeatureEngine:
             frame = frame.join(have.with_columns(pl.lit(True).alias(f"label.{n}")), on="customer_id", how="left")
         return frame
 
-    async def _demographics(self, session: AsyncSession, keys: list[str], as_of: date,
-                            page: int = 2000) -> pl.DataFrame:
+    async def _demographics(self, source: FeatureSource, as_of: date, page: int = 2000) -> pl.DataFrame:
         """Decrypt birth_date, gender and postal_code, page by page, keeping only the generalized values."""
         cipher = self._keyring.cipher
         wanted = {"birth_date", "gender", "postal_code"}
         out: list[tuple[str, str | None, str | None, str | None]] = []
-        cols = (CustomerRow.id, CustomerRow.kek_version, CustomerRow.wrapped_dek, CustomerRow.dek_version,
-                CustomerRow.sealed)
         last: uuid.UUID | None = None
         while True:
-            q = select(*cols).where(CustomerRow.erased_at.is_(None), *([CustomerRow.id > last] if last else []))
-            rows = (await session.execute(q.order_by(CustomerRow.id).limit(page))).all()
+            rows = await source.sealed_page(last, page)
             for cid, kek_version, wrapped, dek_version, sealed in rows:
                 if kek_version is None or wrapped is None:
                     out.append((cid.hex, None, None, None))
@@ -361,7 +310,6 @@ class FeatureEngine:
             if len(rows) < page:
                 break
             last = rows[-1][0]
-        del keys
         return pl.DataFrame(out, orient="row", schema={"customer_id": pl.Utf8, "age_band": pl.Utf8,
                                                        "region": pl.Utf8, "gender": pl.Utf8})
 

@@ -38,7 +38,7 @@ class TransactionRow(Base):
     """
 
     __tablename__ = "transactions"
-    # Covering index for the per-customer feature aggregate (features.FeatureEngine._behaviour).
+    # Covering index for the per-customer feature aggregate (repository.FeatureQueries.behaviour).
     __table_args__ = (Index("ix_transactions_customer_day", "customer_id", "kst_day", "returned", "amount_krw"),)
 
     id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)

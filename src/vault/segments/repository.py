@@ -14,16 +14,17 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, exists, func, insert, select
+from sqlalchemy import ColumnElement, String, and_, case, cast, exists, func, insert, literal_column, select
 from sqlalchemy.exc import IntegrityError
 
 from vault.consent.ledger import effective_clause
 from vault.consent.models import ConsentStateRow
-from vault.customers.models import CustomerRow
+from vault.customers.models import CustomerIndexRow, CustomerRow
 from vault.db.bulk import BulkValues, execute_rows
 from vault.segments.errors import SegmentStateError
 from vault.segments.features import BLOCKING_LABELS, WINDOW_DAYS
 from vault.segments.models import (
+    InteractionRow,
     LabelRow,
     SegmentEventRow,
     SegmentVersionRow,
@@ -241,7 +242,7 @@ class SegmentRepository:
 
     async def features(self, engine: FeatureEngine, as_of: date, groups: Iterable[str]) -> FeatureTable:
         """The feature table (see :meth:`FeatureEngine.compute`)."""
-        return await engine.compute(self._session, as_of, groups)
+        return await engine.compute(FeatureQueries(self._session), as_of, groups)
 
 
 def member_clause(snapshot_id: uuid.UUID) -> ScopeClause:
@@ -251,6 +252,137 @@ def member_clause(snapshot_id: uuid.UUID) -> ScopeClause:
         return exists(select(SnapshotMemberRow.customer_id).where(
             SnapshotMemberRow.snapshot_id == snapshot_id, SnapshotMemberRow.customer_id == key))
     return clause
+
+
+# -- features -------------------------------------------------------------------------------------------
+
+
+class FeatureSource(Protocol):
+    """The per-customer rows :class:`~vault.segments.features.FeatureEngine` builds features from; customer ids
+    are 32 lower-case hex digits, days are ``kst_day`` numbers (days since 1970-01-01, Asia/Seoul)."""
+
+    async def population(self) -> Sequence[Sequence[Any]]:
+        """(id, restricted, objected to marketing) of every customer not erased."""
+        ...
+
+    async def behaviour(self, day: int) -> Sequence[Sequence[Any]]:
+        """Per customer with transactions up to ``day``: purchases and their KRW in the 365-day window ending
+        ``day``, transactions and returns in it, the last and first purchase day, purchases and KRW ever."""
+        ...
+
+    async def instants(self, day: int) -> Sequence[Sequence[Any]]:
+        """(id, first, last purchase instant) up to ``day`` (SQLite gives the stored text)."""
+        ...
+
+    async def interactions(self, day: int) -> Sequence[Sequence[Any]]:
+        """Per customer in the window ending ``day``: interactions, complaints, return contacts, the sum and
+        count of satisfaction scores."""
+        ...
+
+    async def consenting(self, purpose: Purpose, now: datetime) -> list[str]:
+        """Customers with a current consent (or other basis) for ``purpose`` at ``now``."""
+        ...
+
+    async def reachable(self) -> list[str]:
+        """Customers with an email or phone on file (their blind index rows)."""
+        ...
+
+    async def labels(self, labels: Sequence[str]) -> Sequence[Sequence[Any]]:
+        """(id, label) of the current labels among ``labels``, each pair once."""
+        ...
+
+    async def sealed_page(self, after: uuid.UUID | None, limit: int) -> Sequence[Sequence[Any]]:
+        """Up to ``limit`` customers not erased after id ``after``, by id: (id, kek_version, wrapped_dek,
+        dek_version, sealed)."""
+        ...
+
+
+def _hex(col: Any) -> Any:
+    """The customer id as 32 hex digits on both databases."""
+    return func.lower(func.replace(cast(col, String), "-", ""))
+
+
+class FeatureQueries:
+    """:class:`FeatureSource` on a SQLAlchemy session (a read transaction)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def _rows(self, q: Any) -> Sequence[Sequence[Any]]:
+        return (await self._session.execute(q)).all()
+
+    async def population(self) -> Sequence[Sequence[Any]]:
+        """Customers not erased with their restriction and objection flags."""
+        q = select(_hex(CustomerRow.id), CustomerRow.restricted_at.is_not(None),
+                   CustomerRow.objected_marketing_at.is_not(None)).where(CustomerRow.erased_at.is_(None))
+        return await self._rows(q)
+
+    async def behaviour(self, day: int) -> Sequence[Sequence[Any]]:
+        """One GROUP BY over transactions (see :class:`FeatureSource`)."""
+        # Reads only columns of ix_transactions_customer_day (customer_id, kst_day, returned, amount_krw):
+        # SQLite walks that covering index in customer order, with no table lookups and no sort.
+        t = TransactionRow
+        lo = day - (WINDOW_DAYS - 1)
+        bought = ~t.returned
+        in_window = t.kst_day >= lo
+
+        def count(cond: Any) -> Any:
+            return func.sum(case((cond, 1), else_=0))
+
+        q = (select(
+            _hex(t.customer_id),
+            count(and_(in_window, bought)),
+            func.sum(case((and_(in_window, bought), t.amount_krw), else_=0)),
+            count(in_window),
+            count(and_(in_window, t.returned)),
+            func.max(case((bought, t.kst_day))),
+            func.min(case((bought, t.kst_day))),
+            count(bought),
+            func.sum(case((bought, t.amount_krw), else_=0)),
+        ).where(t.kst_day <= day).group_by(t.customer_id))
+        return await self._rows(q)
+
+    async def instants(self, day: int) -> Sequence[Sequence[Any]]:
+        """First and last purchase instants."""
+        t = TransactionRow
+        q = (select(_hex(t.customer_id), func.min(t.occurred_at), func.max(t.occurred_at))
+             .where(t.kst_day <= day, ~t.returned).group_by(t.customer_id))
+        return await self._rows(q)
+
+    async def interactions(self, day: int) -> Sequence[Sequence[Any]]:
+        """Interaction counts and satisfaction in the window."""
+        i = InteractionRow
+        q = (select(
+            _hex(i.customer_id), func.count(),
+            func.sum(case((i.kind == "complaint", 1), else_=0)),
+            func.sum(case((i.kind == "return", 1), else_=0)),
+            func.sum(i.satisfaction), func.count(i.satisfaction),
+        ).where(i.kst_day <= day, i.kst_day >= day - (WINDOW_DAYS - 1)).group_by(i.customer_id))
+        return await self._rows(q)
+
+    async def consenting(self, purpose: Purpose, now: datetime) -> list[str]:
+        """Customers with a current basis for ``purpose``."""
+        q = select(_hex(ConsentStateRow.customer_id)).where(effective_clause(purpose, now)).distinct()
+        return list((await self._session.scalars(q)).all())
+
+    async def reachable(self) -> list[str]:
+        """Customers with an email or phone blind index."""
+        q = (select(_hex(CustomerIndexRow.customer_id), literal_column("1"))
+             .where(CustomerIndexRow.field.in_(("email", "phone"))).distinct())
+        return [r[0] for r in await self._rows(q)]
+
+    async def labels(self, labels: Sequence[str]) -> Sequence[Sequence[Any]]:
+        """Current labels among ``labels``."""
+        q = (select(_hex(LabelRow.customer_id), LabelRow.label)
+             .where(LabelRow.cleared_at.is_(None), LabelRow.label.in_(labels)).distinct())
+        return await self._rows(q)
+
+    async def sealed_page(self, after: uuid.UUID | None, limit: int) -> Sequence[Sequence[Any]]:
+        """One page of sealed customer records, by id."""
+        cols = (CustomerRow.id, CustomerRow.kek_version, CustomerRow.wrapped_dek, CustomerRow.dek_version,
+                CustomerRow.sealed)
+        q = select(*cols).where(CustomerRow.erased_at.is_(None), *([CustomerRow.id > after] if after else []))
+        return await self._rows(q.order_by(CustomerRow.id).limit(limit))
 
 
 # -- behaviour imports ------------------------------------------------------------------------------------
