@@ -187,14 +187,16 @@ def _write() -> None:
         "|---|---|---|---|---|---|---|",
         *ROWS,
         "",
-        "Rewrap misses the 50,000/s target. Crypto is not the limit (the AES-GCM unwrap + wrap baseline is "
-        "5-15x faster than the loop). On SQLite the same keyset SELECT + conditional UPDATE without crypto, "
-        "run with the synchronous sqlite3 driver on the same rows, is the database floor; the gap between it "
-        "and the rewrap rate is the async path per batch (aiosqlite thread hops, SQLAlchemy result handling, "
-        "UUID conversion) plus rewriting the whole customer row and its `kek_version` index entry for a "
-        "60-byte change. On PostgreSQL the UPDATE ... FROM unnest(arrays) shares the 2 cores with the Python "
-        "process. What would reach it: wrapped DEKs in their own narrow table (customer_id, kek_version, blob) "
-        "so a rewrap rewrites 100 bytes, and sealing batch n+1 while batch n is written. The rotation is "
-        "resumable and runs in short transactions, so its duration costs no downtime.",
+        ("Rewrap meets the 50,000/s target on every database measured here. " if all(
+            "| met |" in r for r in ROWS if r.startswith("| rewrap")) else
+         "Rewrap misses the 50,000/s target on at least one database (see the table). "),
+        "Crypto is not the limit (the AES-GCM unwrap + wrap baseline is about 10x the rewrap rate). The rewrap "
+        "runs on the synchronous driver in a thread (`vault.keys.runner.KeyRotation`): per batch one keyset "
+        "SELECT outside any write transaction, one `rewrap_many` call to the KEK provider, then one short write "
+        "transaction with a driver-level executemany (SQLite) or UPDATE ... FROM unnest(arrays) (PostgreSQL), "
+        "each row updated only if it is still under the version read. On SQLite the same SELECT + conditional "
+        "UPDATE without crypto is the database floor; what separates the two is the crypto and rewriting the "
+        "whole customer row and its `kek_version` index entry for a 60-byte change. The rotation is resumable "
+        "and runs in short transactions, so its duration costs no downtime.",
     ])
     write_section("rights", body)
