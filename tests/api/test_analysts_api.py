@@ -172,6 +172,23 @@ async def test_only_compliance_officers_govern_projects(client: Client, principa
     assert r.status_code == 409
 
 
+async def test_an_analyst_named_twice_or_added_twice_at_once_is_one_member(
+        client: Client, principals: dict[str, Creds], second_analyst: Creds) -> None:
+    officer = principals["compliance_officer"]
+    analyst = principals["analyst"]
+    r = await client.post("/v1/projects", headers=officer.headers, json={
+        "name": f"twice-{uuid.uuid4().hex[:6]}", "members": [str(analyst.principal.id)] * 2})
+    assert r.status_code == 201, r.text  # not 409 "the name is taken"
+    assert r.json()["members"] == [str(analyst.principal.id)]
+    pid = r.json()["id"]
+    body = {"principal_id": str(second_analyst.principal.id)}
+    answers = await asyncio.gather(*(client.post(f"/v1/projects/{pid}/members", headers=officer.headers, json=body)
+                                     for _ in range(4)))
+    assert [a.status_code for a in answers] == [200] * 4, [a.text for a in answers]
+    r = await client.get(f"/v1/projects/{pid}", headers=officer.headers)
+    assert sorted(r.json()["members"]) == sorted([str(analyst.principal.id), str(second_analyst.principal.id)])
+
+
 async def test_dp_counts_and_the_ledger(client: Client, principals: dict[str, Creds], seeded: set[uuid.UUID],
                                         vault: Vault) -> None:
     officer, analyst = principals["compliance_officer"], principals["analyst"]

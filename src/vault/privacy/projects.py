@@ -242,10 +242,11 @@ class ProjectService:
         now = self._clock()
         row = ProjectRow(id=new_id(), name=name, description=description, epsilon_budget=epsilon_budget,
                          epsilon_spent=0.0, key_version=1, created_by=caller.actor.name, created_at=now, updated_at=now)
+        unique = list(dict.fromkeys(members or ()))  # an id given twice is one member, not a taken name
         await self._repo.add(row, [ProjectMemberRow(project_id=row.id, principal_id=pid, added_by=caller.actor.name,
-                                                    added_at=now) for pid in list(members or ())])
+                                                    added_at=now) for pid in unique])
         await self._guard.record(caller, "project.create", f"project={row.id} budget={epsilon_budget:g} "
-                                 f"members={len(members or [])}", ANALYTICS, self._session)
+                                 f"members={len(unique)}", ANALYTICS, self._session)
         return await self._view(row)
 
     async def add_member(self, project_id: uuid.UUID, principal_id: uuid.UUID, caller: Caller) -> Project:

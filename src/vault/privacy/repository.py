@@ -14,6 +14,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from vault.customers.models import CustomerRow
@@ -147,12 +149,15 @@ class ProjectRepository:
             raise ProjectExistsError(f"an analysis project named {row.name!r} exists already") from None
 
     async def add_member(self, member: ProjectMemberRow) -> bool:
-        """Add a member unless already one."""
-        if await self._session.get(ProjectMemberRow, (member.project_id, member.principal_id)) is not None:
-            return False
-        self._session.add(member)
-        await self._session.flush()
-        return True
+        """Add a member unless already one (``ON CONFLICT DO NOTHING``: two managers adding the same analyst
+        at once both succeed, where a look-up first let the second fail on the primary key)."""
+        values = {"project_id": member.project_id, "principal_id": member.principal_id,
+                  "added_by": member.added_by, "added_at": member.added_at}
+        dialect = self._session.get_bind().dialect.name
+        stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(ProjectMemberRow).values(values)
+        result = await self._session.execute(stmt.on_conflict_do_nothing(
+            index_elements=["project_id", "principal_id"]))
+        return bool(getattr(result, "rowcount", 0) == 1)
 
     async def remove_member(self, project_id: uuid.UUID, principal_id: uuid.UUID) -> bool:
         """Remove a member."""
