@@ -13,12 +13,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from tests.conftest import Creds
 from tests.integration.test_rights import OP, RRN, grant, new_customer, officer, with_rrn
 from vault.access.caller import Caller
-from vault.audit.models import AuditEntryRow
+from vault.audit.models import AuditEntryRow, AuditSubjectRow
 from vault.bootstrap import Vault
 from vault.config import Settings
 from vault.crypto.errors import DecryptionError
@@ -91,6 +91,29 @@ async def test_a_field_whose_every_purpose_ended_is_destroyed_while_the_others_s
     # a second run finds nothing more to do for this customer
     again = await svc.run(OP)
     assert plain not in {f.customer_id for f in again.fields_due}
+
+
+async def test_each_batch_entry_names_the_fields_its_own_customers_lost(vault: Vault) -> None:
+    with_gender, _ = await new_customer(vault)
+    ref = f"r-{uuid.uuid4().hex[:10]}"
+    async with vault.db.write() as session:  # no gender given: only birth_date goes at 400 days
+        view, _ = await vault.customers(session).create(
+            {"customer_ref": ref, "name": "Lee Hana", "email": f"{ref}@example.org", "phone": "010-2222-3333",
+             "birth_date": "1990-01-02", "postal_code": "06236", "city": "Seoul"}, OP)
+    without_gender = view.id
+    for cid in (with_gender, without_gender):
+        await deleted_days_ago(vault, cid, 400)
+    async with vault.db.read() as session:
+        before = (await session.scalar(select(func.max(AuditEntryRow.seq)))) or 0
+    await retention(vault, service_delivery=365, customer_support=1095).run(OP, batch_size=1)
+    async with vault.db.read() as session:
+        named = dict((await session.execute(
+            select(AuditSubjectRow.customer_id, AuditEntryRow.fields).join(
+                AuditEntryRow, AuditEntryRow.seq == AuditSubjectRow.seq).where(
+                AuditEntryRow.action == "retention.fields", AuditEntryRow.seq > before,
+                AuditSubjectRow.customer_id.in_([with_gender, without_gender])))).all())
+    assert set((named[with_gender] or "").split(",")) == {"birth_date", "gender"}
+    assert set((named[without_gender] or "").split(",")) == {"birth_date"}
 
 
 async def test_restriction_and_an_open_request_hold_and_are_reported(vault: Vault,

@@ -159,17 +159,10 @@ class RetentionService:
         self._session = session
         self._keyring = deps.keyring
         self._catalogue = deps.catalogue
-        self._purposes = deps.purposes
         self._audit = deps.audit
         self._journal = deps.journal
-        self._required = max((p.retention_days for p in deps.purposes if p.required), default=0)
         statutes = deps.collection.statutes if deps.collection is not None else empty_statutes()
         self.rules = RetentionRules(deps.purposes, deps.catalogue, statutes)
-
-    def retention_days(self, granted: set[str]) -> int:
-        """The longest purpose retention of a customer who granted the consent purposes in ``granted``."""
-        extra = [p.retention_days for p in self._purposes if p.id in granted]
-        return int(max([self._required, *extra]))
 
     async def plan_page(self, now: datetime, after: uuid.UUID | None) -> tuple[list[FieldPlan], uuid.UUID | None]:
         """One page (by id, after ``after``) of soft-deleted customers that still hold data: the plans with
@@ -223,10 +216,11 @@ class RetentionService:
         """Destroy the archive records whose statutory period has ended; returns how many customers had some."""
         return len(await archive.destroy_expired(self._session, now))
 
-    async def apply_fields(self, plans: list[FieldPlan], fields: tuple[str, ...], now: datetime, run_id: str,
-                           caller: Caller) -> int:
+    async def apply_fields(self, plans: list[FieldPlan], now: datetime, run_id: str, caller: Caller) -> int:
         """Destroy (and archive) the fields past retention of one batch of customers, keeping the others, and
-        audit it (``retention.fields`` naming ``fields``); returns how many customers had fields archived."""
+        audit it (``retention.fields`` naming the fields this batch's customers lost); returns how many
+        customers had fields archived."""
+        fields = tuple(sorted({n for p in plans for n in [*p.destroy, *(f for a in p.archive for f in a.fields)]}))
         done = await self._apply_fields(plans, now, run_id)
         await self._audit.record(self._session, AuditEvent(
             "retention.fields", Outcome.ALLOWED, caller.actor,

@@ -241,11 +241,10 @@ class RetentionJob:
         run_id = f"retention:{uuid.uuid4().hex[:12]}"
         by_id = {p.customer_id: p for p in plans}
         partial = [by_id[f.customer_id] for f in report.fields_due]
-        fields = tuple(sorted({n for p in partial for n in [*p.destroy, *(f for a in p.archive for f in a.fields)]}))
         for i in range(0, len(partial), batch_size):
             async with db.write() as session:
                 report.archived += await RetentionService(session, self._d).apply_fields(
-                    partial[i:i + batch_size], fields, now, run_id, caller)
+                    partial[i:i + batch_size], now, run_id, caller)
         for i in range(0, len(report.due), batch_size):
             ids = [d.customer_id for d in report.due[i:i + batch_size]]
             async with db.write() as session:
