@@ -292,7 +292,7 @@ class Vault:
     def contacts(self) -> ContactResolver:
         """The consented-contact resolver (opens its own read transactions)."""
         from vault.consent.contacts import ContactDeps, ContactResolver
-        from vault.segments.labels import not_blocked
+        from vault.segments.repository import not_blocked
 
         p = self.policies
         lim = self.settings.limits

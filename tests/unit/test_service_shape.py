@@ -19,7 +19,7 @@ SESSION_BOUND = [
     "rights/oversight.py", "keys/rotation.py",
     "customers/service.py",
     "segments/base.py", "segments/versions.py", "segments/evaluation.py", "segments/compare.py", "segments/scopes.py",
-    "segments/repository.py", "segments/behaviour.py", "segments/features.py",
+    "segments/repository.py", "segments/behaviour.py", "segments/features.py", "segments/labels.py",
     "privacy/projects.py", "privacy/jobs.py", "privacy/dp.py", "privacy/service.py", "privacy/repository.py",
 ]
 # Opening a transaction: Database.write/read/audit_write/on_demand, a session factory, or session.begin/commit.

@@ -3,7 +3,8 @@
 A label (``vip``, ``blacklist``, ``do_not_contact``, ...) belongs to the department that set it and
 carries a reason code and its author; every department that may see the customer sees all labels
 side by side. Clearing keeps the row (``cleared_at``) as history. ``blacklist`` and
-``do_not_contact`` block a customer from targeting and contact resolution (:func:`not_blocked`).
+``do_not_contact`` block a customer from targeting and contact resolution
+(:func:`vault.segments.repository.not_blocked`). The SQL is :class:`vault.segments.repository.LabelRepository`.
 """
 
 from __future__ import annotations
@@ -13,19 +14,17 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
-
-from sqlalchemy import ColumnElement, Table, bindparam, exists, select
+from typing import TYPE_CHECKING
 
 from vault.access import permissions as perms
 from vault.audit.entry import AuditEvent, Outcome
-from vault.customers.models import CustomerRow
 from vault.errors import AccessDeniedError
 from vault.lib.clock import as_utc, utcnow
 from vault.segments.behaviour import DEPARTMENTS, INTERACTION_KINDS, interaction_digest, kst_day
 from vault.segments.errors import CustomerUnknownError, InvalidBehaviourError, SegmentStateError
-from vault.segments.features import BLOCKING_LABELS, LABELS
+from vault.segments.features import LABELS
 from vault.segments.models import InteractionRow, LabelRow
+from vault.segments.repository import LabelRepository
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,18 +33,13 @@ if TYPE_CHECKING:
     from vault.access.guard import Guard
     from vault.audit.log import AuditLog
     from vault.db.engine import Database
+    from vault.segments.repository import LabelStore
 
 Clock = Callable[[], datetime]
 #: The department a role acts for when it labels a customer or records an interaction.
 ROLE_DEPARTMENT = {"marketing": "marketing", "sales": "sales", "crm_agent": "crm", "compliance_officer": "compliance",
                    "application": "service", "operator": "crm"}
 REASON_CODE = re.compile(r"^[a-z0-9_.-]{1,60}$")
-
-
-def not_blocked(key: Any) -> ColumnElement[bool]:
-    """SQL: the customer ``key`` carries no active ``blacklist`` / ``do_not_contact`` label."""
-    return ~exists(select(LabelRow.id).where(
-        LabelRow.customer_id == key, LabelRow.label.in_(BLOCKING_LABELS), LabelRow.cleared_at.is_(None)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,31 +75,24 @@ class InteractionView:
     created: bool
 
 
-# Built once: the single customer view reuses the statement and its compiled form.
-_LABELS = cast(Table, LabelRow.__table__)
-_ACTIVE = select(_LABELS).where(_LABELS.c.customer_id == bindparam("cid"), _LABELS.c.cleared_at.is_(None)).order_by(
-    _LABELS.c.set_at, _LABELS.c.id)
-
-
 class LabelService:
     """Labels and interactions on one session (the caller commits)."""
 
     def __init__(self, session: AsyncSession, guard: Guard, audit: AuditLog, clock: Clock = utcnow,
-                 db: Database | None = None) -> None:
+                 db: Database | None = None, *, store: LabelStore | None = None) -> None:
         self._s = session
         self._guard = guard
         self._audit = audit
         self._clock = clock
-        self._db = db  # when given, the single customer view reads active labels outside the session (fast path)
+        # with ``db``, the single customer view reads active labels outside the session (fast path)
+        self._repo = store if store is not None else LabelRepository(session, db)
 
     async def _authorize(self, caller: Caller, perm: perms.Permission, action: str,
                          customer_id: uuid.UUID | None) -> None:
         await self._guard.require_any_purpose(caller, perm, action, customer_id=customer_id)
 
     async def _customer(self, customer_id: uuid.UUID) -> None:
-        found = await self._s.scalar(select(CustomerRow.id).where(
-            CustomerRow.id == customer_id, CustomerRow.erased_at.is_(None)))
-        if found is None:
+        if not await self._repo.customer_exists(customer_id):
             raise CustomerUnknownError(f"customer {customer_id} not found", customer_id=str(customer_id))
 
     @staticmethod
@@ -133,17 +120,14 @@ class LabelService:
             raise InvalidBehaviourError(f"unknown department {dept!r}; valid: {', '.join(DEPARTMENTS)}",
                                         field="department", valid=list(DEPARTMENTS))
         await self._customer(customer_id)
-        held = await self._s.scalar(select(LabelRow.id).where(
-            LabelRow.customer_id == customer_id, LabelRow.label == label, LabelRow.department == dept,
-            LabelRow.cleared_at.is_(None)))
+        held = await self._repo.held_label(customer_id, label, dept)
         if held is not None:
             raise SegmentStateError(f"department {dept!r} already labels customer {customer_id} as {label!r}",
                                     label_id=str(held))
         row = LabelRow(id=uuid.uuid4(), customer_id=customer_id, label=label, department=dept,
                        reason_code=reason_code, set_by_id=caller.principal.id if caller.principal else None,
                        set_by=caller.actor.name[:100], set_at=self._clock())
-        self._s.add(row)
-        await self._s.flush()
+        await self._repo.add_label(row)
         await self._audit.record(self._s, AuditEvent(
             "label.set", Outcome.ALLOWED, caller.actor, purpose=caller.purpose, customer_id=customer_id,
             request_id=caller.request_id, client_ip=caller.client_ip,
@@ -158,8 +142,7 @@ class LabelService:
             AccessDeniedError: another department's label (403, audited).
         """
         await self._authorize(caller, perms.LABELS_WRITE, "label.clear", customer_id)
-        row = await self._s.scalar(select(LabelRow).where(
-            LabelRow.id == label_id, LabelRow.customer_id == customer_id, LabelRow.cleared_at.is_(None)))
+        row = await self._repo.active_label(customer_id, label_id)
         if row is None:
             raise CustomerUnknownError(f"no active label {label_id} on customer {customer_id}")
         dept = self.department_of(caller)
@@ -167,9 +150,7 @@ class LabelService:
             await self._guard.deny(caller, "label.clear", AccessDeniedError(
                 f"label {label_id} belongs to department {row.department!r}; {dept!r} may not clear it"),
                 customer_id=customer_id)
-        row.cleared_at = self._clock()
-        row.cleared_by = caller.actor.name[:100]
-        await self._s.flush()
+        await self._repo.clear_label(row, caller.actor.name[:100], self._clock())
         await self._audit.record(self._s, AuditEvent(
             "label.clear", Outcome.ALLOWED, caller.actor, purpose=caller.purpose, customer_id=customer_id,
             request_id=caller.request_id, client_ip=caller.client_ip,
@@ -185,13 +166,7 @@ class LabelService:
     async def labels_of(self, customer_id: uuid.UUID, caller: Caller, *, history: bool = False) -> list[LabelView]:
         """Labels for the single customer view (the caller was checked by the customer read)."""
         del caller
-        if not history and self._db is not None:
-            return [LabelView.of(cast("LabelRow", r)) for r in await self._db.fetch_all(_ACTIVE, {"cid": customer_id})]
-        q = select(LabelRow).where(LabelRow.customer_id == customer_id)
-        if not history:
-            q = q.where(LabelRow.cleared_at.is_(None))
-        rows = (await self._s.scalars(q.order_by(LabelRow.set_at, LabelRow.id))).all()
-        return [LabelView.of(r) for r in rows]
+        return [LabelView.of(r) for r in await self._repo.labels(customer_id, history=history)]
 
     async def record_interaction(self, customer_id: uuid.UUID, kind: str, caller: Caller, *,
                                  occurred_at: datetime | None = None, satisfaction: int | None = None,
@@ -219,14 +194,13 @@ class LabelService:
             raise InvalidBehaviourError("occurred_at may not lie in the future", field="occurred_at")
         await self._customer(customer_id)
         digest = interaction_digest(customer_id.hex, at, dept, kind, satisfaction)
-        existing = await self._s.scalar(select(InteractionRow).where(InteractionRow.row_digest == digest))
+        existing = await self._repo.interaction(digest)
         if existing is not None:
             return InteractionView(existing.id, customer_id, dept, kind, satisfaction, at, False)
         row = InteractionRow(id=uuid.uuid4(), customer_id=customer_id, department=dept, kind=kind,
                              satisfaction=satisfaction, occurred_at=at, kst_day=kst_day(at), row_digest=digest,
                              recorded_by=caller.actor.name[:100], recorded_at=now)
-        self._s.add(row)
-        await self._s.flush()
+        await self._repo.add_interaction(row)
         await self._audit.record(self._s, AuditEvent(
             "interaction.create", Outcome.ALLOWED, caller.actor, purpose=caller.purpose, customer_id=customer_id,
             request_id=caller.request_id, client_ip=caller.client_ip, detail=f"kind={kind} department={dept}"))

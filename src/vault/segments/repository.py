@@ -9,12 +9,26 @@ and the behaviour import's customer lookups and bulk inserts.
 
 from __future__ import annotations
 
+import typing
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import ColumnElement, String, and_, case, cast, exists, func, insert, literal_column, select
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    Table,
+    and_,
+    bindparam,
+    case,
+    cast,
+    exists,
+    func,
+    insert,
+    literal_column,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 
 from vault.consent.ledger import effective_clause
@@ -38,6 +52,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Dialect
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from vault.db.engine import Database
     from vault.policy.purposes import Purpose
     from vault.segments.behaviour import BehaviourKind
     from vault.segments.features import FeatureEngine, FeatureTable
@@ -252,6 +267,118 @@ def member_clause(snapshot_id: uuid.UUID) -> ScopeClause:
         return exists(select(SnapshotMemberRow.customer_id).where(
             SnapshotMemberRow.snapshot_id == snapshot_id, SnapshotMemberRow.customer_id == key))
     return clause
+
+
+# -- labels and interactions ----------------------------------------------------------------------------
+
+
+class LabelStore(Protocol):
+    """Where department labels and single interactions live."""
+
+    async def customer_exists(self, customer_id: uuid.UUID) -> bool:
+        """Whether a customer not erased has this id."""
+        ...
+
+    async def held_label(self, customer_id: uuid.UUID, label: str, department: str) -> uuid.UUID | None:
+        """The id of the department's active ``label`` on the customer, if any."""
+        ...
+
+    async def active_label(self, customer_id: uuid.UUID, label_id: uuid.UUID) -> LabelRow | None:
+        """One active label of the customer, its changes tracked by the transaction."""
+        ...
+
+    async def add_label(self, row: LabelRow) -> None:
+        """Insert a label (flushed)."""
+        ...
+
+    async def clear_label(self, row: LabelRow, by: str, at: datetime) -> None:
+        """Mark a label cleared (flushed); the row stays as history."""
+        ...
+
+    async def labels(self, customer_id: uuid.UUID, *, history: bool) -> Sequence[LabelRow]:
+        """The customer's labels (active ones, or all), by when they were set."""
+        ...
+
+    async def interaction(self, digest: bytes) -> InteractionRow | None:
+        """The interaction with this content digest, if stored."""
+        ...
+
+    async def add_interaction(self, row: InteractionRow) -> None:
+        """Insert an interaction (flushed).
+
+        Raises:
+            SegmentStateError: the same interaction was stored at the same time.
+        """
+        ...
+
+
+# Built once: the single customer view reuses the statement and its compiled form.
+_LABELS = typing.cast(Table, LabelRow.__table__)
+_ACTIVE = select(_LABELS).where(_LABELS.c.customer_id == bindparam("cid"), _LABELS.c.cleared_at.is_(None)).order_by(
+    _LABELS.c.set_at, _LABELS.c.id)
+
+
+class LabelRepository:
+    """:class:`LabelStore` on a SQLAlchemy session; with ``db``, active labels are read outside the session
+    (the single customer view's fast path: one cached statement, no ORM objects)."""
+
+    def __init__(self, session: AsyncSession, db: Database | None = None) -> None:
+        self._session = session
+        self._db = db
+
+    async def customer_exists(self, customer_id: uuid.UUID) -> bool:
+        """Whether a customer not erased has this id."""
+        return await self._session.scalar(select(CustomerRow.id).where(
+            CustomerRow.id == customer_id, CustomerRow.erased_at.is_(None))) is not None
+
+    async def held_label(self, customer_id: uuid.UUID, label: str, department: str) -> uuid.UUID | None:
+        """The department's active ``label`` on the customer."""
+        return await self._session.scalar(select(LabelRow.id).where(
+            LabelRow.customer_id == customer_id, LabelRow.label == label, LabelRow.department == department,
+            LabelRow.cleared_at.is_(None)))
+
+    async def active_label(self, customer_id: uuid.UUID, label_id: uuid.UUID) -> LabelRow | None:
+        """One active label of the customer."""
+        return await self._session.scalar(select(LabelRow).where(
+            LabelRow.id == label_id, LabelRow.customer_id == customer_id, LabelRow.cleared_at.is_(None)))
+
+    async def add_label(self, row: LabelRow) -> None:
+        """Insert a label."""
+        self._session.add(row)
+        await self._session.flush()
+
+    async def clear_label(self, row: LabelRow, by: str, at: datetime) -> None:
+        """Mark a label cleared."""
+        row.cleared_at = at
+        row.cleared_by = by
+        await self._session.flush()
+
+    async def labels(self, customer_id: uuid.UUID, *, history: bool) -> Sequence[LabelRow]:
+        """The customer's labels, by when they were set."""
+        if not history and self._db is not None:
+            return [typing.cast("LabelRow", r) for r in await self._db.fetch_all(_ACTIVE, {"cid": customer_id})]
+        q = select(LabelRow).where(LabelRow.customer_id == customer_id)
+        if not history:
+            q = q.where(LabelRow.cleared_at.is_(None))
+        return (await self._session.scalars(q.order_by(LabelRow.set_at, LabelRow.id))).all()
+
+    async def interaction(self, digest: bytes) -> InteractionRow | None:
+        """The interaction with this digest."""
+        return await self._session.scalar(select(InteractionRow).where(InteractionRow.row_digest == digest))
+
+    async def add_interaction(self, row: InteractionRow) -> None:
+        """Insert an interaction (see :class:`LabelStore`)."""
+        self._session.add(row)
+        try:
+            await self._session.flush()
+        except IntegrityError as exc:
+            raise SegmentStateError("the same interaction was recorded at the same time") from exc
+
+
+def not_blocked(key: Any) -> ColumnElement[bool]:
+    """SQL: the customer ``key`` carries no active ``blacklist`` / ``do_not_contact`` label."""
+    return ~exists(select(LabelRow.id).where(
+        LabelRow.customer_id == key, LabelRow.label.in_(BLOCKING_LABELS), LabelRow.cleared_at.is_(None)))
 
 
 # -- features -------------------------------------------------------------------------------------------
