@@ -17,6 +17,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
 from tests.conftest import Creds
+from vault.api.auth import KeyCache
 from vault.api.hot import HotRoutes
 from vault.audit.models import AuditEntryRow
 from vault.bootstrap import Vault
@@ -47,9 +48,14 @@ class Fallbacks:
 def fallbacks(client: AsyncTestClient) -> Iterator[Fallbacks]:  # type: ignore[type-arg]
     hot = client.app.asgi_handler
     assert isinstance(hot, HotRoutes), "create_app installs the hot read route"
+    # A key stays cached for these tests however slow the machine is: with the 5 s default, a loaded CI run
+    # could let it expire between priming and the request, and the hot route then rightly falls back.
+    state = client.app.state
+    cache, state.key_cache = state.key_cache, KeyCache(ttl=3600)
     counter = Fallbacks(hot)
     yield counter
     counter.restore()
+    state.key_cache = cache
 
 
 async def _customer(client: AsyncTestClient, headers: dict[str, str]) -> str:  # type: ignore[type-arg]
