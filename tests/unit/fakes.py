@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def policies() -> Policies:
     """The shipped policy files."""
-    return load_policies(Settings(policy=PolicySettings(directory=ROOT / "policies")))  # type: ignore[call-arg]
+    return load_policies(Settings(policy=PolicySettings(directory=ROOT / "policies")))
 
 
 def keyring() -> Keyring:
