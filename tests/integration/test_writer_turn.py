@@ -14,11 +14,13 @@ import fcntl
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
+from vault.db import engine
 from vault.db.engine import Database
 
 
@@ -52,6 +54,17 @@ async def _turn_free_within(path: str, seconds: float) -> bool:
     return False
 
 
+async def _write_and_hold(db: Database, inside: asyncio.Event, release: asyncio.Event,
+                          before_commit: Callable[[], None] | None = None) -> None:
+    """Write a's row in a transaction, say so through ``inside``, keep it open until ``release``."""
+    async with db.write() as session:
+        await session.execute(text("INSERT INTO t VALUES ('a', 1)"))
+        inside.set()
+        await release.wait()
+        if before_commit is not None:
+            before_commit()
+
+
 async def test_a_write_waits_for_the_other_process_turn_and_runs_when_it_ends(tmp_path: Path) -> None:
     path = _database(tmp_path)
     a, b = Database(f"sqlite+aiosqlite:///{path}"), Database(f"sqlite+aiosqlite:///{path}")
@@ -59,20 +72,13 @@ async def test_a_write_waits_for_the_other_process_turn_and_runs_when_it_ends(tm
     try:
         a_inside, a_may_commit = asyncio.Event(), asyncio.Event()
 
-        async def first() -> None:
-            async with a.write() as session:
-                await session.execute(text("INSERT INTO t VALUES ('a', 1)"))
-                a_inside.set()
-                await a_may_commit.wait()
-                order.append("a commits")
-
         async def second() -> None:
             async with b.write() as session:
                 # The transaction begins at its first statement (write sessions begin lazily).
                 await session.execute(text("INSERT INTO t VALUES ('b', 2)"))
                 order.append("b wrote")
 
-        ta = asyncio.create_task(first())
+        ta = asyncio.create_task(_write_and_hold(a, a_inside, a_may_commit, lambda: order.append("a commits")))
         await a_inside.wait()
         assert _turn_taken(path)
         tb = asyncio.create_task(second())
@@ -120,17 +126,11 @@ async def test_a_cancelled_waiter_does_not_keep_the_turn(tmp_path: Path) -> None
     try:
         a_inside, a_may_commit = asyncio.Event(), asyncio.Event()
 
-        async def first() -> None:
-            async with a.write() as session:
-                await session.execute(text("INSERT INTO t VALUES ('a', 1)"))
-                a_inside.set()
-                await a_may_commit.wait()
-
         async def waiter() -> None:
             async with b.write() as session:
                 await session.execute(text("INSERT INTO t VALUES ('never', 2)"))
 
-        ta = asyncio.create_task(first())
+        ta = asyncio.create_task(_write_and_hold(a, a_inside, a_may_commit))
         await a_inside.wait()
         tb = asyncio.create_task(waiter())
         await asyncio.sleep(0.1)
@@ -147,6 +147,32 @@ async def test_a_cancelled_waiter_does_not_keep_the_turn(tmp_path: Path) -> None
             await session.execute(text("INSERT INTO t VALUES ('b', 4)"))
         rows = sqlite3.connect(path).execute("SELECT worker, n FROM t ORDER BY n").fetchall()
         assert rows == [("a", 1), ("a", 3), ("b", 4)]
+    finally:
+        await a.dispose()
+        await b.dispose()
+
+
+async def test_a_waiter_gives_up_after_the_busy_timeout_as_without_turns(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The turn and SQLite's lock share one deadline (BUSY_TIMEOUT_S): a transaction held open elsewhere makes a
+    # write fail as busy once it has passed, never wait without end.
+    monkeypatch.setattr(engine, "BUSY_TIMEOUT_S", 0.3)
+    path = _database(tmp_path)
+    a, b = Database(f"sqlite+aiosqlite:///{path}"), Database(f"sqlite+aiosqlite:///{path}")
+    try:
+        a_inside, a_may_commit = asyncio.Event(), asyncio.Event()
+        ta = asyncio.create_task(_write_and_hold(a, a_inside, a_may_commit))
+        await a_inside.wait()
+        with pytest.raises(sqlite3.OperationalError, match=r"locked|busy"):
+            async with b.write() as session:
+                await asyncio.wait_for(session.execute(text("INSERT INTO t VALUES ('b', 2)")), 10)
+        a_may_commit.set()
+        await ta
+        assert await _turn_free_within(path, 5)  # b's late turn was handed back
+        async with b.write() as session:
+            await session.execute(text("INSERT INTO t VALUES ('b', 3)"))
+        rows = sqlite3.connect(path).execute("SELECT worker, n FROM t ORDER BY n").fetchall()
+        assert rows == [("a", 1), ("b", 3)]
     finally:
         await a.dispose()
         await b.dispose()

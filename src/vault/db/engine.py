@@ -108,9 +108,9 @@ class Database:
             database = make_url(self.url).database or ":memory:"
             uri = database.startswith("file:")
             self._point_reads = PointReads(database, uri=uri, setup=sqlite_pragmas)
-            if database != ":memory:" and "mode=memory" not in database and not uri:
-                self._turn = WriterTurn(f"{database}-writer.lock")
             if database != ":memory:" and "mode=memory" not in database:
+                if not uri:  # a file: URI may carry parameters; its writers keep to SQLite's retries alone
+                    self._turn = WriterTurn(f"{database}-writer.lock")
                 self._checkpoints = WalCheckpoints(database, uri=uri)
                 for eng in (self.engine, self.audit_engine):
                     event.listen(eng.sync_engine, "connect", no_autocheckpoint)
@@ -159,10 +159,11 @@ class Database:
             await_only(self._write_lock.acquire())
             self._lock_dbapi = dbapi
             self._write_owner = asyncio.current_task()
+        deadline = time.monotonic() + BUSY_TIMEOUT_S  # the turn and SQLite's lock together, as before turns
         try:
             if self._turn is not None:
-                self._turn.take()
-            _begin_immediate(dbapi)
+                self._turn.take(deadline)
+            _begin_immediate(dbapi, deadline)
         except BaseException:
             self._release(dbapi)
             raise
@@ -309,8 +310,10 @@ class WriterTurn:
         self._fd: int | None = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         self._held = False
 
-    def take(self) -> None:
-        """Wait for this process's turn (runs in SQLAlchemy's greenlet, one caller at a time per process)."""
+    def take(self, deadline: float) -> None:
+        """Wait for this process's turn until ``deadline`` (``time.monotonic()``); runs in SQLAlchemy's greenlet,
+        one caller at a time per process. Past the deadline it returns without the turn, and SQLite's lock
+        decides (``BEGIN IMMEDIATE`` then fails as busy if the other process still writes)."""
         fd = self._fd
         if fd is None or self._held:
             return
@@ -319,10 +322,12 @@ class WriterTurn:
         except BlockingIOError:
             waiting = asyncio.get_running_loop().run_in_executor(None, fcntl.flock, fd, fcntl.LOCK_EX)
             try:
-                await_only(asyncio.shield(waiting))
-            except BaseException:
-                # Cancelled (or timed out) while the thread still waits: give the turn back once it comes.
+                await_only(asyncio.wait_for(asyncio.shield(waiting), max(deadline - time.monotonic(), 0.0)))
+            except BaseException as exc:
+                # Cancelled or out of time while the thread still waits: give the turn back once it comes.
                 waiting.add_done_callback(lambda f: f.cancelled() or f.exception() or self._unlock(fd))
+                if isinstance(exc, TimeoutError):
+                    return
                 raise
         self._held = True
 
@@ -345,9 +350,9 @@ class WriterTurn:
             os.close(fd)
 
 
-def _begin_immediate(dbapi: Any, timeout: float = BUSY_TIMEOUT_S) -> None:
-    """BEGIN IMMEDIATE, retrying while another process holds SQLite's write lock (runs in SQLAlchemy's greenlet)."""
-    deadline = time.monotonic() + timeout
+def _begin_immediate(dbapi: Any, deadline: float) -> None:
+    """BEGIN IMMEDIATE, retrying until ``deadline`` (``time.monotonic()``) while another process holds SQLite's
+    write lock (runs in SQLAlchemy's greenlet)."""
     delay = 0.0002
     cur = dbapi.cursor()
     try:
