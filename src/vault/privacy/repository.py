@@ -14,11 +14,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from vault.customers.models import CustomerRow
+from vault.db.bulk import BulkInsert, BulkValues, Column, insert_rows
 from vault.privacy.errors import ProjectExistsError
 from vault.privacy.models import EpsilonSpendRow, ExtractJobRow, ProjectMemberRow, ProjectRow, StatsSnapshotRow
 
@@ -102,6 +101,11 @@ class ProjectStore(Protocol):
         ...
 
 
+_NEW_MEMBER = BulkInsert("analysis_project_members", (
+    Column("project_id", "uuid"), Column("principal_id", "uuid"), Column("added_by", "text"),
+    Column("added_at", "timestamptz")), conflict="project_id, principal_id")
+
+
 class ProjectRepository:
     """:class:`ProjectStore` on a SQLAlchemy session."""
 
@@ -151,13 +155,10 @@ class ProjectRepository:
     async def add_member(self, member: ProjectMemberRow) -> bool:
         """Add a member unless already one (``ON CONFLICT DO NOTHING``: two managers adding the same analyst
         at once both succeed, where a look-up first let the second fail on the primary key)."""
-        values = {"project_id": member.project_id, "principal_id": member.principal_id,
-                  "added_by": member.added_by, "added_at": member.added_at}
-        dialect = self._session.get_bind().dialect.name
-        stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(ProjectMemberRow).values(values)
-        result = await self._session.execute(stmt.on_conflict_do_nothing(
-            index_elements=["project_id", "principal_id"]))
-        return bool(getattr(result, "rowcount", 0) == 1)
+        conn = await self._session.connection()
+        to = BulkValues(conn.dialect.name)
+        return await insert_rows(conn, _NEW_MEMBER, [(to.uuid(member.project_id), to.uuid(member.principal_id),
+                                                      member.added_by, to.when(member.added_at))]) == 1
 
     async def remove_member(self, project_id: uuid.UUID, principal_id: uuid.UUID) -> bool:
         """Remove a member."""
